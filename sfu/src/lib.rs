@@ -1,0 +1,16 @@
+//! A selective forwarding unit (SFU) for WebRTC media with breakout groups inside one room.
+//!
+//! The crate is split the way `../shared/design/ARCHITECTURE.md` describes:
+//!
+//! * [`core`]: the sans-IO forwarding core. Pure state machines over packets and an injected
+//!   clock: no sockets, no async runtime, no WebRTC stack, no clock reads. Everything on the
+//!   packet path (routing by the forwarding policy, simulcast layer selection, SSRC / sequence /
+//!   timestamp / VP8 picture-id rewriting, keyframe-request throttling, bandwidth allocation)
+//!   lives here and is tested on virtual time.
+//!
+//! The shell (str0m transports, the WebSocket signalling server, metrics) drives the core: it
+//! feeds [`core::Input`]s, drains [`core::Output`]s until a [`core::Output::Timeout`], and does
+//! the I/O those outputs ask for.
+#![forbid(unsafe_code)]
+
+pub mod core;
