@@ -3,6 +3,7 @@
 //! Time comes in as an argument; outputs are drained with `poll_output()` until it returns a
 //! timeout (STYLE.md rules 1-4). See `../shared/design/ARCHITECTURE.md` §3.
 
+pub mod allocator;
 pub mod drop_reason;
 pub mod h264;
 pub mod id;
@@ -10,6 +11,7 @@ pub mod policy;
 pub mod rtp_in;
 pub mod vp8;
 
+pub use allocator::{Allocator, AllocatorConfig, Demand, LayerRates};
 pub use drop_reason::{CoreStats, DropReason};
 pub use id::{
     Bitrate, DownlinkId, EncodingIdx, Layer, MediaKind, ParticipantId, PublicationId, SessionId,
