@@ -55,7 +55,10 @@ pub struct RtpHeader {
 pub enum PayloadInfo {
     Audio,
     Vp8(Vp8Descriptor),
-    H264 { keyframe: bool, start_of_frame: bool },
+    H264 {
+        keyframe: bool,
+        start_of_frame: bool,
+    },
 }
 
 /// One inbound RTP packet as the forwarding core sees it.

@@ -1,0 +1,870 @@
+//! `MediaCore`: the sans-IO forwarding engine of one room (ARCHITECTURE.md §3).
+//!
+//! The shell feeds it [`Input`]s (RTP from publishers, PLI/FIR from subscribers, bandwidth
+//! estimates, timeouts), changes its configuration with plain methods (publications,
+//! subscriptions, downlinks, the forwarding policy), and drains [`Output`]s with
+//! [`MediaCore::poll_output`] until it returns [`Output::Timeout`].
+//!
+//! Objects are created by the core and named by generational slab keys, so the packet path
+//! reaches a publication, its route and each subscription by index: no hashing, no locks, no
+//! allocation per forwarded packet (STYLE.md performance rules).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use slotmap::{SecondaryMap, SlotMap};
+
+use super::allocator::{Allocator, AllocatorConfig, Demand, LayerRates};
+use super::drop_reason::{CoreStats, DropReason};
+use super::forwarder::Forwarder;
+use super::id::{
+    Bitrate, DownlinkId, EncodingIdx, Layer, MediaKind, ParticipantId, PublicationId, StreamRef,
+    SubscriptionId, MAX_ENCODINGS, MAX_TEMPORAL,
+};
+use super::keyframe_throttle::{KeyframeKind, KeyframeThrottle, ThrottleConfig};
+use super::policy::{ForwardingPolicy, SubscriberView};
+use super::routing_table::RoutingTable;
+use super::rtp_in::{Codec, RtpIn};
+use super::rtp_out::RtpOut;
+
+/// Tunables of the core; the defaults are what the server runs with.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    /// How often layer bitrates are measured and downlinks re-allocated.
+    pub tick: Duration,
+    /// An encoding with no packet for this long is no longer available (the publisher
+    /// stopped sending it: bandwidth, CPU, or a paused layer).
+    pub encoding_timeout: Duration,
+    pub throttle: ThrottleConfig,
+    pub allocator: AllocatorConfig,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            tick: Duration::from_millis(500),
+            encoding_timeout: Duration::from_millis(1500),
+            throttle: ThrottleConfig::default(),
+            allocator: AllocatorConfig::default(),
+        }
+    }
+}
+
+/// Something that happened to the core, from outside.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// One RTP packet of encoding `encoding` of `publication`.
+    Rtp {
+        at: Instant,
+        publication: PublicationId,
+        encoding: EncodingIdx,
+        pkt: RtpIn,
+    },
+    /// A subscriber's PLI or FIR for the stream of `subscription`.
+    Feedback {
+        at: Instant,
+        subscription: SubscriptionId,
+        kind: KeyframeKind,
+    },
+    /// A downlink's bandwidth estimate (str0m's TWCC estimator).
+    Estimate {
+        at: Instant,
+        downlink: DownlinkId,
+        bitrate: Bitrate,
+    },
+    /// The time asked for by the last [`Output::Timeout`] (or later) has come.
+    Timeout(Instant),
+}
+
+/// What the core asks the shell to do, or tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Forward(Forward),
+    /// Send a PLI/FIR to the publisher for this encoding (already throttled).
+    RequestKeyframe {
+        publication: PublicationId,
+        encoding: EncodingIdx,
+        kind: KeyframeKind,
+    },
+    Event(CoreEvent),
+    /// Nothing more until this time (or the next input). Always the last output.
+    Timeout(Instant),
+}
+
+/// One packet to write on a subscriber's downlink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub downlink: DownlinkId,
+    pub subscription: SubscriptionId,
+    pub pkt: RtpOut,
+}
+
+/// State changes the shell reports to clients or metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreEvent {
+    /// Policy `version` governs forwarding from now on (spec §13.3 step 3, §13.9): events
+    /// about the change may be sent to clients.
+    PolicyInstalled {
+        version: u64,
+    },
+    /// A subscription now forwards `layer` (it started, or switched on a keyframe).
+    LayerChanged {
+        subscription: SubscriptionId,
+        layer: Layer,
+    },
+    /// Nothing is forwarded on the subscription: it was paused by its subscriber, or no layer
+    /// fits the downlink's bandwidth.
+    Paused {
+        subscription: SubscriptionId,
+    },
+    Resumed {
+        subscription: SubscriptionId,
+    },
+}
+
+/// Errors of the configuration methods (all caused by stale or wrong ids from the shell).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreError {
+    UnknownPublication,
+    UnknownSubscription,
+    UnknownDownlink,
+    /// A publication needs 1..=3 encodings, audio exactly 1.
+    BadEncodingCount,
+    /// The codec does not carry the stream's media kind (Opus for video, say).
+    CodecMismatch,
+}
+
+impl std::fmt::Display for CoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CoreError::UnknownPublication => "unknown publication",
+            CoreError::UnknownSubscription => "unknown subscription",
+            CoreError::UnknownDownlink => "unknown downlink",
+            CoreError::BadEncodingCount => "bad encoding count",
+            CoreError::CodecMismatch => "codec does not match the stream kind",
+        })
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+/// What a publication is, as the shell declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicationSpec {
+    pub participant: ParticipantId,
+    pub stream: StreamRef,
+    pub codec: Codec,
+    /// Simulcast encodings (1 for audio and single-layer video, up to 3).
+    pub encodings: u8,
+}
+
+#[derive(Debug)]
+struct Publication {
+    spec: PublicationSpec,
+    encodings: [EncodingState; MAX_ENCODINGS],
+    /// Every subscription of this publication, routed or not.
+    subscriptions: Vec<SubscriptionId>,
+    /// The policy lets this stream out at all (gate open, publisher admitted and sending).
+    sending: bool,
+}
+
+#[derive(Debug)]
+struct EncodingState {
+    throttle: KeyframeThrottle,
+    last_packet_at: Option<Instant>,
+    available: bool,
+    /// Bytes per temporal layer since the last tick.
+    bytes: [u64; MAX_TEMPORAL],
+    /// Smoothed bitrate per temporal layer (not cumulative).
+    rate: [Bitrate; MAX_TEMPORAL],
+}
+
+#[derive(Debug)]
+struct Subscription {
+    downlink: DownlinkId,
+    publication: PublicationId,
+    forwarder: Forwarder,
+    priority: u8,
+    routed: bool,
+    target_since: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Downlink {
+    participant: ParticipantId,
+    estimate: Option<Bitrate>,
+    subscriptions: Vec<SubscriptionId>,
+}
+
+/// Bitrates assumed for an encoding that just appeared, before the first measurement: typical
+/// libwebrtc simulcast at 640x360 q/h/f (the allocator corrects them after one tick).
+const NOMINAL_VIDEO_RATES: [u64; MAX_ENCODINGS] = [150_000, 500_000, 1_500_000];
+/// Share of an encoding's rate carried by temporal layers 0, 0-1 and 0-2 (VP8 L1T3).
+const TEMPORAL_SHARE_PCT: [u64; MAX_TEMPORAL] = [50, 75, 100];
+
+#[derive(Debug)]
+pub struct MediaCore {
+    config: CoreConfig,
+    publications: SlotMap<PublicationId, Publication>,
+    subscriptions: SlotMap<SubscriptionId, Subscription>,
+    downlinks: SlotMap<DownlinkId, Downlink>,
+    policy: ForwardingPolicy,
+    routing: RoutingTable,
+    outputs: VecDeque<Output>,
+    stats: CoreStats,
+    next_tick: Instant,
+    /// Earliest time something may be due (tick or a throttle); waking early is harmless.
+    wake_at: Instant,
+    allocator: Allocator,
+    // Scratch buffers, reused so steady-state work allocates nothing.
+    demands: Vec<Demand>,
+    demand_subs: Vec<SubscriptionId>,
+    targets: Vec<Option<Layer>>,
+    resolved: SecondaryMap<DownlinkId, Option<SubscriberView>>,
+    to_reallocate: Vec<DownlinkId>,
+}
+
+impl MediaCore {
+    pub fn new(config: CoreConfig, now: Instant) -> MediaCore {
+        let next_tick = now + config.tick;
+        MediaCore {
+            allocator: Allocator::new(config.allocator.clone()),
+            config,
+            publications: SlotMap::with_key(),
+            subscriptions: SlotMap::with_key(),
+            downlinks: SlotMap::with_key(),
+            policy: ForwardingPolicy::default(),
+            routing: RoutingTable::default(),
+            outputs: VecDeque::with_capacity(256),
+            stats: CoreStats::default(),
+            next_tick,
+            wake_at: next_tick,
+            demands: Vec::new(),
+            demand_subs: Vec::new(),
+            targets: Vec::new(),
+            resolved: SecondaryMap::new(),
+            to_reallocate: Vec::new(),
+        }
+    }
+
+    pub fn stats(&self) -> &CoreStats {
+        &self.stats
+    }
+
+    /// The version of the installed forwarding policy (0 before the first install).
+    pub fn policy_version(&self) -> u64 {
+        self.policy.version
+    }
+
+    // ---- configuration -----------------------------------------------------------------
+
+    /// Adds the receiving side of a participant.
+    pub fn add_downlink(&mut self, participant: ParticipantId) -> DownlinkId {
+        self.downlinks.insert(Downlink {
+            participant,
+            estimate: None,
+            subscriptions: Vec::new(),
+        })
+    }
+
+    /// Removes a downlink and every subscription on it.
+    pub fn remove_downlink(&mut self, downlink: DownlinkId) -> Result<(), CoreError> {
+        let d = self
+            .downlinks
+            .get(downlink)
+            .ok_or(CoreError::UnknownDownlink)?;
+        for sid in d.subscriptions.clone() {
+            self.unsubscribe(sid)?;
+        }
+        self.downlinks.remove(downlink);
+        Ok(())
+    }
+
+    /// Adds a publication; it is routed under the installed policy at once.
+    pub fn add_publication(&mut self, spec: PublicationSpec) -> Result<PublicationId, CoreError> {
+        let video = spec.stream.kind == MediaKind::Video;
+        if video != spec.codec.is_video() {
+            return Err(CoreError::CodecMismatch);
+        }
+        let max = if video { MAX_ENCODINGS as u8 } else { 1 };
+        if spec.encodings == 0 || spec.encodings > max {
+            return Err(CoreError::BadEncodingCount);
+        }
+        let throttle = self.config.throttle;
+        let encoding = || EncodingState {
+            throttle: KeyframeThrottle::new(throttle),
+            last_packet_at: None,
+            available: false,
+            bytes: [0; MAX_TEMPORAL],
+            rate: [Bitrate::ZERO; MAX_TEMPORAL],
+        };
+        let id = self.publications.insert(Publication {
+            spec,
+            encodings: [encoding(), encoding(), encoding()],
+            subscriptions: Vec::new(),
+            sending: false,
+        });
+        self.route_publication(id);
+        Ok(id)
+    }
+
+    /// Removes a publication and every subscription to it.
+    pub fn remove_publication(&mut self, publication: PublicationId) -> Result<(), CoreError> {
+        let p = self
+            .publications
+            .get(publication)
+            .ok_or(CoreError::UnknownPublication)?;
+        for sid in p.subscriptions.clone() {
+            self.unsubscribe(sid)?;
+        }
+        self.publications.remove(publication);
+        self.routing.remove(publication);
+        Ok(())
+    }
+
+    /// Subscribes `downlink` to `publication` with outgoing SSRC `ssrc`. Whether packets flow
+    /// is the installed policy's decision: a subscription outside the allowed set exists but
+    /// receives nothing until a policy allows it.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        downlink: DownlinkId,
+        publication: PublicationId,
+        ssrc: u32,
+    ) -> Result<SubscriptionId, CoreError> {
+        let codec = self
+            .publications
+            .get(publication)
+            .ok_or(CoreError::UnknownPublication)?
+            .spec
+            .codec;
+        let d = self
+            .downlinks
+            .get_mut(downlink)
+            .ok_or(CoreError::UnknownDownlink)?;
+        let sid = self.subscriptions.insert(Subscription {
+            downlink,
+            publication,
+            forwarder: Forwarder::new(codec, ssrc),
+            priority: 0,
+            routed: false,
+            target_since: None,
+        });
+        d.subscriptions.push(sid);
+        if let Some(p) = self.publications.get_mut(publication) {
+            p.subscriptions.push(sid);
+        }
+        self.route_publication(publication);
+        self.reallocate(now, downlink);
+        Ok(sid)
+    }
+
+    pub fn unsubscribe(&mut self, subscription: SubscriptionId) -> Result<(), CoreError> {
+        let s = self
+            .subscriptions
+            .remove(subscription)
+            .ok_or(CoreError::UnknownSubscription)?;
+        if let Some(d) = self.downlinks.get_mut(s.downlink) {
+            d.subscriptions.retain(|x| *x != subscription);
+        }
+        if let Some(p) = self.publications.get_mut(s.publication) {
+            p.subscriptions.retain(|x| *x != subscription);
+        }
+        self.route_publication(s.publication);
+        Ok(())
+    }
+
+    /// The subscriber's wish for `subscription`: the highest layer it wants, or `None` to
+    /// pause it (spec: subscription preferences).
+    pub fn set_requested(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        requested: Option<Layer>,
+    ) -> Result<(), CoreError> {
+        let s = self
+            .subscriptions
+            .get_mut(subscription)
+            .ok_or(CoreError::UnknownSubscription)?;
+        if s.forwarder.requested() == requested {
+            return Ok(());
+        }
+        if s.forwarder.requested().is_none() {
+            // Resumed by its subscriber: start over like a new subscription (no dwell).
+            s.target_since = None;
+        }
+        s.forwarder.set_requested(requested);
+        let downlink = s.downlink;
+        self.reallocate(now, downlink);
+        Ok(())
+    }
+
+    /// Higher-priority subscriptions are served first when bandwidth is short.
+    pub fn set_priority(
+        &mut self,
+        now: Instant,
+        subscription: SubscriptionId,
+        priority: u8,
+    ) -> Result<(), CoreError> {
+        let s = self
+            .subscriptions
+            .get_mut(subscription)
+            .ok_or(CoreError::UnknownSubscription)?;
+        s.priority = priority;
+        let downlink = s.downlink;
+        self.reallocate(now, downlink);
+        Ok(())
+    }
+
+    /// The layer a subscription forwards now, its target, and what was requested.
+    pub fn layers(&self, subscription: SubscriptionId) -> Option<SubscriptionLayers> {
+        let s = self.subscriptions.get(subscription)?;
+        Some(SubscriptionLayers {
+            requested: s.forwarder.requested(),
+            target: s.forwarder.target(),
+            current: s.forwarder.current(),
+            routed: s.routed,
+        })
+    }
+
+    /// Installs a forwarding policy. Every route is rebuilt against it before this returns,
+    /// so from the next packet on, forwarding follows `policy` and only `policy` (spec §13.9).
+    /// Emits [`CoreEvent::PolicyInstalled`] after the change, and keyframe requests for
+    /// publishers whose video gained subscribers (spec §13.3 step 5).
+    pub fn install_policy(&mut self, now: Instant, policy: ForwardingPolicy) {
+        self.policy = policy;
+        self.stats.policy_installs += 1;
+        self.resolved.clear();
+        let ids: Vec<PublicationId> = self.publications.keys().collect();
+        for id in &ids {
+            self.route_publication(*id);
+        }
+        self.reallocate_pending(now);
+        self.outputs
+            .push_back(Output::Event(CoreEvent::PolicyInstalled {
+                version: self.policy.version,
+            }));
+    }
+
+    // ---- sans-IO contract ----------------------------------------------------------------
+
+    pub fn handle_input(&mut self, input: Input) {
+        match input {
+            Input::Rtp {
+                at,
+                publication,
+                encoding,
+                pkt,
+            } => self.handle_rtp(at, publication, encoding, pkt),
+            Input::Feedback {
+                at,
+                subscription,
+                kind,
+            } => self.handle_feedback(at, subscription, kind),
+            Input::Estimate {
+                at,
+                downlink,
+                bitrate,
+            } => {
+                if let Some(d) = self.downlinks.get_mut(downlink) {
+                    d.estimate = Some(bitrate);
+                    self.reallocate(at, downlink);
+                }
+            }
+            Input::Timeout(now) => self.handle_timeout(now),
+        }
+    }
+
+    /// The next output; [`Output::Timeout`] when there is nothing more until then.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Output {
+        self.outputs
+            .pop_front()
+            .unwrap_or(Output::Timeout(self.wake_at))
+    }
+
+    /// When the core next wants [`Input::Timeout`].
+    pub fn poll_timeout(&self) -> Instant {
+        self.wake_at
+    }
+
+    // ---- the packet path -----------------------------------------------------------------
+
+    fn handle_rtp(
+        &mut self,
+        at: Instant,
+        publication: PublicationId,
+        encoding: EncodingIdx,
+        pkt: RtpIn,
+    ) {
+        self.stats.packets_in += 1;
+        self.stats.bytes_in += pkt.payload.len() as u64;
+        let Some(p) = self.publications.get_mut(publication) else {
+            self.stats.count_drop(DropReason::UnknownPublication);
+            return;
+        };
+        let e = usize::from(encoding.0);
+        if e >= usize::from(p.spec.encodings) {
+            self.stats.count_drop(DropReason::UnknownPublication);
+            return;
+        }
+        let enc = &mut p.encodings[e];
+        enc.last_packet_at = Some(at);
+        let tid = usize::from(pkt.temporal_id()).min(MAX_TEMPORAL - 1);
+        enc.bytes[tid] += pkt.payload.len() as u64;
+        if pkt.is_keyframe() {
+            enc.throttle.handle_keyframe();
+        }
+        if !enc.available {
+            // A new layer changes what every subscriber of this publication may be given;
+            // decide before this packet (often the keyframe that starts them) is offered.
+            enc.available = true;
+            self.queue_downlinks_of(publication);
+            self.reallocate_pending(at);
+        }
+        self.forward(at, publication, encoding, &pkt);
+    }
+
+    /// Offers one packet to every subscription on the publication's route.
+    fn forward(
+        &mut self,
+        at: Instant,
+        publication: PublicationId,
+        encoding: EncodingIdx,
+        pkt: &RtpIn,
+    ) {
+        let Some(p) = self.publications.get(publication) else {
+            return;
+        };
+        if !p.sending {
+            self.stats.count_drop(DropReason::GateClosed);
+            return;
+        }
+        let is_video = p.spec.codec.is_video();
+        for &sid in self.routing.routes(publication) {
+            let Some(s) = self.subscriptions.get_mut(sid) else {
+                continue;
+            };
+            match s.forwarder.handle_packet(at, encoding.0, pkt) {
+                Ok(f) => {
+                    self.stats.packets_out += 1;
+                    self.stats.bytes_out += pkt.payload.len() as u64;
+                    if let (Some(layer), true) = (f.switched_to, is_video) {
+                        self.stats.layer_switches += 1;
+                        self.outputs
+                            .push_back(Output::Event(CoreEvent::LayerChanged {
+                                subscription: sid,
+                                layer,
+                            }));
+                    }
+                    self.outputs.push_back(Output::Forward(Forward {
+                        downlink: s.downlink,
+                        subscription: sid,
+                        pkt: f.pkt,
+                    }));
+                }
+                Err(reason) => self.stats.count_drop(reason),
+            }
+        }
+    }
+
+    fn handle_feedback(&mut self, at: Instant, subscription: SubscriptionId, kind: KeyframeKind) {
+        self.stats.keyframe_feedback_in += 1;
+        let Some(s) = self.subscriptions.get(subscription) else {
+            return;
+        };
+        if let (true, Some(enc)) = (s.routed, s.forwarder.receiving_encoding()) {
+            let publication = s.publication;
+            self.request_keyframe(at, publication, enc, kind);
+        }
+    }
+
+    // ---- timers --------------------------------------------------------------------------
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if now >= self.next_tick {
+            self.tick(now);
+            self.next_tick = (self.next_tick + self.config.tick).max(now);
+        }
+        let mut wake = self.next_tick;
+        for (id, p) in &mut self.publications {
+            for (e, enc) in p.encodings.iter_mut().enumerate() {
+                if let Some(kind) = enc.throttle.handle_timeout(now) {
+                    self.stats.keyframe_requests_sent += 1;
+                    self.outputs.push_back(Output::RequestKeyframe {
+                        publication: id,
+                        encoding: EncodingIdx(e as u8),
+                        kind,
+                    });
+                }
+                if let Some(t) = enc.throttle.poll_timeout() {
+                    wake = wake.min(t);
+                }
+            }
+        }
+        self.wake_at = wake;
+    }
+
+    /// Measures layer rates and availability, re-allocates every downlink, and re-asks for
+    /// keyframes that forwarders still wait for (the throttle keeps that to one per second).
+    fn tick(&mut self, now: Instant) {
+        let tick_secs = self.config.tick.as_secs_f64();
+        let mut changed = Vec::new();
+        for (id, p) in &mut self.publications {
+            for enc in p.encodings.iter_mut().take(usize::from(p.spec.encodings)) {
+                for t in 0..MAX_TEMPORAL {
+                    let measured = (enc.bytes[t] * 8) as f64 / tick_secs;
+                    // Halfway smoothing: follows a real change within two ticks, but one
+                    // keyframe does not double a layer's rate.
+                    enc.rate[t] = Bitrate(((enc.rate[t].0 as f64 + measured) / 2.0) as u64);
+                    enc.bytes[t] = 0;
+                }
+                let alive = enc.last_packet_at.is_some_and(|t| {
+                    now.saturating_duration_since(t) < self.config.encoding_timeout
+                });
+                if enc.available && !alive {
+                    enc.available = false;
+                    changed.push(id);
+                }
+            }
+        }
+        for id in changed {
+            self.queue_downlinks_of(id);
+        }
+        self.to_reallocate.extend(self.downlinks.keys());
+        self.reallocate_pending(now);
+        let waiting: Vec<(PublicationId, u8)> = self
+            .subscriptions
+            .values()
+            .filter(|s| s.routed)
+            .filter_map(|s| Some((s.publication, s.forwarder.awaited_keyframe()?)))
+            .collect();
+        for (publication, enc) in waiting {
+            self.request_keyframe(now, publication, enc, KeyframeKind::Pli);
+        }
+    }
+
+    // ---- routing and allocation ------------------------------------------------------------
+
+    /// Rebuilds one publication's route against the installed policy, starting or stopping
+    /// the forwarders that entered or left it.
+    fn route_publication(&mut self, publication: PublicationId) {
+        let MediaCore {
+            publications,
+            subscriptions,
+            downlinks,
+            policy,
+            routing,
+            resolved,
+            to_reallocate,
+            ..
+        } = self;
+        let Some(p) = publications.get_mut(publication) else {
+            return;
+        };
+        let publisher = policy.publisher(p.spec.participant, p.spec.stream);
+        p.sending = publisher.is_some_and(|q| q.sending);
+        routing.rebuild(publication, &p.subscriptions, |sid| {
+            let Some(s) = subscriptions.get_mut(sid) else {
+                return false;
+            };
+            let subscriber = match resolved.get(s.downlink) {
+                Some(view) => *view,
+                None => {
+                    let view = downlinks
+                        .get(s.downlink)
+                        .and_then(|d| policy.subscriber(d.participant));
+                    resolved.insert(s.downlink, view);
+                    view
+                }
+            };
+            let allowed = match (subscriber, publisher) {
+                (Some(sv), Some(pv)) => policy.allowed_resolved(&sv, &pv),
+                _ => false,
+            };
+            if allowed != s.routed {
+                s.routed = allowed;
+                if !allowed {
+                    s.forwarder.stop();
+                }
+                to_reallocate.push(s.downlink);
+            }
+            allowed
+        });
+    }
+
+    fn queue_downlinks_of(&mut self, publication: PublicationId) {
+        if let Some(p) = self.publications.get(publication) {
+            for sid in &p.subscriptions {
+                if let Some(s) = self.subscriptions.get(*sid) {
+                    self.to_reallocate.push(s.downlink);
+                }
+            }
+        }
+    }
+
+    fn reallocate_pending(&mut self, now: Instant) {
+        let mut pending = std::mem::take(&mut self.to_reallocate);
+        pending.sort_unstable();
+        pending.dedup();
+        for d in pending.drain(..) {
+            self.reallocate(now, d);
+        }
+        self.to_reallocate = pending;
+    }
+
+    /// Recomputes the targets of one downlink's subscriptions and applies them.
+    fn reallocate(&mut self, now: Instant, downlink: DownlinkId) {
+        let Some(d) = self.downlinks.get(downlink) else {
+            return;
+        };
+        let mut demands = std::mem::take(&mut self.demands);
+        let mut demand_subs = std::mem::take(&mut self.demand_subs);
+        let mut targets = std::mem::take(&mut self.targets);
+        demands.clear();
+        demand_subs.clear();
+        let mut audio = Bitrate::ZERO;
+        let mut audio_subs = 0usize;
+        for &sid in &d.subscriptions {
+            let Some(s) = self.subscriptions.get(sid) else {
+                continue;
+            };
+            let Some(p) = self.publications.get(s.publication) else {
+                continue;
+            };
+            if !p.spec.codec.is_video() {
+                audio.0 += p.encodings[0].rate.iter().map(|r| r.0).sum::<u64>();
+                audio_subs += 1;
+                continue;
+            }
+            if !s.routed {
+                continue;
+            }
+            demands.push(Demand {
+                requested: s.forwarder.requested(),
+                available: layer_rates(p),
+                priority: s.priority,
+                target: s.forwarder.target(),
+                target_since: s.target_since,
+            });
+            demand_subs.push(sid);
+        }
+        let estimate = d.estimate.map(|e| Bitrate(e.0.saturating_sub(audio.0)));
+        self.allocator
+            .allocate(now, estimate, &demands, &mut targets);
+        for (sid, target) in demand_subs.iter().zip(&targets) {
+            self.apply_target(now, *sid, *target);
+        }
+        if audio_subs > 0 {
+            let audio_ids: Vec<SubscriptionId> = self.downlinks[downlink]
+                .subscriptions
+                .iter()
+                .copied()
+                .filter(|sid| {
+                    self.subscriptions
+                        .get(*sid)
+                        .is_some_and(|s| s.forwarder.kind() == MediaKind::Audio)
+                })
+                .collect();
+            for sid in audio_ids {
+                let target = self.subscriptions[sid]
+                    .forwarder
+                    .requested()
+                    .map(|_| Layer::LOWEST);
+                self.apply_target(now, sid, target);
+            }
+        }
+        self.demands = demands;
+        self.demand_subs = demand_subs;
+        self.targets = targets;
+    }
+
+    fn apply_target(&mut self, now: Instant, sid: SubscriptionId, target: Option<Layer>) {
+        let Some(s) = self.subscriptions.get_mut(sid) else {
+            return;
+        };
+        let old = s.forwarder.target();
+        if old != target {
+            s.forwarder.set_target(target);
+            s.target_since = Some(now);
+            match (old, target) {
+                (Some(_), None) => self
+                    .outputs
+                    .push_back(Output::Event(CoreEvent::Paused { subscription: sid })),
+                (None, Some(_)) => self
+                    .outputs
+                    .push_back(Output::Event(CoreEvent::Resumed { subscription: sid })),
+                _ => {}
+            }
+        }
+        if let (true, Some(enc)) = (s.routed, s.forwarder.awaited_keyframe()) {
+            let publication = s.publication;
+            self.request_keyframe(now, publication, enc, KeyframeKind::Pli);
+        }
+    }
+
+    fn request_keyframe(
+        &mut self,
+        now: Instant,
+        publication: PublicationId,
+        encoding: u8,
+        kind: KeyframeKind,
+    ) {
+        let Some(p) = self.publications.get_mut(publication) else {
+            return;
+        };
+        let Some(enc) = p.encodings.get_mut(usize::from(encoding)) else {
+            return;
+        };
+        match enc.throttle.handle_request(now, kind) {
+            Some(kind) => {
+                self.stats.keyframe_requests_sent += 1;
+                self.outputs.push_back(Output::RequestKeyframe {
+                    publication,
+                    encoding: EncodingIdx(encoding),
+                    kind,
+                });
+            }
+            None => self.stats.keyframe_requests_suppressed += 1,
+        }
+        if let Some(t) = enc.throttle.poll_timeout() {
+            self.wake_at = self.wake_at.min(t);
+        }
+    }
+}
+
+/// The layer view the shell can report (and tests assert on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscriptionLayers {
+    pub requested: Option<Layer>,
+    pub target: Option<Layer>,
+    pub current: Option<Layer>,
+    /// The installed policy lets this subscription receive packets.
+    pub routed: bool,
+}
+
+/// The cumulative rate of each available layer of a video publication.
+fn layer_rates(p: &Publication) -> LayerRates {
+    let mut rates: LayerRates = [[None; MAX_TEMPORAL]; MAX_ENCODINGS];
+    for (s, enc) in p
+        .encodings
+        .iter()
+        .enumerate()
+        .take(usize::from(p.spec.encodings))
+    {
+        if !enc.available {
+            continue;
+        }
+        let measured: u64 = enc.rate.iter().map(|r| r.0).sum();
+        let mut cumulative = 0;
+        for t in 0..MAX_TEMPORAL {
+            cumulative += enc.rate[t].0;
+            rates[s][t] = Some(Bitrate(if measured == 0 {
+                NOMINAL_VIDEO_RATES[s] * TEMPORAL_SHARE_PCT[t] / 100
+            } else {
+                cumulative
+            }));
+        }
+    }
+    rates
+}
