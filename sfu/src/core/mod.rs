@@ -15,6 +15,8 @@ pub mod routing_table;
 pub mod rtp_in;
 pub mod rtp_out;
 pub mod seq_rewriter;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod ts_rewriter;
 pub mod vp8;
 pub mod vp8_rewriter;
