@@ -295,7 +295,7 @@ impl Vp8Source {
 
     /// The packets of the next frame.
     pub fn next_frame(&mut self) -> Vec<RtpIn> {
-        let keyframe = self.keyframe_due || self.frame % 300 == 0;
+        let keyframe = self.keyframe_due || self.frame.is_multiple_of(300);
         self.keyframe_due = false;
         let tid = if keyframe {
             0
