@@ -1,7 +1,9 @@
 //! Where a participant is: the main room or one breakout session (spec §0, §5.3).
 
 use crate::SessionId;
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 
 /// `MAIN` or a breakout session. On the wire `MAIN` is JSON `null` and a session is its id
 /// (spec §0).
@@ -41,6 +43,35 @@ impl Serialize for Location {
 
 impl<'de> Deserialize<'de> for Location {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Option::<SessionId>::deserialize(deserializer).map(Location::from)
+        // Not via `Option<SessionId>`: serde fills a missing `Option`-like field with `None`
+        // (through `deserialize_option`), which would turn a forgotten `target` into `MAIN`.
+        // `deserialize_any` makes a missing field an error.
+        deserializer.deserialize_any(LocationVisitor)
+    }
+}
+
+struct LocationVisitor;
+
+impl<'de> Visitor<'de> for LocationVisitor {
+    type Value = Location;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a session id or null (MAIN)")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Location, E> {
+        Ok(Location::Main)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Location, E> {
+        Ok(Location::Main)
+    }
+
+    fn visit_str<E: de::Error>(self, id: &str) -> Result<Location, E> {
+        Ok(Location::Session(SessionId::from(id)))
+    }
+
+    fn visit_string<E: de::Error>(self, id: String) -> Result<Location, E> {
+        Ok(Location::Session(SessionId(id)))
     }
 }
