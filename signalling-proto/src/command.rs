@@ -94,7 +94,7 @@ macro_rules! commands {
 commands! {
     // §8.1 connection and admission
     /// Anyone, as the first frame: join a room.
-    JoinRoom = "join_room" (JoinRoomArgs) -> RoomJoined;
+    JoinRoom = "join_room" (JoinRoomArgs) -> Box<RoomJoined>;
     /// A socket whose `join_room` got `room_locked`: enter the waiting room.
     KnockRoom = "knock_room" (KnockRoomArgs) -> Empty;
     /// The knocker: leave the waiting room.
@@ -104,7 +104,7 @@ commands! {
     /// As the first frame of a new socket: take the participant back within the grace.
     Resume = "resume" (ResumeArgs) -> RoomResumed;
     /// Any admitted participant: a full snapshot.
-    GetRoomState = "get_room_state" (Empty) -> RoomState;
+    GetRoomState = "get_room_state" (Empty) -> Box<RoomState>;
     // §8.2 waiting room
     /// Host: accept, hold or reject a knocker.
     HandleKnock = "handle_knock" (HandleKnockArgs) -> Empty;
@@ -162,7 +162,7 @@ commands! {
     /// Host: Enabled/Ended → Disabled (plan kept hidden).
     BreakoutDisable = "breakout_disable" (PlanArgs) -> Changed;
     /// Any admitted participant: one's own `BreakoutView` (hosts may take the edit lock).
-    BreakoutGet = "breakout_get" (BreakoutGetArgs) -> BreakoutGetResult;
+    BreakoutGet = "breakout_get" (BreakoutGetArgs) -> Box<BreakoutGetResult>;
     /// Host: change the configuration.
     BreakoutConfigure = "breakout_configure" (BreakoutConfigureArgs) -> Changed;
     /// Host: add sessions.

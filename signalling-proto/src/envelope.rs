@@ -26,6 +26,9 @@ pub struct ClientMessage {
 }
 
 /// A server → client frame.
+// Events are the frequent variant; boxing them would allocate for the common case to shrink a
+// value that only lives between building and encoding one frame.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerMessage {
     /// Exactly one per command, correlated by `reqId`.

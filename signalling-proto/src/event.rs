@@ -71,7 +71,7 @@ events! {
     /// Nobody remains; for service roles and webhooks.
     RoomSessionEnded = "room_session_ended" (RoomSessionEnded);
     /// A resumer whose missed events are no longer buffered: a full snapshot.
-    RoomState = "room_state" (RoomState);
+    RoomState = "room_state" (Box<RoomState>);
     /// The leaver, after the `leave_room` response.
     RoomLeft = "room_left" (Empty);
     /// Hosts: someone knocks.
@@ -123,7 +123,7 @@ events! {
     LiveTranscriptionStopped = "live_transcription_stopped" (TranscriptionStopped);
     // §9.3 breakout
     /// All admitted, each its own view: the breakout changed.
-    BreakoutUpdated = "breakout_updated" (BreakoutView);
+    BreakoutUpdated = "breakout_updated" (Box<BreakoutView>);
     /// All admitted: someone changed location.
     BreakoutLocationChanged = "breakout_location_changed" (LocationChanged);
     /// The participant: a move into a session is announced.
