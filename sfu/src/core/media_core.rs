@@ -166,6 +166,9 @@ struct Publication {
     subscriptions: Vec<SubscriptionId>,
     /// The policy lets this stream out at all (gate open, publisher admitted and sending).
     sending: bool,
+    /// Cumulative rate of each available layer, refreshed on every tick and whenever an
+    /// encoding appears or disappears (what the allocator reads).
+    rates: LayerRates,
 }
 
 #[derive(Debug)]
@@ -194,11 +197,15 @@ struct Downlink {
     participant: ParticipantId,
     estimate: Option<Bitrate>,
     subscriptions: Vec<SubscriptionId>,
+    /// Queued in `MediaCore::dirty` for reallocation.
+    dirty: bool,
 }
 
 /// Bitrates assumed for an encoding that just appeared, before the first measurement: typical
 /// libwebrtc simulcast at 640x360 q/h/f (the allocator corrects them after one tick).
 const NOMINAL_VIDEO_RATES: [u64; MAX_ENCODINGS] = [150_000, 500_000, 1_500_000];
+/// Opus voice at libwebrtc's default.
+const NOMINAL_AUDIO_RATE: u64 = 40_000;
 /// Share of an encoding's rate carried by temporal layers 0, 0-1 and 0-2 (VP8 L1T3).
 const TEMPORAL_SHARE_PCT: [u64; MAX_TEMPORAL] = [50, 75, 100];
 
@@ -221,7 +228,12 @@ pub struct MediaCore {
     demand_subs: Vec<SubscriptionId>,
     targets: Vec<Option<Layer>>,
     resolved: SecondaryMap<DownlinkId, Option<SubscriberView>>,
-    to_reallocate: Vec<DownlinkId>,
+    /// Downlinks whose targets must be recomputed. Configuration changes only queue here, and
+    /// one pass runs before the next packet or output, so a batch of N subscribes costs one
+    /// allocation per downlink instead of N.
+    dirty: Vec<DownlinkId>,
+    /// The latest time any input carried (for work deferred to `poll_output`).
+    clock: Instant,
 }
 
 impl MediaCore {
@@ -243,7 +255,8 @@ impl MediaCore {
             demand_subs: Vec::new(),
             targets: Vec::new(),
             resolved: SecondaryMap::new(),
-            to_reallocate: Vec::new(),
+            dirty: Vec::new(),
+            clock: now,
         }
     }
 
@@ -264,6 +277,7 @@ impl MediaCore {
             participant,
             estimate: None,
             subscriptions: Vec::new(),
+            dirty: false,
         })
     }
 
@@ -303,6 +317,7 @@ impl MediaCore {
             encodings: [encoding(), encoding(), encoding()],
             subscriptions: Vec::new(),
             sending: false,
+            rates: [[None; MAX_TEMPORAL]; MAX_ENCODINGS],
         });
         self.route_publication(id);
         Ok(id)
@@ -354,8 +369,9 @@ impl MediaCore {
         if let Some(p) = self.publications.get_mut(publication) {
             p.subscriptions.push(sid);
         }
+        self.clock = self.clock.max(now);
         self.route_publication(publication);
-        self.reallocate(now, downlink);
+        self.mark_dirty(downlink);
         Ok(sid)
     }
 
@@ -395,7 +411,8 @@ impl MediaCore {
         }
         s.forwarder.set_requested(requested);
         let downlink = s.downlink;
-        self.reallocate(now, downlink);
+        self.clock = self.clock.max(now);
+        self.mark_dirty(downlink);
         Ok(())
     }
 
@@ -412,7 +429,8 @@ impl MediaCore {
             .ok_or(CoreError::UnknownSubscription)?;
         s.priority = priority;
         let downlink = s.downlink;
-        self.reallocate(now, downlink);
+        self.clock = self.clock.max(now);
+        self.mark_dirty(downlink);
         Ok(())
     }
 
@@ -432,6 +450,7 @@ impl MediaCore {
     /// Emits [`CoreEvent::PolicyInstalled`] after the change, and keyframe requests for
     /// publishers whose video gained subscribers (spec §13.3 step 5).
     pub fn install_policy(&mut self, now: Instant, policy: ForwardingPolicy) {
+        self.clock = self.clock.max(now);
         self.policy = policy;
         self.stats.policy_installs += 1;
         self.resolved.clear();
@@ -439,7 +458,7 @@ impl MediaCore {
         for id in &ids {
             self.route_publication(*id);
         }
-        self.reallocate_pending(now);
+        self.reallocate_dirty(now);
         self.outputs
             .push_back(Output::Event(CoreEvent::PolicyInstalled {
                 version: self.policy.version,
@@ -466,18 +485,25 @@ impl MediaCore {
                 downlink,
                 bitrate,
             } => {
+                self.clock = self.clock.max(at);
                 if let Some(d) = self.downlinks.get_mut(downlink) {
                     d.estimate = Some(bitrate);
-                    self.reallocate(at, downlink);
+                    self.mark_dirty(downlink);
                 }
             }
-            Input::Timeout(now) => self.handle_timeout(now),
+            Input::Timeout(now) => {
+                self.clock = self.clock.max(now);
+                self.handle_timeout(now);
+            }
         }
     }
 
     /// The next output; [`Output::Timeout`] when there is nothing more until then.
     #[must_use]
     pub fn poll_output(&mut self) -> Output {
+        if !self.dirty.is_empty() {
+            self.reallocate_dirty(self.clock);
+        }
         self.outputs
             .pop_front()
             .unwrap_or(Output::Timeout(self.wake_at))
@@ -499,6 +525,10 @@ impl MediaCore {
     ) {
         self.stats.packets_in += 1;
         self.stats.bytes_in += pkt.payload.len() as u64;
+        self.clock = self.clock.max(at);
+        if !self.dirty.is_empty() {
+            self.reallocate_dirty(at);
+        }
         let Some(p) = self.publications.get_mut(publication) else {
             self.stats.count_drop(DropReason::UnknownPublication);
             return;
@@ -519,8 +549,9 @@ impl MediaCore {
             // A new layer changes what every subscriber of this publication may be given;
             // decide before this packet (often the keyframe that starts them) is offered.
             enc.available = true;
+            p.rates = layer_rates(p);
             self.queue_downlinks_of(publication);
-            self.reallocate_pending(at);
+            self.reallocate_dirty(at);
         }
         self.forward(at, publication, encoding, &pkt);
     }
@@ -609,8 +640,7 @@ impl MediaCore {
     /// keyframes that forwarders still wait for (the throttle keeps that to one per second).
     fn tick(&mut self, now: Instant) {
         let tick_secs = self.config.tick.as_secs_f64();
-        let mut changed = Vec::new();
-        for (id, p) in &mut self.publications {
+        for p in self.publications.values_mut() {
             for enc in p.encodings.iter_mut().take(usize::from(p.spec.encodings)) {
                 for t in 0..MAX_TEMPORAL {
                     let measured = (enc.bytes[t] * 8) as f64 / tick_secs;
@@ -624,15 +654,18 @@ impl MediaCore {
                 });
                 if enc.available && !alive {
                     enc.available = false;
-                    changed.push(id);
                 }
             }
+            p.rates = layer_rates(p);
         }
-        for id in changed {
-            self.queue_downlinks_of(id);
+        // Every downlink: rates moved, and removals since the last tick freed bandwidth.
+        for (id, d) in &mut self.downlinks {
+            if !d.dirty {
+                d.dirty = true;
+                self.dirty.push(id);
+            }
         }
-        self.to_reallocate.extend(self.downlinks.keys());
-        self.reallocate_pending(now);
+        self.reallocate_dirty(now);
         let waiting: Vec<(PublicationId, u8)> = self
             .subscriptions
             .values()
@@ -646,8 +679,9 @@ impl MediaCore {
 
     // ---- routing and allocation ------------------------------------------------------------
 
-    /// Rebuilds one publication's route against the installed policy, starting or stopping
-    /// the forwarders that entered or left it.
+    /// Rebuilds one publication's route against the installed policy, stopping the
+    /// forwarders that left it and queueing the downlinks of those that entered it (they need
+    /// a target, and a keyframe to start on).
     fn route_publication(&mut self, publication: PublicationId) {
         let MediaCore {
             publications,
@@ -656,7 +690,7 @@ impl MediaCore {
             policy,
             routing,
             resolved,
-            to_reallocate,
+            dirty,
             ..
         } = self;
         let Some(p) = publications.get_mut(publication) else {
@@ -684,33 +718,52 @@ impl MediaCore {
             };
             if allowed != s.routed {
                 s.routed = allowed;
-                if !allowed {
+                if allowed {
+                    if let Some(d) = downlinks.get_mut(s.downlink).filter(|d| !d.dirty) {
+                        d.dirty = true;
+                        dirty.push(s.downlink);
+                    }
+                } else {
+                    // Bandwidth it frees is handed out at the next tick.
                     s.forwarder.stop();
                 }
-                to_reallocate.push(s.downlink);
             }
             allowed
         });
     }
 
+    fn mark_dirty(&mut self, downlink: DownlinkId) {
+        if let Some(d) = self.downlinks.get_mut(downlink).filter(|d| !d.dirty) {
+            d.dirty = true;
+            self.dirty.push(downlink);
+        }
+    }
+
     fn queue_downlinks_of(&mut self, publication: PublicationId) {
-        if let Some(p) = self.publications.get(publication) {
-            for sid in &p.subscriptions {
-                if let Some(s) = self.subscriptions.get(*sid) {
-                    self.to_reallocate.push(s.downlink);
+        let Some(p) = self.publications.get(publication) else {
+            return;
+        };
+        for sid in &p.subscriptions {
+            if let Some(s) = self.subscriptions.get(*sid) {
+                if let Some(d) = self.downlinks.get_mut(s.downlink).filter(|d| !d.dirty) {
+                    d.dirty = true;
+                    self.dirty.push(s.downlink);
                 }
             }
         }
     }
 
-    fn reallocate_pending(&mut self, now: Instant) {
-        let mut pending = std::mem::take(&mut self.to_reallocate);
-        pending.sort_unstable();
-        pending.dedup();
+    fn reallocate_dirty(&mut self, now: Instant) {
+        let mut pending = std::mem::take(&mut self.dirty);
         for d in pending.drain(..) {
-            self.reallocate(now, d);
+            if let Some(downlink) = self.downlinks.get_mut(d) {
+                downlink.dirty = false;
+                self.reallocate(now, d);
+            }
         }
-        self.to_reallocate = pending;
+        // Keep the buffer (and anything queued while reallocating).
+        pending.append(&mut self.dirty);
+        self.dirty = pending;
     }
 
     /// Recomputes the targets of one downlink's subscriptions and applies them.
@@ -724,7 +777,6 @@ impl MediaCore {
         demands.clear();
         demand_subs.clear();
         let mut audio = Bitrate::ZERO;
-        let mut audio_subs = 0usize;
         for &sid in &d.subscriptions {
             let Some(s) = self.subscriptions.get(sid) else {
                 continue;
@@ -733,8 +785,11 @@ impl MediaCore {
                 continue;
             };
             if !p.spec.codec.is_video() {
-                audio.0 += p.encodings[0].rate.iter().map(|r| r.0).sum::<u64>();
-                audio_subs += 1;
+                // Audio is never paused for bandwidth: its rate comes off the top.
+                if s.routed {
+                    audio.0 += p.rates[0][MAX_TEMPORAL - 1].map_or(0, |r| r.0);
+                }
+                demand_subs.push(sid);
                 continue;
             }
             if !s.routed {
@@ -742,7 +797,7 @@ impl MediaCore {
             }
             demands.push(Demand {
                 requested: s.forwarder.requested(),
-                available: layer_rates(p),
+                available: p.rates,
                 priority: s.priority,
                 target: s.forwarder.target(),
                 target_since: s.target_since,
@@ -752,27 +807,17 @@ impl MediaCore {
         let estimate = d.estimate.map(|e| Bitrate(e.0.saturating_sub(audio.0)));
         self.allocator
             .allocate(now, estimate, &demands, &mut targets);
-        for (sid, target) in demand_subs.iter().zip(&targets) {
-            self.apply_target(now, *sid, *target);
-        }
-        if audio_subs > 0 {
-            let audio_ids: Vec<SubscriptionId> = self.downlinks[downlink]
-                .subscriptions
-                .iter()
-                .copied()
-                .filter(|sid| {
-                    self.subscriptions
-                        .get(*sid)
-                        .is_some_and(|s| s.forwarder.kind() == MediaKind::Audio)
-                })
-                .collect();
-            for sid in audio_ids {
-                let target = self.subscriptions[sid]
-                    .forwarder
-                    .requested()
-                    .map(|_| Layer::LOWEST);
-                self.apply_target(now, sid, target);
-            }
+        let mut video_targets = targets.iter();
+        for &sid in &demand_subs {
+            let Some(s) = self.subscriptions.get(sid) else {
+                continue;
+            };
+            let target = if s.forwarder.kind() == MediaKind::Audio {
+                s.forwarder.requested().map(|_| Layer::LOWEST)
+            } else {
+                video_targets.next().copied().flatten()
+            };
+            self.apply_target(now, sid, target);
         }
         self.demands = demands;
         self.demand_subs = demand_subs;
@@ -859,7 +904,9 @@ fn layer_rates(p: &Publication) -> LayerRates {
         let mut cumulative = 0;
         for t in 0..MAX_TEMPORAL {
             cumulative += enc.rate[t].0;
-            rates[s][t] = Some(Bitrate(if measured == 0 {
+            rates[s][t] = Some(Bitrate(if measured == 0 && !p.spec.codec.is_video() {
+                NOMINAL_AUDIO_RATE
+            } else if measured == 0 {
                 NOMINAL_VIDEO_RATES[s] * TEMPORAL_SHARE_PCT[t] / 100
             } else {
                 cumulative

@@ -81,10 +81,13 @@ pub struct SeqRewriter<const BITS: u32> {
     /// Lowest input value that may still be mapped (the resync point).
     floor_in: u64,
     highest_out: Option<u64>,
-    /// Offset changes, oldest first: from input value `.0` on, output = input - `.1`.
+    /// Offset changes, a ring whose oldest entry is at `history_head`: from input value `.0`
+    /// on, output = input - `.1`.
     history: [(u64, u64); HISTORY],
+    history_head: usize,
     history_len: usize,
-    /// Bitmap of input values seen, relative to `highest_in` (bit 0 = `highest_in`).
+    /// Input values seen in the window below `highest_in`, as a ring bitmap indexed by
+    /// value modulo `WINDOW` (moving the window clears bits instead of shifting words).
     seen: [u64; WINDOW_WORDS],
 }
 
@@ -101,6 +104,7 @@ impl<const BITS: u32> SeqRewriter<BITS> {
             floor_in: 0,
             highest_out: None,
             history: [(0, 0); HISTORY],
+            history_head: 0,
             history_len: 0,
             seen: [0; WINDOW_WORDS],
         }
@@ -126,6 +130,7 @@ impl<const BITS: u32> SeqRewriter<BITS> {
     pub fn resync(&mut self, first_in: u64) {
         let next_out = self.highest_out.map_or(first_in, |o| o + 1);
         self.history[0] = (first_in, first_in.wrapping_sub(next_out));
+        self.history_head = 0;
         self.history_len = 1;
         self.floor_in = first_in;
         self.highest_in = None;
@@ -187,75 +192,84 @@ impl<const BITS: u32> SeqRewriter<BITS> {
         }
         match self.highest_in {
             None => {
-                self.highest_in = Some(v);
                 self.seen = [0; WINDOW_WORDS];
-                self.seen[0] = 1;
+                self.highest_in = Some(v);
             }
             Some(h) if v > h => {
-                self.shift_window(v - h);
+                self.advance_window(h, v);
                 self.highest_in = Some(v);
-                self.seen[0] |= 1;
             }
             Some(h) => {
-                let back = h - v;
-                if back >= WINDOW {
+                if h - v >= WINDOW {
                     return Err(SeqError::TooOld);
                 }
-                let (word, bit) = ((back / 64) as usize, back % 64);
-                if self.seen[word] & (1 << bit) != 0 {
+                if self.is_seen(v) {
                     return Err(SeqError::Duplicate);
                 }
-                self.seen[word] |= 1 << bit;
             }
         }
+        self.mark_seen(v);
         Ok(())
     }
 
-    /// Moves the window up by `by` values (bit i becomes bit i + by).
-    fn shift_window(&mut self, by: u64) {
-        if by >= WINDOW {
+    fn bit(v: u64) -> (usize, u64) {
+        let i = v % WINDOW;
+        ((i / 64) as usize, 1 << (i % 64))
+    }
+
+    fn is_seen(&self, v: u64) -> bool {
+        let (word, mask) = Self::bit(v);
+        self.seen[word] & mask != 0
+    }
+
+    fn mark_seen(&mut self, v: u64) {
+        let (word, mask) = Self::bit(v);
+        self.seen[word] |= mask;
+    }
+
+    /// Moves the window's top from `h` to `v`: the slots of `h+1..=v` now stand for new
+    /// values, so they are cleared (one bit for an in-order packet).
+    fn advance_window(&mut self, h: u64, v: u64) {
+        if v - h >= WINDOW {
             self.seen = [0; WINDOW_WORDS];
             return;
         }
-        let (words, bits) = ((by / 64) as usize, (by % 64) as u32);
-        for i in (0..WINDOW_WORDS).rev() {
-            let src = i.checked_sub(words);
-            let hi = src.map_or(0, |s| self.seen[s]);
-            let lo = src
-                .and_then(|s| s.checked_sub(1))
-                .map_or(0, |s| self.seen[s]);
-            self.seen[i] = if bits == 0 {
-                hi
-            } else {
-                (hi << bits) | (lo >> (64 - bits))
-            };
+        for x in h + 1..=v {
+            let (word, mask) = Self::bit(x);
+            self.seen[word] &= !mask;
         }
+    }
+
+    fn history_entry(&self, i: usize) -> (u64, u64) {
+        self.history[(self.history_head + i) % HISTORY]
     }
 
     /// The offset in force for input value `v`, if still retained.
     fn offset_at(&self, v: u64) -> Option<u64> {
-        self.history[..self.history_len]
-            .iter()
+        (0..self.history_len)
             .rev()
+            .map(|i| self.history_entry(i))
             .find(|(from, _)| *from <= v)
-            .map(|(_, offset)| *offset)
+            .map(|(_, offset)| offset)
     }
 
     fn push_offset(&mut self, from: u64, offset: u64) {
         // A run of consecutive skips updates one entry instead of filling the history.
-        if let Some(last) = self.history[..self.history_len].last_mut() {
-            if last.0 == from - 1 && self.history_len > 1 {
-                *last = (from, offset);
+        if self.history_len > 1 {
+            let last = (self.history_head + self.history_len - 1) % HISTORY;
+            if self.history[last].0 == from - 1 {
+                self.history[last] = (from, offset);
                 return;
             }
         }
         if self.history_len == HISTORY {
             // Forget the oldest change: values before the new oldest are now too old.
-            self.history.copy_within(1.., 0);
+            self.history_head = (self.history_head + 1) % HISTORY;
             self.history_len -= 1;
-            self.floor_in = self.floor_in.max(self.history[0].0);
+            self.floor_in = self.floor_in.max(self.history_entry(0).0);
         }
-        self.history[self.history_len] = (from, offset);
+        let at = (self.history_head + self.history_len) % HISTORY;
+        self.history[at] = (from, offset);
         self.history_len += 1;
     }
 }

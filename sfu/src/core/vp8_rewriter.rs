@@ -16,10 +16,35 @@ pub struct Vp8Rewriter {
     pid_short: Extender<7>,
     pid_long: Extender<15>,
     pid: SeqRewriter<15>,
-    tl0_ext: Extender<8>,
-    tl0: SeqRewriter<8>,
-    key_ext: Extender<5>,
-    key: SeqRewriter<5>,
+    // TL0PICIDX and KEYIDX are never skipped (a dropped frame is never TID 0 and never a
+    // keyframe), so a plain offset, moved only on resync, is enough.
+    tl0: Continuation<8>,
+    key: Continuation<5>,
+}
+
+/// A wrapping counter continued across sources by one offset.
+#[derive(Clone, Debug, Default)]
+struct Continuation<const BITS: u32> {
+    ext: Extender<BITS>,
+    offset: u64,
+    highest_out: Option<u64>,
+}
+
+impl<const BITS: u32> Continuation<BITS> {
+    fn resync(&mut self, raw: u8) {
+        self.ext.reset();
+        let v = self.ext.extend(u64::from(raw));
+        let next_out = self.highest_out.map_or(v, |h| h + 1);
+        self.offset = v.wrapping_sub(next_out);
+    }
+
+    fn map(&mut self, raw: u8) -> u8 {
+        let out = self.ext.extend(u64::from(raw)).wrapping_sub(self.offset);
+        if self.highest_out.is_none_or(|h| out > h) {
+            self.highest_out = Some(out);
+        }
+        SeqRewriter::<BITS>::cut(out) as u8
+    }
 }
 
 impl Vp8Rewriter {
@@ -31,16 +56,14 @@ impl Vp8Rewriter {
     pub fn resync(&mut self, d: &Vp8Descriptor) {
         self.pid_short.reset();
         self.pid_long.reset();
-        self.tl0_ext.reset();
-        self.key_ext.reset();
         if let Some(v) = self.extend_pid(d) {
             self.pid.resync(v);
         }
         if let Some(t) = d.tl0_pic_idx {
-            self.tl0.resync(self.tl0_ext.extend(u64::from(t)));
+            self.tl0.resync(t);
         }
         if let Some(k) = d.key_idx {
-            self.key.resync(self.key_ext.extend(u64::from(k)));
+            self.key.resync(k);
         }
     }
 
@@ -50,20 +73,8 @@ impl Vp8Rewriter {
             .extend_pid(d)
             .and_then(|v| self.pid.peek(v).ok())
             .map(|o| SeqRewriter::<15>::cut(o) as u16);
-        let tl0_pic_idx = d.tl0_pic_idx.and_then(|t| {
-            let v = self.tl0_ext.extend(u64::from(t));
-            self.tl0
-                .peek(v)
-                .ok()
-                .map(|o| SeqRewriter::<8>::cut(o) as u8)
-        });
-        let key_idx = d.key_idx.and_then(|k| {
-            let v = self.key_ext.extend(u64::from(k));
-            self.key
-                .peek(v)
-                .ok()
-                .map(|o| SeqRewriter::<5>::cut(o) as u8)
-        });
+        let tl0_pic_idx = d.tl0_pic_idx.map(|t| self.tl0.map(t));
+        let key_idx = d.key_idx.map(|k| self.key.map(k));
         Vp8Patch {
             picture_id,
             tl0_pic_idx,
