@@ -498,6 +498,8 @@ pub struct Received {
     pub vp8: Option<Vp8Descriptor>,
     /// A VP8 keyframe start, or an H264 packet carrying an IDR slice or SPS.
     pub keyframe: bool,
+    /// Payload bytes.
+    pub len: usize,
     /// The version of the forwarding policy in force when the core forwarded it.
     pub policy_version: u64,
 }
@@ -908,6 +910,7 @@ impl TestRoom {
                             encoding,
                             vp8,
                             keyframe,
+                            len: buf.len(),
                             policy_version: self.core.policy_version(),
                         });
                 }
