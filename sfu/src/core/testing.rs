@@ -440,7 +440,10 @@ impl H264Source {
             .into_iter()
             .enumerate()
             .map(|(i, mut b)| {
-                b.resize(self.packet_len.max(b.len()), 0xaa);
+                if b[0] & 0x1f != 24 {
+                    // Slice data; a STAP-A stays exactly its aggregated NAL units.
+                    b.resize(self.packet_len.max(b.len()), 0xaa);
+                }
                 let header = RtpHeader {
                     ssrc: self.ssrc,
                     sequence_number: self.seq.wrapping_add(i as u16),
