@@ -160,3 +160,25 @@ fn pli_storm_never_exceeds_one_request_per_second() {
     }
     assert!(n >= 9, "the storm is still answered about once a second, got {n}");
 }
+
+// A PLI/FIR naming an audio subscription (bogus feedback from a client) is counted but never
+// becomes a keyframe request to the publisher. Found by `prop_core`.
+#[test]
+fn pli_on_audio_subscription_is_ignored() {
+    let mut r = room(2);
+    r.run_for(ms(2000));
+    let (_, audio) = r.camera(p(1));
+    let sid = r.subscription(p(2), p(1), false);
+    let feedback_in = r.core.stats().keyframe_feedback_in;
+    for kind in [KeyframeKind::Pli, KeyframeKind::Fir] {
+        r.core.handle_input(sfu::core::Input::Feedback {
+            at: r.now,
+            subscription: sid,
+            kind,
+        });
+    }
+    r.drain();
+    r.run_for(ms(2000));
+    assert_eq!(r.core.stats().keyframe_feedback_in, feedback_in + 2);
+    assert!(requests_since(&r, audio, r.now - ms(5000)).is_empty());
+}
