@@ -55,7 +55,11 @@ fn everyone_receives_everyone() {
             assert_eq!(video.last().unwrap().encoding, 2, "highest layer");
             let audio = r.received_by(p(s), p(q), false);
             assert_clean_stream(audio, false);
-            assert!(audio.len() >= 140, "~50 audio packets/s, got {}", audio.len());
+            assert!(
+                audio.len() >= 140,
+                "~50 audio packets/s, got {}",
+                audio.len()
+            );
         }
     }
 }
@@ -67,14 +71,24 @@ fn simulcast_switch_waits_for_keyframe() {
     let mut r = room(2);
     r.run_for(secs(2));
     let sid = r.subscription(p(2), p(1), true);
-    r.core.set_requested(r.now, sid, Some(Layer::new(0, 2))).unwrap();
+    r.core
+        .set_requested(r.now, sid, Some(Layer::new(0, 2)))
+        .unwrap();
     r.drain();
     r.run_for(secs(2));
-    assert_eq!(r.core.layers(sid).unwrap().current.map(|l| l.spatial), Some(0));
-    r.core.set_requested(r.now, sid, Some(Layer::HIGHEST)).unwrap();
+    assert_eq!(
+        r.core.layers(sid).unwrap().current.map(|l| l.spatial),
+        Some(0)
+    );
+    r.core
+        .set_requested(r.now, sid, Some(Layer::HIGHEST))
+        .unwrap();
     r.drain();
     r.run_for(secs(2));
-    assert_eq!(r.core.layers(sid).unwrap().current.map(|l| l.spatial), Some(2));
+    assert_eq!(
+        r.core.layers(sid).unwrap().current.map(|l| l.spatial),
+        Some(2)
+    );
     let rx = r.received_by(p(2), p(1), true);
     assert_clean_stream(rx, true);
     let pids: Vec<u16> = rx
@@ -93,9 +107,10 @@ fn simulcast_switch_waits_for_keyframe() {
         .iter()
         .filter(|(t, _)| *t > settled)
         .filter_map(|(_, e)| match e {
-            CoreEvent::LayerChanged { subscription, layer } if *subscription == sid => {
-                Some(layer.spatial)
-            }
+            CoreEvent::LayerChanged {
+                subscription,
+                layer,
+            } if *subscription == sid => Some(layer.spatial),
             _ => None,
         })
         .collect();
