@@ -82,13 +82,20 @@ fn estimate_drop_lowers_the_layer_within_2s_and_recovers_within_5s() {
     r.estimate(p(2), Bitrate::kbps(700));
     r.run_for(ms(3000));
     let kbps = forwarded_kbps(&r, 2, 1, dropped + ms(1000));
-    assert!(kbps + 24 <= 700, "forwarded {kbps} kbps of video 1-2 s after the drop");
+    assert!(
+        kbps + 24 <= 700,
+        "forwarded {kbps} kbps of video 1-2 s after the drop"
+    );
     assert!(r.core.layers(sid).unwrap().current < requested);
 
     let recovered = r.now;
     r.estimate(p(2), Bitrate::kbps(3000));
     r.run_for(ms(5000));
-    assert_eq!(r.core.layers(sid).unwrap().current, requested, "back within 5 s");
+    assert_eq!(
+        r.core.layers(sid).unwrap().current,
+        requested,
+        "back within 5 s"
+    );
     assert!(forwarded_kbps(&r, 2, 1, recovered + ms(4000)) > 800);
 }
 
@@ -101,7 +108,10 @@ fn estimate_drop_switches_encoding_on_keyframes() {
     let sid = r.subscription(p(2), p(1), true);
     r.estimate(p(2), Bitrate::kbps(3000));
     r.run_for(ms(5000));
-    assert_eq!(r.core.layers(sid).unwrap().current.map(|l| l.spatial), Some(2));
+    assert_eq!(
+        r.core.layers(sid).unwrap().current.map(|l| l.spatial),
+        Some(2)
+    );
 
     let dropped = r.now;
     r.estimate(p(2), Bitrate::kbps(200));
@@ -110,19 +120,30 @@ fn estimate_drop_switches_encoding_on_keyframes() {
     assert_eq!(down.len(), 1, "one switch down: {down:?}");
     assert!(down[0].1 < 2 && down[0].0 <= ms(2000), "{down:?}");
     let rx = r.received_by(p(2), p(1), true);
-    let first_low = rx.iter().find(|x| x.at >= dropped && x.encoding < 2).unwrap();
+    let first_low = rx
+        .iter()
+        .find(|x| x.at >= dropped && x.encoding < 2)
+        .unwrap();
     assert!(first_low.keyframe, "the switch down starts on a keyframe");
 
     let recovered = r.now;
     r.estimate(p(2), Bitrate::kbps(3000));
     r.run_for(ms(5000));
     let up = switches_since(&r, sid, recovered);
-    assert_eq!(up.last().map(|s| s.1), Some(2), "back on the top encoding: {up:?}");
+    assert_eq!(
+        up.last().map(|s| s.1),
+        Some(2),
+        "back on the top encoding: {up:?}"
+    );
     assert!(up.last().unwrap().0 <= ms(5000));
     let rx = r.received_by(p(2), p(1), true);
     assert!(rx.iter().all(|x| x.ssrc == rx[0].ssrc));
     for w in rx.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq + 1, "contiguous seq across both switches");
+        assert_eq!(
+            w[1].seq,
+            w[0].seq + 1,
+            "contiguous seq across both switches"
+        );
         if w[1].encoding != w[0].encoding {
             assert!(w[1].keyframe, "every switch lands on a keyframe");
         }
@@ -141,9 +162,11 @@ fn estimate_below_lowest_layer_pauses_and_resumes() {
 
     let starved = r.now;
     r.estimate(p(2), Bitrate::kbps(40));
-    let paused = first_event_since(&r, starved, |e| {
-        matches!(e, CoreEvent::Paused { subscription } if *subscription == sid)
-    });
+    let paused = first_event_since(
+        &r,
+        starved,
+        |e| matches!(e, CoreEvent::Paused { subscription } if *subscription == sid),
+    );
     assert_eq!(paused, Some(ms(0)), "paused at once");
     let video_before = r.received_by(p(2), p(1), true).len();
     let audio_before = r.received_by(p(2), p(1), false).len();
@@ -153,20 +176,32 @@ fn estimate_below_lowest_layer_pauses_and_resumes() {
         video_before,
         "no video while paused"
     );
-    assert!(r.received_by(p(2), p(1), false).len() >= audio_before + 140, "audio continues");
+    assert!(
+        r.received_by(p(2), p(1), false).len() >= audio_before + 140,
+        "audio continues"
+    );
     assert_eq!(r.core.layers(sid).unwrap().target, None);
 
     let recovered = r.now;
     r.estimate(p(2), Bitrate::kbps(3000));
     r.run_for(ms(5000));
-    let resumed = first_event_since(&r, recovered, |e| {
-        matches!(e, CoreEvent::Resumed { subscription } if *subscription == sid)
-    });
-    assert!(resumed.is_some_and(|d| d <= ms(5000)), "resumed: {resumed:?}");
+    let resumed = first_event_since(
+        &r,
+        recovered,
+        |e| matches!(e, CoreEvent::Resumed { subscription } if *subscription == sid),
+    );
+    assert!(
+        resumed.is_some_and(|d| d <= ms(5000)),
+        "resumed: {resumed:?}"
+    );
     let rx = r.received_by(p(2), p(1), true);
     assert!(rx.len() > video_before, "video flows again");
     assert!(rx[video_before].keyframe, "video restarts on a keyframe");
-    assert_eq!(rx[video_before].seq, rx[video_before - 1].seq + 1, "seq continues");
+    assert_eq!(
+        rx[video_before].seq,
+        rx[video_before - 1].seq + 1,
+        "seq continues"
+    );
 }
 
 // At a steady estimate, even one that wobbles by ±5% around a layer's rate as a real estimator

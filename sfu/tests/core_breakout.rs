@@ -125,7 +125,10 @@ fn breakout_start_move_end_never_leaks() {
         })
         .collect();
     assert_eq!(installs.last(), Some(&r.core.policy_version()));
-    assert!(installs.windows(2).all(|w| w[1] == w[0] + 1), "{installs:?}");
+    assert!(
+        installs.windows(2).all(|w| w[1] == w[0] + 1),
+        "{installs:?}"
+    );
 }
 
 // Nothing a mover sent before the install is delivered as if it were allowed after it: the
@@ -162,10 +165,18 @@ fn staged_main_publisher_reaches_every_session() {
     assert_no_leaks(&r);
     let since = staged + ms(500);
     for s in 1..=4 {
-        assert_eq!(receives(&r, s, 5, since), (true, true), "{s} sees the stage");
+        assert_eq!(
+            receives(&r, s, 5, since),
+            (true, true),
+            "{s} sees the stage"
+        );
     }
     for q in 1..=3 {
-        assert_eq!(receives(&r, 5, q, since), (false, false), "stage hears only MAIN");
+        assert_eq!(
+            receives(&r, 5, q, since),
+            (false, false),
+            "stage hears only MAIN"
+        );
     }
     assert_eq!(receives(&r, 5, 4, since), (true, true));
     // The stage does not open sessions to each other or to MAIN.
@@ -178,7 +189,11 @@ fn staged_main_publisher_reaches_every_session() {
     r.run_for(ms(1000));
     assert_no_leaks(&r);
     for s in 1..=3 {
-        assert_eq!(receives(&r, s, 5, unstaged), (false, false), "{s} after unstage");
+        assert_eq!(
+            receives(&r, s, 5, unstaged),
+            (false, false),
+            "{s} after unstage"
+        );
     }
     assert_eq!(receives(&r, 4, 5, unstaged), (true, true));
 }
@@ -200,9 +215,17 @@ fn monitoring_host_receives_session_but_is_not_received() {
     for q in [1, 2, 4] {
         assert_eq!(receives(&r, 5, q, since), (true, true), "host hears {q}");
     }
-    assert_eq!(receives(&r, 5, 3, since), (false, false), "not the other session");
+    assert_eq!(
+        receives(&r, 5, 3, since),
+        (false, false),
+        "not the other session"
+    );
     for s in 1..=3 {
-        assert_eq!(receives(&r, s, 5, since), (false, false), "{s} does not get the host");
+        assert_eq!(
+            receives(&r, s, 5, since),
+            (false, false),
+            "{s} does not get the host"
+        );
     }
     assert_eq!(receives(&r, 4, 5, since), (true, true), "MAIN still does");
 }
@@ -225,7 +248,12 @@ fn receive_only_member_sends_nothing() {
 }
 
 /// Keyframe requests for `publication` in `[since, since + window)`.
-fn requests_in(r: &TestRoom, publication: PublicationId, since: Instant, window: Duration) -> usize {
+fn requests_in(
+    r: &TestRoom,
+    publication: PublicationId,
+    since: Instant,
+    window: Duration,
+) -> usize {
     r.keyframe_requests
         .iter()
         .filter(|(at, pubid, _, _)| *pubid == publication && *at >= since && *at < since + window)
@@ -254,7 +282,11 @@ fn move_requests_one_keyframe_per_publisher_that_gained() {
         assert_eq!(requests_in(&r, audio, moved, ms(3000)), 0);
     }
     let (video4, _) = r.camera(p(4));
-    assert_eq!(requests_in(&r, video4, moved, ms(3000)), 0, "publisher 4 lost only");
+    assert_eq!(
+        requests_in(&r, video4, moved, ms(3000)),
+        0,
+        "publisher 4 lost only"
+    );
     // The new subscribers start on a keyframe.
     for (s, q) in [(3, 1), (3, 2), (1, 3), (2, 3)] {
         let rx: Vec<_> = r

@@ -89,7 +89,10 @@ fn pli_is_retried_once_without_keyframe() {
     r.run_for(ms(5000));
     assert_eq!(
         requests_since(&r, video, t),
-        [(ms(0), 2, KeyframeKind::Pli), (ms(1000), 2, KeyframeKind::Pli)]
+        [
+            (ms(0), 2, KeyframeKind::Pli),
+            (ms(1000), 2, KeyframeKind::Pli)
+        ]
     );
 }
 
@@ -103,7 +106,10 @@ fn keyframe_cancels_the_retry() {
     r.feedback(p(2), p(1), KeyframeKind::Pli);
     r.feedback(p(3), p(1), KeyframeKind::Pli);
     r.run_for(ms(3000));
-    assert_eq!(requests_since(&r, video, t), [(ms(0), 2, KeyframeKind::Pli)]);
+    assert_eq!(
+        requests_since(&r, video, t),
+        [(ms(0), 2, KeyframeKind::Pli)]
+    );
     assert!(r.core.stats().keyframe_requests_suppressed >= 1);
 }
 
@@ -113,7 +119,9 @@ fn keyframe_cancels_the_retry() {
 fn pli_is_throttled_per_encoding() {
     let mut r = room(3);
     let low = r.subscription(p(3), p(1), true);
-    r.core.set_requested(r.now, low, Some(Layer::new(0, 2))).unwrap();
+    r.core
+        .set_requested(r.now, low, Some(Layer::new(0, 2)))
+        .unwrap();
     r.drain();
     r.run_for(ms(2000));
     assert_eq!(r.core.layers(low).unwrap().current, Some(Layer::new(0, 2)));
@@ -154,11 +162,18 @@ fn pli_storm_never_exceeds_one_request_per_second() {
         }
         n += 1;
         if let Some(prev) = last[usize::from(*e)] {
-            assert!(*at - prev >= ms(1000), "two requests {:?} apart", *at - prev);
+            assert!(
+                *at - prev >= ms(1000),
+                "two requests {:?} apart",
+                *at - prev
+            );
         }
         last[usize::from(*e)] = Some(*at);
     }
-    assert!(n >= 9, "the storm is still answered about once a second, got {n}");
+    assert!(
+        n >= 9,
+        "the storm is still answered about once a second, got {n}"
+    );
 }
 
 // A PLI/FIR naming an audio subscription (bogus feedback from a client) is counted but never

@@ -63,7 +63,9 @@ fn temporal_zero_request_forwards_only_base_layer() {
     let mut r = room(2);
     r.run_for(ms(1000));
     let sid = r.subscription(p(2), p(1), true);
-    r.core.set_requested(r.now, sid, Some(Layer::new(2, 0))).unwrap();
+    r.core
+        .set_requested(r.now, sid, Some(Layer::new(2, 0)))
+        .unwrap();
     r.drain();
     let filtered_before = r.core.stats().drops(DropReason::TemporalLayerFiltered);
     let requested = r.now;
@@ -74,11 +76,19 @@ fn temporal_zero_request_forwards_only_base_layer() {
     // From the first frame start after the request on, only TID 0.
     let later: Vec<&Received> = rx.iter().filter(|x| x.at > requested + ms(40)).collect();
     let f = frames(&later);
-    assert!(f.len() >= 20, "about 7.5 frames/s of TID 0, got {}", f.len());
+    assert!(
+        f.len() >= 20,
+        "about 7.5 frames/s of TID 0, got {}",
+        f.len()
+    );
     assert!(later.iter().all(|x| x.tid() == Some(0)), "only TID 0");
     for w in f.windows(2) {
         assert_eq!(w[1].0, (w[0].0 + 1) & 0x7fff, "picture ids continuous");
-        assert_eq!(w[1].1, w[0].1.wrapping_add(1), "TL0PICIDX +1 per base frame");
+        assert_eq!(
+            w[1].1,
+            w[0].1.wrapping_add(1),
+            "TL0PICIDX +1 per base frame"
+        );
     }
     // Across the change too: the whole stream's picture ids have no gap.
     let all: Vec<&Received> = rx.iter().collect();
@@ -95,11 +105,15 @@ fn temporal_layer_up_and_down_keeps_stream_continuous() {
     let mut r = room(2);
     r.run_for(ms(1000));
     let sid = r.subscription(p(2), p(1), true);
-    r.core.set_requested(r.now, sid, Some(Layer::new(2, 1))).unwrap();
+    r.core
+        .set_requested(r.now, sid, Some(Layer::new(2, 1)))
+        .unwrap();
     r.drain();
     let t1 = r.now;
     r.run_for(ms(2000));
-    r.core.set_requested(r.now, sid, Some(Layer::new(2, 2))).unwrap();
+    r.core
+        .set_requested(r.now, sid, Some(Layer::new(2, 2)))
+        .unwrap();
     r.drain();
     let t2 = r.now;
     r.run_for(ms(2000));
@@ -127,7 +141,9 @@ fn temporal_filter_under_loss_keeps_output_unique() {
     let mut r = room(2);
     r.netem.insert(p(1), Netem::new(11, 3.0, 5.0));
     let sid = r.subscription(p(2), p(1), true);
-    r.core.set_requested(r.now, sid, Some(Layer::new(2, 0))).unwrap();
+    r.core
+        .set_requested(r.now, sid, Some(Layer::new(2, 0)))
+        .unwrap();
     r.drain();
     r.run_for(ms(5000));
     let rx = r.received_by(p(2), p(1), true);
@@ -155,7 +171,11 @@ fn h264_single_layer_forwards_from_keyframe() {
     let rx = r.received_by(p(2), p(1), true);
     assert!(rx[0].keyframe, "first packet carries the SPS/IDR");
     assert_contiguous(rx);
-    assert!(rx.len() >= 170, "3 packets per frame at 30 fps, got {}", rx.len());
+    assert!(
+        rx.len() >= 170,
+        "3 packets per frame at 30 fps, got {}",
+        rx.len()
+    );
 
     r.join(p(3), Location::Main);
     r.subscribe_all();

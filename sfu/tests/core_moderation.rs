@@ -53,8 +53,14 @@ fn video_gate_stops_and_resumes_on_keyframe() {
     r.run_for(ms(2000));
     assert!(r.core.stats().drops(DropReason::GateClosed) > gate_drops + 50);
     for s in [2, 3] {
-        assert!(after(r.received_by(p(s), p(1), true), closed).is_empty(), "{s} video");
-        assert!(after(r.received_by(p(s), p(1), false), closed).len() >= 90, "{s} audio");
+        assert!(
+            after(r.received_by(p(s), p(1), true), closed).is_empty(),
+            "{s} video"
+        );
+        assert!(
+            after(r.received_by(p(s), p(1), false), closed).len() >= 90,
+            "{s} audio"
+        );
         let other = 5 - s; // the other subscriber, whose gate is open
         assert!(!after(r.received_by(p(s), p(other), true), closed).is_empty());
     }
@@ -114,7 +120,11 @@ fn leaving_stops_everything_to_and_from_it() {
     let left = r.now;
     r.run_for(ms(2000));
     assert_eq!(r.received[&sid_to_3].len(), before[0], "nothing more to 3");
-    assert_eq!(r.received[&sid_from_3].len(), before[1], "nothing more from 3");
+    assert_eq!(
+        r.received[&sid_from_3].len(),
+        before[1],
+        "nothing more from 3"
+    );
     assert!(r.core.layers(sid_to_3).is_none());
     assert!(r.core.layers(sid_from_3).is_none());
     assert!(!after(r.received_by(p(1), p(2), true), left).is_empty());
@@ -143,13 +153,25 @@ fn stale_ids_after_leave_are_refused() {
             core.set_requested(now, sid, Some(Layer::LOWEST)),
             Err(CoreError::UnknownSubscription)
         );
-        assert_eq!(core.set_priority(now, sid, 3), Err(CoreError::UnknownSubscription));
+        assert_eq!(
+            core.set_priority(now, sid, 3),
+            Err(CoreError::UnknownSubscription)
+        );
         assert_eq!(core.unsubscribe(sid), Err(CoreError::UnknownSubscription));
         assert!(core.layers(sid).is_none());
     }
-    assert_eq!(core.remove_publication(video3), Err(CoreError::UnknownPublication));
-    assert_eq!(core.remove_publication(audio3), Err(CoreError::UnknownPublication));
-    assert_eq!(core.remove_downlink(downlink3), Err(CoreError::UnknownDownlink));
+    assert_eq!(
+        core.remove_publication(video3),
+        Err(CoreError::UnknownPublication)
+    );
+    assert_eq!(
+        core.remove_publication(audio3),
+        Err(CoreError::UnknownPublication)
+    );
+    assert_eq!(
+        core.remove_downlink(downlink3),
+        Err(CoreError::UnknownDownlink)
+    );
     assert_eq!(
         core.subscribe(now, downlink3, video1, 7),
         Err(CoreError::UnknownDownlink)
@@ -183,7 +205,10 @@ fn stale_ids_after_leave_are_refused() {
         bitrate: Bitrate::kbps(100),
     });
     r.drain();
-    assert_eq!(r.core.stats().drops(DropReason::UnknownPublication), unknown + 1);
+    assert_eq!(
+        r.core.stats().drops(DropReason::UnknownPublication),
+        unknown + 1
+    );
 
     // The room goes on, and the participant can come back under the same id.
     r.join(p(3), Location::Main);

@@ -158,9 +158,10 @@ fn payload_of_the_wrong_codec_does_not_panic() {
         ..Default::default()
     };
     for p in [1, 2] {
-        policy
-            .members
-            .insert(ParticipantId(p), sfu::core::Member::publisher(Location::Main));
+        policy.members.insert(
+            ParticipantId(p),
+            sfu::core::Member::publisher(Location::Main),
+        );
     }
     let specs = [
         (StreamRef::CAMERA_VIDEO, Codec::Vp8, 3),

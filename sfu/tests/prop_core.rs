@@ -42,14 +42,22 @@ fn location(n: u8) -> Location {
 }
 
 fn policy_spec() -> impl Strategy<Value = PolicySpec> {
-    let member = (0u8..3, any::<bool>(), any::<bool>(), prop::bool::weighted(0.2), any::<bool>())
-        .prop_map(|(location, audio, video, receive_only, sharing)| MemberSpec {
-            location,
-            audio,
-            video,
-            receive_only,
-            sharing,
-        });
+    let member = (
+        0u8..3,
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.2),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(location, audio, video, receive_only, sharing)| MemberSpec {
+                location,
+                audio,
+                video,
+                receive_only,
+                sharing,
+            },
+        );
     (
         any::<bool>(),
         prop::collection::vec(prop::option::weighted(0.85, member), PARTICIPANTS as usize),
@@ -100,17 +108,48 @@ fn build_policy(spec: &PolicySpec, version: u64) -> ForwardingPolicy {
 #[derive(Clone, Debug)]
 enum Command {
     Install(PolicySpec),
-    Packet { publication: usize, encoding: u8, keyframe: bool, tid: u8 },
-    Feedback { subscription: usize, fir: bool },
-    SetRequested { subscription: usize, layer: Option<(u8, u8)> },
-    Estimate { downlink: usize, kbps: u64 },
-    Advance { ms: u64 },
-    Subscribe { downlink: usize, publication: usize },
-    Unsubscribe { subscription: usize },
-    RemovePublication { publication: usize },
-    RemoveDownlink { downlink: usize },
-    AddPublication { participant: u64, kind: u8, encodings: u8 },
-    AddDownlink { participant: u64 },
+    Packet {
+        publication: usize,
+        encoding: u8,
+        keyframe: bool,
+        tid: u8,
+    },
+    Feedback {
+        subscription: usize,
+        fir: bool,
+    },
+    SetRequested {
+        subscription: usize,
+        layer: Option<(u8, u8)>,
+    },
+    Estimate {
+        downlink: usize,
+        kbps: u64,
+    },
+    Advance {
+        ms: u64,
+    },
+    Subscribe {
+        downlink: usize,
+        publication: usize,
+    },
+    Unsubscribe {
+        subscription: usize,
+    },
+    RemovePublication {
+        publication: usize,
+    },
+    RemoveDownlink {
+        downlink: usize,
+    },
+    AddPublication {
+        participant: u64,
+        kind: u8,
+        encodings: u8,
+    },
+    AddDownlink {
+        participant: u64,
+    },
 }
 
 fn command() -> impl Strategy<Value = Command> {
@@ -207,13 +246,24 @@ impl Harness {
                 kind: 0,
                 encodings: encodings[i as usize - 1],
             });
-            h.apply(Command::AddPublication { participant: i, kind: 1, encodings: 1 });
+            h.apply(Command::AddPublication {
+                participant: i,
+                kind: 1,
+                encodings: 1,
+            });
         }
-        h.apply(Command::AddPublication { participant: 1, kind: 2, encodings: 1 });
+        h.apply(Command::AddPublication {
+            participant: 1,
+            kind: 2,
+            encodings: 1,
+        });
         for d in 0..h.downlinks.len() {
             for p in 0..h.pubs.len() {
                 if h.downlinks[d].0 != h.pubs[p].participant {
-                    h.apply(Command::Subscribe { downlink: d, publication: p });
+                    h.apply(Command::Subscribe {
+                        downlink: d,
+                        publication: p,
+                    });
                 }
             }
         }
@@ -231,9 +281,13 @@ impl Harness {
                 self.policy = policy.clone();
                 self.core.install_policy(self.now, policy);
             }
-            Command::Packet { publication, encoding, keyframe, tid } => {
-                let Some(i) = (!self.pubs.is_empty()).then(|| publication % self.pubs.len())
-                else {
+            Command::Packet {
+                publication,
+                encoding,
+                keyframe,
+                tid,
+            } => {
+                let Some(i) = (!self.pubs.is_empty()).then(|| publication % self.pubs.len()) else {
                     return;
                 };
                 let p = &mut self.pubs[i];
@@ -248,7 +302,11 @@ impl Harness {
                             .picture_id(frame as u16)
                             .tl0_pic_idx(frame as u8)
                             .tid(tid);
-                        if keyframe { b.keyframe() } else { b }
+                        if keyframe {
+                            b.keyframe()
+                        } else {
+                            b
+                        }
                     }
                 };
                 let pkt = b.seq(seq).ts(frame.wrapping_mul(3000)).len(50).build();
@@ -262,21 +320,36 @@ impl Harness {
                 });
             }
             Command::Feedback { subscription, fir } => {
-                let Some(s) = Self::pick(&self.subs, subscription) else { return };
-                let kind = if fir { KeyframeKind::Fir } else { KeyframeKind::Pli };
-                self.input(Input::Feedback { at: self.now, subscription: s.id, kind });
+                let Some(s) = Self::pick(&self.subs, subscription) else {
+                    return;
+                };
+                let kind = if fir {
+                    KeyframeKind::Fir
+                } else {
+                    KeyframeKind::Pli
+                };
+                self.input(Input::Feedback {
+                    at: self.now,
+                    subscription: s.id,
+                    kind,
+                });
             }
-            Command::SetRequested { subscription, layer } => {
-                let Some(s) = Self::pick(&self.subs, subscription) else { return };
-                let r = self.core.set_requested(
-                    self.now,
-                    s.id,
-                    layer.map(|(sp, t)| Layer::new(sp, t)),
-                );
+            Command::SetRequested {
+                subscription,
+                layer,
+            } => {
+                let Some(s) = Self::pick(&self.subs, subscription) else {
+                    return;
+                };
+                let r =
+                    self.core
+                        .set_requested(self.now, s.id, layer.map(|(sp, t)| Layer::new(sp, t)));
                 self.check_result(r.map(|_| ()), self.live_subs.contains(&s.id));
             }
             Command::Estimate { downlink, kbps } => {
-                let Some((_, d)) = Self::pick(&self.downlinks, downlink) else { return };
+                let Some((_, d)) = Self::pick(&self.downlinks, downlink) else {
+                    return;
+                };
                 self.input(Input::Estimate {
                     at: self.now,
                     downlink: d,
@@ -294,7 +367,10 @@ impl Harness {
                 }
                 self.now = end;
             }
-            Command::Subscribe { downlink, publication } => {
+            Command::Subscribe {
+                downlink,
+                publication,
+            } => {
                 let (Some((participant, d)), Some(p)) = (
                     Self::pick(&self.downlinks, downlink),
                     (!self.pubs.is_empty()).then(|| publication % self.pubs.len()),
@@ -302,13 +378,19 @@ impl Harness {
                     return;
                 };
                 self.next_ssrc += 1;
-                let r = self.core.subscribe(self.now, d, self.pubs[p].id, self.next_ssrc);
+                let r = self
+                    .core
+                    .subscribe(self.now, d, self.pubs[p].id, self.next_ssrc);
                 let live_pub = self.live_pubs.contains(&self.pubs[p].id);
                 let live_down = self.live_downlinks.contains(&d);
                 match r {
                     Ok(id) => {
                         assert!(live_pub && live_down, "subscribe accepted a stale id");
-                        let sub = Sub { id, subscriber: participant, publication: p };
+                        let sub = Sub {
+                            id,
+                            subscriber: participant,
+                            publication: p,
+                        };
                         self.subs.push(sub);
                         self.sub_of.insert(id, sub);
                         self.live_subs.insert(id);
@@ -319,13 +401,17 @@ impl Harness {
                 }
             }
             Command::Unsubscribe { subscription } => {
-                let Some(s) = Self::pick(&self.subs, subscription) else { return };
+                let Some(s) = Self::pick(&self.subs, subscription) else {
+                    return;
+                };
                 let r = self.core.unsubscribe(s.id);
                 let live = self.live_subs.remove(&s.id);
                 self.check_result(r, live);
             }
             Command::RemovePublication { publication } => {
-                let Some(p) = Self::pick(&self.pubs, publication) else { return };
+                let Some(p) = Self::pick(&self.pubs, publication) else {
+                    return;
+                };
                 let live = self.live_pubs.remove(&p.id);
                 let r = self.core.remove_publication(p.id);
                 assert_eq!(r.is_ok(), live, "{r:?}");
@@ -338,7 +424,9 @@ impl Harness {
                 }
             }
             Command::RemoveDownlink { downlink } => {
-                let Some((_, d)) = Self::pick(&self.downlinks, downlink) else { return };
+                let Some((_, d)) = Self::pick(&self.downlinks, downlink) else {
+                    return;
+                };
                 let r = self.core.remove_downlink(d);
                 let live = self.live_downlinks.remove(&d);
                 assert_eq!(r.is_ok(), live, "{r:?}");
@@ -354,16 +442,32 @@ impl Harness {
                     }
                 }
             }
-            Command::AddPublication { participant, kind, encodings } => {
+            Command::AddPublication {
+                participant,
+                kind,
+                encodings,
+            } => {
                 let (stream, codec, encodings) = match kind {
                     0 => (StreamRef::CAMERA_VIDEO, Codec::Vp8, encodings),
                     1 => (StreamRef::CAMERA_AUDIO, Codec::Opus, 1),
-                    _ => (StreamRef { stream: SCREEN, kind: MediaKind::Video }, Codec::Vp8, 1),
+                    _ => (
+                        StreamRef {
+                            stream: SCREEN,
+                            kind: MediaKind::Video,
+                        },
+                        Codec::Vp8,
+                        1,
+                    ),
                 };
                 let participant = ParticipantId(participant);
                 let id = self
                     .core
-                    .add_publication(PublicationSpec { participant, stream, codec, encodings })
+                    .add_publication(PublicationSpec {
+                        participant,
+                        stream,
+                        codec,
+                        encodings,
+                    })
                     .expect("valid publication");
                 self.live_pubs.insert(id);
                 self.pubs.push(Pub {
@@ -413,12 +517,27 @@ impl Harness {
                 Output::Timeout(_) => break,
                 Output::Forward(f) => {
                     let s = self.sub_of[&f.subscription];
-                    assert!(self.live_subs.contains(&s.id), "forward on a removed subscription");
-                    assert!(self.allowed(&s), "forward outside the policy: {s:?} {:?}", self.policy);
+                    assert!(
+                        self.live_subs.contains(&s.id),
+                        "forward on a removed subscription"
+                    );
+                    assert!(
+                        self.allowed(&s),
+                        "forward outside the policy: {s:?} {:?}",
+                        self.policy
+                    );
                     self.forwarded.push(s.id);
                 }
-                Output::RequestKeyframe { publication, encoding, .. } => {
-                    let p = self.pubs.iter().find(|p| p.id == publication).expect("known");
+                Output::RequestKeyframe {
+                    publication,
+                    encoding,
+                    ..
+                } => {
+                    let p = self
+                        .pubs
+                        .iter()
+                        .find(|p| p.id == publication)
+                        .expect("known");
                     assert!(encoding.0 < p.encodings, "request for a missing encoding");
                     assert!(p.codec.is_video(), "keyframe request for audio");
                     if let Some(last) = self.requests.insert((publication, encoding.0), self.now) {
@@ -443,7 +562,12 @@ impl Harness {
                 continue;
             }
             let layers = layers.expect("live subscription is known");
-            assert_eq!(layers.routed, self.allowed(s), "route of {s:?} under {:?}", self.policy);
+            assert_eq!(
+                layers.routed,
+                self.allowed(s),
+                "route of {s:?} under {:?}",
+                self.policy
+            );
         }
     }
 }

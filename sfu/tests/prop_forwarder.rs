@@ -162,9 +162,7 @@ fn mangle(steps: Vec<Step>, network: Network, noise: &[u8]) -> (Vec<Step>, Vec<u
                 // "the same input" still means the same thing).
                 let back = 1 + usize::from(r % 3);
                 let mut at = out.len();
-                while at > 0
-                    && out.len() - at < back
-                    && matches!(out[at - 1], Step::Packet { .. })
+                while at > 0 && out.len() - at < back && matches!(out[at - 1], Step::Packet { .. })
                 {
                     at -= 1;
                 }

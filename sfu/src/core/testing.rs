@@ -414,7 +414,9 @@ impl H264Source {
         let mut payloads: Vec<Vec<u8>> = Vec::new();
         if keyframe {
             // STAP-A: SPS (type 7), PPS (type 8).
-            payloads.push(vec![0x78, 0x00, 0x03, 0x67, 0x42, 0x00, 0x00, 0x02, 0x68, 0xce]);
+            payloads.push(vec![
+                0x78, 0x00, 0x03, 0x67, 0x42, 0x00, 0x00, 0x02, 0x68, 0xce,
+            ]);
         }
         let (nal_header, fragments) = if keyframe {
             (0x65u8, self.packets_per_frame.max(2))
