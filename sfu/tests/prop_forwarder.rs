@@ -350,8 +350,13 @@ fn frame_start(outs: &[Out], o: &Out) -> usize {
     j
 }
 
-/// An H264 single-layer stream: (keyframe, packets) per frame, with pauses/resumes between.
-fn h264_stream() -> impl Strategy<Value = (u16, u32, Vec<(bool, usize, Option<bool>)>)> {
+/// One H264 frame: keyframe, packets, and a pause (`Some(false)`) or resume before it.
+type H264Frame = (bool, usize, Option<bool>);
+/// What the forwarder did with one H264 packet: (index, keyframe, output seq, after a pause).
+type H264Out = (usize, bool, u64, bool);
+
+/// An H264 single-layer stream: first seq and timestamp, then the frames.
+fn h264_stream() -> impl Strategy<Value = (u16, u32, Vec<H264Frame>)> {
     (
         any::<u16>(),
         any::<u32>(),
@@ -366,14 +371,14 @@ fn h264_stream() -> impl Strategy<Value = (u16, u32, Vec<(bool, usize, Option<bo
     )
 }
 
-/// Runs an H264 stream through a forwarder: (index, keyframe, output seq, after a pause).
+/// Runs an H264 stream through a forwarder.
 fn run_h264(
     seq0: u16,
     ts0: u32,
-    frames: &[(bool, usize, Option<bool>)],
+    frames: &[H264Frame],
     network: Network,
     noise: &[u8],
-) -> (Vec<(usize, bool, u64, bool)>, Vec<usize>) {
+) -> (Vec<H264Out>, Vec<usize>) {
     #[allow(clippy::disallowed_methods)] // tests own the clock
     let t0 = Instant::now();
     let mut steps = Vec::new();
