@@ -604,6 +604,11 @@ impl MediaCore {
         let Some(s) = self.subscriptions.get(subscription) else {
             return;
         };
+        // PLI/FIR are video feedback (RFC 4585 §6.3.1); one naming an audio stream is bogus
+        // input and must not reach the publisher as a keyframe request.
+        if s.forwarder.kind() != MediaKind::Video {
+            return;
+        }
         if let (true, Some(enc)) = (s.routed, s.forwarder.receiving_encoding()) {
             let publication = s.publication;
             self.request_keyframe(at, publication, enc, kind);

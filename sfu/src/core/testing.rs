@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::h264;
 use super::id::{
-    DownlinkId, EncodingIdx, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
+    Bitrate, DownlinkId, EncodingIdx, Layer, ParticipantId, PublicationId, StreamRef,
+    SubscriptionId,
 };
 use super::keyframe_throttle::KeyframeKind;
 use super::media_core::{CoreConfig, CoreEvent, Input, MediaCore, Output, PublicationSpec};
@@ -373,6 +375,119 @@ impl OpusSource {
     }
 }
 
+/// A simulated single-layer H264 camera (packetization mode 1, RFC 6184): 30 fps; a keyframe
+/// is a STAP-A with SPS and PPS followed by an IDR slice in FU-A fragments, a delta frame is a
+/// non-IDR slice (one NAL unit, or FU-A fragments when it spans several packets). Keyframes on
+/// request or every 10 s.
+#[derive(Clone, Debug)]
+pub struct H264Source {
+    pub ssrc: u32,
+    seq: u16,
+    ts: u32,
+    frame: u64,
+    packets_per_frame: usize,
+    packet_len: usize,
+    keyframe_due: bool,
+}
+
+impl H264Source {
+    pub fn new(ssrc: u32, packets_per_frame: usize, packet_len: usize) -> H264Source {
+        H264Source {
+            ssrc,
+            seq: 65_530,
+            ts: u32::MAX - 10_000,
+            frame: 0,
+            packets_per_frame: packets_per_frame.max(1),
+            packet_len: packet_len.max(4),
+            keyframe_due: true,
+        }
+    }
+
+    pub fn request_keyframe(&mut self) {
+        self.keyframe_due = true;
+    }
+
+    /// The packets of the next frame.
+    pub fn next_frame(&mut self) -> Vec<RtpIn> {
+        let keyframe = self.keyframe_due || self.frame.is_multiple_of(300);
+        self.keyframe_due = false;
+        let mut payloads: Vec<Vec<u8>> = Vec::new();
+        if keyframe {
+            // STAP-A: SPS (type 7), PPS (type 8).
+            payloads.push(vec![
+                0x78, 0x00, 0x03, 0x67, 0x42, 0x00, 0x00, 0x02, 0x68, 0xce,
+            ]);
+        }
+        let (nal_header, fragments) = if keyframe {
+            (0x65u8, self.packets_per_frame.max(2))
+        } else {
+            (0x41u8, self.packets_per_frame)
+        };
+        if fragments == 1 {
+            payloads.push(vec![nal_header]);
+        } else {
+            for i in 0..fragments {
+                let mut fu_header = nal_header & 0x1f;
+                if i == 0 {
+                    fu_header |= 0x80;
+                }
+                if i + 1 == fragments {
+                    fu_header |= 0x40;
+                }
+                payloads.push(vec![(nal_header & 0x60) | 28, fu_header]);
+            }
+        }
+        let n = payloads.len();
+        let pkts = payloads
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut b)| {
+                if b[0] & 0x1f != 24 {
+                    // Slice data; a STAP-A stays exactly its aggregated NAL units.
+                    b.resize(self.packet_len.max(b.len()), 0xaa);
+                }
+                let header = RtpHeader {
+                    ssrc: self.ssrc,
+                    sequence_number: self.seq.wrapping_add(i as u16),
+                    timestamp: self.ts,
+                    marker: i + 1 == n,
+                    payload_type: 102,
+                    audio_level: None,
+                };
+                RtpIn::new(header, Codec::H264, Bytes::from(b))
+                    .expect("H264Source writes well-formed payloads")
+            })
+            .collect();
+        self.seq = self.seq.wrapping_add(n as u16);
+        self.ts = self.ts.wrapping_add(3000);
+        self.frame += 1;
+        pkts
+    }
+}
+
+/// One encoding of a simulated camera.
+#[derive(Clone, Debug)]
+enum VideoSource {
+    Vp8(Vp8Source),
+    H264(H264Source),
+}
+
+impl VideoSource {
+    fn next_frame(&mut self) -> Vec<RtpIn> {
+        match self {
+            VideoSource::Vp8(s) => s.next_frame(),
+            VideoSource::H264(s) => s.next_frame(),
+        }
+    }
+
+    fn request_keyframe(&mut self) {
+        match self {
+            VideoSource::Vp8(s) => s.request_keyframe(),
+            VideoSource::H264(s) => s.request_keyframe(),
+        }
+    }
+}
+
 /// One packet a subscriber received, as written on its wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
@@ -386,14 +501,19 @@ pub struct Received {
     pub encoding: u8,
     /// The VP8 descriptor after the patch (what the subscriber's decoder reads).
     pub vp8: Option<Vp8Descriptor>,
+    /// A VP8 keyframe start, or an H264 packet carrying an IDR slice or SPS.
     pub keyframe: bool,
+    /// Payload bytes.
+    pub len: usize,
+    /// The version of the forwarding policy in force when the core forwarded it.
+    pub policy_version: u64,
 }
 
 #[derive(Debug)]
 struct Camera {
     video: PublicationId,
     audio: PublicationId,
-    sources: Vec<Vp8Source>,
+    sources: Vec<VideoSource>,
     mic: OpusSource,
 }
 
@@ -413,7 +533,14 @@ pub struct TestRoom {
     pub events: Vec<(Instant, CoreEvent)>,
     /// Per publisher: the network between it and the SFU.
     pub netem: HashMap<ParticipantId, Netem>,
+    /// Sources answer the core's keyframe requests (at their next frame) while this is true;
+    /// set it to false to see the throttle's merging and retries.
+    pub honour_keyframe_requests: bool,
+    /// Every policy installed, by version (to audit each received packet against the policy
+    /// it was forwarded under).
+    pub installed: HashMap<u64, ForwardingPolicy>,
     owner: HashMap<PublicationId, ParticipantId>,
+    codec_of: HashMap<PublicationId, Codec>,
     publication_of: HashMap<SubscriptionId, PublicationId>,
     next_frame_at: Instant,
     next_audio_at: Instant,
@@ -438,7 +565,10 @@ impl TestRoom {
             keyframe_requests: Vec::new(),
             events: Vec::new(),
             netem: HashMap::new(),
+            honour_keyframe_requests: true,
+            installed: HashMap::new(),
             owner: HashMap::new(),
+            codec_of: HashMap::new(),
             publication_of: HashMap::new(),
             next_frame_at: start,
             next_audio_at: start,
@@ -466,6 +596,11 @@ impl TestRoom {
         if let Some(d) = self.downlinks.remove(&p) {
             let _ = self.core.remove_downlink(d);
         }
+        // Forget its subscriptions both ways (their ids are stale now), so that a rejoin
+        // under the same participant id subscribes afresh; what was received stays recorded.
+        let owner = &self.owner;
+        self.subscriptions
+            .retain(|(s, publication), _| *s != p && owner.get(publication) != Some(&p));
     }
 
     /// `p` publishes a camera (VP8 with `encodings` simulcast layers) and a microphone.
@@ -474,13 +609,37 @@ impl TestRoom {
         p: ParticipantId,
         encodings: u8,
     ) -> (PublicationId, PublicationId) {
+        let base = 10_000 + (p.0 as u32) * 10;
+        let sources = (0..encodings)
+            .map(|e| {
+                // q/h/f: 1, 2 and 4 packets per delta frame of 1,000 bytes.
+                VideoSource::Vp8(Vp8Source::new(base + u32::from(e), 1 << e, 1000))
+            })
+            .collect();
+        self.publish(p, Codec::Vp8, sources)
+    }
+
+    /// `p` publishes a single-layer H264 camera (3 packets per delta frame) and a microphone.
+    pub fn publish_h264_camera(&mut self, p: ParticipantId) -> (PublicationId, PublicationId) {
+        let base = 10_000 + (p.0 as u32) * 10;
+        let sources = vec![VideoSource::H264(H264Source::new(base, 3, 1000))];
+        self.publish(p, Codec::H264, sources)
+    }
+
+    fn publish(
+        &mut self,
+        p: ParticipantId,
+        codec: Codec,
+        sources: Vec<VideoSource>,
+    ) -> (PublicationId, PublicationId) {
+        let base = 10_000 + (p.0 as u32) * 10;
         let video = self
             .core
             .add_publication(PublicationSpec {
                 participant: p,
                 stream: StreamRef::CAMERA_VIDEO,
-                codec: Codec::Vp8,
-                encodings,
+                codec,
+                encodings: sources.len() as u8,
             })
             .expect("valid video publication");
         let audio = self
@@ -492,13 +651,6 @@ impl TestRoom {
                 encodings: 1,
             })
             .expect("valid audio publication");
-        let base = 10_000 + (p.0 as u32) * 10;
-        let sources = (0..encodings)
-            .map(|e| {
-                // q/h/f: 1, 2 and 4 packets per delta frame of 1,000 bytes.
-                Vp8Source::new(base + u32::from(e), 1 << e, 1000)
-            })
-            .collect();
         self.cameras.insert(
             p,
             Camera {
@@ -510,6 +662,8 @@ impl TestRoom {
         );
         self.owner.insert(video, p);
         self.owner.insert(audio, p);
+        self.codec_of.insert(video, codec);
+        self.codec_of.insert(audio, Codec::Opus);
         (video, audio)
     }
 
@@ -571,8 +725,62 @@ impl TestRoom {
     /// Installs the current policy as the next version and drains outputs.
     pub fn install(&mut self) {
         self.policy.version += 1;
+        self.installed
+            .insert(self.policy.version, self.policy.clone());
         self.core.install_policy(self.now, self.policy.clone());
         self.drain();
+    }
+
+    /// A subscriber's PLI/FIR for `publisher`'s camera video or audio, as the shell feeds it.
+    pub fn feedback(
+        &mut self,
+        subscriber: ParticipantId,
+        publisher: ParticipantId,
+        kind: KeyframeKind,
+    ) {
+        let subscription = self.subscription(subscriber, publisher, true);
+        self.core.handle_input(Input::Feedback {
+            at: self.now,
+            subscription,
+            kind,
+        });
+        self.drain();
+    }
+
+    /// A new bandwidth estimate for `p`'s downlink, as str0m's estimator would report it.
+    pub fn estimate(&mut self, p: ParticipantId, bitrate: Bitrate) {
+        let downlink = self.downlink(p);
+        self.core.handle_input(Input::Estimate {
+            at: self.now,
+            downlink,
+            bitrate,
+        });
+        self.drain();
+    }
+
+    /// Every recorded packet that its subscriber was not allowed to receive under the policy
+    /// in force when it was forwarded (spec §13.1): `(subscriber, publisher, video, packet)`.
+    /// Empty means no media crossed a location.
+    pub fn leaks(&self) -> Vec<(ParticipantId, ParticipantId, bool, Received)> {
+        let mut leaks = Vec::new();
+        for ((s, publication), sid) in &self.subscriptions {
+            let video = self.codec_of.get(publication).is_some_and(|c| c.is_video());
+            let stream = if video {
+                StreamRef::CAMERA_VIDEO
+            } else {
+                StreamRef::CAMERA_AUDIO
+            };
+            for r in self.received.get(sid).map_or(&[][..], Vec::as_slice) {
+                let allowed = self
+                    .installed
+                    .get(&r.policy_version)
+                    .is_some_and(|policy| policy.allowed(*s, r.from, stream));
+                if !allowed {
+                    leaks.push((*s, r.from, video, r.clone()));
+                }
+            }
+        }
+        leaks
     }
 
     /// The wire view of everything `subscriber` received from `publisher`'s camera.
@@ -682,9 +890,17 @@ impl TestRoom {
                         .copied();
                     let mut buf = Vec::with_capacity(f.pkt.payload.len());
                     f.pkt.write_payload(&mut buf);
-                    let is_video = self.is_video(f.subscription);
-                    let vp8 = Vp8Descriptor::parse(&buf).filter(|_| is_video);
-                    let keyframe = vp8.is_some_and(|d| d.keyframe);
+                    let codec = self.codec_of.get(&self.publication_of(f.subscription));
+                    let (vp8, keyframe) = match codec {
+                        Some(Codec::Vp8) => {
+                            let vp8 = Vp8Descriptor::parse(&buf);
+                            (vp8, vp8.is_some_and(|d| d.keyframe))
+                        }
+                        Some(Codec::H264) => {
+                            (None, h264::inspect(&buf).is_some_and(|f| f.keyframe))
+                        }
+                        _ => (None, false),
+                    };
                     let encoding = self.encoding_of(f.subscription);
                     self.received
                         .entry(f.subscription)
@@ -699,6 +915,8 @@ impl TestRoom {
                             encoding,
                             vp8,
                             keyframe,
+                            len: buf.len(),
+                            policy_version: self.core.policy_version(),
                         });
                 }
                 Output::RequestKeyframe {
@@ -708,6 +926,9 @@ impl TestRoom {
                 } => {
                     self.keyframe_requests
                         .push((self.now, publication, encoding, kind));
+                    if !self.honour_keyframe_requests {
+                        continue;
+                    }
                     if let Some(p) = self.owner.get(&publication) {
                         if let Some(src) = self
                             .cameras
@@ -725,11 +946,6 @@ impl TestRoom {
 
     fn publication_of(&self, sid: SubscriptionId) -> PublicationId {
         self.publication_of.get(&sid).copied().unwrap_or_default()
-    }
-
-    fn is_video(&self, sid: SubscriptionId) -> bool {
-        let publication = self.publication_of(sid);
-        self.cameras.values().any(|c| c.video == publication)
     }
 
     fn encoding_of(&self, sid: SubscriptionId) -> u8 {
