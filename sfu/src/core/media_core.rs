@@ -23,7 +23,7 @@ use super::id::{
 };
 use super::keyframe_throttle::{KeyframeKind, KeyframeThrottle, ThrottleConfig};
 use super::policy::{ForwardingPolicy, SubscriberView};
-use super::routing_table::RoutingTable;
+use super::routing_table::{Candidate, RouteEntry, RoutingTable};
 use super::rtp_in::{Codec, RtpIn};
 use super::rtp_out::RtpOut;
 
@@ -163,7 +163,7 @@ struct Publication {
     spec: PublicationSpec,
     encodings: [EncodingState; MAX_ENCODINGS],
     /// Every subscription of this publication, routed or not.
-    subscriptions: Vec<SubscriptionId>,
+    candidates: Vec<Candidate>,
     /// The policy lets this stream out at all (gate open, publisher admitted and sending).
     sending: bool,
     /// Cumulative rate of each available layer, refreshed on every tick and whenever an
@@ -188,7 +188,10 @@ struct Subscription {
     publication: PublicationId,
     forwarder: Forwarder,
     priority: u8,
-    routed: bool,
+    /// The route epoch this forwarder is synchronised with (see `RouteEntry::epoch`).
+    route_epoch: u32,
+    /// Index of this subscription in its publication's `candidates`.
+    slot: usize,
     target_since: Option<Instant>,
 }
 
@@ -225,9 +228,12 @@ pub struct MediaCore {
     allocator: Allocator,
     // Scratch buffers, reused so steady-state work allocates nothing.
     demands: Vec<Demand>,
-    demand_subs: Vec<SubscriptionId>,
+    /// The subscriptions behind `demands` (video) and the downlink's audio, with routed flags.
+    demand_subs: Vec<(SubscriptionId, bool)>,
     targets: Vec<Option<Layer>>,
     resolved: SecondaryMap<DownlinkId, Option<SubscriberView>>,
+    /// Counts installs (and other route rebuilds), for `RouteEntry::epoch`.
+    epoch: u32,
     /// Downlinks whose targets must be recomputed. Configuration changes only queue here, and
     /// one pass runs before the next packet or output, so a batch of N subscribes costs one
     /// allocation per downlink instead of N.
@@ -255,6 +261,7 @@ impl MediaCore {
             demand_subs: Vec::new(),
             targets: Vec::new(),
             resolved: SecondaryMap::new(),
+            epoch: 0,
             dirty: Vec::new(),
             clock: now,
         }
@@ -315,7 +322,7 @@ impl MediaCore {
         let id = self.publications.insert(Publication {
             spec,
             encodings: [encoding(), encoding(), encoding()],
-            subscriptions: Vec::new(),
+            candidates: Vec::new(),
             sending: false,
             rates: [[None; MAX_TEMPORAL]; MAX_ENCODINGS],
         });
@@ -329,7 +336,9 @@ impl MediaCore {
             .publications
             .get(publication)
             .ok_or(CoreError::UnknownPublication)?;
-        for sid in p.subscriptions.clone() {
+        let subscriptions: Vec<SubscriptionId> =
+            p.candidates.iter().map(|c| c.subscription).collect();
+        for sid in subscriptions {
             self.unsubscribe(sid)?;
         }
         self.publications.remove(publication);
@@ -347,12 +356,11 @@ impl MediaCore {
         publication: PublicationId,
         ssrc: u32,
     ) -> Result<SubscriptionId, CoreError> {
-        let codec = self
+        let p = self
             .publications
             .get(publication)
-            .ok_or(CoreError::UnknownPublication)?
-            .spec
-            .codec;
+            .ok_or(CoreError::UnknownPublication)?;
+        let (codec, slot) = (p.spec.codec, p.candidates.len());
         let d = self
             .downlinks
             .get_mut(downlink)
@@ -362,13 +370,20 @@ impl MediaCore {
             publication,
             forwarder: Forwarder::new(codec, ssrc),
             priority: 0,
-            routed: false,
+            route_epoch: 0,
+            slot,
             target_since: None,
         });
         d.subscriptions.push(sid);
         if let Some(p) = self.publications.get_mut(publication) {
-            p.subscriptions.push(sid);
+            p.candidates.push(Candidate {
+                subscription: sid,
+                downlink,
+                routed: false,
+                epoch: 0,
+            });
         }
+        self.epoch += 1;
         self.clock = self.clock.max(now);
         self.route_publication(publication);
         self.mark_dirty(downlink);
@@ -384,7 +399,17 @@ impl MediaCore {
             d.subscriptions.retain(|x| *x != subscription);
         }
         if let Some(p) = self.publications.get_mut(s.publication) {
-            p.subscriptions.retain(|x| *x != subscription);
+            if p.candidates
+                .get(s.slot)
+                .is_some_and(|c| c.subscription == subscription)
+            {
+                p.candidates.remove(s.slot);
+                for (i, c) in p.candidates.iter().enumerate().skip(s.slot) {
+                    if let Some(moved) = self.subscriptions.get_mut(c.subscription) {
+                        moved.slot = i;
+                    }
+                }
+            }
         }
         self.route_publication(s.publication);
         Ok(())
@@ -441,7 +466,7 @@ impl MediaCore {
             requested: s.forwarder.requested(),
             target: s.forwarder.target(),
             current: s.forwarder.current(),
-            routed: s.routed,
+            routed: self.is_routed(subscription),
         })
     }
 
@@ -454,6 +479,7 @@ impl MediaCore {
         self.policy = policy;
         self.stats.policy_installs += 1;
         self.resolved.clear();
+        self.epoch += 1;
         let ids: Vec<PublicationId> = self.publications.keys().collect();
         for id in &ids {
             self.route_publication(*id);
@@ -572,10 +598,19 @@ impl MediaCore {
             return;
         }
         let is_video = p.spec.codec.is_video();
-        for &sid in self.routing.routes(publication) {
+        for &RouteEntry {
+            subscription: sid,
+            epoch,
+        } in self.routing.routes(publication)
+        {
             let Some(s) = self.subscriptions.get_mut(sid) else {
                 continue;
             };
+            if s.route_epoch != epoch {
+                // It was off the route since it last forwarded: start over on a keyframe.
+                s.forwarder.stop();
+                s.route_epoch = epoch;
+            }
             match s.forwarder.handle_packet(at, encoding.0, pkt) {
                 Ok(f) => {
                     self.stats.packets_out += 1;
@@ -609,7 +644,10 @@ impl MediaCore {
         if s.forwarder.kind() != MediaKind::Video {
             return;
         }
-        if let (true, Some(enc)) = (s.routed, s.forwarder.receiving_encoding()) {
+        if let (true, Some(enc)) = (
+            self.is_routed(subscription),
+            s.forwarder.receiving_encoding(),
+        ) {
             let publication = s.publication;
             self.request_keyframe(at, publication, enc, kind);
         }
@@ -672,10 +710,14 @@ impl MediaCore {
         }
         self.reallocate_dirty(now);
         let waiting: Vec<(PublicationId, u8)> = self
-            .subscriptions
-            .values()
-            .filter(|s| s.routed)
-            .filter_map(|s| Some((s.publication, s.forwarder.awaited_keyframe()?)))
+            .publications
+            .iter()
+            .flat_map(|(id, p)| p.candidates.iter().map(move |c| (id, c)))
+            .filter(|(_, c)| c.routed)
+            .filter_map(|(id, c)| {
+                let s = self.subscriptions.get(c.subscription)?;
+                Some((id, s.forwarder.awaited_keyframe()?))
+            })
             .collect();
         for (publication, enc) in waiting {
             self.request_keyframe(now, publication, enc, KeyframeKind::Pli);
@@ -684,18 +726,19 @@ impl MediaCore {
 
     // ---- routing and allocation ------------------------------------------------------------
 
-    /// Rebuilds one publication's route against the installed policy, stopping the
-    /// forwarders that left it and queueing the downlinks of those that entered it (they need
-    /// a target, and a keyframe to start on).
+    /// Rebuilds one publication's route against the installed policy. Reads only compact
+    /// state (candidates, resolved subscribers, route state): a forwarder that left the route
+    /// is stopped lazily by its epoch, and the downlink of one that entered is queued for a
+    /// target and a keyframe.
     fn route_publication(&mut self, publication: PublicationId) {
         let MediaCore {
             publications,
-            subscriptions,
             downlinks,
             policy,
             routing,
             resolved,
             dirty,
+            epoch,
             ..
         } = self;
         let Some(p) = publications.get_mut(publication) else {
@@ -703,17 +746,14 @@ impl MediaCore {
         };
         let publisher = policy.publisher(p.spec.participant, p.spec.stream);
         p.sending = publisher.is_some_and(|q| q.sending);
-        routing.rebuild(publication, &p.subscriptions, |sid| {
-            let Some(s) = subscriptions.get_mut(sid) else {
-                return false;
-            };
-            let subscriber = match resolved.get(s.downlink) {
+        routing.rebuild(publication, &mut p.candidates, |c| {
+            let subscriber = match resolved.get(c.downlink) {
                 Some(view) => *view,
                 None => {
                     let view = downlinks
-                        .get(s.downlink)
+                        .get(c.downlink)
                         .and_then(|d| policy.subscriber(d.participant));
-                    resolved.insert(s.downlink, view);
+                    resolved.insert(c.downlink, view);
                     view
                 }
             };
@@ -721,20 +761,34 @@ impl MediaCore {
                 (Some(sv), Some(pv)) => policy.allowed_resolved(&sv, &pv),
                 _ => false,
             };
-            if allowed != s.routed {
-                s.routed = allowed;
+            if allowed != c.routed {
+                c.routed = allowed;
                 if allowed {
-                    if let Some(d) = downlinks.get_mut(s.downlink).filter(|d| !d.dirty) {
+                    c.epoch = *epoch;
+                    if let Some(d) = downlinks.get_mut(c.downlink).filter(|d| !d.dirty) {
                         d.dirty = true;
-                        dirty.push(s.downlink);
+                        dirty.push(c.downlink);
                     }
-                } else {
-                    // Bandwidth it frees is handed out at the next tick.
-                    s.forwarder.stop();
                 }
+                // Bandwidth a lost route frees is handed out at the next tick.
             }
-            allowed
         });
+    }
+
+    /// The route state of a subscription: whether it is routed, and since which epoch.
+    fn route_of(&self, subscription: SubscriptionId) -> Option<(bool, u32)> {
+        let s = self.subscriptions.get(subscription)?;
+        let c = self
+            .publications
+            .get(s.publication)?
+            .candidates
+            .get(s.slot)?;
+        (c.subscription == subscription).then_some((c.routed, c.epoch))
+    }
+
+    fn is_routed(&self, subscription: SubscriptionId) -> bool {
+        self.route_of(subscription)
+            .is_some_and(|(routed, _)| routed)
     }
 
     fn mark_dirty(&mut self, downlink: DownlinkId) {
@@ -748,12 +802,10 @@ impl MediaCore {
         let Some(p) = self.publications.get(publication) else {
             return;
         };
-        for sid in &p.subscriptions {
-            if let Some(s) = self.subscriptions.get(*sid) {
-                if let Some(d) = self.downlinks.get_mut(s.downlink).filter(|d| !d.dirty) {
-                    d.dirty = true;
-                    self.dirty.push(s.downlink);
-                }
+        for c in &p.candidates {
+            if let Some(d) = self.downlinks.get_mut(c.downlink).filter(|d| !d.dirty) {
+                d.dirty = true;
+                self.dirty.push(c.downlink);
             }
         }
     }
@@ -783,21 +835,35 @@ impl MediaCore {
         demand_subs.clear();
         let mut audio = Bitrate::ZERO;
         for &sid in &d.subscriptions {
-            let Some(s) = self.subscriptions.get(sid) else {
+            let Some(s) = self.subscriptions.get_mut(sid) else {
                 continue;
             };
             let Some(p) = self.publications.get(s.publication) else {
                 continue;
             };
+            let route = p
+                .candidates
+                .get(s.slot)
+                .filter(|c| c.subscription == sid)
+                .map_or(RouteState::default(), |c| RouteState {
+                    routed: c.routed,
+                    epoch: c.epoch,
+                });
+            if route.routed && s.route_epoch != route.epoch {
+                // Back on the route since it last forwarded: it restarts on a keyframe, which
+                // `apply_target` asks for.
+                s.forwarder.stop();
+                s.route_epoch = route.epoch;
+            }
             if !p.spec.codec.is_video() {
                 // Audio is never paused for bandwidth: its rate comes off the top.
-                if s.routed {
+                if route.routed {
                     audio.0 += p.rates[0][MAX_TEMPORAL - 1].map_or(0, |r| r.0);
                 }
-                demand_subs.push(sid);
+                demand_subs.push((sid, route.routed));
                 continue;
             }
-            if !s.routed {
+            if !route.routed {
                 continue;
             }
             demands.push(Demand {
@@ -807,13 +873,13 @@ impl MediaCore {
                 target: s.forwarder.target(),
                 target_since: s.target_since,
             });
-            demand_subs.push(sid);
+            demand_subs.push((sid, true));
         }
         let estimate = d.estimate.map(|e| Bitrate(e.0.saturating_sub(audio.0)));
         self.allocator
             .allocate(now, estimate, &demands, &mut targets);
         let mut video_targets = targets.iter();
-        for &sid in &demand_subs {
+        for &(sid, routed) in &demand_subs {
             let Some(s) = self.subscriptions.get(sid) else {
                 continue;
             };
@@ -822,14 +888,20 @@ impl MediaCore {
             } else {
                 video_targets.next().copied().flatten()
             };
-            self.apply_target(now, sid, target);
+            self.apply_target(now, sid, target, routed);
         }
         self.demands = demands;
         self.demand_subs = demand_subs;
         self.targets = targets;
     }
 
-    fn apply_target(&mut self, now: Instant, sid: SubscriptionId, target: Option<Layer>) {
+    fn apply_target(
+        &mut self,
+        now: Instant,
+        sid: SubscriptionId,
+        target: Option<Layer>,
+        routed: bool,
+    ) {
         let Some(s) = self.subscriptions.get_mut(sid) else {
             return;
         };
@@ -847,7 +919,7 @@ impl MediaCore {
                 _ => {}
             }
         }
-        if let (true, Some(enc)) = (s.routed, s.forwarder.awaited_keyframe()) {
+        if let (true, Some(enc)) = (routed, s.forwarder.awaited_keyframe()) {
             let publication = s.publication;
             self.request_keyframe(now, publication, enc, KeyframeKind::Pli);
         }
@@ -881,6 +953,13 @@ impl MediaCore {
             self.wake_at = self.wake_at.min(t);
         }
     }
+}
+
+/// Whether a subscription is on its publication's route, and since which epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct RouteState {
+    routed: bool,
+    epoch: u32,
 }
 
 /// The layer view the shell can report (and tests assert on).

@@ -6,7 +6,7 @@
 //! evaluates the same predicate when a policy is installed to rebuild its routing table (never
 //! per packet). Because both use this file, the two cannot disagree (DECISIONS.md §5).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::id::{MediaKind, ParticipantId, SessionId, StreamId, StreamRef};
 
@@ -52,11 +52,13 @@ pub struct ForwardingPolicy {
     pub version: u64,
     /// Breakout state is Started or Closing.
     pub breakout_active: bool,
-    pub members: HashMap<ParticipantId, Member>,
+    // Fx hashing: keys are server-minted integers (no flooding risk), and an install of a
+    // 1,000-person room looks each one up several times.
+    pub members: FxHashMap<ParticipantId, Member>,
     /// Spotlighted streams of `MAIN` publishers, forwarded into every session during a run.
-    pub stage: HashSet<(ParticipantId, StreamId)>,
+    pub stage: FxHashSet<(ParticipantId, StreamId)>,
     /// Hosts monitoring a session receive-only (spec §17.1).
-    pub monitors: HashMap<ParticipantId, SessionId>,
+    pub monitors: FxHashMap<ParticipantId, SessionId>,
 }
 
 /// A subscriber resolved against a policy once, so that checking many publishers against it
