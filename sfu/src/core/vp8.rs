@@ -113,7 +113,7 @@ impl Vp8Descriptor {
         Some(d)
     }
 
-    /// Byte offset of the PictureID field, if present.
+    /// Byte offset of the PictureID field (after the first octet and the X octet).
     fn picture_id_at(&self) -> usize {
         2
     }
@@ -151,26 +151,29 @@ impl Vp8Patch {
     /// Rewrites the descriptor fields of `payload` (a copy of the packet `d` was parsed from)
     /// in place. Field widths never change, so the packet length stays the same.
     pub fn apply(&self, d: &Vp8Descriptor, payload: &mut [u8]) {
-        if payload.len() < usize::from(d.header_len) {
-            // Not the packet `d` came from; nothing safe to write.
-            return;
-        }
+        // Every write is bounds-checked: a descriptor that does not describe `payload` (built
+        // by hand, or for another packet) leaves bytes unwritten instead of panicking.
         if let (Some(new), Some(old)) = (self.picture_id, d.picture_id) {
             let at = d.picture_id_at();
             let v = Self::cut_pid(new, old.long);
             if old.long {
-                payload[at] = M_BIT | (v >> 8) as u8;
-                payload[at + 1] = v as u8;
-            } else {
-                payload[at] = v as u8;
+                if let Some(b) = payload.get_mut(at..at + 2) {
+                    b[0] = M_BIT | (v >> 8) as u8;
+                    b[1] = v as u8;
+                }
+            } else if let Some(b) = payload.get_mut(at) {
+                *b = v as u8;
             }
         }
         if let (Some(new), Some(_)) = (self.tl0_pic_idx, d.tl0_pic_idx) {
-            payload[d.tl0_pic_idx_at()] = new;
+            if let Some(b) = payload.get_mut(d.tl0_pic_idx_at()) {
+                *b = new;
+            }
         }
         if let (Some(new), Some(_)) = (self.key_idx, d.key_idx) {
-            let at = d.tid_key_idx_at();
-            payload[at] = (payload[at] & !0x1f) | (new & 0x1f);
+            if let Some(b) = payload.get_mut(d.tid_key_idx_at()) {
+                *b = (*b & !0x1f) | (new & 0x1f);
+            }
         }
     }
 
@@ -247,6 +250,21 @@ mod tests {
     fn truncated_descriptors_are_rejected() {
         for n in 0..7 {
             assert_eq!(Vp8Descriptor::parse(&FULL[..n]), None, "len {n}");
+        }
+    }
+
+    // A descriptor that does not describe the buffer never makes the patch panic.
+    #[test]
+    fn patch_on_mismatched_buffer_does_not_panic() {
+        let d = Vp8Descriptor::parse(&FULL).unwrap();
+        let patch = Vp8Patch {
+            picture_id: Some(1),
+            tl0_pic_idx: Some(2),
+            key_idx: Some(3),
+        };
+        for n in 0..FULL.len() {
+            let mut buf = FULL[..n].to_vec();
+            patch.apply(&d, &mut buf);
         }
     }
 
