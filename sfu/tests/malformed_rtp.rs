@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use proptest::prelude::*;
 use sfu::core::testing::{PacketBuilder, TestRoom};
 use sfu::core::vp8::{Vp8Descriptor, Vp8Patch};
@@ -12,13 +11,14 @@ use sfu::core::{
     Bitrate, Codec, CoreConfig, DropReason, EncodingIdx, Input, KeyframeKind, Location, MediaCore,
     Output, ParticipantId, PublicationSpec, RtpHeader, RtpIn, StreamRef,
 };
+use std::sync::Arc;
 
 fn header() -> RtpHeader {
     PacketBuilder::vp8().build().header
 }
 
 fn parse(codec: Codec, bytes: &[u8]) -> Result<RtpIn, DropReason> {
-    RtpIn::new(header(), codec, Bytes::copy_from_slice(bytes))
+    RtpIn::new(header(), codec, Arc::from(bytes))
 }
 
 // Truncated VP8 payload descriptors are refused as malformed: no VP8 data after the

@@ -4,7 +4,7 @@
 //! the few header fields we use into [`RtpHeader`] and [`RtpIn::new`] parses only the codec
 //! payload (VP8 descriptor, H264 keyframe) so each subscription's forwarder reads plain fields.
 
-use bytes::Bytes;
+use std::sync::Arc;
 
 use super::drop_reason::DropReason;
 use super::h264;
@@ -66,14 +66,15 @@ pub enum PayloadInfo {
 pub struct RtpIn {
     pub header: RtpHeader,
     pub info: PayloadInfo,
-    /// The RTP payload (after the header and extensions), shared by every forward.
-    pub payload: Bytes,
+    /// The RTP payload (after the header and extensions), shared by every forward. The
+    /// type is str0m's, so the shell passes the transport's buffer through with no copy.
+    pub payload: Arc<[u8]>,
 }
 
 impl RtpIn {
     /// Parses the codec payload. A payload the codec cannot be read from is dropped with a
     /// named reason, never a panic: it came from the network.
-    pub fn new(header: RtpHeader, codec: Codec, payload: Bytes) -> Result<RtpIn, DropReason> {
+    pub fn new(header: RtpHeader, codec: Codec, payload: Arc<[u8]>) -> Result<RtpIn, DropReason> {
         let info = match codec {
             Codec::Opus => PayloadInfo::Audio,
             Codec::Vp8 => PayloadInfo::Vp8(

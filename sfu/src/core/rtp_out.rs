@@ -2,7 +2,7 @@
 //! header fields and the shared payload, plus the VP8 descriptor patch the shell applies while
 //! it copies the payload into the transport's buffer.
 
-use bytes::Bytes;
+use std::sync::Arc;
 
 use super::rtp_in::AudioLevel;
 use super::vp8::{Vp8Descriptor, Vp8Patch};
@@ -18,7 +18,7 @@ pub struct RtpOut {
     pub payload_type: u8,
     pub audio_level: Option<AudioLevel>,
     /// The publisher's payload, shared by every subscription (a reference count, no copy).
-    pub payload: Bytes,
+    pub payload: Arc<[u8]>,
     /// Present when the VP8 descriptor must be rewritten for this subscriber.
     pub vp8_patch: Option<(Vp8Descriptor, Vp8Patch)>,
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::Arc;
 
 use super::h264;
 use super::id::{
@@ -141,8 +141,8 @@ impl PacketBuilder {
     }
 
     /// The RTP payload bytes this builder describes.
-    pub fn payload(&self) -> Bytes {
-        let mut b = BytesMut::with_capacity(self.len.max(16));
+    pub fn payload(&self) -> Arc<[u8]> {
+        let mut b: Vec<u8> = Vec::with_capacity(self.len.max(16));
         match self.codec {
             Codec::Opus => {}
             Codec::Vp8 => {
@@ -158,38 +158,38 @@ impl PacketBuilder {
                 if ext != 0 {
                     first |= 0x80;
                 }
-                b.put_u8(first);
+                b.push(first);
                 if ext != 0 {
-                    b.put_u8(ext);
+                    b.push(ext);
                 }
                 if let Some(pid) = self.picture_id {
-                    b.put_u16(0x8000 | pid);
+                    b.extend_from_slice(&(0x8000 | pid).to_be_bytes());
                 }
                 if let Some(tl0) = self.tl0_pic_idx {
-                    b.put_u8(tl0);
+                    b.push(tl0);
                 }
                 if self.tid.is_some() || self.key_idx.is_some() {
                     let tid = self.tid.unwrap_or(0);
                     let y = if self.layer_sync { 0x20 } else { 0 };
-                    b.put_u8((tid << 6) | y | self.key_idx.unwrap_or(0));
+                    b.push((tid << 6) | y | self.key_idx.unwrap_or(0));
                 }
                 // VP8 payload header: P bit 0 on a keyframe (RFC 6386 §9.1).
-                b.put_u8(if self.keyframe { 0x00 } else { 0x01 });
+                b.push(if self.keyframe { 0x00 } else { 0x01 });
             }
             Codec::H264 => {
                 if self.keyframe {
-                    b.put_u8(0x65); // IDR slice
+                    b.push(0x65); // IDR slice
                 } else if self.start {
-                    b.put_u8(0x41); // non-IDR slice
+                    b.push(0x41); // non-IDR slice
                 } else {
-                    b.put_slice(&[0x7c, 0x01]); // FU-A middle fragment
+                    b.extend_from_slice(&[0x7c, 0x01]); // FU-A middle fragment
                 }
             }
         }
         while b.len() < self.len {
-            b.put_u8(0xaa);
+            b.push(0xaa);
         }
-        b.freeze()
+        b.into()
     }
 
     pub fn build(&self) -> RtpIn {
@@ -454,7 +454,7 @@ impl H264Source {
                     payload_type: 102,
                     audio_level: None,
                 };
-                RtpIn::new(header, Codec::H264, Bytes::from(b))
+                RtpIn::new(header, Codec::H264, Arc::from(b))
                     .expect("H264Source writes well-formed payloads")
             })
             .collect();
