@@ -79,9 +79,10 @@ impl Claims {
         self
     }
 
-    /// Makes the token expire `ttl` after `now` (whole seconds, rounded down).
+    /// Makes the token expire `ttl` after `now` (whole seconds, rounded down; a `ttl` past the
+    /// end of `SystemTime` means never in practice).
     pub fn expiring_after(mut self, ttl: Duration, now: SystemTime) -> Self {
-        self.exp = Some(unix_seconds(now + ttl));
+        self.exp = Some(now.checked_add(ttl).map_or(u64::MAX, unix_seconds));
         self
     }
 
