@@ -10,7 +10,21 @@
 //!
 //! The shell (str0m transports, the WebSocket signalling server, metrics) drives the core: it
 //! feeds [`core::Input`]s, drains [`core::Output`]s until a [`core::Output::Timeout`], and does
-//! the I/O those outputs ask for.
+//! the I/O those outputs ask for. Its parts so far:
+//!
+//! * [`server`]: [`bind`] the HTTP listener, then [`run`] on it until a shutdown future resolves
+//!   (mini-redis style, so tests run servers on `127.0.0.1:0` in parallel).
+//! * [`config`]: the [`Config`] built from flags and `SFU_*` variables by the `sfu` binary.
+//! * [`signalling`]: the HTTP routes (`/healthz`, `/readyz`, development-only `/dev/token`) and
+//!   the join tokens of spec §8.1.
+//! * [`clock`]: the one place the shell reads time (DECISIONS.md §15).
 #![forbid(unsafe_code)]
 
+pub mod clock;
+pub mod config;
 pub mod core;
+pub mod server;
+pub mod signalling;
+
+pub use config::Config;
+pub use server::{bind, run};

@@ -1,0 +1,74 @@
+//! The server shell's entry points, mini-redis style (STYLE.md rule 10): [`bind`] binds the
+//! listener, [`run`] serves on an already-bound listener until a shutdown future resolves. Tests
+//! bind `127.0.0.1:0` and run many servers in parallel (DECISIONS.md §13).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::signalling::http::{self, HttpState};
+use crate::signalling::token::TokenKey;
+
+/// Binds the HTTP/WebSocket listener at `--http-addr`:`--http-port` (port 0: an ephemeral one)
+/// and logs the address it got.
+pub async fn bind(config: &Config) -> io::Result<(TcpListener, SocketAddr)> {
+    let wanted = config.http_socket_addr();
+    let listener = TcpListener::bind(wanted)
+        .await
+        .map_err(|error| io::Error::new(error.kind(), format!("binding {wanted}: {error}")))?;
+    let addr = listener.local_addr()?;
+    info!(%addr, "HTTP listener bound");
+    Ok((listener, addr))
+}
+
+/// Serves HTTP on `listener` until `shutdown` resolves, then drains: `/readyz` answers 503 at
+/// once, the server keeps serving for `config.drain_grace`, then stops accepting, lets
+/// in-flight requests finish and returns.
+///
+/// Errors are I/O errors of the listener.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let tokens = Arc::new(TokenKey::from_config(&config));
+    if tokens.is_development() {
+        warn!(
+            "DEVELOPMENT MODE: no --api-secret / SFU_API_SECRET configured. Join tokens are \
+             signed with a built-in, publicly known secret and GET /dev/token hands them to \
+             anyone. Never expose this server."
+        );
+    }
+    let (draining_tx, draining_rx) = watch::channel(false);
+    let app = http::router(HttpState::new(tokens, draining_rx));
+    let addr = listener.local_addr()?;
+    info!(
+        %addr,
+        shards = config.shards.get(),
+        public_ip = %config.public_ip,
+        development = config.is_development(),
+        "serving"
+    );
+
+    let grace = config.drain_grace;
+    let drained = async move {
+        shutdown.await;
+        draining_tx.send_replace(true);
+        info!(?grace, "shutdown begun: /readyz answers 503");
+        if !grace.is_zero() {
+            tokio::time::sleep(grace).await;
+        }
+        info!("drain grace over: closing the HTTP listener");
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(drained)
+        .await?;
+    info!(%addr, "server stopped");
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, and in development mode only
+//! `/dev/token` for the demo page (DECISIONS.md §11).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use signalling_proto::Role;
+use tokio::sync::watch;
+
+use crate::clock;
+use crate::signalling::token::{parse_token_role, Claims, TokenKey};
+
+/// Lifetime of a token from `/dev/token`.
+pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
+
+/// What the HTTP handlers share.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    tokens: Arc<TokenKey>,
+    draining: watch::Receiver<bool>,
+}
+
+impl HttpState {
+    /// State over the token key and the server's draining flag (`true` once shutdown begins).
+    pub fn new(tokens: Arc<TokenKey>, draining: watch::Receiver<bool>) -> Self {
+        Self { tokens, draining }
+    }
+}
+
+/// The HTTP router. `/dev/token` is routed only when the key is the development key, so with a
+/// configured secret it does not exist (404).
+pub fn router(state: HttpState) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    if state.tokens.is_development() {
+        router = router.route("/dev/token", get(dev_token));
+    }
+    router.with_state(state)
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: 200 while serving, 503 once shutdown has begun (so load balancers send no new
+/// clients while the server drains).
+async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
+    if *state.draining.borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else {
+        (StatusCode::OK, "ok")
+    }
+}
+
+/// `/dev/token` query parameters.
+#[derive(Debug, Deserialize)]
+struct DevTokenQuery {
+    room: Option<String>,
+    identity: Option<String>,
+    /// Defaults to `visitor`.
+    role: Option<String>,
+    name: Option<String>,
+}
+
+/// Development mode only: a signed join token for the demo page, as `{"token": "..."}`.
+async fn dev_token(
+    State(state): State<HttpState>,
+    query: Result<Query<DevTokenQuery>, QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return bad_request("query", "is not a valid query string");
+    };
+    let Some(room) = query.room else {
+        return bad_request("room", "is required");
+    };
+    let Some(identity) = query.identity else {
+        return bad_request("identity", "is required");
+    };
+    let role = match query.role.as_deref() {
+        None => Role::Visitor,
+        Some(text) => match parse_token_role(text) {
+            Ok(role) => role,
+            Err(error) => return bad_request(error.field, error.rule),
+        },
+    };
+    let mut claims =
+        Claims::new(room, identity, role).expiring_after(DEV_TOKEN_TTL, clock::system_now());
+    // An empty name (a blank form field) means none: the join falls back to "Guest".
+    claims.name = query.name.filter(|name| !name.trim().is_empty());
+    match state.tokens.sign(&claims) {
+        Ok(token) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(json!({ "token": token })),
+        )
+            .into_response(),
+        Err(error) => bad_request(error.field, error.rule),
+    }
+}
+
+/// `400 {"error": "invalid_argument", "field": .., "message": ..}`, in the spec's error-code
+/// vocabulary (§6.6).
+fn bad_request(field: &str, rule: &str) -> Response {
+    let body = json!({
+        "error": "invalid_argument",
+        "field": field,
+        "message": format!("{field} {rule}"),
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
