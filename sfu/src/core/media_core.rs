@@ -231,7 +231,10 @@ pub struct MediaCore {
     /// The subscriptions behind `demands` (video) and the downlink's audio, with routed flags.
     demand_subs: Vec<(SubscriptionId, bool)>,
     targets: Vec<Option<Layer>>,
-    resolved: SecondaryMap<DownlinkId, Option<SubscriberView>>,
+    /// Each downlink's subscriber resolved against the installed policy (cleared on install),
+    /// and whether one of its subscriptions entered a route in the current rebuild: kept
+    /// together because the rebuild reads this entry for every candidate anyway.
+    resolved: SecondaryMap<DownlinkId, ResolvedDownlink>,
     /// Counts installs (and other route rebuilds), for `RouteEntry::epoch`.
     epoch: u32,
     /// Downlinks whose targets must be recomputed. Configuration changes only queue here, and
@@ -327,6 +330,7 @@ impl MediaCore {
             rates: [[None; MAX_TEMPORAL]; MAX_ENCODINGS],
         });
         self.route_publication(id);
+        self.queue_gained();
         Ok(id)
     }
 
@@ -386,6 +390,7 @@ impl MediaCore {
         self.epoch += 1;
         self.clock = self.clock.max(now);
         self.route_publication(publication);
+        self.queue_gained();
         self.mark_dirty(downlink);
         Ok(sid)
     }
@@ -484,6 +489,7 @@ impl MediaCore {
         for id in &ids {
             self.route_publication(*id);
         }
+        self.queue_gained();
         self.reallocate_dirty(now);
         self.outputs
             .push_back(Output::Event(CoreEvent::PolicyInstalled {
@@ -737,7 +743,6 @@ impl MediaCore {
             policy,
             routing,
             resolved,
-            dirty,
             epoch,
             ..
         } = self;
@@ -747,17 +752,22 @@ impl MediaCore {
         let publisher = policy.publisher(p.spec.participant, p.spec.stream);
         p.sending = publisher.is_some_and(|q| q.sending);
         routing.rebuild(publication, &mut p.candidates, |c| {
-            let subscriber = match resolved.get(c.downlink) {
-                Some(view) => *view,
-                None => {
-                    let view = downlinks
-                        .get(c.downlink)
-                        .and_then(|d| policy.subscriber(d.participant));
-                    resolved.insert(c.downlink, view);
-                    view
-                }
+            if !resolved.contains_key(c.downlink) {
+                let view = downlinks
+                    .get(c.downlink)
+                    .and_then(|d| policy.subscriber(d.participant));
+                resolved.insert(
+                    c.downlink,
+                    ResolvedDownlink {
+                        view,
+                        gained: false,
+                    },
+                );
+            }
+            let Some(r) = resolved.get_mut(c.downlink) else {
+                return;
             };
-            let allowed = match (subscriber, publisher) {
+            let allowed = match (r.view, publisher) {
                 (Some(sv), Some(pv)) => policy.allowed_resolved(&sv, &pv),
                 _ => false,
             };
@@ -765,14 +775,29 @@ impl MediaCore {
                 c.routed = allowed;
                 if allowed {
                     c.epoch = *epoch;
-                    if let Some(d) = downlinks.get_mut(c.downlink).filter(|d| !d.dirty) {
-                        d.dirty = true;
-                        dirty.push(c.downlink);
-                    }
+                    r.gained = true;
                 }
                 // Bandwidth a lost route frees is handed out at the next tick.
             }
         });
+    }
+
+    /// Queues for reallocation every downlink that gained a route since the last call: its new
+    /// subscriptions need a target and a keyframe.
+    fn queue_gained(&mut self) {
+        let MediaCore {
+            resolved,
+            downlinks,
+            dirty,
+            ..
+        } = self;
+        for (id, r) in resolved.iter_mut().filter(|(_, r)| r.gained) {
+            r.gained = false;
+            if let Some(d) = downlinks.get_mut(id).filter(|d| !d.dirty) {
+                d.dirty = true;
+                dirty.push(id);
+            }
+        }
     }
 
     /// The route state of a subscription: whether it is routed, and since which epoch.
@@ -953,6 +978,12 @@ impl MediaCore {
             self.wake_at = self.wake_at.min(t);
         }
     }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ResolvedDownlink {
+    view: Option<SubscriberView>,
+    gained: bool,
 }
 
 /// Whether a subscription is on its publication's route, and since which epoch.
