@@ -5,27 +5,10 @@
 use std::time::{Duration, Instant};
 
 use sfu::core::testing::{Rng, TestRoom};
-use sfu::core::{Bitrate, CoreEvent, Location, ParticipantId, SubscriptionId};
+use sfu::core::{Bitrate, CoreEvent, SubscriptionId};
 
-fn p(n: u64) -> ParticipantId {
-    ParticipantId(n)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn room(n: u64) -> TestRoom {
-    #[allow(clippy::disallowed_methods)] // tests own the clock
-    let t0 = Instant::now();
-    let mut r = TestRoom::new(t0);
-    for i in 1..=n {
-        r.join(p(i), Location::Main);
-        r.publish_camera(p(i), 3);
-    }
-    r.subscribe_all();
-    r
-}
+mod common;
+use common::*;
 
 /// The spatial layers `sid` switched to at or after `since`, with their times.
 fn switches_since(r: &TestRoom, sid: SubscriptionId, since: Instant) -> Vec<(Duration, u8)> {

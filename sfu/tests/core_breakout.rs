@@ -5,32 +5,13 @@
 use std::time::{Duration, Instant};
 
 use sfu::core::testing::TestRoom;
-use sfu::core::{
-    CoreEvent, DropReason, Location, ParticipantId, PublicationId, SessionId, StreamId,
-};
+use sfu::core::{CoreEvent, DropReason, Location, PublicationId, SessionId, StreamId};
 
-fn p(n: u64) -> ParticipantId {
-    ParticipantId(n)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
+mod common;
+use common::*;
 
 const S1: Location = Location::Session(SessionId(1));
 const S2: Location = Location::Session(SessionId(2));
-
-fn room(n: u64) -> TestRoom {
-    #[allow(clippy::disallowed_methods)] // tests own the clock
-    let t0 = Instant::now();
-    let mut r = TestRoom::new(t0);
-    for i in 1..=n {
-        r.join(p(i), Location::Main);
-        r.publish_camera(p(i), 3);
-    }
-    r.subscribe_all();
-    r
-}
 
 fn set_location(r: &mut TestRoom, who: &[u64], location: Location) {
     for i in who {

@@ -4,27 +4,10 @@
 use std::time::{Duration, Instant};
 
 use sfu::core::testing::TestRoom;
-use sfu::core::{EncodingIdx, KeyframeKind, Layer, Location, ParticipantId, PublicationId};
+use sfu::core::{EncodingIdx, KeyframeKind, Layer, PublicationId};
 
-fn p(n: u64) -> ParticipantId {
-    ParticipantId(n)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn room(n: u64) -> TestRoom {
-    #[allow(clippy::disallowed_methods)] // tests own the clock
-    let t0 = Instant::now();
-    let mut r = TestRoom::new(t0);
-    for i in 1..=n {
-        r.join(p(i), Location::Main);
-        r.publish_camera(p(i), 3);
-    }
-    r.subscribe_all();
-    r
-}
+mod common;
+use common::*;
 
 /// The keyframe requests for `publication` sent at or after `since`: (time since `since`,
 /// encoding, kind).

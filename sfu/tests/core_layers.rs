@@ -1,45 +1,10 @@
 //! Level-2 scenarios: VP8 temporal layer filtering, and an H264 single-layer publisher.
 
-use std::time::{Duration, Instant};
+use sfu::core::testing::{Netem, Received};
+use sfu::core::{DropReason, Layer, Location};
 
-use sfu::core::testing::{Netem, Received, TestRoom};
-use sfu::core::{DropReason, Layer, Location, ParticipantId};
-
-fn p(n: u64) -> ParticipantId {
-    ParticipantId(n)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn start() -> TestRoom {
-    #[allow(clippy::disallowed_methods)] // tests own the clock
-    let t0 = Instant::now();
-    TestRoom::new(t0)
-}
-
-fn room(n: u64) -> TestRoom {
-    let mut r = start();
-    for i in 1..=n {
-        r.join(p(i), Location::Main);
-        r.publish_camera(p(i), 3);
-    }
-    r.subscribe_all();
-    r
-}
-
-fn assert_contiguous(rx: &[Received]) {
-    assert!(!rx.is_empty(), "nothing received");
-    assert!(rx.iter().all(|x| x.ssrc == rx[0].ssrc), "one SSRC");
-    for w in rx.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq + 1, "contiguous seq");
-        assert!(
-            w[1].timestamp.wrapping_sub(w[0].timestamp) < u32::MAX / 2,
-            "timestamps never go backwards"
-        );
-    }
-}
+mod common;
+use common::*;
 
 /// (picture id, TL0PICIDX, TID) of each frame start in `rx`.
 fn frames(rx: &[&Received]) -> Vec<(u16, u8, u8)> {

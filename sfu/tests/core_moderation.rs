@@ -1,44 +1,12 @@
 //! Level-2 scenarios: the server-side moderation gates (spec §13.7) and participants leaving
 //! (spec §13.8): what stops, what resumes, and that stale ids are refused, never a panic.
 
-use std::time::{Duration, Instant};
-
-use sfu::core::testing::{Received, TestRoom};
 use sfu::core::{
     Bitrate, CoreError, DropReason, EncodingIdx, Input, KeyframeKind, Layer, Location,
-    ParticipantId,
 };
 
-fn p(n: u64) -> ParticipantId {
-    ParticipantId(n)
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn room(n: u64) -> TestRoom {
-    #[allow(clippy::disallowed_methods)] // tests own the clock
-    let t0 = Instant::now();
-    let mut r = TestRoom::new(t0);
-    for i in 1..=n {
-        r.join(p(i), Location::Main);
-        r.publish_camera(p(i), 3);
-    }
-    r.subscribe_all();
-    r
-}
-
-fn after(rx: &[Received], t: Instant) -> Vec<&Received> {
-    rx.iter().filter(|x| x.at > t).collect()
-}
-
-fn assert_contiguous(rx: &[Received]) {
-    assert!(rx.iter().all(|x| x.ssrc == rx[0].ssrc), "one SSRC");
-    for w in rx.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq + 1, "contiguous seq");
-    }
-}
+mod common;
+use common::*;
 
 // Closing a member's video gate stops its video to everyone (counted as GateClosed) while its
 // audio keeps flowing; reopening resumes video on a keyframe with the sequence continued.

@@ -1,29 +1,12 @@
 //! Level-2 scenario tests: whole-room flows through `MediaCore` on a virtual clock.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sfu::core::testing::{Netem, Received, TestRoom};
-use sfu::core::{CoreEvent, Layer, Location, ParticipantId, SessionId};
+use sfu::core::testing::{Netem, Received};
+use sfu::core::{CoreEvent, Layer, Location, SessionId};
 
-fn p(n: u64) -> ParticipantId {
-    ParticipantId(n)
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-fn room(n: u64) -> TestRoom {
-    #[allow(clippy::disallowed_methods)] // tests own the clock
-    let t0 = Instant::now();
-    let mut r = TestRoom::new(t0);
-    for i in 1..=n {
-        r.join(p(i), Location::Main);
-        r.publish_camera(p(i), 3);
-    }
-    r.subscribe_all();
-    r
-}
+mod common;
+use common::*;
 
 /// Asserts the wire invariants of one subscription: one SSRC, seq +1 per packet, timestamps
 /// never backwards, and a keyframe first.
