@@ -23,6 +23,8 @@
 pub mod clock;
 pub mod config;
 pub mod core;
+#[cfg(feature = "testing")]
+pub mod fuzz_checks;
 pub mod server;
 pub mod signalling;
 
