@@ -22,6 +22,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod core;
 pub mod server;
 pub mod signalling;
