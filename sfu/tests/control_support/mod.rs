@@ -186,3 +186,54 @@ pub fn policy_installs(effects: &[Effect]) -> usize {
         .filter(|e| matches!(e, Effect::InstallPolicy(_)))
         .count()
 }
+
+impl Harness {
+    /// Admits `identity` through the waiting room (the room must be locked): `room_locked`,
+    /// knock, a host accepts, join with the grant. Yields a `granted_*` role.
+    pub fn join_through_knock(
+        &mut self,
+        host_conn: ConnectionId,
+        identity: &str,
+        requested: Role,
+    ) -> (ConnectionId, ParticipantId) {
+        use signalling_proto::{
+            HandleKnockArgs, KnockAction, KnockHandled, KnockRoomArgs, RoomLockedDetails,
+        };
+        let conn = self.socket();
+        let now = self.t0;
+        let err = self
+            .try_join_on(now, conn, identity, requested)
+            .unwrap_err();
+        let id = err
+            .details_as::<RoomLockedDetails>()
+            .expect("room_locked")
+            .self_id;
+        self.cmd(now, conn, Command::KnockRoom(KnockRoomArgs::default()))
+            .unwrap();
+        self.cmd(
+            now,
+            host_conn,
+            Command::HandleKnock(HandleKnockArgs {
+                participant_id: id.clone(),
+                action: KnockAction::Accept,
+                message: None,
+                target_session_id: None,
+            }),
+        )
+        .unwrap();
+        let grant = socket_events(&self.drain(), conn)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::KnockHandled(KnockHandled::ToKnocker(k)) => k.grant,
+                _ => None,
+            })
+            .expect("grant");
+        let mut args = join_args();
+        args.credential = Some(Credential::Grant(grant));
+        args.self_id = Some(id);
+        self.cmd(now, conn, Command::JoinRoom(args))
+            .expect("grant join");
+        self.drain();
+        (conn, self.room.participant_of(conn).expect("bound"))
+    }
+}
