@@ -22,6 +22,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod core;
 #[cfg(feature = "testing")]
 pub mod fuzz_checks;

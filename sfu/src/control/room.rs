@@ -1,0 +1,774 @@
+//! `Room`: the state of one room and the entry points the room actor drives (spec §5, §6).
+
+use crate::control::chat::ChatStore;
+use crate::control::connection::Binding;
+use crate::control::participant::Participant;
+use crate::control::policy_builder::{self, AllowedSet};
+use crate::control::rate_limit::{rate_limited, RateLimits};
+use crate::control::recording::ServiceState;
+use crate::control::timer::TimerTable;
+use crate::control::waiting_room::{Grant, Knocker};
+use crate::control::wire_id::{location_to_wire, participant_to_wire, stream_to_wire};
+use crate::control::{ConnectionId, Effect, RoomPolicy, Timer};
+use crate::core::{ForwardingPolicy, Location, ParticipantId, StreamId};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use signalling_proto::{
+    BreakoutConfig, BreakoutGetResult, BreakoutState, BreakoutView, Changed, Command,
+    CommandResult, ErrorBody, ErrorCode, Event, OwnBreakoutView, Role, RoomState, RoomView, Secret,
+    Spotlight, Timestamp,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Wall-clock time at one monotonic instant, taken once by the shell (`crate::clock`). The room
+/// derives every RFC 3339 timestamp from it, so it never reads a clock (STYLE.md rule 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WallClock {
+    pub at: Instant,
+    pub unix_millis: i64,
+}
+
+impl WallClock {
+    /// The wall-clock reading at `now`.
+    pub fn timestamp(&self, now: Instant) -> Timestamp {
+        Timestamp::from_unix_millis(self.unix_millis_at(now))
+    }
+
+    pub(crate) fn unix_millis_at(&self, now: Instant) -> i64 {
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        if now >= self.at {
+            self.unix_millis.saturating_add(millis(now - self.at))
+        } else {
+            self.unix_millis.saturating_sub(millis(self.at - now))
+        }
+    }
+}
+
+/// How a room is created.
+#[derive(Clone, Debug)]
+pub struct RoomConfig {
+    /// The room's name (spec §3); `join_room` for another name is `room_not_found`.
+    pub name: String,
+    pub policy: RoomPolicy,
+    /// Seed for resume tokens and grants. The shell draws it from the OS; tests fix it.
+    pub seed: [u8; 32],
+    pub wall_clock: WallClock,
+}
+
+/// A room session (spec §5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RoomSession {
+    pub id: String,
+    pub created_at: Timestamp,
+}
+
+/// Everything a command may change, kept apart from the rate-limit buckets (which every
+/// command drains) so tests can assert "no state change" by comparing snapshots.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct State {
+    pub is_locked: bool,
+    pub session: Option<RoomSession>,
+    /// Admitted participants (incl. reconnecting); ids grow, so this is join order.
+    pub participants: BTreeMap<ParticipantId, Participant>,
+    /// The waiting room in knock order.
+    pub waiting: Vec<Knocker>,
+    /// Ordered set (spec §5.7).
+    pub spotlights: Vec<(ParticipantId, StreamId)>,
+    pub chat: ChatStore,
+    pub recording: ServiceState,
+    pub live_stream: ServiceState,
+    pub transcription: ServiceState,
+    /// Cleared when the room session ends (spec §5.1 [D]).
+    pub kicked_keys: BTreeSet<String>,
+    pub connections: BTreeMap<ConnectionId, Binding>,
+    pub grants: Vec<Grant>,
+    pub timers: TimerTable,
+    pub next_participant: u64,
+    pub next_screenshare: u32,
+    pub next_room_session: u64,
+}
+
+/// The meeting rules of one room: a sans-IO state machine (module docs).
+#[derive(Debug)]
+pub struct Room {
+    pub(crate) name: String,
+    pub(crate) policy: RoomPolicy,
+    pub(crate) clock: WallClock,
+    pub(crate) state: State,
+    pub(crate) limits: HashMap<ParticipantId, RateLimits>,
+    rng: ChaCha20Rng,
+    /// The last policy handed out with [`Effect::InstallPolicy`].
+    installed: ForwardingPolicy,
+    /// Each admitted subscriber's allowed set under `installed` (spec §13.1).
+    allowed: HashMap<ParticipantId, AllowedSet>,
+    /// Events and other effects of the command being handled, released by `finish` after the
+    /// policy install (spec §13.3 step 4).
+    pub(crate) pending: Vec<Effect>,
+    /// Subscribers that get their whole allowed set in `subscriptions_changed` (resume, §13.8).
+    pub(crate) full_set_for: Vec<ParticipantId>,
+    effects: VecDeque<Effect>,
+}
+
+/// What a command needs of its caller's role (spec §4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// Any admitted participant.
+    Admitted,
+    /// A person role (not recorder/streamer).
+    Person,
+    /// A role that may publish camera, microphone and screen.
+    Publisher,
+    /// A manager.
+    Host,
+}
+
+impl Room {
+    /// An empty room: no session, unlocked unless the policy presets the lock.
+    pub fn new(config: RoomConfig) -> Self {
+        Self {
+            name: config.name,
+            state: State {
+                is_locked: config.policy.locked,
+                session: None,
+                participants: BTreeMap::new(),
+                waiting: Vec::new(),
+                spotlights: Vec::new(),
+                chat: ChatStore::default(),
+                recording: ServiceState::default(),
+                live_stream: ServiceState::default(),
+                transcription: ServiceState::default(),
+                kicked_keys: BTreeSet::new(),
+                connections: BTreeMap::new(),
+                grants: Vec::new(),
+                timers: TimerTable::default(),
+                next_participant: 1,
+                next_screenshare: 1,
+                next_room_session: 1,
+            },
+            policy: config.policy,
+            clock: config.wall_clock,
+            limits: HashMap::new(),
+            rng: ChaCha20Rng::from_seed(config.seed),
+            installed: ForwardingPolicy::default(),
+            allowed: HashMap::new(),
+            pending: Vec::new(),
+            full_set_for: Vec::new(),
+            effects: VecDeque::new(),
+        }
+    }
+
+    // ---- entry points ----
+
+    /// Applies one command from a socket. `join_room` with a `{token}` or `{roomKey}`
+    /// credential must go through [`Room::handle_join`] (the shell verifies the credential);
+    /// here only a `{grant}` can admit. A failed command changes nothing and emits nothing
+    /// (spec §6.2); the effects of a successful one are queued for [`Room::poll_effect`].
+    pub fn handle_command(
+        &mut self,
+        now: Instant,
+        from: ConnectionId,
+        command: Command,
+    ) -> Result<CommandResult, ErrorBody> {
+        if let Err(details) = command.check_arguments() {
+            return Err(ErrorBody::invalid_argument(&details, "invalid argument"));
+        }
+        let result = self.dispatch(now, from, command);
+        self.settle(now, result.is_ok());
+        result
+    }
+
+    /// A timer the room asked for fired. Stale generations are ignored (spec §10.3).
+    pub fn handle_timer(&mut self, now: Instant, timer: Timer, generation: u64) {
+        if !self.state.timers.take_firing(timer, generation) {
+            return;
+        }
+        match timer {
+            Timer::ReconnectGrace(id) => self.grace_expired(now, id),
+            Timer::KnockTimeout(id) => self.knock_timed_out(now, id),
+        }
+        self.settle(now, true);
+    }
+
+    /// The socket's transport is gone (spec §7.1-§7.2).
+    pub fn handle_disconnect(&mut self, now: Instant, connection: ConnectionId) {
+        self.connection_lost(now, connection);
+        self.settle(now, true);
+    }
+
+    /// The next effect to execute, in order; `None` when drained.
+    #[must_use]
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    // ---- getters ----
+
+    /// The room's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The admitted participant (or knocker, or reserved id) a socket stands for.
+    pub fn participant_of(&self, connection: ConnectionId) -> Option<ParticipantId> {
+        match self.state.connections.get(&connection)? {
+            Binding::Reserved(reservation) => Some(reservation.id),
+            Binding::Knocking(id) | Binding::Admitted(id) => Some(*id),
+        }
+    }
+
+    /// The socket an admitted participant is connected on (none while reconnecting).
+    pub fn connection_of(&self, participant: ParticipantId) -> Option<ConnectionId> {
+        self.state.participants.get(&participant)?.connection_id()
+    }
+
+    /// Admitted participants (connected or within grace), in join order.
+    pub fn participant_ids(&self) -> Vec<ParticipantId> {
+        self.state.participants.keys().copied().collect()
+    }
+
+    /// Whether a room session is running (spec §5.2).
+    pub fn has_session(&self) -> bool {
+        self.state.session.is_some()
+    }
+
+    /// The policy last emitted with [`Effect::InstallPolicy`].
+    pub fn installed_policy(&self) -> &ForwardingPolicy {
+        &self.installed
+    }
+
+    /// `participant`'s allowed set as last announced.
+    pub(crate) fn previous_allowed(&self, participant: ParticipantId) -> Option<&AllowedSet> {
+        self.allowed.get(&participant)
+    }
+
+    /// The full snapshot `participant` would get from `get_room_state` (the shell also sends
+    /// it as `room_state` to a resumer whose missed events are gone, spec §6.3).
+    pub fn snapshot_for(&self, now: Instant, participant: ParticipantId) -> Option<RoomState> {
+        let me = self.state.participants.get(&participant)?;
+        Some(RoomState {
+            self_id: participant_to_wire(participant),
+            role_name: me.role,
+            breakout_group: None,
+            room: self.room_view(now, me),
+            breakout: self.breakout_view(me),
+            chat_history: self.chat_history_for(me.location),
+        })
+    }
+
+    /// A text rendering of everything commands may change (not the rate-limit buckets): equal
+    /// before and after means "no state change" (spec §6.2), which tests assert.
+    pub fn fingerprint(&self) -> String {
+        format!("{:?}|{:?}|{:?}", self.state, self.installed, self.allowed)
+    }
+
+    /// Spec §5.9 (the invariants that apply without breakouts) plus this implementation's own;
+    /// `Err` names the first one broken. Tests call it after every step.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let s = &self.state;
+        for (id, p) in &s.participants {
+            if *id != p.id {
+                return Err(format!("participant {id} stored under another id"));
+            }
+            // §5.9-2/3: without breakouts everybody is in MAIN; §5.9-4 for service roles.
+            if p.location != Location::Main {
+                return Err(format!("{id} is not in MAIN while breakouts are disabled"));
+            }
+            if !p.role.may_publish() && (p.audio_enabled || p.video_enabled) {
+                return Err(format!("receive-only {id} has an open gate"));
+            }
+            if !p.role.may_publish() && !p.screenshares.is_empty() {
+                return Err(format!("receive-only {id} shares its screen"));
+            }
+            if let Some(conn) = p.connection_id() {
+                if s.connections.get(&conn) != Some(&Binding::Admitted(*id)) {
+                    return Err(format!("{id}'s connection {conn} is not bound to it"));
+                }
+            }
+            if p.connection_id().is_none() && !s.timers.is_armed(Timer::ReconnectGrace(*id)) {
+                return Err(format!("{id} is reconnecting without a grace timer"));
+            }
+        }
+        for role in [Role::Recorder, Role::Streamer] {
+            if s.participants.values().filter(|p| p.role == role).count() > 1 {
+                return Err(format!("more than one {role:?}"));
+            }
+        }
+        // §5.9-10.
+        for knocker in &s.waiting {
+            if s.participants.contains_key(&knocker.reservation.id) {
+                return Err(format!(
+                    "knocker {} is also admitted",
+                    knocker.reservation.id
+                ));
+            }
+            if s.connections.get(&knocker.connection)
+                != Some(&Binding::Knocking(knocker.reservation.id))
+            {
+                return Err(format!("knocker {} has no socket", knocker.reservation.id));
+            }
+        }
+        for (conn, binding) in &s.connections {
+            let ok = match binding {
+                Binding::Admitted(id) => s
+                    .participants
+                    .get(id)
+                    .is_some_and(|p| p.connection_id() == Some(*conn)),
+                Binding::Knocking(id) => s.waiting.iter().any(|k| k.reservation.id == *id),
+                Binding::Reserved(r) => !s.participants.contains_key(&r.id),
+            };
+            if !ok {
+                return Err(format!("connection {conn} has a stale binding {binding:?}"));
+            }
+        }
+        for (id, stream) in &s.spotlights {
+            if !s
+                .participants
+                .get(id)
+                .is_some_and(|p| p.has_stream(*stream))
+            {
+                return Err(format!("spotlight on a missing stream {id}/{stream}"));
+            }
+        }
+        // §5.2: a session starts with the first admission and ends once nobody is admitted
+        // or waiting (a knocker alone does not start one).
+        if !s.participants.is_empty() && s.session.is_none() {
+            return Err("participants without a room session".into());
+        }
+        if s.participants.is_empty() && s.waiting.is_empty() && s.session.is_some() {
+            return Err("a room session with nobody in it".into());
+        }
+        if s.session.is_none() && (!s.kicked_keys.is_empty() || !s.chat.is_empty()) {
+            return Err("room-session data survived the end of the session".into());
+        }
+        // §5.9-11: the installed policy is the function of the current state.
+        let mut expected = policy_builder::build(self);
+        expected.version = self.installed.version;
+        if expected != self.installed {
+            return Err("the installed policy is stale".into());
+        }
+        Ok(())
+    }
+
+    // ---- dispatch ----
+
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        from: ConnectionId,
+        command: Command,
+    ) -> Result<CommandResult, ErrorBody> {
+        // Before admission only these four are accepted (spec §6.1).
+        match command {
+            Command::JoinRoom(args) => return self.join_with_grant(now, from, args),
+            Command::KnockRoom(args) => {
+                return self.knock(now, from, args).map(CommandResult::KnockRoom)
+            }
+            Command::CancelKnock(_) => {
+                return self.cancel_knock(from).map(CommandResult::CancelKnock)
+            }
+            Command::Resume(args) => return self.resume(now, from, args),
+            _ => {}
+        }
+        let caller = match self.state.connections.get(&from) {
+            Some(Binding::Admitted(id)) => *id,
+            _ => return Err(error(ErrorCode::NotConnected, "not admitted")),
+        };
+        self.take_command_token(now, caller)?;
+        use CommandResult as R;
+        match command {
+            Command::LeaveRoom(_) => self.leave(now, caller).map(R::LeaveRoom),
+            Command::GetRoomState(_) => {
+                let snapshot = self
+                    .snapshot_for(now, caller)
+                    .ok_or_else(|| error(ErrorCode::NotConnected, "not admitted"))?;
+                Ok(R::GetRoomState(Box::new(snapshot)))
+            }
+            Command::HandleKnock(args) => self.handle_knock(now, caller, args).map(R::HandleKnock),
+            Command::SetLock(args) => self.set_lock(now, caller, args).map(R::SetLock),
+            Command::KickParticipant(args) => self.kick(now, caller, args).map(R::KickParticipant),
+            Command::EndMeeting(args) => self.end_meeting(now, caller, args).map(R::EndMeeting),
+            Command::RequestAudioEnable(args) => self
+                .request_enable(caller, args, MediaGate::Audio)
+                .map(R::RequestAudioEnable),
+            Command::RequestVideoEnable(args) => self
+                .request_enable(caller, args, MediaGate::Video)
+                .map(R::RequestVideoEnable),
+            Command::ClearStickyReaction(args) => self
+                .clear_sticky_reaction(caller, args)
+                .map(R::ClearStickyReaction),
+            Command::AddSpotlight(args) => self.add_spotlight(caller, args).map(R::AddSpotlight),
+            Command::RemoveSpotlight(args) => {
+                self.remove_spotlight(caller, args).map(R::RemoveSpotlight)
+            }
+            Command::SetAudioEnabled(args) => self
+                .set_enabled(caller, args.enabled, MediaGate::Audio)
+                .map(R::SetAudioEnabled),
+            Command::SetVideoEnabled(args) => self
+                .set_enabled(caller, args.enabled, MediaGate::Video)
+                .map(R::SetVideoEnabled),
+            Command::StartScreenshare(args) => self
+                .start_screenshare(caller, args)
+                .map(R::StartScreenshare),
+            Command::StopScreenshare(args) => {
+                self.stop_screenshare(caller, args).map(R::StopScreenshare)
+            }
+            Command::SetDisplayName(args) => self
+                .set_display_name(now, caller, args)
+                .map(R::SetDisplayName),
+            Command::SetStickyReaction(args) => self
+                .set_sticky_reaction(now, caller, args)
+                .map(R::SetStickyReaction),
+            Command::SendChatMessage(args) => self
+                .send_chat_message(now, caller, args)
+                .map(R::SendChatMessage),
+            Command::RemoveChatMessage(args) => self
+                .remove_chat_message(caller, args)
+                .map(R::RemoveChatMessage),
+            Command::StartCloudRecording(_) => self
+                .start_service(now, caller, crate::control::Service::CloudRecording, None)
+                .map(R::StartCloudRecording),
+            Command::StopCloudRecording(_) => self
+                .stop_service(now, caller, crate::control::Service::CloudRecording)
+                .map(R::StopCloudRecording),
+            Command::StartLiveStream(args) => self
+                .start_service(
+                    now,
+                    caller,
+                    crate::control::Service::LiveStream,
+                    Some(args.target_id),
+                )
+                .map(R::StartLiveStream),
+            Command::StopLiveStream(_) => self
+                .stop_service(now, caller, crate::control::Service::LiveStream)
+                .map(R::StopLiveStream),
+            Command::StartLiveTranscription(_) => self
+                .start_service(now, caller, crate::control::Service::Transcription, None)
+                .map(R::StartLiveTranscription),
+            Command::StopLiveTranscription(_) => self
+                .stop_service(now, caller, crate::control::Service::Transcription)
+                .map(R::StopLiveTranscription),
+            // §8.7-§8.8: the breakout state is always `disabled` in this version.
+            Command::BreakoutGet(args) => {
+                let me = self.require(caller, Needs::Admitted)?;
+                if args.acquire_edit_lock == Some(true) {
+                    if !me.is_host() {
+                        return Err(forbidden());
+                    }
+                    return Err(breakouts_disabled());
+                }
+                Ok(R::BreakoutGet(Box::new(BreakoutGetResult {
+                    breakout: self.breakout_view(me),
+                    edit_lock_error: None,
+                })))
+            }
+            Command::BreakoutDisable(_) => {
+                // §10.4: disabling while Disabled is a no-op.
+                self.require(caller, Needs::Host)?;
+                Ok(R::BreakoutDisable(Changed::NO))
+            }
+            Command::BreakoutEnable(_) => {
+                self.require(caller, Needs::Host)?;
+                Err(error(
+                    ErrorCode::InternalError,
+                    "breakout sessions are not implemented yet",
+                ))
+            }
+            Command::BreakoutJoin(_)
+            | Command::BreakoutLeave(_)
+            | Command::BreakoutAskForHelp(_) => {
+                self.require(caller, Needs::Person)?;
+                Err(breakouts_disabled())
+            }
+            Command::BreakoutConfigure(_)
+            | Command::BreakoutCreateSessions(_)
+            | Command::BreakoutRenameSession(_)
+            | Command::BreakoutDeleteSession(_)
+            | Command::BreakoutClearSessions(_)
+            | Command::BreakoutSetSessionOpen(_)
+            | Command::BreakoutAssign(_)
+            | Command::BreakoutAutoAssign(_)
+            | Command::BreakoutStart(_)
+            | Command::BreakoutEnd(_)
+            | Command::BreakoutCancelAutoEnd(_)
+            | Command::BreakoutExtendAutoEnd(_)
+            | Command::BreakoutMove(_)
+            | Command::BreakoutAskAllToReturn(_)
+            | Command::BreakoutBroadcast(_)
+            | Command::BreakoutEditLockAcquire(_)
+            | Command::BreakoutEditLockRefresh(_)
+            | Command::BreakoutEditLockRelease(_)
+            | Command::BreakoutMonitor(_)
+            | Command::BreakoutStopMonitor(_) => {
+                self.require(caller, Needs::Host)?;
+                Err(breakouts_disabled())
+            }
+            // Media negotiation belongs to the shard that owns the peer (ARCHITECTURE.md §2);
+            // the room only enforces who may publish.
+            Command::PublisherOffer(_)
+            | Command::PublishTracks(_)
+            | Command::UnpublishTracks(_) => {
+                self.require(caller, Needs::Publisher)?;
+                Err(media_command())
+            }
+            Command::SubscriberAnswer(_)
+            | Command::IceCandidate(_)
+            | Command::SetSubscriptionPreferences(_) => Err(media_command()),
+            Command::JoinRoom(_)
+            | Command::KnockRoom(_)
+            | Command::CancelKnock(_)
+            | Command::Resume(_) => Err(error(ErrorCode::InternalError, "unreachable dispatch")),
+        }
+    }
+
+    /// The "all commands" bucket of spec §6.5.
+    fn take_command_token(&mut self, now: Instant, caller: ParticipantId) -> Result<(), ErrorBody> {
+        let limits = self
+            .limits
+            .entry(caller)
+            .or_insert_with(|| RateLimits::new(now));
+        limits.commands.check(1, now).map_err(rate_limited)?;
+        limits.commands.take(1);
+        Ok(())
+    }
+
+    /// The caller, if its role has what the command needs; `forbidden` otherwise (spec §4.2).
+    pub(crate) fn require(
+        &self,
+        caller: ParticipantId,
+        needs: Needs,
+    ) -> Result<&Participant, ErrorBody> {
+        let me = self
+            .state
+            .participants
+            .get(&caller)
+            .ok_or_else(|| error(ErrorCode::NotConnected, "not admitted"))?;
+        let ok = match needs {
+            Needs::Admitted => true,
+            Needs::Person => me.role.is_person(),
+            Needs::Publisher => me.role.may_publish(),
+            Needs::Host => me.is_host(),
+        };
+        if ok {
+            Ok(me)
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    // ---- effects ----
+
+    /// Queues an event for admitted recipients (skipped when nobody is left to get it).
+    pub(crate) fn send(&mut self, to: Vec<ParticipantId>, event: Event) {
+        if !to.is_empty() {
+            self.pending.push(Effect::Send { to, event });
+        }
+    }
+
+    /// Every admitted participant.
+    pub(crate) fn everyone(&self) -> Vec<ParticipantId> {
+        self.state.participants.keys().copied().collect()
+    }
+
+    /// Every admitted participant except one.
+    pub(crate) fn everyone_but(&self, except: ParticipantId) -> Vec<ParticipantId> {
+        self.state
+            .participants
+            .keys()
+            .copied()
+            .filter(|id| *id != except)
+            .collect()
+    }
+
+    /// Every admitted host.
+    pub(crate) fn hosts(&self) -> Vec<ParticipantId> {
+        self.state
+            .participants
+            .values()
+            .filter(|p| p.is_host())
+            .map(|p| p.id)
+            .collect()
+    }
+
+    pub(crate) fn arm_timer(&mut self, timer: Timer, at: Instant) {
+        let effect = self.state.timers.arm(timer, at);
+        self.pending.push(effect);
+    }
+
+    /// Releases the command's effects: on success the policy install first, then the events,
+    /// then `subscriptions_changed` (spec §13.3 steps 2-4).
+    pub(crate) fn settle(&mut self, now: Instant, success: bool) {
+        if !success {
+            // A failed command changes nothing, so it has nothing to release (spec §6.2).
+            debug_assert!(self.pending.is_empty(), "a failed command queued effects");
+            self.pending.clear();
+            self.full_set_for.clear();
+            return;
+        }
+        let _ = now;
+        let mut policy = policy_builder::build(self);
+        policy.version = self.installed.version;
+        if policy != self.installed {
+            policy.version += 1;
+            self.installed = policy.clone();
+            self.effects.push_back(Effect::InstallPolicy(policy));
+        }
+        self.effects.extend(self.pending.drain(..));
+        let full = std::mem::take(&mut self.full_set_for);
+        let changes = policy_builder::subscription_changes(self, &full);
+        self.allowed = changes.sets;
+        self.effects.extend(changes.events);
+    }
+
+    // ---- shared pieces ----
+
+    /// A fresh 128-bit secret (resume tokens, grants), hex encoded.
+    pub(crate) fn mint_secret(&mut self) -> Secret {
+        let mut bytes = [0u8; 16];
+        self.rng.fill_bytes(&mut bytes);
+        Secret(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub(crate) fn timestamp(&self, now: Instant) -> Timestamp {
+        self.clock.timestamp(now)
+    }
+
+    pub(crate) fn room_view(&self, now: Instant, me: &Participant) -> RoomView {
+        let session = self.session_view(now);
+        RoomView {
+            name: self.name.clone(),
+            is_locked: self.state.is_locked,
+            session,
+            participants: self
+                .state
+                .participants
+                .values()
+                .map(|p| p.view(me.is_host() || p.id == me.id))
+                .collect(),
+            knockers: if me.is_host() {
+                self.state
+                    .waiting
+                    .iter()
+                    .map(|k| self.knocker_view(k))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            spotlights: self
+                .state
+                .spotlights
+                .iter()
+                .map(|(id, stream)| Spotlight {
+                    participant_id: participant_to_wire(*id),
+                    stream_id: stream_to_wire(*stream),
+                })
+                .collect(),
+            recording: self.state.recording.recording_view(),
+            live_stream: self.state.live_stream.live_stream_view(),
+            transcription: self.state.transcription.transcription_view(),
+        }
+    }
+
+    /// The breakout view while breakouts are disabled (spec §9.3): no sessions, no run; hosts
+    /// see the (absent) edit lock as `null`.
+    pub(crate) fn breakout_view(&self, me: &Participant) -> BreakoutView {
+        BreakoutView {
+            revision: 0,
+            state: BreakoutState::Disabled,
+            config: BreakoutConfig::default(),
+            run_id: None,
+            started_at: None,
+            auto_end_at: None,
+            auto_end_cancelled: false,
+            closing_ends_at: None,
+            ended_at: None,
+            return_requested_at: None,
+            sessions: Vec::new(),
+            own: OwnBreakoutView {
+                location: location_to_wire(me.location),
+                assigned_session_id: None,
+                late: false,
+                pending_move: None,
+            },
+            edit_lock: me.is_host().then_some(None),
+        }
+    }
+
+    /// Starts a room session if none is running (spec §5.2).
+    pub(crate) fn ensure_session(&mut self, now: Instant) {
+        if self.state.session.is_none() {
+            let n = self.state.next_room_session;
+            self.state.next_room_session += 1;
+            self.state.session = Some(RoomSession {
+                id: format!("{}-{n}", self.name),
+                created_at: self.timestamp(now),
+            });
+        }
+    }
+
+    /// Ends the room session once nobody is admitted or waiting (spec §5.2): chat, bans and
+    /// spotlights are cleared and services stopped; the lock is room state and stays. Nobody is left to notify; the shell gets
+    /// [`Effect::RoomSessionEnded`].
+    pub(crate) fn end_session_if_empty(&mut self) {
+        if !self.state.participants.is_empty() || !self.state.waiting.is_empty() {
+            return;
+        }
+        let Some(session) = self.state.session.take() else {
+            return;
+        };
+        self.state.chat = ChatStore::default();
+        self.state.kicked_keys.clear();
+        self.state.spotlights.clear();
+        for (service, state) in [
+            (
+                crate::control::Service::CloudRecording,
+                &mut self.state.recording,
+            ),
+            (
+                crate::control::Service::LiveStream,
+                &mut self.state.live_stream,
+            ),
+            (
+                crate::control::Service::Transcription,
+                &mut self.state.transcription,
+            ),
+        ] {
+            if state.is_active() {
+                self.pending.push(Effect::StopService { service });
+            }
+            *state = ServiceState::default();
+        }
+        self.pending.push(Effect::RoomSessionEnded {
+            room_session_id: session.id,
+        });
+    }
+}
+
+/// Which media gate a command is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MediaGate {
+    Audio,
+    Video,
+}
+
+pub(crate) fn error(code: ErrorCode, message: &str) -> ErrorBody {
+    ErrorBody::new(code, message)
+}
+
+pub(crate) fn forbidden() -> ErrorBody {
+    error(
+        ErrorCode::Forbidden,
+        "the caller's role lacks this capability",
+    )
+}
+
+fn breakouts_disabled() -> ErrorBody {
+    error(ErrorCode::BreakoutsDisabled, "breakouts are disabled")
+}
+
+fn media_command() -> ErrorBody {
+    error(
+        ErrorCode::InternalError,
+        "media negotiation is handled by the media shell, not the room",
+    )
+}

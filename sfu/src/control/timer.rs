@@ -1,0 +1,57 @@
+//! The room's timers and their generations (spec §10.3).
+
+use crate::control::Effect;
+use crate::core::ParticipantId;
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// A timer the room asked for with [`Effect::SetTimer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// The participant lost its transport; at expiry it is Gone (spec §7.2).
+    ReconnectGrace(ParticipantId),
+    /// The knocker has waited `knock_timeout`; at expiry it is rejected (spec §8.2).
+    KnockTimeout(ParticipantId),
+}
+
+/// The armed timers, each with the generation of its latest arming. A firing counts only if
+/// its generation is the armed one, so cancelling is forgetting (spec §10.3: "the handler MUST
+/// ignore it if the generation changed").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TimerTable {
+    armed: HashMap<Timer, u64>,
+    next_generation: u64,
+}
+
+impl TimerTable {
+    /// Arms (or re-arms) `timer` and returns the effect that asks the shell for it.
+    pub(crate) fn arm(&mut self, timer: Timer, at: Instant) -> Effect {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        self.armed.insert(timer, generation);
+        Effect::SetTimer {
+            timer,
+            at,
+            generation,
+        }
+    }
+
+    /// Forgets `timer`; a later firing of it is ignored.
+    pub(crate) fn disarm(&mut self, timer: Timer) {
+        self.armed.remove(&timer);
+    }
+
+    /// Whether a firing is current; a current firing disarms the timer.
+    pub(crate) fn take_firing(&mut self, timer: Timer, generation: u64) -> bool {
+        if self.armed.get(&timer) == Some(&generation) {
+            self.armed.remove(&timer);
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn is_armed(&self, timer: Timer) -> bool {
+        self.armed.contains_key(&timer)
+    }
+}
