@@ -8,18 +8,9 @@ use sfu::core::{CoreEvent, Layer, Location, SessionId};
 mod common;
 use common::*;
 
-/// Asserts the wire invariants of one subscription: one SSRC, seq +1 per packet, timestamps
-/// never backwards, and a keyframe first.
+/// The shared wire invariants, plus a keyframe first for video.
 fn assert_clean_stream(rx: &[Received], video: bool) {
-    assert!(!rx.is_empty(), "nothing received");
-    assert!(rx.iter().all(|r| r.ssrc == rx[0].ssrc), "one SSRC");
-    for w in rx.windows(2) {
-        assert_eq!(w[1].seq, w[0].seq + 1, "contiguous seq");
-        assert!(
-            w[1].timestamp.wrapping_sub(w[0].timestamp) < u32::MAX / 2,
-            "timestamps never go backwards"
-        );
-    }
+    assert_contiguous(rx);
     if video {
         assert!(rx[0].keyframe, "first video packet is a keyframe");
     }
