@@ -26,6 +26,7 @@ pub mod control;
 pub mod core;
 #[cfg(feature = "testing")]
 pub mod fuzz_checks;
+pub mod metrics;
 pub mod server;
 pub mod signalling;
 
