@@ -17,6 +17,8 @@
 //! * [`config`]: the [`Config`] built from flags and `SFU_*` variables by the `sfu` binary.
 //! * [`signalling`]: the HTTP routes (`/healthz`, `/readyz`, development-only `/dev/token`) and
 //!   the join tokens of spec §8.1.
+//! * [`shard`]: the media shards: one thread per shard driving str0m transports (ICE-lite,
+//!   RTP mode) and one [`core::MediaCore`] per room, from socket to socket in one loop turn.
 //! * [`clock`]: the one place the shell reads time (DECISIONS.md §15).
 #![forbid(unsafe_code)]
 
@@ -28,6 +30,7 @@ pub mod core;
 pub mod fuzz_checks;
 pub mod metrics;
 pub mod server;
+pub mod shard;
 pub mod signalling;
 
 pub use config::Config;

@@ -1,0 +1,297 @@
+//! `ShardHandle`: how the async side (room actors, sessions) talks to a shard thread.
+//!
+//! Commands travel over a bounded channel with a oneshot reply each (STYLE.md rule 10: control
+//! is never dropped; a full channel makes the caller wait, which is the backpressure). The
+//! shard applies a command between two packet batches, so a reply is also the ack that the
+//! change governs every later packet (spec §13.3: install the policy, await the ack, then send
+//! events).
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::peer::Transport;
+use super::RoomId;
+use crate::core::{
+    Codec, ForwardingPolicy, ParticipantId, PublicationId, StreamRef, SubscriptionId,
+};
+
+/// Errors a command can answer with. All are caused by the caller or the client's SDP; none
+/// stops the shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardError {
+    /// The participant is not on this shard.
+    UnknownParticipant,
+    /// The participant is already on this shard.
+    ParticipantExists,
+    /// No room with this id is on the shard.
+    UnknownRoom,
+    /// A publication or subscription id the room does not know.
+    UnknownPublication,
+    /// The client's SDP could not be parsed or applied.
+    BadSdp(String),
+    /// A subscriber offer is still waiting for its answer (one renegotiation at a time).
+    OfferPending,
+    /// An answer arrived with no offer outstanding.
+    NoOfferPending,
+    /// The participant's transport failed (str0m error or panic) and was dropped.
+    TransportFailed(String),
+    /// The shard thread has stopped.
+    ShardGone,
+}
+
+impl fmt::Display for ShardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShardError::UnknownParticipant => f.write_str("unknown participant"),
+            ShardError::ParticipantExists => f.write_str("participant already on the shard"),
+            ShardError::UnknownRoom => f.write_str("unknown room"),
+            ShardError::UnknownPublication => f.write_str("unknown publication or subscription"),
+            ShardError::BadSdp(e) => write!(f, "bad SDP: {e}"),
+            ShardError::OfferPending => f.write_str("a subscriber offer awaits its answer"),
+            ShardError::NoOfferPending => f.write_str("no subscriber offer is pending"),
+            ShardError::TransportFailed(e) => write!(f, "transport failed: {e}"),
+            ShardError::ShardGone => f.write_str("the shard has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for ShardError {}
+
+/// What the shard tells the async side, unprompted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardEvent {
+    /// The first packet of a new published track arrived: the publication exists on the
+    /// media side (spec §13.1 rule 2) and may be subscribed to.
+    PublicationAdded {
+        room: RoomId,
+        participant: ParticipantId,
+        publication: PublicationId,
+        stream: StreamRef,
+        codec: Codec,
+        encodings: u8,
+    },
+    /// A transport finished ICE + DTLS.
+    TransportConnected {
+        participant: ParticipantId,
+        transport: Transport,
+    },
+    /// A transport failed (str0m error, panic, or ICE gave up) and was dropped with its
+    /// publications or subscriptions; the participant stays on the shard.
+    TransportFailed {
+        participant: ParticipantId,
+        transport: Transport,
+        reason: String,
+    },
+    /// A subscription ended because its publication went away; the next subscriber offer
+    /// stops its m-line.
+    SubscriptionEnded {
+        participant: ParticipantId,
+        subscription: SubscriptionId,
+    },
+}
+
+/// A server offer for the subscriber transport, for the caller to send to the client
+/// (DECISIONS.md §10: `subscriber_offer {sdp}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberOffer {
+    pub sdp: String,
+}
+
+/// The subscriptions an applied answer created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribed {
+    pub publication: PublicationId,
+    pub subscription: SubscriptionId,
+}
+
+/// Plain counters of one shard (the metrics module exports them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub rooms: usize,
+    pub participants: usize,
+    /// str0m transports (two per participant once both are negotiated).
+    pub peers: usize,
+    pub publications: usize,
+    pub subscriptions: usize,
+    pub datagrams_in: u64,
+    /// Datagrams that are no STUN, DTLS, RTP or RTCP at all.
+    pub datagrams_malformed: u64,
+    /// Well-formed datagrams no peer accepted (unknown sender, stale ufrag).
+    pub datagrams_unmatched: u64,
+    pub datagrams_out: u64,
+    /// Datagrams the socket would not take (buffer full): media is dropped and counted.
+    pub send_dropped: u64,
+    pub rtp_in: u64,
+    /// RTP the shell could not map to a publication encoding (unknown rid, codec).
+    pub rtp_unmapped: u64,
+    /// RTP whose codec payload the core could not parse.
+    pub rtp_malformed_payload: u64,
+    pub forwards_written: u64,
+    pub forwards_dropped: u64,
+    pub keyframe_requests_sent: u64,
+    pub keyframe_requests_received: u64,
+    pub peers_failed: u64,
+    /// Events the async side was too slow to take (the event channel was full).
+    pub events_dropped: u64,
+}
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, ShardError>>;
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    AddParticipant {
+        room: RoomId,
+        participant: ParticipantId,
+        reply: Reply<()>,
+    },
+    PublisherOffer {
+        participant: ParticipantId,
+        sdp: String,
+        reply: Reply<String>,
+    },
+    UpdateSubscriptions {
+        participant: ParticipantId,
+        add: Vec<PublicationId>,
+        remove: Vec<SubscriptionId>,
+        reply: Reply<Option<SubscriberOffer>>,
+    },
+    SubscriberAnswer {
+        participant: ParticipantId,
+        sdp: String,
+        reply: Reply<Vec<Subscribed>>,
+    },
+    InstallPolicy {
+        room: RoomId,
+        policy: ForwardingPolicy,
+        reply: Reply<u64>,
+    },
+    RemoveParticipant {
+        participant: ParticipantId,
+        reply: Reply<()>,
+    },
+    Stats {
+        reply: Reply<ShardStats>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
+}
+
+/// A cheap, cloneable handle to one shard thread.
+#[derive(Debug, Clone)]
+pub struct ShardHandle {
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) local_addr: SocketAddr,
+}
+
+impl ShardHandle {
+    /// The media UDP address the shard bound (with `--rtc-port 0`, the ephemeral port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ShardError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| ShardError::ShardGone)?;
+        rx.await.map_err(|_| ShardError::ShardGone)?
+    }
+
+    /// Places a participant in `room` on this shard (the room is created with its first
+    /// participant and removed with its last).
+    pub async fn add_participant(
+        &self,
+        room: RoomId,
+        participant: ParticipantId,
+    ) -> Result<(), ShardError> {
+        self.call(|reply| Command::AddParticipant {
+            room,
+            participant,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies the client's publisher-transport offer and returns the shard's answer (with
+    /// `a=rid:… recv` / `a=simulcast:recv` for simulcast video).
+    pub async fn publisher_offer(
+        &self,
+        participant: ParticipantId,
+        sdp: String,
+    ) -> Result<String, ShardError> {
+        self.call(|reply| Command::PublisherOffer {
+            participant,
+            sdp,
+            reply,
+        })
+        .await
+    }
+
+    /// Adds m-lines for `add` and removes the subscriptions in `remove`; returns the server
+    /// offer to send to the client, or `None` when nothing changed. Subscriptions come into
+    /// being when the answer is applied ([`ShardHandle::subscriber_answer`]); removed ones stop
+    /// forwarding at once.
+    pub async fn update_subscriptions(
+        &self,
+        participant: ParticipantId,
+        add: Vec<PublicationId>,
+        remove: Vec<SubscriptionId>,
+    ) -> Result<Option<SubscriberOffer>, ShardError> {
+        self.call(|reply| Command::UpdateSubscriptions {
+            participant,
+            add,
+            remove,
+            reply,
+        })
+        .await
+    }
+
+    /// Applies the client's answer to the last subscriber offer.
+    pub async fn subscriber_answer(
+        &self,
+        participant: ParticipantId,
+        sdp: String,
+    ) -> Result<Vec<Subscribed>, ShardError> {
+        self.call(|reply| Command::SubscriberAnswer {
+            participant,
+            sdp,
+            reply,
+        })
+        .await
+    }
+
+    /// Installs a forwarding policy for a room. The reply (the installed version) comes after
+    /// the install was applied between two packet batches: the ack of spec §13.3.
+    pub async fn install_policy(
+        &self,
+        room: RoomId,
+        policy: ForwardingPolicy,
+    ) -> Result<u64, ShardError> {
+        self.call(|reply| Command::InstallPolicy {
+            room,
+            policy,
+            reply,
+        })
+        .await
+    }
+
+    /// Removes a participant: both transports, its publications (and every subscription to
+    /// them) and its subscriptions.
+    pub async fn remove_participant(&self, participant: ParticipantId) -> Result<(), ShardError> {
+        self.call(|reply| Command::RemoveParticipant { participant, reply })
+            .await
+    }
+
+    pub async fn stats(&self) -> Result<ShardStats, ShardError> {
+        self.call(|reply| Command::Stats { reply }).await
+    }
+
+    /// Stops the shard thread (after the reply, the socket is closed).
+    pub async fn shutdown(&self) -> Result<(), ShardError> {
+        self.call(|reply| Command::Shutdown { reply }).await
+    }
+}

@@ -1,0 +1,166 @@
+//! `Peer`: one str0m `Rtc` (one WebRTC transport) on a shard, and the panic fence around it.
+//!
+//! str0m panics on internal bugs by design (its crate docs, "Panics, Errors and unwraps");
+//! an `Rtc` has no threads, locks or tasks, so discarding one after a panic leaves nothing
+//! poisoned. Every call into an `Rtc` goes through [`Peer::guard`], and a panic drops that one
+//! peer, never the shard (ARCHITECTURE.md §1).
+
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::bwe::Bitrate as RtcBitrate;
+use str0m::crypto::CryptoProvider;
+use str0m::{Candidate, Rtc};
+
+use super::downlink::Downlink;
+use super::uplink::Uplink;
+use super::RoomId;
+use crate::core::ParticipantId;
+
+/// Which of a participant's two transports a peer is (DECISIONS.md §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// The client offers and publishes; never renegotiated by subscription changes.
+    Publisher,
+    /// The server offers the participant's subscriptions.
+    Subscriber,
+}
+
+#[derive(Debug)]
+pub(crate) enum Role {
+    Uplink(Uplink),
+    Downlink(Downlink),
+}
+
+#[derive(Debug)]
+pub(crate) struct Peer {
+    rtc: Rtc,
+    pub participant: ParticipantId,
+    pub room: RoomId,
+    pub role: Role,
+    /// When str0m next wants a timeout; `None` until the first poll.
+    pub next_timeout: Option<Instant>,
+    /// Remote addresses this peer accepted, for the demux map (removed with the peer).
+    pub addrs: Vec<SocketAddr>,
+    /// Queued for polling in the shard's dirty list.
+    pub queued: bool,
+    pub connected: bool,
+}
+
+/// A peer's `Rtc` panicked or returned an error it cannot continue from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeerFault(pub String);
+
+/// How the shard builds its transports.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerSetup {
+    pub crypto: Arc<CryptoProvider>,
+    /// The host candidate every peer advertises: the public IP and the shard's port.
+    pub candidate: SocketAddr,
+    /// The first downlink bandwidth estimate, before TWCC feedback refines it.
+    pub initial_estimate: RtcBitrate,
+    pub desired_bitrate: RtcBitrate,
+}
+
+impl Peer {
+    pub fn new(
+        now: Instant,
+        setup: &PeerSetup,
+        participant: ParticipantId,
+        room: RoomId,
+        role: Role,
+    ) -> Result<Peer, PeerFault> {
+        let subscriber = matches!(role, Role::Downlink(_));
+        // Building an `Rtc` generates its DTLS certificate; fence it like every str0m call.
+        let build = || {
+            let mut config = Rtc::builder()
+                .set_crypto_provider(Arc::clone(&setup.crypto))
+                // The server has a public address and only answers connectivity checks
+                // (RFC 8445 §2.5), like every SFU.
+                .set_ice_lite(true)
+                .set_rtp_mode(true)
+                .clear_codecs()
+                .enable_opus(true, false)
+                .enable_vp8(true)
+                .enable_h264(true);
+            if subscriber {
+                // TWCC bandwidth estimation for what the server sends (ARCHITECTURE.md §4).
+                config = config.enable_bwe(Some(setup.initial_estimate));
+            }
+            let mut rtc = config.build(now);
+            let candidate = Candidate::host(setup.candidate, "udp")
+                .map_err(|e| PeerFault(format!("host candidate {}: {e}", setup.candidate)))?;
+            rtc.add_local_candidate(candidate);
+            if subscriber {
+                rtc.bwe()
+                    .set_bitrate(setup.initial_estimate, setup.desired_bitrate);
+            }
+            Ok(rtc)
+        };
+        let rtc = catch_unwind(build).map_err(|p| PeerFault(panic_text(&p)))??;
+        Ok(Peer {
+            rtc,
+            participant,
+            room,
+            role,
+            next_timeout: None,
+            addrs: Vec::new(),
+            queued: false,
+            connected: false,
+        })
+    }
+
+    /// Runs `f` on the `Rtc`, turning a panic inside str0m into a fault of this peer.
+    pub fn guard<R>(&mut self, f: impl FnOnce(&mut Rtc) -> R) -> Result<R, PeerFault> {
+        let rtc = &mut self.rtc;
+        catch_unwind(AssertUnwindSafe(|| f(rtc))).map_err(|p| PeerFault(panic_text(&p)))
+    }
+
+    pub fn accepts(&self, input: &str0m::Input) -> bool {
+        // `accepts` only reads state; a panic there is still a str0m bug of this peer, and
+        // the shard treats it as "not mine" rather than failing every lookup.
+        catch_unwind(AssertUnwindSafe(|| self.rtc.accepts(input))).unwrap_or(false)
+    }
+
+    /// [`Peer::guard`] with the transport's shell state alongside the `Rtc`.
+    pub fn guard_role<R>(
+        &mut self,
+        f: impl FnOnce(&mut Rtc, &mut Role) -> R,
+    ) -> Result<R, PeerFault> {
+        let (rtc, role) = (&mut self.rtc, &mut self.role);
+        catch_unwind(AssertUnwindSafe(|| f(rtc, role))).map_err(|p| PeerFault(panic_text(&p)))
+    }
+
+    pub fn downlink(&self) -> Option<&Downlink> {
+        match &self.role {
+            Role::Downlink(d) => Some(d),
+            Role::Uplink(_) => None,
+        }
+    }
+
+    pub fn uplink(&self) -> Option<&Uplink> {
+        match &self.role {
+            Role::Uplink(u) => Some(u),
+            Role::Downlink(_) => None,
+        }
+    }
+
+    pub fn transport(&self) -> Transport {
+        match self.role {
+            Role::Uplink(_) => Transport::Publisher,
+            Role::Downlink(_) => Transport::Subscriber,
+        }
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        format!("str0m panicked: {s}")
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        format!("str0m panicked: {s}")
+    } else {
+        "str0m panicked".to_string()
+    }
+}

@@ -1,0 +1,255 @@
+//! `Uplink`: the shell side of a participant's publisher transport (DECISIONS.md §10).
+//!
+//! The client offers send-only audio and video (video possibly as simulcast rids q/h/f); the
+//! shard answers. Each incoming stream is mapped once to the core's `(PublicationId,
+//! EncodingIdx)` and remembered by SSRC, because libwebrtc stops sending the MID/RID header
+//! extensions once the stream is established (DECISIONS.md §2); str0m's `StreamRx` keeps the
+//! mid/rid it learnt for an SSRC, so the first packet of each SSRC is enough.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use str0m::format::Codec as RtcCodec;
+use str0m::media::{MediaKind as RtcMediaKind, Mid, Rid, Rids};
+use str0m::rtp::{RtpPacket, Ssrc};
+use str0m::Rtc;
+
+use crate::core::{
+    AudioLevel, Codec, EncodingIdx, MediaKind, PublicationId, RtpHeader, RtpIn, StreamId,
+    StreamRef, MAX_ENCODINGS,
+};
+
+/// One m-line the client publishes on, once its codec is known (first packet).
+#[derive(Debug, Clone)]
+pub(crate) struct Track {
+    pub mid: Mid,
+    pub publication: PublicationId,
+    pub codec: Codec,
+    /// The rid of each encoding index (`None` for a single-layer track).
+    pub rids: [Option<Rid>; MAX_ENCODINGS],
+}
+
+/// The publication encoding an inbound SSRC carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mapped {
+    pub publication: PublicationId,
+    pub encoding: EncodingIdx,
+    pub codec: Codec,
+}
+
+/// What the shard must do with a packet whose SSRC the uplink has not seen yet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NewStream {
+    /// The stream's track exists: it is this encoding.
+    Known(Mapped),
+    /// The first packet of a new track: the shard creates the publication, then calls
+    /// [`Uplink::bind_track`].
+    NewTrack(TrackSpec),
+}
+
+/// A publication the shard should create for a new track.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TrackSpec {
+    pub mid: Mid,
+    pub stream: StreamRef,
+    pub codec: Codec,
+    pub encodings: u8,
+    /// This packet's encoding.
+    pub encoding: EncodingIdx,
+    pub ssrc: Ssrc,
+}
+
+/// Why an inbound packet could not be mapped to a publication encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unmapped {
+    /// str0m has no stream or media for the SSRC (cannot happen for a packet it emitted,
+    /// but network input never gets an `expect`).
+    NoStream,
+    /// The payload type is no codec the core forwards (PCMU, VP9, ...).
+    UnsupportedCodec,
+    /// A simulcast layer whose rid is neither q/h/f nor one of at most three declared rids.
+    UnknownRid,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Uplink {
+    pub tracks: FxHashMap<Mid, Track>,
+    /// SSRC -> encoding, filled from the first packet of each SSRC.
+    ssrcs: FxHashMap<Ssrc, Mapped>,
+    /// Screenshare tracks get `ss-1`, `ss-2`, ... in the order they appear.
+    video_tracks: u32,
+    audio_tracks: u32,
+}
+
+impl Uplink {
+    /// The encoding of a known SSRC: one hash lookup per inbound packet, none per subscriber.
+    pub fn encoding_of(&self, ssrc: Ssrc) -> Option<Mapped> {
+        self.ssrcs.get(&ssrc).copied()
+    }
+
+    /// Maps a packet from an SSRC seen for the first time, from str0m's view of the stream.
+    pub fn classify(&mut self, rtc: &mut Rtc, pkt: &RtpPacket) -> Result<NewStream, Unmapped> {
+        let ssrc = pkt.header.ssrc;
+        let (mid, rid) = {
+            let mut api = rtc.direct_api();
+            let rx = api.stream_rx(&ssrc).ok_or(Unmapped::NoStream)?;
+            (rx.mid(), rx.rid())
+        };
+        let media = rtc.media(mid).ok_or(Unmapped::NoStream)?;
+        let declared: Vec<Rid> = match media.rids_rx() {
+            Rids::Specific(rids) => rids.clone(),
+            Rids::None | Rids::Any => Vec::new(),
+        };
+        let encoding = encoding_of_rid(rid, &declared).ok_or(Unmapped::UnknownRid)?;
+        if let Some(track) = self.tracks.get(&mid) {
+            let mapped = Mapped {
+                publication: track.publication,
+                encoding: EncodingIdx(encoding),
+                codec: track.codec,
+            };
+            self.ssrcs.insert(ssrc, mapped);
+            return Ok(NewStream::Known(mapped));
+        }
+        let codec = rtc
+            .codec_config()
+            .find(|p| p.pt() == pkt.header.payload_type)
+            .map(|p| p.spec().codec)
+            .and_then(core_codec)
+            .ok_or(Unmapped::UnsupportedCodec)?;
+        let kind = match media.kind() {
+            RtcMediaKind::Audio => MediaKind::Audio,
+            RtcMediaKind::Video => MediaKind::Video,
+        };
+        if codec.is_video() != (kind == MediaKind::Video) {
+            return Err(Unmapped::UnsupportedCodec);
+        }
+        // The first audio and the first video track are the camera stream (spec §3); later
+        // video tracks are screenshares. Signalling that names the stream per m-line comes
+        // with the session protocol.
+        let stream = match kind {
+            MediaKind::Audio => {
+                self.audio_tracks += 1;
+                if self.audio_tracks == 1 {
+                    StreamRef::CAMERA_AUDIO
+                } else {
+                    StreamRef {
+                        stream: StreamId::Screenshare(self.audio_tracks - 1),
+                        kind,
+                    }
+                }
+            }
+            MediaKind::Video => {
+                self.video_tracks += 1;
+                if self.video_tracks == 1 {
+                    StreamRef::CAMERA_VIDEO
+                } else {
+                    StreamRef {
+                        stream: StreamId::Screenshare(self.video_tracks - 1),
+                        kind,
+                    }
+                }
+            }
+        };
+        let encodings = if declared.is_empty() || kind == MediaKind::Audio {
+            1
+        } else {
+            declared
+                .iter()
+                .filter_map(|r| encoding_of_rid(Some(*r), &declared))
+                .max()
+                .map_or(1, |m| m + 1)
+        };
+        Ok(NewStream::NewTrack(TrackSpec {
+            mid,
+            stream,
+            codec,
+            encodings,
+            encoding: EncodingIdx(encoding),
+            ssrc,
+        }))
+    }
+
+    /// Records the publication created for a new track (and the SSRC that announced it).
+    pub fn bind_track(&mut self, rtc: &Rtc, spec: &TrackSpec, publication: PublicationId) {
+        let mut rids = [None; MAX_ENCODINGS];
+        if let Some(Rids::Specific(declared)) = rtc.media(spec.mid).map(|m| m.rids_rx()) {
+            for rid in declared {
+                if let Some(e) = encoding_of_rid(Some(*rid), declared) {
+                    rids[usize::from(e)] = Some(*rid);
+                }
+            }
+        }
+        self.tracks.insert(
+            spec.mid,
+            Track {
+                mid: spec.mid,
+                publication,
+                codec: spec.codec,
+                rids,
+            },
+        );
+        let mapped = Mapped {
+            publication,
+            encoding: spec.encoding,
+            codec: spec.codec,
+        };
+        self.ssrcs.insert(spec.ssrc, mapped);
+    }
+
+    pub fn track_of(&self, publication: PublicationId) -> Option<&Track> {
+        self.tracks.values().find(|t| t.publication == publication)
+    }
+
+    pub fn publications(&self) -> impl Iterator<Item = PublicationId> + '_ {
+        self.tracks.values().map(|t| t.publication)
+    }
+}
+
+/// Simulcast rids q/h/f are encodings 0/1/2 (what LiveKit and mediasoup clients send); other
+/// rids take their position among the declared ones (listed low to high), at most three.
+fn encoding_of_rid(rid: Option<Rid>, declared: &[Rid]) -> Option<u8> {
+    let Some(rid) = rid else {
+        // A single-layer track (no rid declared), or a simulcast SSRC str0m could not bind
+        // to its rid yet.
+        return declared.is_empty().then_some(0);
+    };
+    let fixed = match &*rid {
+        "q" => Some(0),
+        "h" => Some(1),
+        "f" => Some(2),
+        _ => None,
+    };
+    fixed
+        .or_else(|| declared.iter().position(|r| *r == rid).map(|p| p as u8))
+        .filter(|e| usize::from(*e) < MAX_ENCODINGS)
+}
+
+/// The core forwards Opus, VP8 and H264 (DECISIONS.md §3).
+pub(crate) fn core_codec(codec: RtcCodec) -> Option<Codec> {
+    match codec {
+        RtcCodec::Opus => Some(Codec::Opus),
+        RtcCodec::Vp8 => Some(Codec::Vp8),
+        RtcCodec::H264 => Some(Codec::H264),
+        _ => None,
+    }
+}
+
+/// Builds the core's packet view from str0m's parsed header: no second header parse
+/// (DECISIONS.md §2), and the payload `Arc` is shared, not copied.
+pub(crate) fn rtp_in(pkt: &RtpPacket, codec: Codec) -> Result<RtpIn, crate::core::DropReason> {
+    let h = &pkt.header;
+    // RFC 6464: str0m reports the level as -dBov in an i8 (0 loudest, -127 silence).
+    let audio_level = h.ext_vals.audio_level.map(|l| AudioLevel {
+        voice_activity: h.ext_vals.voice_activity.unwrap_or(false),
+        level: (-i16::from(l)).clamp(0, 127) as u8,
+    });
+    let header = RtpHeader {
+        ssrc: *h.ssrc,
+        sequence_number: h.sequence_number,
+        timestamp: h.timestamp,
+        marker: h.marker,
+        payload_type: *h.payload_type,
+        audio_level,
+    };
+    RtpIn::new(header, codec, Arc::clone(&pkt.payload))
+}

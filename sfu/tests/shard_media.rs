@@ -1,0 +1,710 @@
+//! The media shard end to end over real UDP on 127.0.0.1: str0m clients (full ICE, the client
+//! side of the SDP) publish and subscribe through a shard, which runs its own thread, str0m
+//! transports (ICE-lite, RTP mode) and the sans-IO core.
+//!
+//! Waits poll a condition against a deadline (`eventually`), never a fixed sleep for
+//! correctness (STYLE.md testing rules).
+
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+use sfu::core::{
+    ForwardingPolicy, Location, MediaKind, Member, ParticipantId, PublicationId, StreamRef,
+};
+use sfu::shard::{self, RoomId, ShardConfig, ShardEvent, ShardHandle, Transport};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::Codec as RtcCodec;
+use str0m::media::{
+    Direction, KeyframeRequestKind, MediaKind as RtcMediaKind, Mid, Pt, Rid, Simulcast,
+    SimulcastLayer,
+};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Ssrc};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use tokio::sync::mpsc;
+
+#[allow(clippy::disallowed_methods)] // tests own the clock
+fn now() -> Instant {
+    Instant::now()
+}
+
+const RIDS: [&str; 3] = ["q", "h", "f"];
+/// Frame sizes per layer (one packet per frame keeps the synthetic VP8 simple).
+const FRAME_BYTES: [usize; 3] = [200, 500, 1000];
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// `RUST_LOG=str0m=debug,sfu=debug` shows both sides when a scenario fails.
+fn init_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+fn crypto() -> Arc<str0m::crypto::CryptoProvider> {
+    Arc::new(str0m::crypto::from_feature_flags())
+}
+
+/// A str0m client transport with its own socket on 127.0.0.1, driven by [`Client::drive`].
+struct Client {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    buf: Vec<u8>,
+    connected: bool,
+}
+
+impl Client {
+    fn new() -> Client {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
+        socket.set_nonblocking(true).expect("nonblocking");
+        let local = socket.local_addr().expect("local addr");
+        let mut rtc = Rtc::builder()
+            .set_crypto_provider(crypto())
+            .set_rtp_mode(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .build(now());
+        rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
+        Client {
+            rtc,
+            socket,
+            local,
+            buf: vec![0; 2000],
+            connected: false,
+        }
+    }
+
+    /// Feeds every datagram waiting on the socket and every due timeout, sends what str0m
+    /// transmits, and appends its events to `events`.
+    fn drive(&mut self, events: &mut Vec<Event>) {
+        for _ in 0..10_000 {
+            let timeout = loop {
+                match self.rtc.poll_output().expect("client poll_output") {
+                    Output::Timeout(t) => break t,
+                    Output::Transmit(t) => {
+                        let _ = self.socket.send_to(&t.contents, t.destination);
+                    }
+                    Output::Event(e) => {
+                        if matches!(e, Event::Connected) {
+                            self.connected = true;
+                        }
+                        events.push(e);
+                    }
+                }
+            };
+            match self.socket.recv_from(&mut self.buf) {
+                Ok((n, source)) => {
+                    if let Ok(r) = Receive::new(Protocol::Udp, source, self.local, &self.buf[..n]) {
+                        self.rtc
+                            .handle_input(Input::Receive(now(), r))
+                            .expect("client handle_input");
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("client recv: {e}"),
+            }
+            let t = now();
+            if timeout <= t {
+                self.rtc
+                    .handle_input(Input::Timeout(t))
+                    .expect("client timeout");
+                continue;
+            }
+            return;
+        }
+    }
+
+    fn pt(&self, codec: RtcCodec) -> Pt {
+        self.rtc
+            .codec_config()
+            .find(|p| p.spec().codec == codec)
+            .expect("codec configured")
+            .pt()
+    }
+}
+
+/// A synthetic VP8 frame in one packet: an RFC 7741 §4.2 descriptor with a 15-bit picture id,
+/// then a VP8 payload header whose P bit says keyframe or not (RFC 6386 §9.1).
+fn vp8_frame(picture_id: u16, keyframe: bool, len: usize) -> Vec<u8> {
+    let mut p = vec![
+        0x90, // X=1, S=1, PID=0
+        0x80, // I=1: picture id present
+        0x80 | ((picture_id >> 8) as u8 & 0x7f),
+        picture_id as u8,
+    ];
+    if keyframe {
+        // Frame tag with P=0, the keyframe start code and a 16x16 size.
+        p.extend_from_slice(&[0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 16, 0, 16, 0]);
+    } else {
+        p.extend_from_slice(&[0x11, 0x02, 0x00]);
+    }
+    p.resize(len.max(p.len()), 0xab);
+    p
+}
+
+/// True when a received VP8 payload starts a keyframe.
+fn is_vp8_keyframe(payload: &[u8]) -> bool {
+    match str0m::rtp::Vp8Descriptor::parse(payload) {
+        Ok(d) => d.starts_keyframe(payload),
+        Err(_) => false,
+    }
+}
+
+/// The publishing client: Opus-sized audio every 20 ms and three simulcast VP8 layers at
+/// 30 fps, with a keyframe at start and whenever a PLI/FIR arrives for a layer.
+struct Publisher {
+    client: Client,
+    audio: Mid,
+    video: Mid,
+    next_audio: Instant,
+    next_video: Instant,
+    audio_seq: u64,
+    video_seq: [u64; 3],
+    frame: u32,
+    want_keyframe: [bool; 3],
+    /// (when, rid) of every keyframe request received.
+    keyframe_requests: Vec<(Instant, Option<Rid>)>,
+}
+
+impl Publisher {
+    fn new(simulcast: bool) -> (Publisher, SdpOffer, SdpPendingOffer) {
+        let mut client = Client::new();
+        let mut api = client.rtc.sdp_api();
+        let audio = api.add_media(
+            RtcMediaKind::Audio,
+            Direction::SendOnly,
+            Some("camera".into()),
+            None,
+            None,
+        );
+        let layers = simulcast.then(|| {
+            let mut s = Simulcast::new();
+            for rid in RIDS {
+                s.add_send_layer(SimulcastLayer::new(rid));
+            }
+            s
+        });
+        let video = api.add_media(
+            RtcMediaKind::Video,
+            Direction::SendOnly,
+            Some("camera".into()),
+            None,
+            layers,
+        );
+        let (offer, pending) = api.apply().expect("publisher offer");
+        let t = now();
+        let p = Publisher {
+            client,
+            audio,
+            video,
+            next_audio: t,
+            next_video: t,
+            audio_seq: 1,
+            video_seq: [1, 1, 1],
+            frame: 0,
+            want_keyframe: [true; 3],
+            keyframe_requests: Vec::new(),
+        };
+        (p, offer, pending)
+    }
+
+    fn step(&mut self, simulcast: bool) {
+        let mut events = Vec::new();
+        self.client.drive(&mut events);
+        for e in events {
+            if let Event::KeyframeRequest(req) = e {
+                self.keyframe_requests.push((now(), req.rid));
+                let layer = req
+                    .rid
+                    .and_then(|r| RIDS.iter().position(|x| *x == &*r))
+                    .unwrap_or(0);
+                self.want_keyframe[layer] = true;
+            }
+        }
+        if !self.client.connected {
+            return;
+        }
+        let t = now();
+        if t >= self.next_audio {
+            self.next_audio = t + Duration::from_millis(20);
+            let pt = self.client.pt(RtcCodec::Opus);
+            let seq = self.audio_seq;
+            self.audio_seq += 1;
+            let exts = ExtensionValues {
+                audio_level: Some(-30),
+                voice_activity: Some(true),
+                ..Default::default()
+            };
+            let mut api = self.client.rtc.direct_api();
+            if let Some(tx) = api.stream_tx_by_mid(self.audio, None) {
+                tx.write_rtp(
+                    RtpWrite::new(pt, SeqNo::from(seq), (seq * 960) as u32, t, vec![0x42; 80])
+                        .marker(false)
+                        .ext_vals(exts),
+                );
+            }
+        }
+        if t >= self.next_video {
+            self.next_video = t + Duration::from_millis(33);
+            let pt = self.client.pt(RtcCodec::Vp8);
+            self.frame += 1;
+            let layers = if simulcast { 3 } else { 1 };
+            for layer in 0..layers {
+                let keyframe = std::mem::take(&mut self.want_keyframe[layer]);
+                let rid: Option<Rid> = simulcast.then(|| RIDS[layer].into());
+                let seq = self.video_seq[layer];
+                self.video_seq[layer] += 1;
+                let payload = vp8_frame(self.frame as u16 & 0x7fff, keyframe, FRAME_BYTES[layer]);
+                let mut api = self.client.rtc.direct_api();
+                if let Some(tx) = api.stream_tx_by_mid(self.video, rid) {
+                    tx.write_rtp(
+                        RtpWrite::new(pt, SeqNo::from(seq), self.frame * 3000, t, payload)
+                            .marker(true)
+                            .nackable(true),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// What a subscribing client saw, per incoming SSRC.
+#[derive(Default)]
+struct Received {
+    /// Extended sequence numbers in arrival order, and whether each was a VP8 keyframe.
+    packets: Vec<(u64, bool)>,
+    codec: Option<RtcCodec>,
+}
+
+struct Subscriber {
+    client: Client,
+    streams: BTreeMap<u32, Received>,
+}
+
+impl Subscriber {
+    fn step(&mut self) {
+        let mut events = Vec::new();
+        self.client.drive(&mut events);
+        for e in events {
+            if let Event::RtpPacket(p) = e {
+                let codec = self
+                    .client
+                    .rtc
+                    .codec_config()
+                    .find(|c| c.pt() == p.header.payload_type)
+                    .map(|c| c.spec().codec);
+                let r = self.streams.entry(*p.header.ssrc).or_default();
+                r.codec = codec;
+                let key = codec == Some(RtcCodec::Vp8) && is_vp8_keyframe(&p.payload);
+                r.packets.push((*p.seq_no, key));
+            }
+        }
+    }
+
+    fn count(&self, codec: RtcCodec) -> usize {
+        self.streams
+            .values()
+            .filter(|r| r.codec == Some(codec))
+            .map(|r| r.packets.len())
+            .sum()
+    }
+
+    fn video_ssrc(&self) -> Option<Ssrc> {
+        self.streams
+            .iter()
+            .find(|(_, r)| r.codec == Some(RtcCodec::Vp8))
+            .map(|(s, _)| Ssrc::from(*s))
+    }
+}
+
+/// Everything the scenario drives each turn.
+struct World {
+    publisher: Publisher,
+    subscribers: Vec<Subscriber>,
+    events: mpsc::Receiver<ShardEvent>,
+    seen: Vec<ShardEvent>,
+    simulcast: bool,
+    handle: ShardHandle,
+}
+
+impl World {
+    async fn turn(&mut self) {
+        self.publisher.step(self.simulcast);
+        for s in &mut self.subscribers {
+            s.step();
+        }
+        while let Ok(e) = self.events.try_recv() {
+            self.seen.push(e);
+        }
+        // Pacing only: the shard runs on its own thread.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    /// Drives everything until `done` holds, failing after `DEADLINE`.
+    async fn eventually(&mut self, what: &str, mut done: impl FnMut(&World) -> bool) {
+        let until = now() + DEADLINE;
+        while !done(self) {
+            if now() >= until {
+                let stats = self.handle.stats().await;
+                let subs: Vec<_> = self
+                    .subscribers
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.client.connected,
+                            s.count(RtcCodec::Opus),
+                            s.count(RtcCodec::Vp8),
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}; subscribers (connected, audio, video): \
+                     {subs:?}; publisher connected: {}; shard: {stats:?}; events: {:?}",
+                    self.publisher.client.connected, self.seen
+                );
+            }
+            self.turn().await;
+        }
+    }
+
+    /// Drives everything for `d` (observation windows only, never for correctness).
+    async fn run_for(&mut self, d: Duration) {
+        let until = now() + d;
+        while now() < until {
+            self.turn().await;
+        }
+    }
+}
+
+fn policy(members: &[ParticipantId]) -> ForwardingPolicy {
+    let mut p = ForwardingPolicy {
+        version: 1,
+        ..Default::default()
+    };
+    for m in members {
+        p.members.insert(*m, Member::publisher(Location::Main));
+    }
+    p
+}
+
+async fn negotiate_subscriber(
+    handle: &ShardHandle,
+    participant: ParticipantId,
+    publications: Vec<PublicationId>,
+) -> (Subscriber, usize) {
+    let mut client = Client::new();
+    let offer = handle
+        .update_subscriptions(participant, publications, Vec::new())
+        .await
+        .expect("update_subscriptions")
+        .expect("a subscriber offer");
+    let offer = SdpOffer::from_sdp_string(&offer.sdp).expect("server offer parses");
+    let answer = client
+        .rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .expect("client accepts the server offer");
+    let subscribed = handle
+        .subscriber_answer(participant, answer.to_sdp_string())
+        .await
+        .expect("subscriber_answer");
+    (
+        Subscriber {
+            client,
+            streams: BTreeMap::new(),
+        },
+        subscribed.len(),
+    )
+}
+
+/// Sorted extended sequence numbers have no gap and no duplicate.
+fn assert_contiguous(who: &str, seqs: &[(u64, bool)]) {
+    let mut s: Vec<u64> = seqs.iter().map(|(q, _)| *q).collect();
+    s.sort_unstable();
+    for w in s.windows(2) {
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "{who}: sequence numbers not contiguous: {s:?}"
+        );
+    }
+}
+
+fn shard_config() -> ShardConfig {
+    ShardConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        "127.0.0.1".parse().expect("ip"),
+    )
+}
+
+async fn publish(handle: &ShardHandle, participant: ParticipantId, simulcast: bool) -> Publisher {
+    let (mut publisher, offer, pending) = Publisher::new(simulcast);
+    let answer = handle
+        .publisher_offer(participant, offer.to_sdp_string())
+        .await
+        .expect("publisher_offer");
+    if simulcast {
+        // What libwebrtc needs to send all layers (REAL-PEERS.md): recv rids and simulcast.
+        for rid in RIDS {
+            assert!(answer.contains(&format!("a=rid:{rid} recv")), "{answer}");
+        }
+        assert!(answer.contains("a=simulcast:recv q;h;f"), "{answer}");
+    }
+    publisher
+        .client
+        .rtc
+        .sdp_api()
+        .accept_answer(
+            pending,
+            SdpAnswer::from_sdp_string(&answer).expect("answer parses"),
+        )
+        .expect("publisher accepts the answer");
+    publisher
+}
+
+// One simulcast publisher, two subscribers: each receives audio and video with contiguous
+// sequence numbers and a keyframe first; subscriber PLIs reach the publisher throttled;
+// removing everyone brings the shard's counts back to zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_flows_from_publisher_to_two_subscribers() {
+    init_log();
+    let (handle, events) = shard::spawn(shard_config()).expect("shard starts");
+    let room = RoomId(1);
+    let (p1, p2, p3) = (ParticipantId(1), ParticipantId(2), ParticipantId(3));
+    for p in [p1, p2, p3] {
+        handle.add_participant(room, p).await.expect("join");
+    }
+    let version = handle
+        .install_policy(room, policy(&[p1, p2, p3]))
+        .await
+        .expect("policy installs");
+    assert_eq!(version, 1);
+
+    let publisher = publish(&handle, p1, true).await;
+    let mut world = World {
+        publisher,
+        subscribers: Vec::new(),
+        events,
+        seen: Vec::new(),
+        simulcast: true,
+        handle: handle.clone(),
+    };
+    world
+        .eventually("two publications", |w| {
+            w.seen
+                .iter()
+                .filter(|e| matches!(e, ShardEvent::PublicationAdded { .. }))
+                .count()
+                == 2
+        })
+        .await;
+    let mut publications = FxHashMap::default();
+    for e in &world.seen {
+        if let ShardEvent::PublicationAdded {
+            participant,
+            publication,
+            stream,
+            encodings,
+            ..
+        } = e
+        {
+            assert_eq!(*participant, p1);
+            let expected = if stream.kind == MediaKind::Video {
+                3
+            } else {
+                1
+            };
+            assert_eq!(*encodings, expected, "{stream:?}");
+            publications.insert(*stream, *publication);
+        }
+    }
+    let wanted = vec![
+        publications[&StreamRef::CAMERA_AUDIO],
+        publications[&StreamRef::CAMERA_VIDEO],
+    ];
+    for p in [p2, p3] {
+        let (sub, n) = negotiate_subscriber(&handle, p, wanted.clone()).await;
+        assert_eq!(n, 2, "both m-lines answered");
+        world.subscribers.push(sub);
+    }
+    world
+        .eventually("audio and video at both subscribers", |w| {
+            w.subscribers.iter().all(|s| {
+                s.client.connected && s.count(RtcCodec::Opus) >= 50 && s.count(RtcCodec::Vp8) >= 30
+            })
+        })
+        .await;
+    assert!(world.seen.iter().any(|e| matches!(
+        e,
+        ShardEvent::TransportConnected {
+            transport: Transport::Subscriber,
+            ..
+        }
+    )));
+    for (i, s) in world.subscribers.iter().enumerate() {
+        for (ssrc, r) in &s.streams {
+            let who = format!("subscriber {i} ssrc {ssrc} {:?}", r.codec);
+            assert_contiguous(&who, &r.packets);
+            if r.codec == Some(RtcCodec::Vp8) {
+                assert!(
+                    r.packets[0].1,
+                    "{who}: the first video packet is a keyframe"
+                );
+            }
+        }
+        assert_eq!(s.streams.len(), 2, "one audio and one video stream");
+    }
+
+    // PLI from the subscribers reaches the publisher, merged by the throttle.
+    let stats_before = handle.stats().await.expect("stats");
+    let requests_before = world.publisher.keyframe_requests.len();
+    let burst_at = now();
+    for s in &mut world.subscribers {
+        let ssrc = s.video_ssrc().expect("video stream");
+        for _ in 0..10 {
+            let mut api = s.client.rtc.direct_api();
+            api.stream_rx(&ssrc)
+                .expect("rx stream")
+                .request_keyframe(KeyframeRequestKind::Pli);
+            let mut ev = Vec::new();
+            s.client.drive(&mut ev);
+        }
+    }
+    world
+        .eventually("a keyframe request at the publisher", |w| {
+            w.publisher.keyframe_requests.len() > requests_before
+        })
+        .await;
+    // Observation window shorter than the throttle interval (1 s): the burst of PLIs
+    // (str0m merges some of them already on the subscriber side) must reach the publisher
+    // as at most one request per encoding being forwarded.
+    world.run_for(Duration::from_millis(600)).await;
+    let after: Vec<_> = world.publisher.keyframe_requests[requests_before..]
+        .iter()
+        .filter(|(t, _)| *t >= burst_at)
+        .collect();
+    assert!(
+        after.len() <= 3,
+        "PLIs are throttled per encoding: {after:?}"
+    );
+    let stats = handle.stats().await.expect("stats");
+    assert!(
+        stats.keyframe_requests_received > stats_before.keyframe_requests_received,
+        "{stats:?}"
+    );
+    assert!(
+        stats.keyframe_requests_sent - stats_before.keyframe_requests_sent
+            < stats.keyframe_requests_received - stats_before.keyframe_requests_received
+            || stats.keyframe_requests_received - stats_before.keyframe_requests_received == 1,
+        "requests are merged: {stats_before:?} -> {stats:?}"
+    );
+
+    assert_eq!(stats.peers, 3, "{stats:?}");
+    assert_eq!(stats.publications, 2, "{stats:?}");
+    assert_eq!(stats.subscriptions, 4, "{stats:?}");
+    assert_eq!(stats.datagrams_malformed, 0, "{stats:?}");
+    assert_eq!(
+        stats.rtp_unmapped, 0,
+        "every simulcast layer maps to an encoding: {stats:?}"
+    );
+
+    // Removing the publisher ends its publications and every subscription to them.
+    handle.remove_participant(p1).await.expect("leave");
+    let stats = handle.stats().await.expect("stats");
+    assert_eq!(
+        (stats.publications, stats.subscriptions),
+        (0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.peers, 2, "{stats:?}");
+    world.run_for(Duration::from_millis(50)).await;
+    let ended = world
+        .seen
+        .iter()
+        .filter(|e| matches!(e, ShardEvent::SubscriptionEnded { .. }))
+        .count();
+    assert_eq!(ended, 4);
+    for p in [p2, p3] {
+        handle.remove_participant(p).await.expect("leave");
+    }
+    let stats = handle.stats().await.expect("stats");
+    assert_eq!(
+        (stats.rooms, stats.participants, stats.peers),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.peers_failed, 0, "{stats:?}");
+    handle.shutdown().await.expect("shutdown");
+}
+
+// Datagrams that are no STUN/DTLS/RTP/RTCP, or that no peer accepts, are dropped and counted;
+// the shard keeps serving (a publisher connects afterwards and its media arrives).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_datagrams_are_counted_and_the_shard_keeps_serving() {
+    init_log();
+    let (handle, events) = shard::spawn(shard_config()).expect("shard starts");
+    let attacker = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let garbage: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0xff; 40],
+        vec![0x00, 0x01, 0x00], // truncated STUN
+        vec![0x80; 3],          // truncated RTP
+        vec![0x80, 0x60, 0x00, 0x01, 0, 0, 0, 1, 0, 0, 0, 2, 9, 9], // RTP from nobody
+        vec![0x16, 0xfe, 0xfd, 0x00], // a DTLS scrap
+        (0..1200u32).map(|i| (i * 7) as u8).collect(),
+    ];
+    for g in &garbage {
+        attacker
+            .send_to(g, handle.local_addr())
+            .expect("send garbage");
+    }
+    let until = now() + DEADLINE;
+    let stats = loop {
+        let s = handle.stats().await.expect("stats");
+        if s.datagrams_in >= garbage.len() as u64 {
+            break s;
+        }
+        assert!(now() < until, "garbage never arrived: {s:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(
+        stats.datagrams_malformed + stats.datagrams_unmatched,
+        garbage.len() as u64,
+        "{stats:?}"
+    );
+    assert!(stats.datagrams_malformed > 0, "{stats:?}");
+
+    // Still serving: a single-layer publisher connects and its tracks are published.
+    let room = RoomId(7);
+    let p = ParticipantId(70);
+    handle.add_participant(room, p).await.expect("join");
+    let publisher = publish(&handle, p, false).await;
+    let mut world = World {
+        publisher,
+        subscribers: Vec::new(),
+        events,
+        seen: Vec::new(),
+        simulcast: false,
+        handle: handle.clone(),
+    };
+    world
+        .eventually("publications after garbage", |w| {
+            w.seen
+                .iter()
+                .filter(|e| matches!(e, ShardEvent::PublicationAdded { .. }))
+                .count()
+                == 2
+        })
+        .await;
+    handle.remove_participant(p).await.expect("leave");
+    let stats = handle.stats().await.expect("stats");
+    assert_eq!((stats.peers, stats.publications, stats.rooms), (0, 0, 0));
+    handle.shutdown().await.expect("shutdown");
+}
