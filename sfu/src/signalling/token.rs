@@ -233,7 +233,6 @@ impl TokenKey {
     }
 
     fn from_bytes(secret: &[u8], key_id: Option<String>, development: bool) -> Self {
-        hs256::install();
         Self {
             key_id,
             encoding: EncodingKey::from_secret(secret),
@@ -253,7 +252,7 @@ impl TokenKey {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = self.key_id.clone();
         let token = jsonwebtoken::encode(&header, claims, &self.encoding)
-            .expect("HS256 over serialisable claims cannot fail: the provider is installed");
+            .expect("HS256 over serialisable claims cannot fail");
         Ok(token)
     }
 
@@ -297,101 +296,6 @@ impl TokenKey {
 fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
-}
-
-/// HS256 for `jsonwebtoken` over RustCrypto's `hmac` + `sha2`.
-///
-/// `jsonwebtoken` 10+ needs a crypto provider; its built-in ones (`rust_crypto`, `aws_lc_rs`) pull
-/// in RSA, ECDSA and EdDSA as well. Join tokens are HS256 only, so this provider does exactly
-/// that and refuses every other algorithm (which also rules out algorithm confusion). When str0m
-/// brings `aws-lc-rs` into the build, its `aws_lc_rs` feature can replace this module.
-mod hs256 {
-    use std::sync::Once;
-
-    use hmac::{Hmac, Mac};
-    use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
-    use jsonwebtoken::errors::{new_error, ErrorKind, Result};
-    use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
-    use sha2::Sha256;
-    use signature::{Signer, Verifier};
-
-    type HmacSha256 = Hmac<Sha256>;
-
-    struct Hs256(HmacSha256);
-
-    impl Hs256 {
-        fn new(algorithm: Algorithm, family: AlgorithmFamily, secret: &[u8]) -> Result<Self> {
-            if algorithm != Algorithm::HS256 {
-                return Err(new_error(ErrorKind::InvalidAlgorithm));
-            }
-            if family != AlgorithmFamily::Hmac {
-                return Err(new_error(ErrorKind::InvalidKeyFormat));
-            }
-            let mac = HmacSha256::new_from_slice(secret)
-                .map_err(|_| new_error(ErrorKind::InvalidKeyFormat))?;
-            Ok(Self(mac))
-        }
-    }
-
-    impl Signer<Vec<u8>> for Hs256 {
-        fn try_sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, signature::Error> {
-            let mut mac = self.0.clone();
-            mac.update(msg);
-            Ok(mac.finalize().into_bytes().to_vec())
-        }
-    }
-
-    impl Verifier<Vec<u8>> for Hs256 {
-        fn verify(&self, msg: &[u8], sig: &Vec<u8>) -> std::result::Result<(), signature::Error> {
-            let mut mac = self.0.clone();
-            mac.update(msg);
-            // Constant-time comparison.
-            mac.verify_slice(sig).map_err(signature::Error::from_source)
-        }
-    }
-
-    impl JwtSigner for Hs256 {
-        fn algorithm(&self) -> Algorithm {
-            Algorithm::HS256
-        }
-    }
-
-    impl JwtVerifier for Hs256 {
-        fn algorithm(&self) -> Algorithm {
-            Algorithm::HS256
-        }
-    }
-
-    fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
-        Ok(Box::new(Hs256::new(
-            *algorithm,
-            key.family(),
-            key.as_bytes(),
-        )?))
-    }
-
-    fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
-        Ok(Box::new(Hs256::new(
-            *algorithm,
-            key.family(),
-            key.try_get_as_bytes()?,
-        )?))
-    }
-
-    static PROVIDER: CryptoProvider = CryptoProvider {
-        signer_factory: signer,
-        verifier_factory: verifier,
-        key_utils: KeyUtils::new_unimplemented(),
-    };
-
-    /// Makes this the process's `jsonwebtoken` provider; idempotent. A provider installed
-    /// earlier by someone else stays (every provider implements HS256).
-    pub(super) fn install() {
-        static INSTALL: Once = Once::new();
-        INSTALL.call_once(|| {
-            let _already_installed = PROVIDER.install_default();
-        });
-    }
 }
 
 #[cfg(test)]
