@@ -571,3 +571,68 @@ async fn registry_forgets_a_room_after_its_session_ends() {
         tokio::task::yield_now().await;
     }
 }
+
+// A connection whose bounded outgoing queue is full is disconnected (its session is told
+// through `overflowed`), never left with silently dropped frames.
+#[tokio::test]
+async fn full_outgoing_queue_disconnects_the_client() {
+    use sfu::control::{ConnectionId, VerifiedClaims};
+    use sfu::signalling::room_actor::{ConnectionLink, RoomRegistry};
+    use signalling_proto::{Command, JoinRoomArgs, ReqId, SendChatMessageArgs};
+    use std::sync::Arc;
+    use tokio::sync::{mpsc, Notify};
+
+    let registry = RoomRegistry::default();
+    let room = registry.get_or_create("slow-1");
+    let join = |identity: &str, id: u64, capacity: usize| {
+        let (outgoing, queue) = mpsc::channel(capacity);
+        let link = ConnectionLink {
+            id: ConnectionId(id),
+            outgoing,
+            overflowed: Arc::new(Notify::new()),
+        };
+        let args: JoinRoomArgs = serde_json::from_value(json!({
+            "roomName": "slow-1",
+            "capabilities": {"breakouts": false, "screenshare": false},
+            "media": {"audio": false, "video": false},
+        }))
+        .expect("join args");
+        let claims = VerifiedClaims {
+            room: "slow-1".to_owned(),
+            identity_key: identity.to_owned(),
+            role: Role::Visitor,
+            name: Some(identity.to_owned()),
+            external_id: None,
+        };
+        (link, queue, args, claims)
+    };
+    // The slow client never reads and has room for two frames.
+    let (slow, _slow_queue, args, claims) = join("slow", 1, 2);
+    let joined = room
+        .join(slow.clone(), ReqId("1".to_owned()), args, claims)
+        .await
+        .expect("room running");
+    assert!(joined.bound);
+    let (fast, mut fast_queue, args, claims) = join("fast", 2, 1024);
+    room.join(fast.clone(), ReqId("1".to_owned()), args, claims)
+        .await
+        .expect("room running");
+    let overflowed = slow.overflowed.notified();
+    tokio::pin!(overflowed);
+    for n in 0..4 {
+        let args: SendChatMessageArgs =
+            serde_json::from_value(json!({"text": format!("message {n}")})).expect("chat args");
+        room.command(
+            fast.clone(),
+            ReqId(format!("c{n}")),
+            Command::SendChatMessage(args),
+        )
+        .await
+        .expect("room running");
+    }
+    tokio::time::timeout(DEADLINE, overflowed)
+        .await
+        .expect("the slow client is told to disconnect");
+    // The fast client is unaffected.
+    assert!(fast_queue.try_recv().is_ok());
+}
