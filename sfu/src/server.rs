@@ -6,6 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -13,7 +14,13 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::signalling::http::{self, HttpState};
+use crate::signalling::room_actor::RoomRegistry;
+use crate::signalling::session::Sessions;
 use crate::signalling::token::TokenKey;
+
+/// How long `run` waits, after the listener closed, for the signalling sessions to send their
+/// close frames before it returns anyway.
+const SESSION_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Binds the HTTP/WebSocket listener at `--http-addr`:`--http-port` (port 0: an ephemeral one)
 /// and logs the address it got.
@@ -28,8 +35,8 @@ pub async fn bind(config: &Config) -> io::Result<(TcpListener, SocketAddr)> {
 }
 
 /// Serves HTTP on `listener` until `shutdown` resolves, then drains: `/readyz` answers 503 at
-/// once, the server keeps serving for `config.drain_grace`, then stops accepting, lets
-/// in-flight requests finish and returns.
+/// once, the server keeps serving for `config.drain_grace`, then stops accepting, closes every
+/// signalling WebSocket with 1001 (going away), lets in-flight requests finish and returns.
 ///
 /// Errors are I/O errors of the listener.
 pub async fn run(
@@ -46,7 +53,11 @@ pub async fn run(
         );
     }
     let (draining_tx, draining_rx) = watch::channel(false);
-    let app = http::router(HttpState::new(tokens, draining_rx));
+    // Upgraded WebSockets run in their own tasks, outside axum's graceful shutdown, so they
+    // get their own signal.
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let sessions = Sessions::new(tokens, RoomRegistry::default(), closing_rx);
+    let app = http::router(HttpState::new(sessions.clone(), draining_rx));
     let addr = listener.local_addr()?;
     info!(
         %addr,
@@ -64,11 +75,18 @@ pub async fn run(
         if !grace.is_zero() {
             tokio::time::sleep(grace).await;
         }
-        info!("drain grace over: closing the HTTP listener");
+        info!("drain grace over: closing the HTTP listener and the signalling sessions");
+        closing_tx.send_replace(true);
     };
     axum::serve(listener, app)
         .with_graceful_shutdown(drained)
         .await?;
+    if tokio::time::timeout(SESSION_CLOSE_WAIT, sessions.all_closed())
+        .await
+        .is_err()
+    {
+        warn!("signalling sessions still open after {SESSION_CLOSE_WAIT:?}; stopping anyway");
+    }
     info!(%addr, "server stopped");
     Ok(())
 }

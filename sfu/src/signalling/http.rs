@@ -1,5 +1,6 @@
-//! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, and in development mode only
-//! `/dev/token` for the demo page (DECISIONS.md §11).
+//! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, the signalling WebSocket
+//! `/rtc` ([`super::session`]), and in development mode only `/dev/token` for the demo page
+//! (DECISIONS.md §11).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use signalling_proto::Role;
 use tokio::sync::watch;
 
 use crate::clock;
+use crate::signalling::session::{self, Sessions};
 use crate::signalling::token::{parse_token_role, Claims, TokenKey};
 
 /// Lifetime of a token from `/dev/token`.
@@ -26,12 +28,23 @@ pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
 pub struct HttpState {
     tokens: Arc<TokenKey>,
     draining: watch::Receiver<bool>,
+    sessions: Sessions,
 }
 
 impl HttpState {
-    /// State over the token key and the server's draining flag (`true` once shutdown begins).
-    pub fn new(tokens: Arc<TokenKey>, draining: watch::Receiver<bool>) -> Self {
-        Self { tokens, draining }
+    /// State over the signalling sessions (which hold the token key and the rooms) and the
+    /// server's draining flag (`true` once shutdown begins).
+    pub fn new(sessions: Sessions, draining: watch::Receiver<bool>) -> Self {
+        Self {
+            tokens: Arc::clone(sessions.tokens()),
+            draining,
+            sessions,
+        }
+    }
+
+    /// What the `/rtc` sessions share.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
     }
 }
 
@@ -40,7 +53,8 @@ impl HttpState {
 pub fn router(state: HttpState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/rtc", get(session::rtc));
     if state.tokens.is_development() {
         router = router.route("/dev/token", get(dev_token));
     }

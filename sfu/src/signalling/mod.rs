@@ -1,5 +1,7 @@
-//! The signalling side of the shell: HTTP endpoints now; the `/rtc` WebSocket sessions, frame
-//! limits and the session tasks follow (ARCHITECTURE.md §2).
+//! The signalling side of the shell: the HTTP endpoints, the `/rtc` WebSocket sessions (one
+//! task per socket) and the room actors they talk to (one task per room), ARCHITECTURE.md §2.
 
 pub mod http;
+pub mod room_actor;
+pub mod session;
 pub mod token;

@@ -1,0 +1,597 @@
+//! One task per room (ARCHITECTURE.md §2): a [`RoomActor`] owns one sans-IO
+//! [`control::Room`], takes the sessions' inputs over a bounded channel one at a time, and
+//! executes the room's effects in order after each input. The [`RoomRegistry`] maps room names
+//! to running actors, creates one on the first valid join (spec §3 auto-create) and forgets it
+//! when its room session has ended and no socket is bound to it any more.
+//!
+//! Nothing here awaits a session: frames go into each connection's bounded outgoing queue with
+//! `try_send`, and a connection whose queue is full is disconnected rather than blocking the
+//! room or dropping a control message silently (STYLE.md rule 10).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use rand_core::{OsRng, TryRngCore};
+use signalling_proto::{
+    encode_server_message, Command, CommandResult, ErrorBody, ErrorCode, Event, EventMessage,
+    JoinRoomArgs, ReqId, Response, ServerMessage,
+};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tracing::{debug, info, warn, Instrument};
+
+use crate::clock;
+use crate::control::{
+    self, CloseReason, ConnectionId, Effect, Room, RoomConfig, RoomPolicy, Timer, VerifiedClaims,
+    WallClock,
+};
+use crate::core::{ForwardingPolicy, ParticipantId};
+
+/// Inputs waiting for one room actor; senders wait (backpressure) when it is full.
+const ROOM_INBOX: usize = 256;
+
+/// What a session's writer is asked to put on its socket, in order.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// One encoded server frame.
+    Text(String),
+    /// Close the socket with this code and reason after the frames before it.
+    Close { code: u16, reason: &'static str },
+}
+
+/// The room's way to reach one socket.
+#[derive(Debug, Clone)]
+pub struct ConnectionLink {
+    pub id: ConnectionId,
+    /// Bounded: a full queue means a client too slow to keep up.
+    pub outgoing: mpsc::Sender<Outgoing>,
+    /// Fired when the queue overflowed: the session closes at once (it cannot be queued).
+    pub overflowed: Arc<Notify>,
+}
+
+/// The answer a session waits for after each input it hands to the room. The response frame
+/// itself went into the connection's outgoing queue ahead of the events it caused (spec §6.3);
+/// this only says whether the socket is still bound to the room afterwards (admitted, knocking
+/// or holding a `room_locked` reservation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handled {
+    pub bound: bool,
+}
+
+/// A message to a room actor.
+#[derive(Debug)]
+enum RoomInput {
+    /// `join_room` with a verified `{token}` credential.
+    Join {
+        link: ConnectionLink,
+        req_id: ReqId,
+        args: JoinRoomArgs,
+        claims: VerifiedClaims,
+        reply: oneshot::Sender<Handled>,
+    },
+    /// Any other command (including `join_room` with a knock grant).
+    Command {
+        link: ConnectionLink,
+        req_id: ReqId,
+        command: Command,
+        reply: oneshot::Sender<Handled>,
+    },
+    /// The socket is gone.
+    Disconnect { connection: ConnectionId },
+    /// A timer the room armed is due.
+    TimerFired { timer: Timer, generation: u64 },
+}
+
+/// A cheap handle to a running room actor.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
+    name: Arc<str>,
+    /// Tells this actor apart from a later one under the same name.
+    instance: u64,
+    inbox: mpsc::Sender<RoomInput>,
+}
+
+impl RoomHandle {
+    /// The room's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Hands a verified `join_room` to the room. `None` when the actor has already stopped.
+    pub async fn join(
+        &self,
+        link: ConnectionLink,
+        req_id: ReqId,
+        args: JoinRoomArgs,
+        claims: VerifiedClaims,
+    ) -> Option<Handled> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Join {
+            link,
+            req_id,
+            args,
+            claims,
+            reply,
+        };
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Hands a command to the room. `None` when the actor has already stopped.
+    pub async fn command(
+        &self,
+        link: ConnectionLink,
+        req_id: ReqId,
+        command: Command,
+    ) -> Option<Handled> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Command {
+            link,
+            req_id,
+            command,
+            reply,
+        };
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Tells the room the socket is gone (the room decides about grace and resume).
+    pub async fn disconnect(&self, connection: ConnectionId) {
+        // A stopped actor has nothing left to tell.
+        let _ = self.inbox.send(RoomInput::Disconnect { connection }).await;
+    }
+}
+
+/// Room name → running actor, shared by every session of the server.
+#[derive(Debug, Clone)]
+pub struct RoomRegistry {
+    inner: Arc<Mutex<RegistryInner>>,
+    policy: RoomPolicy,
+}
+
+#[derive(Debug, Default)]
+struct RegistryInner {
+    rooms: HashMap<String, RoomHandle>,
+    /// Resume token → room name: `resume` names no room (spec §8.1), so the actor that minted
+    /// the token records it here.
+    resume: HashMap<String, String>,
+    next_instance: u64,
+}
+
+impl Default for RoomRegistry {
+    fn default() -> Self {
+        Self::new(RoomPolicy::default())
+    }
+}
+
+impl RoomRegistry {
+    /// An empty registry; new rooms get `policy`.
+    pub fn new(policy: RoomPolicy) -> Self {
+        Self {
+            inner: Arc::default(),
+            policy,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RegistryInner> {
+        // The map stays consistent under a panic elsewhere (every update is one insert or
+        // remove), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The running actor of `name`, if any.
+    pub fn get(&self, name: &str) -> Option<RoomHandle> {
+        self.lock().rooms.get(name).cloned()
+    }
+
+    /// The running actor of `name`, started if there is none (spec §3: rooms are created on
+    /// the first valid join). Must be called inside a tokio runtime.
+    pub fn get_or_create(&self, name: &str) -> RoomHandle {
+        let mut inner = self.lock();
+        if let Some(handle) = inner.rooms.get(name) {
+            if !handle.inbox.is_closed() {
+                return handle.clone();
+            }
+        }
+        inner.next_instance += 1;
+        let instance = inner.next_instance;
+        let (tx, rx) = mpsc::channel(ROOM_INBOX);
+        let handle = RoomHandle {
+            name: Arc::from(name),
+            instance,
+            inbox: tx.clone(),
+        };
+        inner.rooms.insert(name.to_owned(), handle.clone());
+        drop(inner);
+        let actor = RoomActor::new(name, self.policy.clone(), self.clone(), instance, tx);
+        let span = tracing::info_span!("room", room = name);
+        tokio::spawn(actor.run(rx).instrument(span));
+        info!(room = name, "room created");
+        handle
+    }
+
+    /// The room that minted `resume_token`, if it is still running.
+    pub fn room_of_resume_token(&self, resume_token: &str) -> Option<RoomHandle> {
+        let inner = self.lock();
+        let name = inner.resume.get(resume_token)?;
+        inner.rooms.get(name).cloned()
+    }
+
+    /// How many rooms are running (for tests and metrics).
+    pub fn room_count(&self) -> usize {
+        self.lock().rooms.len()
+    }
+
+    fn remember_resume_token(&self, token: String, room: &str) {
+        self.lock().resume.insert(token, room.to_owned());
+    }
+
+    fn forget_resume_token(&self, token: &str) {
+        self.lock().resume.remove(token);
+    }
+
+    /// Removes `name` if it is still this actor (a newer one may have replaced it).
+    fn remove(&self, name: &str, instance: u64) {
+        let mut inner = self.lock();
+        if inner
+            .rooms
+            .get(name)
+            .is_some_and(|h| h.instance == instance)
+        {
+            inner.rooms.remove(name);
+        }
+        inner.resume.retain(|_, room| room != name);
+    }
+}
+
+/// The task that owns one [`Room`].
+#[derive(Debug)]
+pub struct RoomActor {
+    room: Room,
+    name: String,
+    wall_clock: WallClock,
+    registry: RoomRegistry,
+    instance: u64,
+    /// For timers: each armed timer sends its firing back here.
+    inbox: mpsc::Sender<RoomInput>,
+    /// Sockets bound to the room (admitted, knocking or reserved).
+    connections: HashMap<ConnectionId, ConnectionLink>,
+    /// Each participant's last event `seq` (spec §6.3: +1 per event, the first is 1). Kept per
+    /// participant, not per socket, so a resume continues the count.
+    seq: HashMap<ParticipantId, u64>,
+    /// Participant → socket, as the room last reported it. The room forgets a kicked or
+    /// leaving participant while handling the command, before its effects (the farewell
+    /// events to that participant) run, so the actor keeps the route until `Released`.
+    routes: HashMap<ParticipantId, ConnectionId>,
+    /// Each participant's resume token, to forget it from the registry on release.
+    resume_tokens: HashMap<ParticipantId, String>,
+    /// The forwarding policy version last installed (there is no media shard wired yet).
+    installed_policy_version: u64,
+}
+
+impl RoomActor {
+    fn new(
+        name: &str,
+        policy: RoomPolicy,
+        registry: RoomRegistry,
+        instance: u64,
+        inbox: mpsc::Sender<RoomInput>,
+    ) -> Self {
+        let wall_clock = shell_wall_clock();
+        let room = Room::new(RoomConfig {
+            name: name.to_owned(),
+            policy,
+            seed: os_seed(),
+            wall_clock,
+        });
+        Self {
+            room,
+            name: name.to_owned(),
+            wall_clock,
+            registry,
+            instance,
+            inbox,
+            connections: HashMap::new(),
+            seq: HashMap::new(),
+            routes: HashMap::new(),
+            resume_tokens: HashMap::new(),
+            installed_policy_version: 0,
+        }
+    }
+
+    /// Serves inputs until the room is finished: no room session and no bound socket.
+    async fn run(mut self, mut inbox: mpsc::Receiver<RoomInput>) {
+        // The actor holds a sender itself (for timers), so `recv` never ends on its own.
+        while let Some(input) = inbox.recv().await {
+            self.handle(input).await;
+            if !self.room.has_session()
+                && self.connections.is_empty()
+                && self.room.participant_ids().is_empty()
+            {
+                break;
+            }
+        }
+        // Unregister first, then close the inbox: a session that still got this handle sees a
+        // closed channel and asks the registry again, which by then starts a fresh actor.
+        self.registry.remove(&self.name, self.instance);
+        inbox.close();
+        info!(room = %self.name, "room actor stopped");
+    }
+
+    async fn handle(&mut self, input: RoomInput) {
+        let now = clock::now();
+        self.refresh_routes();
+        match input {
+            RoomInput::Join {
+                link,
+                req_id,
+                args,
+                claims,
+                reply,
+            } => {
+                let connection = link.id;
+                self.connections.entry(connection).or_insert(link);
+                let result = self.room.handle_join(now, connection, args, claims);
+                self.refresh_routes();
+                self.respond(connection, req_id, result);
+                self.execute_effects(now).await;
+                let _ = reply.send(self.unbind_if_unbound(connection));
+            }
+            RoomInput::Command {
+                link,
+                req_id,
+                command,
+                reply,
+            } => {
+                let connection = link.id;
+                self.connections.entry(connection).or_insert(link);
+                let resuming = matches!(command, Command::Resume(_));
+                let mut result = self.room.handle_command(now, connection, command);
+                self.refresh_routes();
+                // The shell keeps no replay buffer yet, so a resumer always gets a `room_state`
+                // snapshot instead of the missed events (spec §6.3).
+                if let (true, Ok(CommandResult::Resume(resumed))) = (resuming, &mut result) {
+                    resumed.replayed = false;
+                }
+                let ok = result.is_ok();
+                self.respond(connection, req_id, result);
+                if resuming && ok {
+                    self.send_snapshot(now, connection);
+                }
+                self.execute_effects(now).await;
+                let _ = reply.send(self.unbind_if_unbound(connection));
+            }
+            RoomInput::Disconnect { connection } => {
+                self.connections.remove(&connection);
+                self.room.handle_disconnect(now, connection);
+                self.refresh_routes();
+                self.execute_effects(now).await;
+            }
+            RoomInput::TimerFired { timer, generation } => {
+                self.room.handle_timer(now, timer, generation);
+                self.refresh_routes();
+                self.execute_effects(now).await;
+            }
+        }
+    }
+
+    /// Takes the current participant → socket mapping from the room. Participants the room
+    /// no longer lists keep their last route until their `Released` effect.
+    fn refresh_routes(&mut self) {
+        for participant in self.room.participant_ids() {
+            match self.room.connection_of(participant) {
+                Some(connection) => self.routes.insert(participant, connection),
+                None => self.routes.remove(&participant),
+            };
+        }
+    }
+
+    /// Forgets a socket the room no longer knows (a failed join, a finished knock), so its
+    /// session stops routing to this room.
+    fn unbind_if_unbound(&mut self, connection: ConnectionId) -> Handled {
+        let bound = self.room.participant_of(connection).is_some()
+            && self.connections.contains_key(&connection);
+        if !bound {
+            self.connections.remove(&connection);
+        }
+        Handled { bound }
+    }
+
+    /// Queues the command's response ahead of every event it caused (spec §6.3).
+    fn respond(
+        &mut self,
+        connection: ConnectionId,
+        req_id: ReqId,
+        result: Result<CommandResult, ErrorBody>,
+    ) {
+        let response = match &result {
+            Ok(result) => Response::ok(req_id, result),
+            Err(error) => Response::err(Some(req_id), error.clone()),
+        };
+        if let Ok(CommandResult::JoinRoom(joined)) = &result {
+            let token = joined.resume_token.expose().to_owned();
+            self.registry
+                .remember_resume_token(token.clone(), &self.name);
+            if let Some(participant) = control::participant_from_wire(&joined.self_id) {
+                self.resume_tokens.insert(participant, token);
+            }
+        }
+        let frame = encode_server_message(&ServerMessage::Response(response));
+        self.push(connection, Outgoing::Text(frame));
+    }
+
+    /// A resumer's `room_state`, taking its next `seq` (spec §6.3).
+    fn send_snapshot(&mut self, now: Instant, connection: ConnectionId) {
+        let Some(participant) = self.room.participant_of(connection) else {
+            return;
+        };
+        if let Some(state) = self.room.snapshot_for(now, participant) {
+            self.send_event(participant, Event::RoomState(Box::new(state)), now);
+        }
+    }
+
+    /// Drains and executes the room's effects in order.
+    async fn execute_effects(&mut self, now: Instant) {
+        while let Some(effect) = self.room.poll_effect() {
+            match effect {
+                Effect::InstallPolicy(policy) => self.install_policy(policy).await,
+                Effect::Send { to, event } => {
+                    for participant in to {
+                        self.send_event(participant, event.clone(), now);
+                    }
+                }
+                Effect::SendToConnection { connection, event } => {
+                    // Knockers get events without `seq` (spec §8.2).
+                    let message = EventMessage {
+                        seq: None,
+                        ts: self.wall_clock.timestamp(now),
+                        event,
+                    };
+                    let frame = encode_server_message(&ServerMessage::Event(message));
+                    self.push(connection, Outgoing::Text(frame));
+                }
+                Effect::SetTimer {
+                    timer,
+                    at,
+                    generation,
+                } => self.arm(timer, at, generation),
+                Effect::Close { connection, reason } => {
+                    let (code, text) = close_code(reason);
+                    self.push(connection, Outgoing::Close { code, reason: text });
+                    self.connections.remove(&connection);
+                }
+                Effect::Released { participant } => {
+                    debug!(%participant, "participant released");
+                    self.seq.remove(&participant);
+                    self.routes.remove(&participant);
+                    if let Some(token) = self.resume_tokens.remove(&participant) {
+                        self.registry.forget_resume_token(&token);
+                    }
+                }
+                Effect::StartService { service, target_id } => {
+                    info!(
+                        ?service,
+                        ?target_id,
+                        "service start requested (no services yet)"
+                    );
+                }
+                Effect::StopService { service } => {
+                    info!(?service, "service stop requested (no services yet)");
+                }
+                Effect::RoomSessionEnded { room_session_id } => {
+                    info!(%room_session_id, "room session ended");
+                }
+            }
+        }
+    }
+
+    /// Installs `policy` in the room's media core and waits for the shard's ack; the effects
+    /// after it run only then (spec §13.3: policy first, then the events). No media shard is
+    /// wired yet, so this records the version; the shard call goes here.
+    async fn install_policy(&mut self, policy: ForwardingPolicy) {
+        debug!(version = policy.version, "forwarding policy installed");
+        self.installed_policy_version = policy.version;
+    }
+
+    /// One event to one participant with its next `seq`. A participant without a socket
+    /// (reconnecting) still uses up the `seq`, so the gap shows on resume.
+    fn send_event(&mut self, participant: ParticipantId, event: Event, now: Instant) {
+        let seq = self.seq.entry(participant).or_insert(0);
+        *seq += 1;
+        let message = EventMessage {
+            seq: Some(*seq),
+            ts: self.wall_clock.timestamp(now),
+            event,
+        };
+        if let Some(&connection) = self.routes.get(&participant) {
+            let frame = encode_server_message(&ServerMessage::Event(message));
+            self.push(connection, Outgoing::Text(frame));
+        }
+    }
+
+    /// Puts a frame in a socket's queue without waiting. A full queue disconnects that client:
+    /// dropping a control message silently would desynchronise it (STYLE.md).
+    fn push(&mut self, connection: ConnectionId, outgoing: Outgoing) {
+        let Some(link) = self.connections.get(&connection) else {
+            return;
+        };
+        match link.outgoing.try_send(outgoing) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(%connection, "outgoing queue full: disconnecting the slow client");
+                link.overflowed.notify_one();
+                self.connections.remove(&connection);
+            }
+            // The session is already gone; its disconnect is on the way.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.connections.remove(&connection);
+            }
+        }
+    }
+
+    /// Arms a timer: a small task sleeps until `at` and sends the firing back. Stale
+    /// generations are ignored by the room, so nothing is ever cancelled (spec §10.3).
+    fn arm(&self, timer: Timer, at: Instant, generation: u64) {
+        let inbox = self.inbox.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            let _ = inbox
+                .send(RoomInput::TimerFired { timer, generation })
+                .await;
+        });
+    }
+
+    /// The version of the forwarding policy last installed.
+    pub fn installed_policy_version(&self) -> u64 {
+        self.installed_policy_version
+    }
+}
+
+/// The close code and reason for each way the room ends a socket. 1000 is a normal close;
+/// the others are application codes (RFC 6455 §7.4.2: 4000-4999 are for applications).
+pub fn close_code(reason: CloseReason) -> (u16, &'static str) {
+    match reason {
+        CloseReason::Left => (1000, "left"),
+        CloseReason::Kicked => (4001, "kicked"),
+        CloseReason::MeetingEnded => (4002, "meeting_ended"),
+        CloseReason::KnockRejected => (4003, "knock_rejected"),
+        CloseReason::Replaced => (4004, "replaced"),
+        CloseReason::ServiceStopped => (4005, "service_stopped"),
+    }
+}
+
+/// Close code for a client that does not read its frames fast enough (RFC 6455 1008, policy).
+pub const CLOSE_SLOW_CONSUMER: u16 = 1008;
+
+/// The wall clock anchored once at room creation with the shell clock.
+fn shell_wall_clock() -> WallClock {
+    let at = clock::now();
+    let unix_millis = clock::system_now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    WallClock { at, unix_millis }
+}
+
+/// 32 bytes of OS entropy for the room's resume tokens and grants. Should the OS source fail
+/// (it does not on supported platforms), the seed falls back to the clock and a counter, which
+/// is unique but guessable, so the failure is logged loudly.
+fn os_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    if let Err(error) = OsRng.try_fill_bytes(&mut seed) {
+        static FALLBACK: AtomicU64 = AtomicU64::new(0);
+        warn!(%error, "OS entropy unavailable: room seed falls back to clock and counter");
+        let nanos = clock::system_now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        seed[..16].copy_from_slice(&nanos.to_le_bytes());
+        let count = FALLBACK.fetch_add(1, Ordering::Relaxed);
+        seed[16..24].copy_from_slice(&count.to_le_bytes());
+    }
+    seed
+}
+
+/// `internal_error` response body for a room that stopped under a session.
+pub(crate) fn room_gone() -> ErrorBody {
+    ErrorBody::new(ErrorCode::InternalError, "the room stopped; join again")
+}

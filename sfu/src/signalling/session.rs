@@ -1,0 +1,378 @@
+//! `GET /rtc`: one task per signalling WebSocket (ARCHITECTURE.md §2, PROTOCOL.md §1-§4).
+//!
+//! A session decodes each text frame, answers what it can answer alone (bad frames,
+//! `not_connected` before admission, `invalid_credential`), verifies `{token}` credentials and
+//! hands everything else to its room's [`RoomActor`](super::room_actor::RoomActor). It writes
+//! two kinds of frames: its own answers, and the room's frames from the connection's bounded
+//! outgoing queue (responses, then the events they caused, spec §6.3).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response as HttpResponse;
+use signalling_proto::{
+    decode_client_frame, encode_server_message, ClientMessage, Command, Credential, ErrorBody,
+    ErrorCode, JoinRoomArgs, ReqId, Response, ResumeArgs, ServerMessage, CLOSE_MESSAGE_TOO_BIG,
+    MAX_FRAME_BYTES,
+};
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, info, Instrument};
+
+use crate::clock;
+use crate::control::ConnectionId;
+use crate::signalling::http::HttpState;
+use crate::signalling::room_actor::{
+    room_gone, ConnectionLink, Handled, Outgoing, RoomHandle, RoomRegistry, CLOSE_SLOW_CONSUMER,
+};
+use crate::signalling::token::TokenKey;
+
+/// Frames queued for one socket before the client counts as too slow and is disconnected.
+pub const OUTGOING_QUEUE: usize = 1024;
+
+/// Close code when the server shuts down (RFC 6455 1001, going away).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// What every session shares: the token key, the rooms, and the shutdown signal.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    tokens: Arc<TokenKey>,
+    rooms: RoomRegistry,
+    /// `true` once the server closes its sessions (end of the drain grace).
+    closing: watch::Receiver<bool>,
+    /// Number of running sessions; [`crate::server::run`] waits for it to reach zero.
+    running: Arc<watch::Sender<usize>>,
+    next_connection: Arc<AtomicU64>,
+}
+
+impl Sessions {
+    /// Sessions over `tokens` and `rooms` that close with 1001 once `closing` turns `true`.
+    pub fn new(tokens: Arc<TokenKey>, rooms: RoomRegistry, closing: watch::Receiver<bool>) -> Self {
+        Self {
+            tokens,
+            rooms,
+            closing,
+            running: Arc::new(watch::Sender::new(0)),
+            next_connection: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// The token key.
+    pub fn tokens(&self) -> &Arc<TokenKey> {
+        &self.tokens
+    }
+
+    /// The room registry.
+    pub fn rooms(&self) -> &RoomRegistry {
+        &self.rooms
+    }
+
+    /// Resolves once no session is running.
+    pub async fn all_closed(&self) {
+        let mut running = self.running.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = running.wait_for(|count| *count == 0).await;
+    }
+}
+
+/// Decrements the running count however the session task ends.
+struct RunningGuard(Arc<watch::Sender<usize>>);
+
+impl RunningGuard {
+    fn new(running: &Arc<watch::Sender<usize>>) -> Self {
+        running.send_modify(|count| *count += 1);
+        Self(Arc::clone(running))
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|count| *count = count.saturating_sub(1));
+    }
+}
+
+/// The `/rtc` handler: upgrades to a WebSocket limited to 64 KiB frames and messages (spec §3).
+pub async fn rtc(upgrade: WebSocketUpgrade, State(state): State<HttpState>) -> HttpResponse {
+    let sessions = state.sessions().clone();
+    upgrade
+        .max_frame_size(MAX_FRAME_BYTES)
+        .max_message_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| serve(socket, sessions))
+}
+
+/// Serves one socket until it closes, the room closes it, or the server shuts down.
+pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
+    let _running = RunningGuard::new(&sessions.running);
+    let id = ConnectionId(sessions.next_connection.fetch_add(1, Ordering::Relaxed));
+    let span = tracing::info_span!("session", connection = %id);
+    async move {
+        let (outgoing, mut queue) = mpsc::channel(OUTGOING_QUEUE);
+        let overflowed = Arc::new(Notify::new());
+        let mut closing = sessions.closing.clone();
+        let mut session = Session {
+            link: ConnectionLink {
+                id,
+                outgoing,
+                overflowed: Arc::clone(&overflowed),
+            },
+            sessions,
+            room: None,
+        };
+        debug!("socket opened");
+        let end = loop {
+            tokio::select! {
+                biased;
+                () = shutting_down(&mut closing) => {
+                    break close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                }
+                () = overflowed.notified() => {
+                    break close(&mut socket, CLOSE_SLOW_CONSUMER, "outgoing queue overflow").await;
+                }
+                Some(out) = queue.recv() => match out {
+                    Outgoing::Text(frame) => {
+                        if socket.send(Message::Text(frame.into())).await.is_err() {
+                            break "write failed";
+                        }
+                    }
+                    Outgoing::Close { code, reason } => break close(&mut socket, code, reason).await,
+                },
+                frame = socket.recv() => match frame {
+                    None => break "peer went away",
+                    Some(Err(error)) => {
+                        if is_too_big(error) {
+                            break close(&mut socket, CLOSE_MESSAGE_TOO_BIG, "frame larger than 64 KiB").await;
+                        }
+                        break "read failed";
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        if session.handle_text(&mut socket, text.as_str()).await.is_err() {
+                            break "write failed";
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        // Text frames only (PROTOCOL.md §1): answered like any frame that is
+                        // not JSON, and the connection keeps serving.
+                        let answer = Response::err(None, ErrorBody::new(
+                            ErrorCode::InvalidRequest,
+                            "binary frames are not accepted: send JSON text frames",
+                        ));
+                        if send_response(&mut socket, answer).await.is_err() {
+                            break "write failed";
+                        }
+                    }
+                    // tungstenite answers pings itself; pongs need nothing.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) => break "peer closed",
+                },
+            }
+        };
+        debug!(end, "socket closed");
+        if let Some(room) = session.room.take() {
+            room.disconnect(id).await;
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Resolves once the server closes its sessions (or the signal's sender is gone, which only
+/// happens once the server has stopped).
+async fn shutting_down(closing: &mut watch::Receiver<bool>) {
+    // Map the guard away at once: it must not be held across an await (the future is `Send`).
+    let _ = closing.wait_for(|closing| *closing).await.map(|_| ());
+}
+
+/// Whether a read error is tungstenite's "message/frame too long" (the 64 KiB limit).
+fn is_too_big(error: axum::Error) -> bool {
+    error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)))
+}
+
+/// Sends a close frame; the session ends either way.
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> &'static str {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    // A peer that is already gone cannot be told; the session ends either way.
+    let _ = socket.send(Message::Close(Some(frame))).await;
+    reason
+}
+
+async fn send_response(socket: &mut WebSocket, response: Response) -> Result<(), axum::Error> {
+    let frame = encode_server_message(&ServerMessage::Response(response));
+    socket.send(Message::Text(frame.into())).await
+}
+
+/// The per-socket state.
+struct Session {
+    link: ConnectionLink,
+    sessions: Sessions,
+    /// The room this socket is bound to (admitted, knocking, or holding a `room_locked`
+    /// reservation), which receives every command after the first.
+    room: Option<RoomHandle>,
+}
+
+impl Session {
+    /// One text frame. `Err` only when writing to the socket failed.
+    async fn handle_text(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), axum::Error> {
+        let ClientMessage { req_id, command } = match decode_client_frame(text) {
+            Ok(message) => message,
+            // Bad frames are answered and the connection keeps serving (spec §6.2).
+            Err(error) => return send_response(socket, error.to_response()).await,
+        };
+        let answer = match command {
+            Command::JoinRoom(args) => self.join(req_id, args).await,
+            Command::Resume(args) if self.room.is_none() => self.resume(req_id, args).await,
+            command => match self.room.clone() {
+                Some(room) => self.forward(&room, req_id, command).await,
+                // Before admission only join_room and resume may come (PROTOCOL.md §1);
+                // knock_room needs a room_locked answer first, which binds the socket.
+                None => Some(Response::err(
+                    Some(req_id),
+                    ErrorBody::new(ErrorCode::NotConnected, "join_room or resume first"),
+                )),
+            },
+        };
+        match answer {
+            Some(response) => send_response(socket, response).await,
+            None => Ok(()),
+        }
+    }
+
+    /// `join_room`: a `{token}` is verified here against the requested room, then the room
+    /// (created on the first valid join, spec §3) decides. A `{grant}` goes to the room that
+    /// minted it. Returns the answer when the session answers itself.
+    async fn join(&mut self, req_id: ReqId, args: JoinRoomArgs) -> Option<Response> {
+        if let Some(room) = &self.room {
+            if room.name() != args.room_name {
+                return Some(error(
+                    req_id,
+                    ErrorCode::InvalidRequest,
+                    "this socket is already bound to another room",
+                ));
+            }
+        }
+        match &args.credential {
+            Some(Credential::Token(token)) => {
+                let claims = match self.sessions.tokens.verify(
+                    token.expose(),
+                    &args.room_name,
+                    clock::system_now(),
+                ) {
+                    Ok(claims) => claims,
+                    Err(why) => {
+                        debug!(%why, "join token refused");
+                        return Some(error(req_id, ErrorCode::InvalidCredential, why.to_string()));
+                    }
+                };
+                let claims = crate::control::VerifiedClaims::from(claims);
+                let room = match &self.room {
+                    Some(room) => room.clone(),
+                    None => self.sessions.rooms.get_or_create(&args.room_name),
+                };
+                let mut handled = room
+                    .join(
+                        self.link.clone(),
+                        req_id.clone(),
+                        args.clone(),
+                        claims.clone(),
+                    )
+                    .await;
+                let mut room = room;
+                if handled.is_none() && self.room.is_none() {
+                    // The actor stopped between lookup and send (its room had just ended):
+                    // the registry starts a fresh one.
+                    room = self.sessions.rooms.get_or_create(&args.room_name);
+                    handled = room
+                        .join(self.link.clone(), req_id.clone(), args, claims)
+                        .await;
+                }
+                self.settle(room, handled, req_id)
+            }
+            Some(Credential::Grant(_)) => {
+                let room = match &self.room {
+                    Some(room) => Some(room.clone()),
+                    None => self.sessions.rooms.get(&args.room_name),
+                };
+                let Some(room) = room else {
+                    return Some(error(
+                        req_id,
+                        ErrorCode::InvalidCredential,
+                        "unknown or expired grant",
+                    ));
+                };
+                let handled = room
+                    .command(self.link.clone(), req_id.clone(), Command::JoinRoom(args))
+                    .await;
+                self.settle(room, handled, req_id)
+            }
+            Some(Credential::RoomKey(_)) | None => Some(error(
+                req_id,
+                ErrorCode::InvalidCredential,
+                "this server admits with a {token} credential (or a knock {grant})",
+            )),
+        }
+    }
+
+    /// `resume` on a fresh socket: the room is found by the resume token (spec §7.2).
+    async fn resume(&mut self, req_id: ReqId, args: ResumeArgs) -> Option<Response> {
+        let Some(room) = self
+            .sessions
+            .rooms
+            .room_of_resume_token(args.resume_token.expose())
+        else {
+            return Some(error(
+                req_id,
+                ErrorCode::ResumeFailed,
+                "unknown resume token or grace expired",
+            ));
+        };
+        let handled = room
+            .command(self.link.clone(), req_id.clone(), Command::Resume(args))
+            .await;
+        self.settle(room, handled, req_id)
+    }
+
+    /// A command for the bound room; the room answers through the outgoing queue.
+    async fn forward(
+        &mut self,
+        room: &RoomHandle,
+        req_id: ReqId,
+        command: Command,
+    ) -> Option<Response> {
+        let handled = room
+            .command(self.link.clone(), req_id.clone(), command)
+            .await;
+        self.settle(room.clone(), handled, req_id)
+    }
+
+    /// Records whether the socket is still bound to `room` after it handled an input.
+    fn settle(
+        &mut self,
+        room: RoomHandle,
+        handled: Option<Handled>,
+        req_id: ReqId,
+    ) -> Option<Response> {
+        match handled {
+            Some(Handled { bound }) => {
+                if bound && self.room.is_none() {
+                    info!(room = room.name(), "socket bound to room");
+                }
+                self.room = bound.then_some(room);
+                None
+            }
+            None => {
+                self.room = None;
+                Some(Response::err(Some(req_id), room_gone()))
+            }
+        }
+    }
+}
+
+fn error(req_id: ReqId, code: ErrorCode, message: impl Into<String>) -> Response {
+    Response::err(Some(req_id), ErrorBody::new(code, message))
+}

@@ -1,0 +1,638 @@
+//! The signalling WebSocket `/rtc` over real sockets on 127.0.0.1 (PROTOCOL.md §1-§4): a
+//! server in this process (`sfu::bind` + `sfu::run`) and `tokio-tungstenite` clients with
+//! development-key tokens. Every wait has a deadline; nothing sleeps for correctness.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use sfu::signalling::token::{Claims, TokenKey};
+use sfu::Config;
+use signalling_proto::Role;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any one expected frame may take.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// A development-mode server (tokens signed with the development key) on 127.0.0.1:0.
+    async fn start() -> Self {
+        let config = Config::ephemeral();
+        let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(sfu::run(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+}
+
+fn token(room: &str, identity: &str, role: Role) -> String {
+    TokenKey::development()
+        .sign(&Claims::new(room, identity, role).with_name(identity))
+        .expect("valid claims")
+}
+
+/// What the client saw next.
+#[derive(Debug)]
+enum Frame {
+    Json(Value),
+    Closed(Option<(u16, String)>),
+}
+
+struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next_req: u64,
+    /// Events read while waiting for something else, in order.
+    events: Vec<Value>,
+    /// The last `seq` seen; each event's must be one more (spec §6.3).
+    last_seq: u64,
+    /// `false` until the first event on a resumed socket, whose `seq` continues the old one's.
+    seq_known: bool,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/rtc"))
+            .await
+            .expect("WebSocket upgrade on /rtc");
+        Self {
+            ws,
+            next_req: 0,
+            events: Vec::new(),
+            last_seq: 0,
+            seq_known: true,
+        }
+    }
+
+    async fn send_text(&mut self, text: String) {
+        self.ws.send(Message::text(text)).await.expect("frame sent");
+    }
+
+    /// Sends a command; returns its `reqId`.
+    async fn send(&mut self, name: &str, args: Value) -> String {
+        self.next_req += 1;
+        let req_id = format!("r{}", self.next_req);
+        let frame = json!({"type": "command", "name": name, "reqId": req_id, "args": args});
+        self.send_text(frame.to_string()).await;
+        req_id
+    }
+
+    /// Sends a command and waits for its response.
+    async fn call(&mut self, name: &str, args: Value) -> Value {
+        let req_id = self.send(name, args).await;
+        self.response(&req_id).await
+    }
+
+    async fn next_frame(&mut self) -> Frame {
+        loop {
+            let next = tokio::time::timeout(DEADLINE, self.ws.next())
+                .await
+                .expect("a frame within the deadline");
+            match next {
+                None | Some(Err(_)) => return Frame::Closed(None),
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    return Frame::Json(value);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Frame::Closed(
+                        frame.map(|CloseFrame { code, reason }| (code.into(), reason.to_string())),
+                    )
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Reads frames until the response to `req_id`, keeping the events met on the way.
+    async fn response(&mut self, req_id: &str) -> Value {
+        loop {
+            match self.next_frame().await {
+                Frame::Json(value) if value["type"] == "response" => {
+                    assert_eq!(value["reqId"], json!(req_id), "responses come in order");
+                    return value;
+                }
+                Frame::Json(value) => self.keep_event(value),
+                Frame::Closed(close) => panic!("closed {close:?} while waiting for {req_id}"),
+            }
+        }
+    }
+
+    /// A response to a frame whose `reqId` the server could not read.
+    async fn anonymous_response(&mut self) -> Value {
+        loop {
+            match self.next_frame().await {
+                Frame::Json(value) if value["type"] == "response" => return value,
+                Frame::Json(value) => self.keep_event(value),
+                Frame::Closed(close) => panic!("closed {close:?} while waiting for a response"),
+            }
+        }
+    }
+
+    fn keep_event(&mut self, value: Value) {
+        assert_eq!(value["type"], "event", "{value}");
+        if let Some(seq) = value["seq"].as_u64() {
+            if self.seq_known {
+                assert_eq!(seq, self.last_seq + 1, "seq grows by one: {value}");
+            }
+            self.seq_known = true;
+            self.last_seq = seq;
+        }
+        self.events.push(value);
+    }
+
+    /// The first not yet taken event named `name` (reading more frames as needed).
+    async fn event(&mut self, name: &str) -> Value {
+        loop {
+            if let Some(at) = self.events.iter().position(|e| e["name"] == name) {
+                return self.events.remove(at);
+            }
+            match self.next_frame().await {
+                Frame::Json(value) => self.keep_event(value),
+                Frame::Closed(close) => panic!("closed {close:?} while waiting for {name}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes; the close code and reason.
+    async fn closed(&mut self) -> Option<(u16, String)> {
+        loop {
+            match self.next_frame().await {
+                Frame::Json(value) => {
+                    if value["type"] == "event" {
+                        self.keep_event(value);
+                    }
+                }
+                Frame::Closed(close) => return close,
+            }
+        }
+    }
+
+    async fn join(&mut self, room: &str, identity: &str, role: Role) -> Value {
+        self.call("join_room", join_args(room, &token(room, identity, role)))
+            .await
+    }
+}
+
+fn join_args(room: &str, token: &str) -> Value {
+    json!({
+        "roomName": room,
+        "credential": {"token": token},
+        "capabilities": {"breakouts": false, "screenshare": true},
+        "media": {"audio": true, "video": true},
+    })
+}
+
+fn ok_result(response: &Value) -> &Value {
+    assert_eq!(response["ok"], true, "expected success: {response}");
+    &response["result"]
+}
+
+fn error_code(response: &Value) -> &str {
+    assert_eq!(response["ok"], false, "expected an error: {response}");
+    response["error"]["code"].as_str().expect("error code")
+}
+
+fn self_id(joined: &Value) -> String {
+    ok_result(joined)["selfId"]
+        .as_str()
+        .expect("selfId")
+        .to_owned()
+}
+
+// Two clients join one room: the first sees the second arrive (`new_client`), events carry
+// seq 1, 2, ... per connection, and each response precedes the events its command caused.
+#[tokio::test]
+async fn two_clients_join_and_see_each_other() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    let mut ada = server.client().await;
+    let host_id = self_id(&host.join("standup-1", "host", Role::Host).await);
+    let joined = ada.join("standup-1", "ada", Role::Visitor).await;
+    let ada_id = self_id(&joined);
+    let participants = &ok_result(&joined)["room"]["participants"];
+    assert!(
+        participants
+            .as_array()
+            .expect("participants list")
+            .iter()
+            .any(|p| p["id"] == json!(host_id)),
+        "the joiner's snapshot lists the host: {participants}"
+    );
+    let new_client = host.event("new_client").await;
+    assert_eq!(new_client["data"]["client"]["id"], json!(ada_id));
+    assert!(new_client["seq"].as_u64().is_some_and(|seq| seq >= 1));
+    assert!(new_client["ts"]
+        .as_str()
+        .is_some_and(|ts| ts.ends_with('Z')));
+    // More events keep counting up by one (checked in `keep_event`).
+    let state = host.call("get_room_state", json!({})).await;
+    assert_eq!(
+        ok_result(&state)["room"]["participants"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
+// A chat message from one participant reaches the other.
+#[tokio::test]
+async fn chat_message_reaches_the_other_participant() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    let mut ada = server.client().await;
+    host.join("chat-1", "host", Role::Host).await;
+    let ada_id = self_id(&ada.join("chat-1", "ada", Role::Visitor).await);
+    let sent = ada
+        .call("send_chat_message", json!({"text": "hello there"}))
+        .await;
+    let message_id = ok_result(&sent)["messageId"].clone();
+    let chat = host.event("chat_message").await;
+    assert_eq!(chat["data"]["text"], "hello there");
+    assert_eq!(chat["data"]["senderId"], json!(ada_id));
+    assert_eq!(chat["data"]["id"], message_id);
+}
+
+// Host-only commands from a visitor are `forbidden`.
+#[tokio::test]
+async fn visitor_gets_forbidden_for_host_commands() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    let mut ada = server.client().await;
+    let host_id = self_id(&host.join("roles-1", "host", Role::Host).await);
+    ada.join("roles-1", "ada", Role::Visitor).await;
+    let lock = ada.call("set_lock", json!({"locked": true})).await;
+    assert_eq!(error_code(&lock), "forbidden");
+    let kick = ada
+        .call("kick_participant", json!({"participantId": host_id}))
+        .await;
+    assert_eq!(error_code(&kick), "forbidden");
+}
+
+// Locked room: the join is answered `room_locked`, the client knocks on the same socket, the
+// host accepts, and the knocker joins with the grant.
+#[tokio::test]
+async fn locked_room_knock_accept_and_join() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("locked-1", "host", Role::Host).await;
+    let locked = host.call("set_lock", json!({"locked": true})).await;
+    ok_result(&locked);
+
+    let mut bob = server.client().await;
+    let refused = bob.join("locked-1", "bob", Role::Visitor).await;
+    assert_eq!(error_code(&refused), "room_locked");
+    let knocker_id = refused["error"]["details"]["selfId"].clone();
+    assert!(knocker_id.is_string(), "{refused}");
+
+    let knocked = bob.call("knock_room", json!({})).await;
+    ok_result(&knocked);
+    let room_knocked = host.event("room_knocked").await;
+    assert_eq!(room_knocked["data"]["participantId"], knocker_id);
+
+    let accepted = host
+        .call(
+            "handle_knock",
+            json!({"participantId": knocker_id, "action": "accept"}),
+        )
+        .await;
+    ok_result(&accepted);
+    let handled = bob.event("knock_handled").await;
+    assert!(
+        handled.get("seq").is_none(),
+        "no seq to a knocker: {handled}"
+    );
+    assert_eq!(handled["data"]["resolution"], "accepted");
+    let grant = handled["data"]["grant"]
+        .as_str()
+        .expect("a grant")
+        .to_owned();
+
+    let joined = bob
+        .call(
+            "join_room",
+            json!({
+                "roomName": "locked-1",
+                "credential": {"grant": grant},
+                "selfId": knocker_id,
+                "capabilities": {"breakouts": false, "screenshare": true},
+                "media": {"audio": true, "video": true},
+            }),
+        )
+        .await;
+    assert_eq!(ok_result(&joined)["selfId"], knocker_id);
+    let arrived = host.event("new_client").await;
+    assert_eq!(arrived["data"]["client"]["id"], knocker_id);
+}
+
+// A kicked participant receives `client_kicked`, then its socket closes with the reason.
+#[tokio::test]
+async fn kicked_participant_socket_closes_with_reason() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    let mut ada = server.client().await;
+    host.join("kick-1", "host", Role::Host).await;
+    let ada_id = self_id(&ada.join("kick-1", "ada", Role::Visitor).await);
+    let kicked = host
+        .call("kick_participant", json!({"participantId": ada_id}))
+        .await;
+    ok_result(&kicked);
+    let close = ada.closed().await;
+    assert!(
+        ada.events.iter().any(|e| e["name"] == "client_kicked"),
+        "client_kicked before the close: {:?}",
+        ada.events
+    );
+    assert_eq!(close, Some((4001, "kicked".to_owned())));
+    let left = host.event("client_left").await;
+    assert_eq!(left["data"]["reason"], "kicked");
+}
+
+// Malformed JSON is `invalid_request` with `reqId: null`; the socket keeps serving. An
+// unknown command is `unknown_command`.
+#[tokio::test]
+async fn malformed_and_unknown_frames_are_answered_and_the_socket_stays_open() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    client.send_text("{not json".to_owned()).await;
+    let answer = client.anonymous_response().await;
+    assert_eq!(error_code(&answer), "invalid_request");
+    assert_eq!(answer["reqId"], Value::Null);
+
+    let unknown = client.call("fly_to_the_moon", json!({})).await;
+    assert_eq!(error_code(&unknown), "unknown_command");
+
+    client
+        .ws
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .await
+        .expect("binary sent");
+    let binary = client.anonymous_response().await;
+    assert_eq!(error_code(&binary), "invalid_request");
+
+    // Still open: a join works on the same socket.
+    let joined = client.join("open-1", "ada", Role::Visitor).await;
+    ok_result(&joined);
+}
+
+// Before admission, anything but join_room / resume is `not_connected`.
+#[tokio::test]
+async fn command_before_join_is_not_connected() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let early = client
+        .call("send_chat_message", json!({"text": "hi"}))
+        .await;
+    assert_eq!(error_code(&early), "not_connected");
+    let knock = client.call("knock_room", json!({})).await;
+    assert_eq!(error_code(&knock), "not_connected");
+}
+
+// A frame over 64 KiB closes the connection with 1009.
+#[tokio::test]
+async fn oversize_frame_closes_with_1009() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let text = "x".repeat(70 * 1024);
+    let frame = json!({"type": "command", "name": "send_chat_message", "reqId": "1",
+        "args": {"text": text}});
+    // The server may close before the whole frame is written; that is the point.
+    let _ = client.ws.send(Message::text(frame.to_string())).await;
+    let close = client.closed().await;
+    assert_eq!(close.map(|(code, _)| code), Some(1009));
+}
+
+// A token that is not signed with the server's key, or is for another room, is
+// `invalid_credential`; the socket stays usable.
+#[tokio::test]
+async fn invalid_token_is_invalid_credential() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let forged = client
+        .call("join_room", join_args("cred-1", "not.a.token"))
+        .await;
+    assert_eq!(error_code(&forged), "invalid_credential");
+    let other_room = client
+        .call(
+            "join_room",
+            join_args("cred-1", &token("cred-2", "ada", Role::Visitor)),
+        )
+        .await;
+    assert_eq!(error_code(&other_room), "invalid_credential");
+    let joined = client.join("cred-1", "ada", Role::Visitor).await;
+    ok_result(&joined);
+}
+
+// Shutdown closes open signalling sockets with 1001 (going away) and `run` returns.
+#[tokio::test]
+async fn shutdown_closes_sockets_with_going_away() {
+    let mut server = TestServer::start().await;
+    let mut client = server.client().await;
+    ok_result(&client.join("bye-1", "ada", Role::Visitor).await);
+    let _ = server.stop.take().expect("running").send(());
+    let close = client.closed().await;
+    assert_eq!(close.map(|(code, _)| code), Some(1001));
+    tokio::time::timeout(DEADLINE, &mut server.task)
+        .await
+        .expect("run returns")
+        .expect("no panic")
+        .expect("no I/O error");
+}
+
+// After the transport drops, `resume` on a new socket finds the room by the resume token; with
+// no replay buffer the server answers `replayed: false` and sends a `room_state` snapshot that
+// takes the next `seq` (spec §6.3, §7.2).
+#[tokio::test]
+async fn resume_on_a_new_socket_gets_a_room_state_snapshot() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("resume-1", "host", Role::Host).await;
+    let mut ada = server.client().await;
+    let joined = ada.join("resume-1", "ada", Role::Visitor).await;
+    let ada_id = self_id(&joined);
+    let resume_token = ok_result(&joined)["resumeToken"].clone();
+    ada.event("subscriptions_changed").await;
+    let seen = ada.last_seq;
+    drop(ada);
+    let lost = host.event("participant_connection_changed").await;
+    assert_eq!(lost["data"]["connection"], "reconnecting");
+
+    let mut again = server.client().await;
+    again.seq_known = false;
+    let resumed = again
+        .call(
+            "resume",
+            json!({"resumeToken": resume_token, "lastSeq": seen}),
+        )
+        .await;
+    assert_eq!(ok_result(&resumed)["selfId"], json!(ada_id));
+    assert_eq!(ok_result(&resumed)["replayed"], false);
+    let snapshot = again.event("room_state").await;
+    assert_eq!(snapshot["data"]["selfId"], json!(ada_id));
+    assert!(
+        snapshot["seq"].as_u64().is_some_and(|seq| seq > seen),
+        "the snapshot continues the participant's seq: {snapshot}"
+    );
+    let back = host.event("participant_connection_changed").await;
+    assert_eq!(back["data"]["connection"], "connected");
+
+    // An unknown token is `resume_failed`.
+    let mut stranger = server.client().await;
+    let failed = stranger
+        .call("resume", json!({"resumeToken": "nope", "lastSeq": 0}))
+        .await;
+    assert_eq!(error_code(&failed), "resume_failed");
+}
+
+// The registry creates a room actor on the first join and forgets it once the room session has
+// ended and no socket is bound to it (spec §3, §5.2).
+#[tokio::test]
+async fn registry_forgets_a_room_after_its_session_ends() {
+    use sfu::control::{ConnectionId, VerifiedClaims};
+    use sfu::signalling::room_actor::{ConnectionLink, Outgoing, RoomRegistry};
+    use signalling_proto::{Command, JoinRoomArgs, ReqId};
+    use std::sync::Arc;
+    use tokio::sync::{mpsc, Notify};
+
+    let registry = RoomRegistry::default();
+    let room = registry.get_or_create("solo-1");
+    assert_eq!(registry.room_count(), 1);
+    let (outgoing, mut queue) = mpsc::channel(64);
+    let link = ConnectionLink {
+        id: ConnectionId(1),
+        outgoing,
+        overflowed: Arc::new(Notify::new()),
+    };
+    let args: JoinRoomArgs = serde_json::from_value(json!({
+        "roomName": "solo-1",
+        "capabilities": {"breakouts": false, "screenshare": false},
+        "media": {"audio": false, "video": false},
+    }))
+    .expect("join args");
+    let claims = VerifiedClaims {
+        room: "solo-1".to_owned(),
+        identity_key: "ada".to_owned(),
+        role: Role::Visitor,
+        name: Some("Ada".to_owned()),
+        external_id: None,
+    };
+    let joined = room
+        .join(link.clone(), ReqId("1".to_owned()), args, claims)
+        .await
+        .expect("room running");
+    assert!(joined.bound);
+    let left = room
+        .command(
+            link,
+            ReqId("2".to_owned()),
+            Command::LeaveRoom(Default::default()),
+        )
+        .await
+        .expect("room running");
+    assert!(!left.bound);
+    // The leaver's frames end with the room's close (1000, left).
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(deadline, queue.recv()).await {
+            Ok(Some(Outgoing::Close { code, .. })) => {
+                assert_eq!(code, 1000);
+                break;
+            }
+            Ok(Some(Outgoing::Text(_))) => {}
+            other => panic!("no close frame: {other:?}"),
+        }
+    }
+    while registry.room_count() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the empty room is forgotten"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+// A connection whose bounded outgoing queue is full is disconnected (its session is told
+// through `overflowed`), never left with silently dropped frames.
+#[tokio::test]
+async fn full_outgoing_queue_disconnects_the_client() {
+    use sfu::control::{ConnectionId, VerifiedClaims};
+    use sfu::signalling::room_actor::{ConnectionLink, RoomRegistry};
+    use signalling_proto::{Command, JoinRoomArgs, ReqId, SendChatMessageArgs};
+    use std::sync::Arc;
+    use tokio::sync::{mpsc, Notify};
+
+    let registry = RoomRegistry::default();
+    let room = registry.get_or_create("slow-1");
+    let join = |identity: &str, id: u64, capacity: usize| {
+        let (outgoing, queue) = mpsc::channel(capacity);
+        let link = ConnectionLink {
+            id: ConnectionId(id),
+            outgoing,
+            overflowed: Arc::new(Notify::new()),
+        };
+        let args: JoinRoomArgs = serde_json::from_value(json!({
+            "roomName": "slow-1",
+            "capabilities": {"breakouts": false, "screenshare": false},
+            "media": {"audio": false, "video": false},
+        }))
+        .expect("join args");
+        let claims = VerifiedClaims {
+            room: "slow-1".to_owned(),
+            identity_key: identity.to_owned(),
+            role: Role::Visitor,
+            name: Some(identity.to_owned()),
+            external_id: None,
+        };
+        (link, queue, args, claims)
+    };
+    // The slow client never reads and has room for two frames.
+    let (slow, _slow_queue, args, claims) = join("slow", 1, 2);
+    let joined = room
+        .join(slow.clone(), ReqId("1".to_owned()), args, claims)
+        .await
+        .expect("room running");
+    assert!(joined.bound);
+    let (fast, mut fast_queue, args, claims) = join("fast", 2, 1024);
+    room.join(fast.clone(), ReqId("1".to_owned()), args, claims)
+        .await
+        .expect("room running");
+    let overflowed = slow.overflowed.notified();
+    tokio::pin!(overflowed);
+    for n in 0..4 {
+        let args: SendChatMessageArgs =
+            serde_json::from_value(json!({"text": format!("message {n}")})).expect("chat args");
+        room.command(
+            fast.clone(),
+            ReqId(format!("c{n}")),
+            Command::SendChatMessage(args),
+        )
+        .await
+        .expect("room running");
+    }
+    tokio::time::timeout(DEADLINE, overflowed)
+        .await
+        .expect("the slow client is told to disconnect");
+    // The fast client is unaffected.
+    assert!(fast_queue.try_recv().is_ok());
+}
