@@ -3,9 +3,10 @@
 //! Labels are bounded (a `DropReason`, a result, a kind), never a room or participant id, so
 //! the series count does not grow with traffic. The core keeps plain cumulative counters
 //! ([`CoreStats`]); the shell adds their growth here with [`Metrics::observe_core`], so the
-//! packet path never touches an atomic of this registry.
+//! packet path never touches an atomic of this registry. Room, participant and signalling
+//! metrics join when the shell that owns those numbers feeds them (issue 7).
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 use crate::core::{CoreStats, DropReason};
 
@@ -22,9 +23,6 @@ pub struct Metrics {
     pub keyframe_requests: IntCounterVec,
     pub layer_switches: IntCounter,
     pub policy_installs: IntCounter,
-    pub rooms: IntGauge,
-    pub participants: IntGauge,
-    pub signalling_messages: IntCounterVec,
 }
 
 impl Metrics {
@@ -43,11 +41,6 @@ impl Metrics {
                 registry.register(Box::new(c.clone()))?;
                 Ok(c)
             };
-        let gauge = |name: &str, help: &str| -> Result<IntGauge, prometheus::Error> {
-            let g = IntGauge::new(name, help)?;
-            registry.register(Box::new(g.clone()))?;
-            Ok(g)
-        };
         let metrics = Metrics {
             packets_in: counter("packets_in_total", "RTP packets received from publishers.")?,
             bytes_in: counter(
@@ -83,13 +76,6 @@ impl Metrics {
             policy_installs: counter(
                 "policy_installs_total",
                 "Forwarding policies installed in media cores.",
-            )?,
-            rooms: gauge("rooms", "Rooms with a live room actor.")?,
-            participants: gauge("participants", "Admitted participants, all rooms.")?,
-            signalling_messages: counter_vec(
-                "signalling_messages_total",
-                "Signalling frames by direction and kind.",
-                &["direction", "kind"],
             )?,
             registry,
         };
