@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::signalling::http::{self, HttpState};
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
@@ -57,7 +58,8 @@ pub async fn run(
     // get their own signal.
     let (closing_tx, closing_rx) = watch::channel(false);
     let sessions = Sessions::new(tokens, RoomRegistry::default(), closing_rx);
-    let app = http::router(HttpState::new(sessions.clone(), draining_rx));
+    let metrics = Metrics::new().map_err(io::Error::other)?;
+    let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
     info!(
         %addr,

@@ -1,5 +1,5 @@
-//! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, the signalling WebSocket
-//! `/rtc` ([`super::session`]), and in development mode only `/dev/token` for the demo page
+//! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, `/metrics` (Prometheus text),
+//! the signalling WebSocket `/rtc` ([`super::session`]), and in development mode only `/dev/token` for the demo page
 //! (DECISIONS.md §11).
 
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use signalling_proto::Role;
 use tokio::sync::watch;
 
 use crate::clock;
+use crate::metrics::Metrics;
 use crate::signalling::session::{self, Sessions};
 use crate::signalling::token::{parse_token_role, Claims, TokenKey};
 
@@ -29,16 +30,18 @@ pub struct HttpState {
     tokens: Arc<TokenKey>,
     draining: watch::Receiver<bool>,
     sessions: Sessions,
+    metrics: Metrics,
 }
 
 impl HttpState {
     /// State over the signalling sessions (which hold the token key and the rooms) and the
     /// server's draining flag (`true` once shutdown begins).
-    pub fn new(sessions: Sessions, draining: watch::Receiver<bool>) -> Self {
+    pub fn new(sessions: Sessions, draining: watch::Receiver<bool>, metrics: Metrics) -> Self {
         Self {
             tokens: Arc::clone(sessions.tokens()),
             draining,
             sessions,
+            metrics,
         }
     }
 
@@ -54,11 +57,24 @@ pub fn router(state: HttpState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/rtc", get(session::rtc));
     if state.tokens.is_development() {
         router = router.route("/dev/token", get(dev_token));
     }
     router.with_state(state)
+}
+
+/// The Prometheus text exposition (format 0.0.4) of every metric of the server.
+async fn metrics(State(state): State<HttpState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Liveness: the process answers.
