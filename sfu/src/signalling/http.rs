@@ -1,5 +1,6 @@
 //! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, `/metrics` (Prometheus text),
-//! the signalling WebSocket `/rtc` ([`super::session`]), and in development mode only `/dev/token` for the demo page
+//! the signalling WebSocket `/rtc` ([`super::session`]), the demo page and browser client
+//! ([`super::web_assets`]), and in development mode only `/dev/token` for the demo page
 //! (DECISIONS.md §11).
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::clock;
 use crate::metrics::Metrics;
 use crate::signalling::session::{self, Sessions};
 use crate::signalling::token::{parse_token_role, Claims, TokenKey};
+use crate::signalling::web_assets;
 
 /// Lifetime of a token from `/dev/token`.
 pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -58,7 +60,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/rtc", get(session::rtc));
+        .route("/rtc", get(session::rtc))
+        .merge(web_assets::routes());
     if state.tokens.is_development() {
         router = router.route("/dev/token", get(dev_token));
     }

@@ -5,3 +5,4 @@ pub mod http;
 pub mod room_actor;
 pub mod session;
 pub mod token;
+pub mod web_assets;
