@@ -71,7 +71,11 @@ async fn root_serves_the_demo_page() {
         assert_eq!(page.status, 200);
         assert_eq!(page.content_type, "text/html; charset=utf-8");
         assert_eq!(page.cache_control, "no-cache");
-        assert!(page.body.starts_with("<!doctype html>"), "{}", &page.body[..40]);
+        assert!(
+            page.body.starts_with("<!doctype html>"),
+            "{}",
+            &page.body[..40]
+        );
         assert!(page.body.contains(r#"src="/app.js""#));
         assert_eq!(get(addr, "/index.html").await.body, page.body);
     })
@@ -87,8 +91,9 @@ async fn client_module_is_served_as_javascript() {
         assert_eq!(client.content_type, "text/javascript; charset=utf-8");
         assert_eq!(client.cache_control, "no-cache");
         assert!(client.body.contains("export class SfuClient"));
-        let on_disk = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/web/client.js"))
-            .expect("sfu/web/client.js");
+        let on_disk =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/web/client.js"))
+                .expect("sfu/web/client.js");
         assert_eq!(client.body, on_disk);
     })
     .await;
