@@ -83,7 +83,7 @@ async function startMedia() {
     window.sfuApp.publish = { state: "ok" };
   } catch (error) {
     window.sfuApp.publish = { state: "failed", error: error.code ?? error.message };
-    notice(`publishing failed: ${error.code ?? error.message}`);
+    notice(`publishing failed: ${error.command ? `${error.command}: ` : ""}${error.code ?? error.message}`);
   }
 }
 
@@ -428,6 +428,7 @@ function renderBreakout() {
   $("#breakout-state").textContent = `(${state})`;
   const running = state === "started" || state === "closing";
   $("#bo-enable").disabled = state !== "disabled";
+  $("#bo-create").disabled = $("#bo-auto").disabled = !["enabled", "started", "ended"].includes(state);
   $("#bo-start").disabled = !["enabled", "ended"].includes(state) || !(view?.sessions?.length > 0);
   $("#bo-return").disabled = $("#bo-end").disabled = $("#bo-broadcast").disabled = state !== "started";
   const inSession = client.location !== null;

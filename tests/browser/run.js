@@ -100,6 +100,14 @@ function startServer() {
 async function openPage(browser, base, { room, name, role = "visitor", capture = "640x360", tile = 320 }) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   const page = await context.newPage();
+  const sent = []; // signalling frames the page sent, parsed
+  page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => {
+    try {
+      sent.push(JSON.parse(payload));
+    } catch {
+      /* not JSON */
+    }
+  }));
   page.on("pageerror", (error) => console.log(`  [${name}] page error: ${error.message}`));
   page.on("console", (message) => {
     if (message.type() === "error" || process.env.PAGE_LOG) console.log(`  [${name}] ${message.type()}: ${message.text()}`);
@@ -107,7 +115,7 @@ async function openPage(browser, base, { room, name, role = "visitor", capture =
   const query = new URLSearchParams({ room, name, role, capture, tile: String(tile), autojoin: "1" });
   await page.goto(`${base}/?${query}`);
   await eventually(`${name} connected`, () => page.evaluate(() => window.sfuApp.client?.status === "connected"));
-  return { page, context, name };
+  return { page, context, name, sent };
 }
 
 const selfId = (p) => p.page.evaluate(() => window.sfuApp.client.selfId);
@@ -239,6 +247,26 @@ test("a raised hand shows on the other pages", async () => {
   );
 });
 
+test("the publisher offers VP8 simulcast q/h/f and announces its tracks", async () => {
+  const host = state.host;
+  const sdp = await eventually("publisher offer set", () =>
+    host.page.evaluate(() => window.sfuApp.client.publisherPc?.localDescription?.sdp),
+  );
+  const video = sdp.split(/\r\nm=/).find((m) => m.startsWith("video"));
+  assert(video, "offer has a video m-section");
+  assert(/a=simulcast:send q;h;f/.test(video), "a=simulcast:send q;h;f");
+  for (const rid of ["q", "h", "f"]) assert(new RegExp(`a=rid:${rid} send`).test(video), `a=rid:${rid} send`);
+  const firstPt = video.split("\r\n")[0].split(" ")[3];
+  assert(new RegExp(`a=rtpmap:${firstPt} VP8/90000`).test(video), `VP8 preferred (first payload type ${firstPt})`);
+  const publish = await eventually("publish_tracks sent", () => host.sent.find((f) => f.name === "publish_tracks"));
+  const tracks = publish.args.tracks;
+  const camera = tracks.find((t) => t.source === "camera");
+  assert(tracks.some((t) => t.source === "microphone"), `microphone announced: ${JSON.stringify(tracks)}`);
+  assert(camera && camera.mid, "camera announced with its mid");
+  const layers = camera.layers.map((l) => `${l.rid}:${l.width}x${l.height}`).join(" ");
+  assert(layers === "q:160x90 h:320x180 f:640x360", `camera layers ${layers}`);
+});
+
 test("every page decodes the others' video and audio", async () => {
   await requireMedia();
   const pages = [state.host, state.ada, state.bob];
@@ -284,6 +312,74 @@ test("a screenshot of the running meeting", async () => {
   const file = path.join(OUT, "meeting.png");
   await state.host.page.screenshot({ path: file });
   console.log(`    saved ${file}`);
+});
+
+test("the host mutes a participant", async () => {
+  await state.host.page.click(`#people li[data-participant-id="${state.ada.id}"] button:text('Mute')`);
+  await eventually("Ada's microphone is off", () =>
+    state.ada.page.evaluate(() => !window.sfuApp.client.audioEnabled && document.querySelector("#mic-button").dataset.on === "false"),
+  );
+  await eventually("the host's list shows Ada muted", () =>
+    state.host.page.evaluate((id) => document.querySelector(`#people li[data-participant-id="${id}"]`)?.textContent.includes("muted"), state.ada.id),
+  );
+  await state.ada.page.click("#mic-button");
+  await eventually("Ada unmuted herself", () =>
+    state.host.page.evaluate((id) => !document.querySelector(`#people li[data-participant-id="${id}"]`)?.textContent.includes("muted"), state.ada.id),
+  );
+});
+
+test("a screenshare shows as a tile on the other pages", async () => {
+  const started = await state.host.page.evaluate(async () => {
+    try {
+      // A canvas stands in for the screen: headless chromium has no screen to capture.
+      const canvas = Object.assign(document.createElement("canvas"), { width: 640, height: 360 });
+      const g = canvas.getContext("2d");
+      setInterval(() => {
+        g.fillStyle = `hsl(${(Date.now() / 20) % 360} 60% 40%)`;
+        g.fillRect(0, 0, 640, 360);
+      }, 50);
+      await window.sfuApp.client.startScreenshare({ stream: canvas.captureStream(10) });
+      return "ok";
+    } catch (error) {
+      return error.command === "start_screenshare" ? `start_screenshare: ${error.code}` : "ok";
+    }
+  });
+  assert(started === "ok", started);
+  await eventually("Ada shows the host's screen tile", () =>
+    state.ada.page.evaluate((id) => window.sfuApp.tiles().some((t) => t.participantId === id && t.streamId.startsWith("ss-")), state.host.id),
+  );
+  if (state.media === true) {
+    const ss = await state.ada.page.evaluate((id) => window.sfuApp.tiles().find((t) => t.participantId === id && t.streamId.startsWith("ss-")).key, state.host.id);
+    await eventually("Ada decodes the screen", async () => (await remoteMedia(state.ada))[ss]?.video?.framesDecoded > 5);
+  }
+  await state.host.page.evaluate(() => window.sfuApp.client.stopScreenshare());
+  await eventually("the screen tile goes away", () =>
+    state.ada.page.evaluate(() => !window.sfuApp.tiles().some((t) => t.streamId.startsWith("ss-"))),
+  );
+});
+
+test("a lost socket resumes as the same participant", async () => {
+  const ada = state.ada;
+  await ada.page.evaluate(() => {
+    window.statuses = [];
+    window.sfuApp.client.on("status", ({ status }) => window.statuses.push(status));
+    window.sfuApp.client.ws.close(); // not 1000: the client treats it as a lost transport
+  });
+  await eventually("Ada connected again", () => ada.page.evaluate(() => window.statuses.at(-1) === "connected"));
+  const statuses = await ada.page.evaluate(() => window.statuses);
+  assert(JSON.stringify(statuses) === JSON.stringify(["disconnected", "reconnecting", "connected"]), `statuses ${statuses}`);
+  assert((await selfId(ada)) === ada.id, "same participant id after resume");
+  const resumed = ada.sent.filter((f) => f.name === "resume");
+  assert(resumed.length === 1 && typeof resumed[0].args.lastSeq === "number", "one resume with lastSeq");
+  await eventually("the host sees Ada connected", () =>
+    state.host.page.evaluate((id) => window.sfuApp.client.participants.get(id)?.connection === "connected", ada.id),
+  );
+  await ada.page.fill("#chat-form input", "back again");
+  await ada.page.click("#chat-form button");
+  await eventually("Bob gets Ada's chat after the resume", () =>
+    state.bob.page.evaluate(() => [...document.querySelectorAll("#chat li")].some((li) => li.textContent === "Ada: back again")),
+  );
+  if (state.media === true) await receives(state.bob, ada.id, "Bob decodes Ada after her resume");
 });
 
 test("breakout groups separate media and ending brings everybody back", async () => {
