@@ -41,6 +41,10 @@ const CHROMIUM_FLAGS = [
   "--use-fake-ui-for-media-stream",
   "--allow-loopback-in-peer-connection",
   "--autoplay-policy=no-user-gesture-required",
+  // Chromium caps simulcast by input size (640x360 -> 2 layers: q and h; f never sends) unless
+  // this legacy limit is off. The fake camera is 640x360 (DECISIONS.md §17); a 720p camera
+  // sends all three without the flag.
+  "--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/",
 ];
 
 class Pending extends Error {}
@@ -205,7 +209,7 @@ async function requireMedia() {
 async function requireBreakouts() {
   if (state.breakouts === undefined) {
     const enabled = await command(state.host, "breakout_enable");
-    state.breakouts = enabled.ok ? true : `breakout_enable: ${enabled.code}: ${enabled.message}`;
+    state.breakouts = enabled.ok ? true : enabled.message;
   }
   if (state.breakouts !== true) throw new Pending(`breakouts: ${state.breakouts}`);
 }
@@ -265,6 +269,39 @@ test("the publisher offers VP8 simulcast q/h/f and announces its tracks", async 
   assert(camera && camera.mid, "camera announced with its mid");
   const layers = camera.layers.map((l) => `${l.rid}:${l.width}x${l.height}`).join(" ");
   assert(layers === "q:160x90 h:320x180 f:640x360", `camera layers ${layers}`);
+});
+
+test("chromium encodes all three layers of client.js's simulcast config (loopback in the page)", async () => {
+  // No SFU involved: a second RTCPeerConnection in the page answers like the SFU does
+  // (a=rid:<rid> recv, a=simulcast:recv q;h;f), so this checks the client's encodings and the
+  // browser flags while the server's media path is not there.
+  const layers = await state.ada.page.evaluate(async () => {
+    const { CAMERA_LAYERS } = await import("/client.js");
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+    const a = new RTCPeerConnection();
+    const b = new RTCPeerConnection();
+    a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+    b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+    a.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly", sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })) });
+    const offer = await a.createOffer();
+    await a.setLocalDescription(offer);
+    await b.setRemoteDescription(offer);
+    const answer = await b.createAnswer();
+    await b.setLocalDescription(answer);
+    const rids = CAMERA_LAYERS.map((l) => `a=rid:${l.rid} recv\r\n`).join("");
+    const simulcast = `a=simulcast:recv ${CAMERA_LAYERS.map((l) => l.rid).join(";")}\r\n`;
+    await a.setRemoteDescription({ type: "answer", sdp: answer.sdp.replace(/(a=mid:[^\r]*\r\n)/, `$1${rids}${simulcast}`) });
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const out = [...(await a.getStats()).values()]
+      .filter((r) => r.type === "outbound-rtp")
+      .map((r) => ({ rid: r.rid, bytesSent: r.bytesSent, width: r.frameWidth ?? 0 }));
+    a.close();
+    b.close();
+    stream.getTracks().forEach((t) => t.stop());
+    return out.sort((x, y) => x.width - y.width);
+  });
+  const seen = layers.map((l) => `${l.rid}:${l.width}:${l.bytesSent > 0}`).join(" ");
+  assert(seen === "q:160:true h:320:true f:640:true", `outbound layers ${seen}`);
 });
 
 test("every page decodes the others' video and audio", async () => {
