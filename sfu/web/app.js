@@ -432,7 +432,7 @@ function renderBreakout() {
   $("#bo-start").disabled = !["enabled", "ended"].includes(state) || !(view?.sessions?.length > 0);
   $("#bo-return").disabled = $("#bo-end").disabled = $("#bo-broadcast").disabled = state !== "started";
   const inSession = client.location !== null;
-  $("#bo-leave").hidden = !inSession;
+  $("#bo-leave").hidden = !inSession || (!client.isHost && view?.config?.allowReturnToMain === false);
   $("#bo-help").hidden = !inSession || client.isHost;
   const names = (ids = []) => ids.map((id) => client.participants.get(id)?.displayName ?? id).join(", ");
   $("#sessions").replaceChildren(

@@ -862,14 +862,23 @@ export class SfuClient extends Emitter {
     for (const s of removed) {
       const k = key(s.participantId, s.streamId);
       this.subscriptions.delete(k);
-      this.preferences.delete(k);
-      this.pendingPreferences.delete(k);
       if (this.remoteStreams.has(k)) {
         this.remoteStreams.delete(k);
         this.emit("stream_removed", { participantId: s.participantId, streamId: s.streamId });
       }
     }
-    for (const s of added) this.subscriptions.set(key(s.participantId, s.streamId), s);
+    let resend = false;
+    for (const s of added) {
+      const k = key(s.participantId, s.streamId);
+      this.subscriptions.set(k, s);
+      // A new subscription starts from the server's defaults: send what we last wanted.
+      const last = this.preferences.get(k);
+      if (last) {
+        this.pendingPreferences.set(k, JSON.parse(last));
+        resend = true;
+      }
+    }
+    if (resend) this.#schedulePreferences();
     this.emit("subscriptions", this.subscriptions);
   }
 
@@ -886,19 +895,27 @@ export class SfuClient extends Emitter {
     if (this.preferences.get(k) === text) return;
     this.preferences.set(k, text);
     this.pendingPreferences.set(k, wanted);
+    this.#schedulePreferences();
+  }
+
+  #schedulePreferences() {
     clearTimeout(this.preferenceTimer);
     this.preferenceTimer = setTimeout(() => this.#flushPreferences(), 150);
   }
 
+  /**
+   * Sends the pending preferences of streams we are subscribed to. Those of streams not (yet)
+   * subscribed stay pending and go out when `subscriptions_changed` adds them, so a tile that
+   * renders before its subscription, or a stream that comes back after a breakout, gets the
+   * tile's size.
+   */
   #flushPreferences() {
-    const preferences = [...this.pendingPreferences.entries()]
-      .filter(([k]) => this.subscriptions.has(k))
-      .map(([, p]) => p);
-    this.pendingPreferences.clear();
-    if (!preferences.length) return;
+    const ready = [...this.pendingPreferences.entries()].filter(([k]) => this.subscriptions.has(k));
+    if (!ready.length) return;
+    for (const [k] of ready) this.pendingPreferences.delete(k);
+    const preferences = ready.map(([, p]) => p);
     this.command("set_subscription_preferences", { preferences }).catch((error) => {
       console.debug("set_subscription_preferences", error.code);
-      for (const p of preferences) this.preferences.delete(key(p.participantId, p.streamId));
     });
   }
 
@@ -917,7 +934,7 @@ export class SfuClient extends Emitter {
     this.subscriberPc = null;
     this.publisherReady = false;
     this.publishedTracks = [];
-    this.preferences.clear();
+    this.subscriptions.clear();
     for (const [k] of this.remoteStreams) {
       const [participantId, streamId] = k.split("/");
       this.emit("stream_removed", { participantId, streamId });
