@@ -3,5 +3,6 @@
 
 pub mod http;
 pub mod room_actor;
+pub mod room_media;
 pub mod session;
 pub mod token;
