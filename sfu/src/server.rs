@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::control::RoomPolicy;
 use crate::metrics::Metrics;
+use crate::shard::{self, ShardConfig, ShardEvent, ShardHandle};
 use crate::signalling::http::{self, HttpState};
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
@@ -57,7 +59,22 @@ pub async fn run(
     // Upgraded WebSockets run in their own tasks, outside axum's graceful shutdown, so they
     // get their own signal.
     let (closing_tx, closing_rx) = watch::channel(false);
-    let sessions = Sessions::new(tokens, RoomRegistry::default(), closing_rx);
+    let shards = start_shards(&config)?;
+    let registry = RoomRegistry::with_shards(
+        RoomPolicy::default(),
+        shards.iter().map(|(handle, _)| handle.clone()).collect(),
+    );
+    let mut shard_handles = Vec::with_capacity(shards.len());
+    for (handle, mut events) in shards {
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                registry.dispatch_shard_event(event).await;
+            }
+        });
+        shard_handles.push(handle);
+    }
+    let sessions = Sessions::new(tokens, registry, closing_rx);
     let metrics = Metrics::new().map_err(io::Error::other)?;
     let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
@@ -89,6 +106,32 @@ pub async fn run(
     {
         warn!("signalling sessions still open after {SESSION_CLOSE_WAIT:?}; stopping anyway");
     }
+    for shard in &shard_handles {
+        // A shard that already stopped has nothing left to release.
+        let _ = shard.shutdown().await;
+    }
     info!(%addr, "server stopped");
     Ok(())
+}
+
+/// Starts `--shards` media shards on `--rtc-port` + k (ARCHITECTURE.md §2) and logs the
+/// media address each bound.
+fn start_shards(
+    config: &Config,
+) -> io::Result<Vec<(ShardHandle, tokio::sync::mpsc::Receiver<ShardEvent>)>> {
+    let count = u16::try_from(config.shards.get()).unwrap_or(u16::MAX);
+    let mut shards = Vec::with_capacity(usize::from(count));
+    for index in 0..count {
+        let shard_config = ShardConfig::from_config(config, index);
+        let wanted = shard_config.bind;
+        let (handle, events) = shard::spawn(shard_config).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("binding media port {wanted}: {error}"),
+            )
+        })?;
+        info!(shard = index, media = %handle.local_addr(), "media shard started");
+        shards.push((handle, events));
+    }
+    Ok(shards)
 }

@@ -447,7 +447,7 @@ fn shard_config() -> ShardConfig {
 async fn publish(handle: &ShardHandle, participant: ParticipantId, simulcast: bool) -> Publisher {
     let (mut publisher, offer, pending) = Publisher::new(simulcast);
     let answer = handle
-        .publisher_offer(participant, offer.to_sdp_string())
+        .publisher_offer(participant, offer.to_sdp_string(), Vec::new())
         .await
         .expect("publisher_offer");
     if simulcast {

@@ -20,6 +20,7 @@ mod admission;
 mod chat;
 mod connection;
 mod effect;
+mod media_commands;
 mod media_state;
 mod moderation;
 mod participant;

@@ -522,7 +522,11 @@ impl Room {
     }
 
     /// The "all commands" bucket of spec §6.5.
-    fn take_command_token(&mut self, now: Instant, caller: ParticipantId) -> Result<(), ErrorBody> {
+    pub(crate) fn take_command_token(
+        &mut self,
+        now: Instant,
+        caller: ParticipantId,
+    ) -> Result<(), ErrorBody> {
         let limits = self
             .limits
             .entry(caller)

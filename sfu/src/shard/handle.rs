@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::peer::Transport;
 use super::RoomId;
 use crate::core::{
-    Codec, ForwardingPolicy, ParticipantId, PublicationId, StreamRef, SubscriptionId,
+    Codec, ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
 };
 
 /// Errors a command can answer with. All are caused by the caller or the client's SDP; none
@@ -74,12 +74,14 @@ pub enum ShardEvent {
     },
     /// A transport finished ICE + DTLS.
     TransportConnected {
+        room: RoomId,
         participant: ParticipantId,
         transport: Transport,
     },
     /// A transport failed (str0m error, panic, or ICE gave up) and was dropped with its
     /// publications or subscriptions; the participant stays on the shard.
     TransportFailed {
+        room: RoomId,
         participant: ParticipantId,
         transport: Transport,
         reason: String,
@@ -87,6 +89,7 @@ pub enum ShardEvent {
     /// A subscription ended because its publication went away; the next subscriber offer
     /// stops its m-line.
     SubscriptionEnded {
+        room: RoomId,
         participant: ParticipantId,
         subscription: SubscriptionId,
     },
@@ -97,6 +100,24 @@ pub enum ShardEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriberOffer {
     pub sdp: String,
+}
+
+/// The stream a published m-line carries, as the client announced it (`publish_tracks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnouncedTrack {
+    /// The `a=mid` of the m-line in the publisher offer.
+    pub mid: String,
+    pub stream: StreamRef,
+}
+
+/// A subscriber's wish for one subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preference {
+    pub subscription: SubscriptionId,
+    /// The highest layer wanted; `None` pauses the subscription.
+    pub requested: Option<Layer>,
+    /// Higher is served first when bandwidth is short.
+    pub priority: u8,
 }
 
 /// The subscriptions an applied answer created.
@@ -149,7 +170,13 @@ pub(crate) enum Command {
     PublisherOffer {
         participant: ParticipantId,
         sdp: String,
+        tracks: Vec<AnnouncedTrack>,
         reply: Reply<String>,
+    },
+    SetPreferences {
+        participant: ParticipantId,
+        preferences: Vec<Preference>,
+        reply: Reply<()>,
     },
     UpdateSubscriptions {
         participant: ParticipantId,
@@ -217,15 +244,35 @@ impl ShardHandle {
     }
 
     /// Applies the client's publisher-transport offer and returns the shard's answer (with
-    /// `a=rid:… recv` / `a=simulcast:recv` for simulcast video).
+    /// `a=rid:… recv` / `a=simulcast:recv` for simulcast video). `tracks` names the stream
+    /// of each m-line (`publish_tracks`); an m-line not named there is taken in order: the
+    /// first audio and video are the camera stream, later ones screenshares.
     pub async fn publisher_offer(
         &self,
         participant: ParticipantId,
         sdp: String,
+        tracks: Vec<AnnouncedTrack>,
     ) -> Result<String, ShardError> {
         self.call(|reply| Command::PublisherOffer {
             participant,
             sdp,
+            tracks,
+            reply,
+        })
+        .await
+    }
+
+    /// Sets what a subscriber wants of some of its subscriptions (`set_subscription_preferences`).
+    /// A subscription that is not the participant's is `UnknownPublication`, and then none of
+    /// the preferences is applied.
+    pub async fn set_preferences(
+        &self,
+        participant: ParticipantId,
+        preferences: Vec<Preference>,
+    ) -> Result<(), ShardError> {
+        self.call(|reply| Command::SetPreferences {
+            participant,
+            preferences,
             reply,
         })
         .await

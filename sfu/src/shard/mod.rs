@@ -28,7 +28,10 @@ mod uplink;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-pub use handle::{ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer};
+pub use handle::{
+    AnnouncedTrack, Preference, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed,
+    SubscriberOffer,
+};
 pub use peer::Transport;
 pub use shard_loop::spawn;
 

@@ -24,7 +24,8 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
 use super::handle::{
-    Command, Reply, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer,
+    AnnouncedTrack, Command, Preference, Reply, ShardError, ShardEvent, ShardHandle, ShardStats,
+    Subscribed, SubscriberOffer,
 };
 use super::peer::{Peer, PeerFault, PeerSetup, Role, Transport};
 use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
@@ -389,6 +390,7 @@ impl ShardLoop {
             Event::Connected => {
                 peer.connected = true;
                 let e = ShardEvent::TransportConnected {
+                    room: peer.room,
                     participant: peer.participant,
                     transport: peer.transport(),
                 };
@@ -650,9 +652,18 @@ impl ShardLoop {
             Command::PublisherOffer {
                 participant,
                 sdp,
+                tracks,
                 reply,
             } => {
-                let r = self.publisher_offer(now, participant, &sdp);
+                let r = self.publisher_offer(now, participant, &sdp, tracks);
+                answer(reply, r);
+            }
+            Command::SetPreferences {
+                participant,
+                preferences,
+                reply,
+            } => {
+                let r = self.set_preferences(now, participant, &preferences);
                 answer(reply, r);
             }
             Command::UpdateSubscriptions {
@@ -748,6 +759,7 @@ impl ShardLoop {
         now: Instant,
         participant: ParticipantId,
         sdp: &str,
+        tracks: Vec<AnnouncedTrack>,
     ) -> Result<String, ShardError> {
         let state = self
             .participants
@@ -774,6 +786,9 @@ impl ShardLoop {
             }
         };
         let peer = &mut self.peers[key];
+        if let Role::Uplink(u) = &mut peer.role {
+            u.announce(tracks);
+        }
         let answer = match peer.guard(|rtc| rtc.sdp_api().accept_offer(offer)) {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => return Err(ShardError::BadSdp(e.to_string())),
@@ -785,6 +800,41 @@ impl ShardLoop {
         };
         self.mark_dirty(key);
         Ok(answer.to_sdp_string())
+    }
+
+    fn set_preferences(
+        &mut self,
+        now: Instant,
+        participant: ParticipantId,
+        preferences: &[Preference],
+    ) -> Result<(), ShardError> {
+        let state = self
+            .participants
+            .get(&participant)
+            .ok_or(ShardError::UnknownParticipant)?;
+        let room_id = state.room;
+        let own = |sid: SubscriptionId| {
+            state
+                .subscriber
+                .and_then(|key| self.peers.get(key))
+                .and_then(|p| p.downlink())
+                .is_some_and(|d| d.out.contains_key(sid))
+        };
+        if !preferences.iter().all(|p| own(p.subscription)) {
+            return Err(ShardError::UnknownPublication);
+        }
+        let room = self
+            .rooms
+            .get_mut(&room_id)
+            .ok_or(ShardError::UnknownRoom)?;
+        for p in preferences {
+            room.core
+                .set_requested(now, p.subscription, p.requested)
+                .and_then(|()| room.core.set_priority(now, p.subscription, p.priority))
+                .map_err(|_| ShardError::UnknownPublication)?;
+        }
+        self.drain_core(room_id, now);
+        Ok(())
     }
 
     fn update_subscriptions(
@@ -1002,7 +1052,7 @@ impl ShardLoop {
             let Some(peer) = self.peers.get(key) else {
                 continue;
             };
-            let (participant, transport) = (peer.participant, peer.transport());
+            let (room, participant, transport) = (peer.room, peer.participant, peer.transport());
             warn!(%participant, ?transport, reason = %fault.0, "transport failed, dropping it");
             self.stats.peers_failed += 1;
             self.remove_peer(now, key);
@@ -1013,6 +1063,7 @@ impl ShardLoop {
                 }
             }
             self.emit(ShardEvent::TransportFailed {
+                room,
                 participant,
                 transport,
                 reason: fault.0,
@@ -1070,6 +1121,7 @@ impl ShardLoop {
                     }
                 }
                 self.emit(ShardEvent::SubscriptionEnded {
+                    room: room_id,
                     participant,
                     subscription: sid,
                 });

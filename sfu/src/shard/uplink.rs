@@ -14,6 +14,7 @@ use str0m::media::{MediaKind as RtcMediaKind, Mid, Rid, Rids};
 use str0m::rtp::{RtpPacket, Ssrc};
 use str0m::Rtc;
 
+use super::handle::AnnouncedTrack;
 use crate::core::{
     AudioLevel, Codec, EncodingIdx, MediaKind, PublicationId, RtpHeader, RtpIn, StreamId,
     StreamRef, MAX_ENCODINGS,
@@ -76,7 +77,9 @@ pub(crate) struct Uplink {
     pub tracks: FxHashMap<Mid, Track>,
     /// SSRC -> encoding, filled from the first packet of each SSRC.
     ssrcs: FxHashMap<Ssrc, Mapped>,
-    /// Screenshare tracks get `ss-1`, `ss-2`, ... in the order they appear.
+    /// The stream of each m-line as the client announced it (`publish_tracks`).
+    announced: FxHashMap<Mid, StreamRef>,
+    /// Unannounced screenshare tracks get `ss-1`, `ss-2`, ... in the order they appear.
     video_tracks: u32,
     audio_tracks: u32,
 }
@@ -85,6 +88,43 @@ impl Uplink {
     /// The encoding of a known SSRC: one hash lookup per inbound packet, none per subscriber.
     pub fn encoding_of(&self, ssrc: Ssrc) -> Option<Mapped> {
         self.ssrcs.get(&ssrc).copied()
+    }
+
+    /// The stream of a track the client did not announce, by order of appearance.
+    fn next_unannounced(&mut self, kind: MediaKind) -> StreamRef {
+        match kind {
+            MediaKind::Audio => {
+                self.audio_tracks += 1;
+                if self.audio_tracks == 1 {
+                    StreamRef::CAMERA_AUDIO
+                } else {
+                    StreamRef {
+                        stream: StreamId::Screenshare(self.audio_tracks - 1),
+                        kind,
+                    }
+                }
+            }
+            MediaKind::Video => {
+                self.video_tracks += 1;
+                if self.video_tracks == 1 {
+                    StreamRef::CAMERA_VIDEO
+                } else {
+                    StreamRef {
+                        stream: StreamId::Screenshare(self.video_tracks - 1),
+                        kind,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records the streams the client named for its m-lines. A later announcement for the
+    /// same mid wins; tracks already carrying media keep their publication.
+    pub fn announce(&mut self, tracks: Vec<AnnouncedTrack>) {
+        for track in tracks {
+            self.announced
+                .insert(Mid::from(track.mid.as_str()), track.stream);
+        }
     }
 
     /// Maps a packet from an SSRC seen for the first time, from str0m's view of the stream.
@@ -123,33 +163,11 @@ impl Uplink {
         if codec.is_video() != (kind == MediaKind::Video) {
             return Err(Unmapped::UnsupportedCodec);
         }
-        // The first audio and the first video track are the camera stream (spec §3); later
-        // video tracks are screenshares. Signalling that names the stream per m-line comes
-        // with the session protocol.
-        let stream = match kind {
-            MediaKind::Audio => {
-                self.audio_tracks += 1;
-                if self.audio_tracks == 1 {
-                    StreamRef::CAMERA_AUDIO
-                } else {
-                    StreamRef {
-                        stream: StreamId::Screenshare(self.audio_tracks - 1),
-                        kind,
-                    }
-                }
-            }
-            MediaKind::Video => {
-                self.video_tracks += 1;
-                if self.video_tracks == 1 {
-                    StreamRef::CAMERA_VIDEO
-                } else {
-                    StreamRef {
-                        stream: StreamId::Screenshare(self.video_tracks - 1),
-                        kind,
-                    }
-                }
-            }
-        };
+        // The stream the client announced for this m-line; without one, the first audio and
+        // the first video track are the camera stream (spec §3) and later ones screenshares
+        // (for clients that publish without `publish_tracks`).
+        let announced = self.announced.get(&mid).filter(|s| s.kind == kind).copied();
+        let stream = announced.unwrap_or_else(|| self.next_unannounced(kind));
         let encodings = if declared.is_empty() || kind == MediaKind::Audio {
             1
         } else {

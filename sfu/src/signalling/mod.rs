@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod room_actor;
+pub mod room_media;
 pub mod session;
 pub mod token;
 pub mod web_assets;

@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use rand_core::{OsRng, TryRngCore};
 use signalling_proto::{
-    encode_server_message, Command, CommandResult, ErrorBody, ErrorCode, Event, EventMessage,
-    JoinRoomArgs, ReqId, Response, ServerMessage,
+    encode_server_message, Command, CommandResult, Empty, ErrorBody, ErrorCode, Event,
+    EventMessage, JoinRoomArgs, ReqId, Response, Sdp, ServerMessage,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn, Instrument};
@@ -27,6 +27,8 @@ use crate::control::{
     WallClock,
 };
 use crate::core::{ForwardingPolicy, ParticipantId};
+use crate::shard::{RoomId, ShardEvent, ShardHandle};
+use crate::signalling::room_media::RoomMedia;
 
 /// Inputs waiting for one room actor; senders wait (backpressure) when it is full.
 const ROOM_INBOX: usize = 256;
@@ -81,6 +83,8 @@ enum RoomInput {
     Disconnect { connection: ConnectionId },
     /// A timer the room armed is due.
     TimerFired { timer: Timer, generation: u64 },
+    /// Something happened on the room's media shard.
+    Media(ShardEvent),
 }
 
 /// A cheap handle to a running room actor.
@@ -136,6 +140,12 @@ impl RoomHandle {
         answer.await.ok()
     }
 
+    /// Hands a shard event to the room (waits while the room's inbox is full).
+    pub async fn shard_event(&self, event: ShardEvent) {
+        // A stopped actor has no media left to hear about.
+        let _ = self.inbox.send(RoomInput::Media(event)).await;
+    }
+
     /// Tells the room the socket is gone (the room decides about grace and resume).
     pub async fn disconnect(&self, connection: ConnectionId) {
         // A stopped actor has nothing left to tell.
@@ -148,6 +158,8 @@ impl RoomHandle {
 pub struct RoomRegistry {
     inner: Arc<Mutex<RegistryInner>>,
     policy: RoomPolicy,
+    /// The media shards rooms are placed on; none in signalling-only tests.
+    shards: Arc<[ShardHandle]>,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +168,9 @@ struct RegistryInner {
     /// Resume token → room name: `resume` names no room (spec §8.1), so the actor that minted
     /// the token records it here.
     resume: HashMap<String, String>,
+    /// Each running room by its instance number, which is also its [`RoomId`] on its shard,
+    /// so shard events find their room.
+    by_instance: HashMap<u64, RoomHandle>,
     next_instance: u64,
 }
 
@@ -166,11 +181,43 @@ impl Default for RoomRegistry {
 }
 
 impl RoomRegistry {
-    /// An empty registry; new rooms get `policy`.
+    /// An empty registry without media shards (media commands answer `internal_error`);
+    /// new rooms get `policy`.
     pub fn new(policy: RoomPolicy) -> Self {
+        Self::with_shards(policy, Vec::new())
+    }
+
+    /// An empty registry placing rooms on `shards`.
+    pub fn with_shards(policy: RoomPolicy, shards: Vec<ShardHandle>) -> Self {
         Self {
             inner: Arc::default(),
             policy,
+            shards: shards.into(),
+        }
+    }
+
+    /// Room placement (DECISIONS.md §21: one function, so that placement across nodes can
+    /// replace it): a room and all its participants live on one shard, chosen round-robin by
+    /// the room's instance number.
+    fn place(&self, instance: u64) -> Option<ShardHandle> {
+        if self.shards.is_empty() {
+            return None;
+        }
+        let index = usize::try_from(instance).unwrap_or(0) % self.shards.len();
+        Some(self.shards[index].clone())
+    }
+
+    /// Delivers a shard event to the room it concerns (rooms that stopped are skipped).
+    pub async fn dispatch_shard_event(&self, event: ShardEvent) {
+        let room = match &event {
+            ShardEvent::PublicationAdded { room, .. }
+            | ShardEvent::TransportConnected { room, .. }
+            | ShardEvent::TransportFailed { room, .. }
+            | ShardEvent::SubscriptionEnded { room, .. } => *room,
+        };
+        let handle = self.lock().by_instance.get(&room.0).cloned();
+        if let Some(handle) = handle {
+            handle.shard_event(event).await;
         }
     }
 
@@ -203,8 +250,12 @@ impl RoomRegistry {
             inbox: tx.clone(),
         };
         inner.rooms.insert(name.to_owned(), handle.clone());
+        inner.by_instance.insert(instance, handle.clone());
         drop(inner);
-        let actor = RoomActor::new(name, self.policy.clone(), self.clone(), instance, tx);
+        let media = self
+            .place(instance)
+            .map(|shard| RoomMedia::new(shard, RoomId(instance)));
+        let actor = RoomActor::new(name, self.policy.clone(), self.clone(), instance, tx, media);
         let span = tracing::info_span!("room", room = name);
         tokio::spawn(actor.run(rx).instrument(span));
         info!(room = name, "room created");
@@ -241,6 +292,7 @@ impl RoomRegistry {
         {
             inner.rooms.remove(name);
         }
+        inner.by_instance.remove(&instance);
         inner.resume.retain(|_, room| room != name);
     }
 }
@@ -266,8 +318,12 @@ pub struct RoomActor {
     routes: HashMap<ParticipantId, ConnectionId>,
     /// Each participant's resume token, to forget it from the registry on release.
     resume_tokens: HashMap<ParticipantId, String>,
-    /// The forwarding policy version last installed (there is no media shard wired yet).
+    /// The forwarding policy version last installed.
     installed_policy_version: u64,
+    /// The room's media shard side; `None` in signalling-only setups.
+    media: Option<RoomMedia>,
+    /// Subscriber transports may need new offers (a policy, publication or departure changed).
+    media_dirty: bool,
 }
 
 impl RoomActor {
@@ -277,6 +333,7 @@ impl RoomActor {
         registry: RoomRegistry,
         instance: u64,
         inbox: mpsc::Sender<RoomInput>,
+        media: Option<RoomMedia>,
     ) -> Self {
         let wall_clock = shell_wall_clock();
         let room = Room::new(RoomConfig {
@@ -297,6 +354,8 @@ impl RoomActor {
             routes: HashMap::new(),
             resume_tokens: HashMap::new(),
             installed_policy_version: 0,
+            media,
+            media_dirty: false,
         }
     }
 
@@ -346,6 +405,13 @@ impl RoomActor {
             } => {
                 let connection = link.id;
                 self.connections.entry(connection).or_insert(link);
+                if is_media_command(&command) {
+                    self.handle_media_command(now, connection, req_id, command)
+                        .await;
+                    self.reconcile_media(now).await;
+                    let _ = reply.send(self.unbind_if_unbound(connection));
+                    return;
+                }
                 let resuming = matches!(command, Command::Resume(_));
                 let mut result = self.room.handle_command(now, connection, command);
                 self.refresh_routes();
@@ -373,7 +439,9 @@ impl RoomActor {
                 self.refresh_routes();
                 self.execute_effects(now).await;
             }
+            RoomInput::Media(event) => self.handle_shard_event(event),
         }
+        self.reconcile_media(now).await;
     }
 
     /// Takes the current participant → socket mapping from the room. Participants the room
@@ -463,6 +531,10 @@ impl RoomActor {
                 }
                 Effect::Released { participant } => {
                     debug!(%participant, "participant released");
+                    if let Some(media) = &mut self.media {
+                        media.remove(participant).await;
+                        self.media_dirty = true;
+                    }
                     self.seq.remove(&participant);
                     self.routes.remove(&participant);
                     if let Some(token) = self.resume_tokens.remove(&participant) {
@@ -487,11 +559,143 @@ impl RoomActor {
     }
 
     /// Installs `policy` in the room's media core and waits for the shard's ack; the effects
-    /// after it run only then (spec §13.3: policy first, then the events). No media shard is
-    /// wired yet, so this records the version; the shard call goes here.
+    /// after it run only then (spec §13.3: policy first, then the events).
     async fn install_policy(&mut self, policy: ForwardingPolicy) {
-        debug!(version = policy.version, "forwarding policy installed");
-        self.installed_policy_version = policy.version;
+        let version = policy.version;
+        if let Some(media) = &mut self.media {
+            if let Err(error) = media.install_policy(policy).await {
+                // The shard stopped (server shutdown): there is no media left to govern.
+                warn!(version, %error, "forwarding policy not installed");
+                return;
+            }
+            self.media_dirty = true;
+        }
+        debug!(version, "forwarding policy installed");
+        self.installed_policy_version = version;
+    }
+
+    /// A media command (DECISIONS.md §10): the room checks caller and role, the shard
+    /// negotiates. The response goes out before any offer it leads to.
+    async fn handle_media_command(
+        &mut self,
+        now: Instant,
+        connection: ConnectionId,
+        req_id: ReqId,
+        command: Command,
+    ) {
+        let result = match self.room.authorize_media(now, connection, &command) {
+            Ok(caller) => self.media_command(caller, command).await,
+            Err(error) => Err(error),
+        };
+        self.respond(connection, req_id, result);
+    }
+
+    async fn media_command(
+        &mut self,
+        caller: ParticipantId,
+        command: Command,
+    ) -> Result<CommandResult, ErrorBody> {
+        let Some(media) = &mut self.media else {
+            return Err(ErrorBody::new(
+                ErrorCode::InternalError,
+                "this server runs without media shards",
+            ));
+        };
+        match command {
+            Command::PublishTracks(args) => {
+                let mut tracks = Vec::with_capacity(args.tracks.len());
+                for track in args.tracks {
+                    let stream = self.room.published_stream(caller, &track)?;
+                    tracks.push((track, stream));
+                }
+                media.announce(caller, tracks);
+                Ok(CommandResult::PublishTracks(Empty {}))
+            }
+            Command::UnpublishTracks(args) => {
+                media.unannounce(caller, &args.mids);
+                Ok(CommandResult::UnpublishTracks(Empty {}))
+            }
+            Command::PublisherOffer(offer) => {
+                let sdp = media.publisher_offer(caller, offer.sdp).await?;
+                Ok(CommandResult::PublisherOffer(Sdp { sdp }))
+            }
+            Command::SubscriberAnswer(answer) => {
+                media.subscriber_answer(caller, answer).await?;
+                self.media_dirty = true;
+                Ok(CommandResult::SubscriberAnswer(Empty {}))
+            }
+            // The shard is ICE-lite (RFC 8445 §2.5): it learns the client's addresses from the
+            // client's connectivity checks, so trickled candidates carry nothing it needs.
+            Command::IceCandidate(_) => Ok(CommandResult::IceCandidate(Empty {})),
+            Command::SetSubscriptionPreferences(args) => {
+                // All or nothing: every preference is checked before any is applied.
+                let mut targets = Vec::with_capacity(args.preferences.len());
+                for preference in &args.preferences {
+                    targets.push(self.room.preference_target(caller, preference)?);
+                }
+                for (preference, (publisher, stream)) in args.preferences.iter().zip(targets) {
+                    media
+                        .set_preference(caller, publisher, stream, preference)
+                        .await?;
+                }
+                Ok(CommandResult::SetSubscriptionPreferences(Empty {}))
+            }
+            _ => Err(ErrorBody::new(
+                ErrorCode::InternalError,
+                "not a media command",
+            )),
+        }
+    }
+
+    fn handle_shard_event(&mut self, event: ShardEvent) {
+        let Some(media) = &mut self.media else {
+            return;
+        };
+        match event {
+            ShardEvent::PublicationAdded {
+                participant,
+                publication,
+                stream,
+                encodings,
+                ..
+            } => {
+                media.publication_added(participant, publication, stream, encodings);
+                self.media_dirty = true;
+            }
+            ShardEvent::SubscriptionEnded {
+                participant,
+                subscription,
+                ..
+            } => {
+                media.subscription_ended(participant, subscription);
+                self.media_dirty = true;
+            }
+            ShardEvent::TransportConnected {
+                participant,
+                transport,
+                ..
+            } => debug!(%participant, ?transport, "transport connected"),
+            ShardEvent::TransportFailed {
+                participant,
+                transport,
+                reason,
+                ..
+            } => warn!(%participant, ?transport, %reason, "transport failed"),
+        }
+    }
+
+    /// Sends the subscriber offers the last changes call for.
+    async fn reconcile_media(&mut self, now: Instant) {
+        if !std::mem::take(&mut self.media_dirty) {
+            return;
+        }
+        let Some(media) = &mut self.media else {
+            return;
+        };
+        let offers = media.reconcile_all(self.room.installed_policy()).await;
+        for (participant, offer) in offers {
+            self.send_event(participant, Event::SubscriberOffer(offer), now);
+        }
     }
 
     /// One event to one participant with its next `seq`. A participant without a socket
@@ -559,6 +763,19 @@ pub fn close_code(reason: CloseReason) -> (u16, &'static str) {
         CloseReason::Replaced => (4004, "replaced"),
         CloseReason::ServiceStopped => (4005, "service_stopped"),
     }
+}
+
+/// Commands the media plane answers (DECISIONS.md §10) rather than the room.
+fn is_media_command(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::PublisherOffer(_)
+            | Command::PublishTracks(_)
+            | Command::UnpublishTracks(_)
+            | Command::SubscriberAnswer(_)
+            | Command::IceCandidate(_)
+            | Command::SetSubscriptionPreferences(_)
+    )
 }
 
 /// Close code for a client that does not read its frames fast enough (RFC 6455 1008, policy).
