@@ -298,7 +298,10 @@ export class SfuClient extends Emitter {
       this.#setLocation(resumed.location);
       this.#setStatus(Status.CONNECTED, { resumed: true });
       this.emit("resumed", resumed);
-      await this.#restartMedia();
+      // The WebRTC transports do not ride on the socket: after a resume they keep flowing, and
+      // the server keeps its side of them. Only transports that failed meanwhile start over.
+      const broken = (pc) => pc && ["failed", "closed"].includes(pc.connectionState);
+      if (broken(this.publisherPc) || broken(this.subscriberPc)) await this.#restartMedia();
     } catch (error) {
       if (error.code === "resume_failed") {
         this.resumeToken = null;
@@ -858,24 +861,34 @@ export class SfuClient extends Emitter {
     }
   }
 
+  /**
+   * `subscriptions_changed` says which streams and kinds we may receive (mutes remove a kind
+   * without renegotiating). The media itself follows the subscriber transport: tracks come with
+   * `ontrack` and go when a renegotiation stops their transceiver ({@link #pruneRemoteTracks}).
+   */
   #onSubscriptionsChanged({ added = [], removed = [] }) {
     for (const s of removed) {
       const k = key(s.participantId, s.streamId);
-      this.subscriptions.delete(k);
-      if (this.remoteStreams.has(k)) {
-        this.remoteStreams.delete(k);
-        this.emit("stream_removed", { participantId: s.participantId, streamId: s.streamId });
-      }
+      const current = this.subscriptions.get(k);
+      if (!current) continue;
+      const kinds = current.kinds.filter((kind) => !s.kinds.includes(kind));
+      if (kinds.length) this.subscriptions.set(k, { ...current, kinds });
+      else this.subscriptions.delete(k);
     }
     let resend = false;
     for (const s of added) {
       const k = key(s.participantId, s.streamId);
-      this.subscriptions.set(k, s);
-      // A new subscription starts from the server's defaults: send what we last wanted.
+      const before = this.subscriptions.get(k)?.kinds ?? [];
+      const kinds = [...new Set([...before, ...s.kinds])];
+      this.subscriptions.set(k, { participantId: s.participantId, streamId: s.streamId, kinds });
+      // A kind that (re)appears starts from the server's defaults: send what we last wanted.
       const last = this.preferences.get(k);
       if (last) {
-        this.pendingPreferences.set(k, JSON.parse(last));
-        resend = true;
+        const wanted = JSON.parse(last);
+        if (!wanted.kind || (s.kinds.includes(wanted.kind) && !before.includes(wanted.kind))) {
+          this.pendingPreferences.set(k, wanted);
+          resend = true;
+        }
       }
     }
     if (resend) this.#schedulePreferences();
@@ -910,7 +923,11 @@ export class SfuClient extends Emitter {
    * tile's size.
    */
   #flushPreferences() {
-    const ready = [...this.pendingPreferences.entries()].filter(([k]) => this.subscriptions.has(k));
+    const subscribed = ([k, p]) => {
+      const s = this.subscriptions.get(k);
+      return s && (!p.kind || s.kinds.includes(p.kind));
+    };
+    const ready = [...this.pendingPreferences.entries()].filter(subscribed);
     if (!ready.length) return;
     for (const [k] of ready) this.pendingPreferences.delete(k);
     const preferences = ready.map(([, p]) => p);
@@ -922,7 +939,7 @@ export class SfuClient extends Emitter {
   // ---------------------------------------------------------------- reconnect
 
   async #restartMedia() {
-    // Transports are re-established from step 2 of PROTOCOL.md §4.1 after a resume.
+    // New transports from step 2 of PROTOCOL.md §4.1 (after a fresh join, or failed ones).
     this.#teardownMedia({ keepLocal: true });
     if (this.localStream) await this.#publishLocal().catch((e) => this.emit("media_error", { transport: "publisher", error: e }));
   }
