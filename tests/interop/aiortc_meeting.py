@@ -136,6 +136,7 @@ class Subscriber:
         self.pc = new_pc()
         self.frames = {"audio": 0, "video": 0}
         self.offers = 0
+        self.seen = set()
         self.last_offer = ""
 
         self.tasks = []
@@ -157,7 +158,9 @@ class Subscriber:
     async def _answer_offers(self):
         while True:
             event = await self.signalling.events.get()
+            self.seen.add(event["name"])
             if event["name"] != "subscriber_offer":
+                log(self.name, "event", event["name"], json.dumps(event["data"])[:160])
                 continue
             self.offers += 1
             data = event["data"]
@@ -221,6 +224,8 @@ async def main(base):
 
     for s in subscribers:
         assert len(s.active_mids()) == 2, f"{s.name}: m-lines {s.active_mids()}"
+        for name in ("subscriptions_changed", "layer_changed", "stream_state_changed"):
+            assert name in s.seen, f"{s.name} never got {name}: {s.seen}"
 
     # The publisher leaves: every subscriber's m-lines for it are stopped within a second.
     left_at = time.monotonic()

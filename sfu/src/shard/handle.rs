@@ -86,6 +86,20 @@ pub enum ShardEvent {
         transport: Transport,
         reason: String,
     },
+    /// What a subscription forwards changed (the core's layer switches and pauses).
+    ForwardingChanged {
+        room: RoomId,
+        /// The subscriber.
+        participant: ParticipantId,
+        subscription: SubscriptionId,
+        change: ForwardingChange,
+    },
+    /// The speakers of the last window (every 500 ms while anyone speaks, and once when
+    /// everyone went quiet), loudest first, with their loudest level in dB under full scale.
+    Speakers {
+        room: RoomId,
+        speakers: Vec<(ParticipantId, u8)>,
+    },
     /// A subscription ended because its publication went away; the next subscriber offer
     /// stops its m-line.
     SubscriptionEnded {
@@ -93,6 +107,34 @@ pub enum ShardEvent {
         participant: ParticipantId,
         subscription: SubscriptionId,
     },
+}
+
+impl ShardEvent {
+    /// The room the event concerns.
+    pub fn room(&self) -> RoomId {
+        match self {
+            ShardEvent::PublicationAdded { room, .. }
+            | ShardEvent::TransportConnected { room, .. }
+            | ShardEvent::TransportFailed { room, .. }
+            | ShardEvent::ForwardingChanged { room, .. }
+            | ShardEvent::Speakers { room, .. }
+            | ShardEvent::SubscriptionEnded { room, .. } => *room,
+        }
+    }
+}
+
+/// A change of what one subscription forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardingChange {
+    /// Forwarding `current` now (started, or switched on a keyframe); `target` is what the
+    /// allocator allows.
+    Layer {
+        current: Layer,
+        target: Option<Layer>,
+    },
+    /// Nothing forwarded: paused by the subscriber, or no layer fits the bandwidth.
+    Paused,
+    Resumed,
 }
 
 /// A server offer for the subscriber transport, for the caller to send to the client

@@ -23,14 +23,15 @@ mod downlink;
 mod handle;
 mod peer;
 mod shard_loop;
+mod speakers;
 mod uplink;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 pub use handle::{
-    AnnouncedTrack, Preference, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed,
-    SubscriberOffer,
+    AnnouncedTrack, ForwardingChange, Preference, ShardError, ShardEvent, ShardHandle, ShardStats,
+    Subscribed, SubscriberOffer,
 };
 pub use peer::Transport;
 pub use shard_loop::spawn;

@@ -24,16 +24,17 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
 use super::handle::{
-    AnnouncedTrack, Command, Preference, Reply, ShardError, ShardEvent, ShardHandle, ShardStats,
-    Subscribed, SubscriberOffer,
+    AnnouncedTrack, Command, ForwardingChange, Preference, Reply, ShardError, ShardEvent,
+    ShardHandle, ShardStats, Subscribed, SubscriberOffer,
 };
 use super::peer::{Peer, PeerFault, PeerSetup, Role, Transport};
+use super::speakers::SpeakerMeter;
 use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
 use super::{RoomId, ShardConfig};
 use crate::clock;
 use crate::core::{
-    Bitrate, Codec, CoreConfig, DownlinkId, EncodingIdx, Input, KeyframeKind, MediaCore, MediaKind,
-    Output, ParticipantId, PublicationId, PublicationSpec, StreamRef, SubscriptionId,
+    Bitrate, Codec, CoreConfig, CoreEvent, DownlinkId, EncodingIdx, Input, KeyframeKind, MediaCore,
+    MediaKind, Output, ParticipantId, PublicationId, PublicationSpec, StreamRef, SubscriptionId,
 };
 
 slotmap::new_key_type! {
@@ -111,6 +112,7 @@ struct Room {
     downlink_peers: SecondaryMap<DownlinkId, PeerKey>,
     publications: SecondaryMap<PublicationId, PublicationInfo>,
     subscriptions: SecondaryMap<SubscriptionId, SubscriptionInfo>,
+    speakers: SpeakerMeter,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -238,7 +240,7 @@ impl ShardLoop {
             at = at.min(p.next_timeout.unwrap_or(now));
         }
         for r in self.rooms.values() {
-            at = at.min(r.core.poll_timeout());
+            at = at.min(r.core.poll_timeout()).min(r.speakers.due());
         }
         at
     }
@@ -321,6 +323,20 @@ impl ShardLoop {
                 room.core.handle_input(Input::Timeout(now));
             }
             self.drain_core(id, now);
+        }
+        let mut reports = Vec::new();
+        for (id, room) in &mut self.rooms {
+            if room.speakers.due() <= now {
+                if let Some(speakers) = room.speakers.report(now) {
+                    reports.push(ShardEvent::Speakers {
+                        room: *id,
+                        speakers,
+                    });
+                }
+            }
+        }
+        for report in reports {
+            self.emit(report);
         }
     }
 
@@ -481,6 +497,9 @@ impl ShardLoop {
             return;
         };
         debug_assert!(room.participants.contains(&participant));
+        if let Some(level) = rtp.header.audio_level {
+            room.speakers.observe(participant, level);
+        }
         room.core.handle_input(Input::Rtp {
             at: now,
             publication,
@@ -632,7 +651,41 @@ impl ShardLoop {
                         Err(fault) => self.fail(key, fault),
                     }
                 }
-                Output::Event(e) => debug!(room = %room_id, event = ?e, "core event"),
+                Output::Event(e) => {
+                    let (subscription, change) = match e {
+                        CoreEvent::LayerChanged {
+                            subscription,
+                            layer,
+                        } => {
+                            let target = room.core.layers(subscription).and_then(|l| l.target);
+                            let change = ForwardingChange::Layer {
+                                current: layer,
+                                target,
+                            };
+                            (subscription, change)
+                        }
+                        CoreEvent::Paused { subscription } => {
+                            (subscription, ForwardingChange::Paused)
+                        }
+                        CoreEvent::Resumed { subscription } => {
+                            (subscription, ForwardingChange::Resumed)
+                        }
+                        CoreEvent::PolicyInstalled { .. } => continue,
+                    };
+                    let subscriber = room
+                        .subscriptions
+                        .get(subscription)
+                        .and_then(|s| self.peers.get(s.peer))
+                        .map(|p| p.participant);
+                    if let Some(participant) = subscriber {
+                        self.emit(ShardEvent::ForwardingChanged {
+                            room: room_id,
+                            participant,
+                            subscription,
+                            change,
+                        });
+                    }
+                }
             }
         }
     }
@@ -739,6 +792,7 @@ impl ShardLoop {
             downlink_peers: SecondaryMap::new(),
             publications: SecondaryMap::new(),
             subscriptions: SecondaryMap::new(),
+            speakers: SpeakerMeter::new(now),
         });
         room.participants.push(participant);
         let downlink = room.core.add_downlink(participant);

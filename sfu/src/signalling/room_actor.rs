@@ -209,13 +209,7 @@ impl RoomRegistry {
 
     /// Delivers a shard event to the room it concerns (rooms that stopped are skipped).
     pub async fn dispatch_shard_event(&self, event: ShardEvent) {
-        let room = match &event {
-            ShardEvent::PublicationAdded { room, .. }
-            | ShardEvent::TransportConnected { room, .. }
-            | ShardEvent::TransportFailed { room, .. }
-            | ShardEvent::SubscriptionEnded { room, .. } => *room,
-        };
-        let handle = self.lock().by_instance.get(&room.0).cloned();
+        let handle = self.lock().by_instance.get(&event.room().0).cloned();
         if let Some(handle) = handle {
             handle.shard_event(event).await;
         }
@@ -439,7 +433,7 @@ impl RoomActor {
                 self.refresh_routes();
                 self.execute_effects(now).await;
             }
-            RoomInput::Media(event) => self.handle_shard_event(event),
+            RoomInput::Media(event) => self.handle_shard_event(now, event),
         }
         self.reconcile_media(now).await;
     }
@@ -647,7 +641,7 @@ impl RoomActor {
         }
     }
 
-    fn handle_shard_event(&mut self, event: ShardEvent) {
+    fn handle_shard_event(&mut self, now: Instant, event: ShardEvent) {
         let Some(media) = &mut self.media else {
             return;
         };
@@ -669,6 +663,22 @@ impl RoomActor {
             } => {
                 media.subscription_ended(participant, subscription);
                 self.media_dirty = true;
+            }
+            ShardEvent::ForwardingChanged {
+                participant,
+                subscription,
+                change,
+                ..
+            } => {
+                if let Some(event) = media.forwarding_changed(participant, subscription, change) {
+                    self.send_event(participant, event, now);
+                }
+            }
+            ShardEvent::Speakers { speakers, .. } => {
+                let updates = media.speakers(self.room.installed_policy(), &speakers);
+                for (participant, event) in updates {
+                    self.send_event(participant, event, now);
+                }
             }
             ShardEvent::TransportConnected {
                 participant,

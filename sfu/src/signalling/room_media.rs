@@ -14,14 +14,15 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use signalling_proto::{self as proto, ErrorBody, ErrorCode, VersionedSdp};
+use signalling_proto::{self as proto, ErrorBody, ErrorCode, Event, VersionedSdp};
 use tracing::{debug, warn};
 
+use crate::control::{participant_to_wire, stream_to_wire};
 use crate::core::{
     ForwardingPolicy, Layer, MediaKind, ParticipantId, PublicationId, StreamId, StreamRef,
     SubscriptionId,
 };
-use crate::shard::{AnnouncedTrack, Preference, RoomId, ShardError, ShardHandle};
+use crate::shard::{AnnouncedTrack, ForwardingChange, Preference, RoomId, ShardError, ShardHandle};
 
 /// The highest layer a subscriber can ask for: 3 simulcast encodings x 3 VP8 temporal layers.
 const HIGHEST: Layer = Layer {
@@ -77,6 +78,8 @@ pub struct RoomMedia {
     announced: HashMap<ParticipantId, BTreeMap<String, Announced>>,
     publications: HashMap<PublicationId, Publication>,
     subscribers: HashMap<ParticipantId, Subscriber>,
+    /// The active speakers each participant was last told, to send only changes.
+    speakers_sent: HashMap<ParticipantId, Vec<ParticipantId>>,
 }
 
 impl RoomMedia {
@@ -89,6 +92,7 @@ impl RoomMedia {
             announced: HashMap::new(),
             publications: HashMap::new(),
             subscribers: HashMap::new(),
+            speakers_sent: HashMap::new(),
         }
     }
 
@@ -125,6 +129,7 @@ impl RoomMedia {
     pub async fn remove(&mut self, participant: ParticipantId) {
         self.announced.remove(&participant);
         self.subscribers.remove(&participant);
+        self.speakers_sent.remove(&participant);
         let gone: Vec<PublicationId> = self
             .publications
             .iter()
@@ -230,6 +235,111 @@ impl RoomMedia {
             s.subscriptions.retain(|_, sid| *sid != subscription);
             s.renegotiate = true;
         }
+    }
+
+    /// The event telling a subscriber what one of its subscriptions forwards now
+    /// (`layer_changed` / `stream_state_changed`).
+    pub fn forwarding_changed(
+        &self,
+        subscriber: ParticipantId,
+        subscription: SubscriptionId,
+        change: ForwardingChange,
+    ) -> Option<Event> {
+        let state = self.subscribers.get(&subscriber)?;
+        let (publication, _) = state
+            .subscriptions
+            .iter()
+            .find(|(_, sid)| **sid == subscription)?;
+        let p = self.publications.get(publication)?;
+        let participant_id = participant_to_wire(p.publisher);
+        let stream_id = stream_to_wire(p.stream.stream);
+        let kind = match p.stream.kind {
+            MediaKind::Audio => proto::MediaKind::Audio,
+            MediaKind::Video => proto::MediaKind::Video,
+        };
+        let wire_layer = |l: Layer| proto::Layer {
+            spatial: l.spatial,
+            temporal: l.temporal,
+        };
+        Some(match change {
+            ForwardingChange::Layer { current, target } => {
+                if p.stream.kind == MediaKind::Audio {
+                    return None;
+                }
+                Event::LayerChanged(proto::LayerChanged {
+                    participant_id,
+                    stream_id,
+                    target: target.map(wire_layer),
+                    current: Some(wire_layer(current)),
+                })
+            }
+            ForwardingChange::Paused => {
+                let by_subscriber = state
+                    .wishes
+                    .get(&(p.publisher, p.stream))
+                    .is_some_and(|w| w.paused);
+                Event::StreamStateChanged(proto::StreamStateChanged {
+                    participant_id,
+                    stream_id,
+                    kind,
+                    state: proto::StreamState::Paused,
+                    reason: Some(if by_subscriber {
+                        proto::PauseReason::Subscriber
+                    } else {
+                        proto::PauseReason::Bandwidth
+                    }),
+                })
+            }
+            ForwardingChange::Resumed => Event::StreamStateChanged(proto::StreamStateChanged {
+                participant_id,
+                stream_id,
+                kind,
+                state: proto::StreamState::Active,
+                reason: None,
+            }),
+        })
+    }
+
+    /// `active_speakers_changed` for every participant whose speaker list changed. Each hears
+    /// of the speakers whose camera audio it may receive (spec §13.2: per location, staged
+    /// `MAIN` publishers in every session) and of itself; muted publishers do not speak.
+    pub fn speakers(
+        &mut self,
+        policy: &ForwardingPolicy,
+        speakers: &[(ParticipantId, u8)],
+    ) -> Vec<(ParticipantId, Event)> {
+        let mut updates = Vec::new();
+        let mut listeners: Vec<ParticipantId> = self.on_shard.iter().copied().collect();
+        listeners.sort_unstable();
+        for listener in listeners {
+            let heard: Vec<(ParticipantId, u8)> = speakers
+                .iter()
+                .filter(|(q, _)| {
+                    let unmuted = policy.members.get(q).is_some_and(|m| m.audio_enabled);
+                    unmuted
+                        && (*q == listener || policy.allowed(listener, *q, StreamRef::CAMERA_AUDIO))
+                })
+                .copied()
+                .collect();
+            let ids: Vec<ParticipantId> = heard.iter().map(|(q, _)| *q).collect();
+            let last = self.speakers_sent.entry(listener).or_default();
+            if *last == ids {
+                continue;
+            }
+            *last = ids;
+            let speakers = heard
+                .into_iter()
+                .map(|(q, dbov)| proto::Speaker {
+                    participant_id: participant_to_wire(q),
+                    level: f32::from(127u8.saturating_sub(dbov.min(127))) / 127.0,
+                })
+                .collect();
+            updates.push((
+                listener,
+                Event::ActiveSpeakersChanged(proto::ActiveSpeakers { speakers }),
+            ));
+        }
+        updates
     }
 
     /// Brings every subscriber's m-lines in line with `policy` and the publications; returns

@@ -1,0 +1,268 @@
+//! The media commands over `/rtc` (DECISIONS.md §10, PROTOCOL.md §4.1) and bad media input
+//! against the whole server: roles, unparseable SDP, unknown streams, stale answers, garbage
+//! datagrams on the media port. Each test ends by checking the server still serves. Media
+//! itself flowing end to end is checked with real peers by `scripts/interop-test` (aiortc) and
+//! `e2e_*` tests.
+
+mod ws_support;
+
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use signalling_proto::Role;
+use str0m::media::{Direction, MediaKind};
+use str0m::Rtc;
+use ws_support::*;
+
+/// A real publisher offer (audio + video, send-only) from a str0m client.
+fn publisher_offer_sdp() -> String {
+    #[allow(clippy::disallowed_methods)] // a test needs some instant to start str0m with
+    let now = Instant::now();
+    let mut rtc = Rtc::builder()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .build(now);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let candidate =
+        str0m::Candidate::host(socket.local_addr().expect("addr"), "udp").expect("candidate");
+    rtc.add_local_candidate(candidate);
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let (offer, _pending) = api.apply().expect("an offer");
+    offer.to_sdp_string()
+}
+
+/// The media port of the server's host candidate in an answer.
+fn candidate_port(sdp: &str) -> u16 {
+    sdp.lines()
+        .find(|l| l.starts_with("a=candidate:"))
+        .and_then(|l| l.split_whitespace().nth(5))
+        .and_then(|p| p.parse().ok())
+        .expect("a host candidate with a port")
+}
+
+/// `send_chat_message` still works for `client`: the room and its socket are alive.
+async fn still_serves(client: &mut Client) {
+    let sent = client
+        .call("send_chat_message", json!({"text": "still here"}))
+        .await;
+    ok_result(&sent);
+}
+
+// A publishing role gets an answer whose only candidate is the configured public IP
+// (127.0.0.1), and a receive-only role may not publish (spec §4.2).
+#[tokio::test]
+async fn publisher_offer_is_answered_and_viewers_may_not_publish() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("media-1", "host", Role::Host).await;
+    let tracks = json!({"tracks": [
+        {"mid": "0", "source": "microphone"},
+        {"mid": "1", "source": "camera"},
+    ]});
+    ok_result(&host.call("publish_tracks", tracks.clone()).await);
+    let answer = host
+        .call("publisher_offer", json!({"sdp": publisher_offer_sdp()}))
+        .await;
+    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
+    assert!(sdp.contains("a=ice-lite"), "{sdp}");
+    let candidates: Vec<&str> = sdp
+        .lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    assert!(!candidates.is_empty());
+    assert!(
+        candidates.iter().all(|c| c.contains(" 127.0.0.1 ")),
+        "{candidates:?}"
+    );
+
+    let mut viewer = server.client().await;
+    viewer.join("media-1", "viewer", Role::Viewer).await;
+    let refused = viewer.call("publish_tracks", tracks).await;
+    assert_eq!(error_code(&refused), "forbidden");
+    let refused = viewer
+        .call("publisher_offer", json!({"sdp": publisher_offer_sdp()}))
+        .await;
+    assert_eq!(error_code(&refused), "forbidden");
+    still_serves(&mut viewer).await;
+}
+
+// SDP that does not parse is `invalid_argument` and changes nothing; the same socket can
+// then publish with a good offer.
+#[tokio::test]
+async fn unparseable_sdp_is_invalid_argument() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("media-2", "host", Role::Host).await;
+    for garbage in [
+        "",
+        "v=0",
+        "not sdp at all\r\n\u{0}\u{7f}",
+        "v=0\r\nm=audio x y z\r\n",
+    ] {
+        let refused = host.call("publisher_offer", json!({"sdp": garbage})).await;
+        assert_eq!(error_code(&refused), "invalid_argument", "{garbage:?}");
+    }
+    let answer = host
+        .call("publisher_offer", json!({"sdp": publisher_offer_sdp()}))
+        .await;
+    ok_result(&answer);
+    still_serves(&mut host).await;
+}
+
+// Screen tracks must name a running screenshare of the caller; camera tracks belong to
+// stream "camera".
+#[tokio::test]
+async fn published_tracks_must_name_a_stream_of_the_caller() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("media-3", "host", Role::Host).await;
+    let unknown = host
+        .call(
+            "publish_tracks",
+            json!({"tracks": [{"mid": "2", "source": "screenshare", "streamId": "ss-9"}]}),
+        )
+        .await;
+    assert_eq!(error_code(&unknown), "stream_not_found");
+    let unnamed = host
+        .call(
+            "publish_tracks",
+            json!({"tracks": [{"mid": "2", "source": "screenshare"}]}),
+        )
+        .await;
+    assert_eq!(error_code(&unnamed), "invalid_argument");
+    let camera_elsewhere = host
+        .call(
+            "publish_tracks",
+            json!({"tracks": [{"mid": "1", "source": "camera", "streamId": "ss-1"}]}),
+        )
+        .await;
+    assert_eq!(error_code(&camera_elsewhere), "invalid_argument");
+    let unknown_field = host
+        .call(
+            "publish_tracks",
+            json!({"tracks": [{"mid": "1", "source": "camera", "bogus": 1}]}),
+        )
+        .await;
+    assert_eq!(error_code(&unknown_field), "invalid_argument");
+    still_serves(&mut host).await;
+}
+
+// Preferences for streams outside the caller's allowed set are `stream_not_found` (spec
+// §13.9), including the caller's own stream and malformed ids; an answer to an offer that was
+// never made is ignored; trickled candidates are accepted (the server is ICE-lite).
+#[tokio::test]
+async fn preferences_answers_and_candidates_are_checked() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    let host_id = self_id(&host.join("media-4", "host", Role::Host).await);
+    let mut ada = server.client().await;
+    let ada_id = self_id(&ada.join("media-4", "ada", Role::Visitor).await);
+
+    let allowed = ada
+        .call(
+            "set_subscription_preferences",
+            json!({"preferences": [{"participantId": host_id, "streamId": "camera",
+                                    "targetSize": {"width": 320, "height": 180}}]}),
+        )
+        .await;
+    ok_result(&allowed);
+    for (participant, stream) in [
+        (ada_id.as_str(), "camera"),
+        ("p999", "camera"),
+        ("nobody", "camera"),
+        (host_id.as_str(), "ss-1"),
+        (host_id.as_str(), "webcam"),
+    ] {
+        let refused = ada
+            .call(
+                "set_subscription_preferences",
+                json!({"preferences": [{"participantId": participant, "streamId": stream,
+                                        "paused": true}]}),
+            )
+            .await;
+        assert_eq!(
+            error_code(&refused),
+            "stream_not_found",
+            "{participant}/{stream}"
+        );
+    }
+    let stale = ada
+        .call("subscriber_answer", json!({"sdp": "v=0", "version": 7}))
+        .await;
+    ok_result(&stale);
+    let candidate = ada
+        .call(
+            "ice_candidate",
+            json!({"transport": "publisher", "candidate": {
+                "candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host",
+                "sdpMid": "0", "sdpMLineIndex": 0}}),
+        )
+        .await;
+    ok_result(&candidate);
+    let end_of_candidates = ada
+        .call(
+            "ice_candidate",
+            json!({"transport": "subscriber", "candidate": null}),
+        )
+        .await;
+    ok_result(&end_of_candidates);
+    still_serves(&mut ada).await;
+}
+
+// Garbage datagrams on the media port (random bytes, truncated STUN, RTP-looking headers with
+// no DTLS) are dropped; signalling and negotiation keep working.
+#[tokio::test]
+async fn garbage_on_the_media_port_is_dropped() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("media-5", "host", Role::Host).await;
+    let answer = host
+        .call("publisher_offer", json!({"sdp": publisher_offer_sdp()}))
+        .await;
+    let port = candidate_port(ok_result(&answer)["sdp"].as_str().expect("sdp"));
+
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut junk: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0],
+        vec![0x00, 0x01, 0x00, 0x08], // a STUN header cut short
+        vec![0x80, 0x60, 0x00, 0x01], // an RTP header cut short
+        vec![0x16, 0xfe, 0xfd],       // a DTLS record cut short
+        vec![0xff; 1500],
+    ];
+    let mut x: u32 = 0x9e37_79b9;
+    for len in [12usize, 40, 200, 1200] {
+        junk.push(
+            (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect(),
+        );
+    }
+    for datagram in &junk {
+        for _ in 0..10 {
+            socket
+                .send_to(datagram, ("127.0.0.1", port))
+                .expect("send to the media port");
+        }
+    }
+
+    let mut ada = server.client().await;
+    ada.join("media-5", "ada", Role::Visitor).await;
+    let answer = ada
+        .call("publisher_offer", json!({"sdp": publisher_offer_sdp()}))
+        .await;
+    assert_eq!(
+        candidate_port(ok_result(&answer)["sdp"].as_str().expect("sdp")),
+        port,
+        "one room, one shard"
+    );
+    still_serves(&mut host).await;
+}

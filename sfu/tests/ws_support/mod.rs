@@ -1,0 +1,225 @@
+//! A `/rtc` WebSocket test client and an in-process server on 127.0.0.1:0, shared by the
+//! signalling test files. Every wait has a deadline; nothing sleeps for correctness.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use sfu::signalling::token::{Claims, TokenKey};
+use sfu::Config;
+use signalling_proto::Role;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any one expected frame may take.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// A development-mode server (tokens signed with the development key) on 127.0.0.1:0.
+    pub async fn start() -> Self {
+        let config = Config::ephemeral();
+        let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(sfu::run(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+}
+
+pub fn token(room: &str, identity: &str, role: Role) -> String {
+    TokenKey::development()
+        .sign(&Claims::new(room, identity, role).with_name(identity))
+        .expect("valid claims")
+}
+
+/// What the client saw next.
+#[derive(Debug)]
+pub enum Frame {
+    Json(Value),
+    Closed(Option<(u16, String)>),
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub next_req: u64,
+    /// Events read while waiting for something else, in order.
+    pub events: Vec<Value>,
+    /// The last `seq` seen; each event's must be one more (spec §6.3).
+    pub last_seq: u64,
+    /// `false` until the first event on a resumed socket, whose `seq` continues the old one's.
+    pub seq_known: bool,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/rtc"))
+            .await
+            .expect("WebSocket upgrade on /rtc");
+        Self {
+            ws,
+            next_req: 0,
+            events: Vec::new(),
+            last_seq: 0,
+            seq_known: true,
+        }
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.ws.send(Message::text(text)).await.expect("frame sent");
+    }
+
+    /// Sends a command; returns its `reqId`.
+    pub async fn send(&mut self, name: &str, args: Value) -> String {
+        self.next_req += 1;
+        let req_id = format!("r{}", self.next_req);
+        let frame = json!({"type": "command", "name": name, "reqId": req_id, "args": args});
+        self.send_text(frame.to_string()).await;
+        req_id
+    }
+
+    /// Sends a command and waits for its response.
+    pub async fn call(&mut self, name: &str, args: Value) -> Value {
+        let req_id = self.send(name, args).await;
+        self.response(&req_id).await
+    }
+
+    pub async fn next_frame(&mut self) -> Frame {
+        loop {
+            let next = tokio::time::timeout(DEADLINE, self.ws.next())
+                .await
+                .expect("a frame within the deadline");
+            match next {
+                None | Some(Err(_)) => return Frame::Closed(None),
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON frame");
+                    return Frame::Json(value);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Frame::Closed(
+                        frame.map(|CloseFrame { code, reason }| (code.into(), reason.to_string())),
+                    )
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Reads frames until the response to `req_id`, keeping the events met on the way.
+    pub async fn response(&mut self, req_id: &str) -> Value {
+        loop {
+            match self.next_frame().await {
+                Frame::Json(value) if value["type"] == "response" => {
+                    assert_eq!(value["reqId"], json!(req_id), "responses come in order");
+                    return value;
+                }
+                Frame::Json(value) => self.keep_event(value),
+                Frame::Closed(close) => panic!("closed {close:?} while waiting for {req_id}"),
+            }
+        }
+    }
+
+    /// A response to a frame whose `reqId` the server could not read.
+    pub async fn anonymous_response(&mut self) -> Value {
+        loop {
+            match self.next_frame().await {
+                Frame::Json(value) if value["type"] == "response" => return value,
+                Frame::Json(value) => self.keep_event(value),
+                Frame::Closed(close) => panic!("closed {close:?} while waiting for a response"),
+            }
+        }
+    }
+
+    pub fn keep_event(&mut self, value: Value) {
+        assert_eq!(value["type"], "event", "{value}");
+        if let Some(seq) = value["seq"].as_u64() {
+            if self.seq_known {
+                assert_eq!(seq, self.last_seq + 1, "seq grows by one: {value}");
+            }
+            self.seq_known = true;
+            self.last_seq = seq;
+        }
+        self.events.push(value);
+    }
+
+    /// The first not yet taken event named `name` (reading more frames as needed).
+    pub async fn event(&mut self, name: &str) -> Value {
+        loop {
+            if let Some(at) = self.events.iter().position(|e| e["name"] == name) {
+                return self.events.remove(at);
+            }
+            match self.next_frame().await {
+                Frame::Json(value) => self.keep_event(value),
+                Frame::Closed(close) => panic!("closed {close:?} while waiting for {name}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes; the close code and reason.
+    pub async fn closed(&mut self) -> Option<(u16, String)> {
+        loop {
+            match self.next_frame().await {
+                Frame::Json(value) => {
+                    if value["type"] == "event" {
+                        self.keep_event(value);
+                    }
+                }
+                Frame::Closed(close) => return close,
+            }
+        }
+    }
+
+    pub async fn join(&mut self, room: &str, identity: &str, role: Role) -> Value {
+        self.call("join_room", join_args(room, &token(room, identity, role)))
+            .await
+    }
+}
+
+pub fn join_args(room: &str, token: &str) -> Value {
+    json!({
+        "roomName": room,
+        "credential": {"token": token},
+        "capabilities": {"breakouts": false, "screenshare": true},
+        "media": {"audio": true, "video": true},
+    })
+}
+
+pub fn ok_result(response: &Value) -> &Value {
+    assert_eq!(response["ok"], true, "expected success: {response}");
+    &response["result"]
+}
+
+pub fn error_code(response: &Value) -> &str {
+    assert_eq!(response["ok"], false, "expected an error: {response}");
+    response["error"]["code"].as_str().expect("error code")
+}
+
+pub fn self_id(joined: &Value) -> String {
+    ok_result(joined)["selfId"]
+        .as_str()
+        .expect("selfId")
+        .to_owned()
+}
+
+// Two clients join one room: the first sees the second arrive (`new_client`), events carry
+// seq 1, 2, ... per connection, and each response precedes the events its command caused.
