@@ -357,6 +357,14 @@ test("shrinking a tile lowers the received resolution", async () => {
   await state.bob.page.evaluate(() => window.sfuApp.setTileSize(320));
 });
 
+test("active speakers light up their tiles", async () => {
+  await requireMedia();
+  // The fake microphone beeps: the SFU reports its level (active_speakers_changed).
+  await eventually("a speaking tile on the host's page", () =>
+    state.host.page.evaluate(() => document.querySelectorAll(".tile.speaking").length > 0),
+  );
+});
+
 test("a screenshot of the running meeting", async () => {
   mkdirSync(OUT, { recursive: true });
   // Give remote video a moment to render when media flows.
