@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use sfu::core::{
     ForwardingPolicy, Location, MediaKind, Member, ParticipantId, PublicationId, StreamRef,
 };
-use sfu::shard::{self, RoomId, ShardConfig, ShardEvent, ShardHandle, Transport};
+use sfu::shard::{self, ForwardingChange, RoomId, ShardConfig, ShardEvent, ShardHandle, Transport};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{
@@ -548,6 +548,28 @@ async fn media_flows_from_publisher_to_two_subscribers() {
             ..
         }
     )));
+    // The publisher's RFC 6464 levels (-30 dBov, voice) make it the room's speaker.
+    world
+        .eventually("a speaker report", |w| {
+            w.seen.iter().any(
+                |e| matches!(e, ShardEvent::Speakers { speakers, .. } if speakers == &[(p1, 30)]),
+            )
+        })
+        .await;
+    // Each subscriber hears which video layer it gets.
+    for p in [p2, p3] {
+        assert!(
+            world.seen.iter().any(|e| matches!(
+                e,
+                ShardEvent::ForwardingChanged {
+                    participant,
+                    change: ForwardingChange::Layer { .. },
+                    ..
+                } if *participant == p
+            )),
+            "{p} got no layer"
+        );
+    }
     for (i, s) in world.subscribers.iter().enumerate() {
         for (ssrc, r) in &s.streams {
             let who = format!("subscriber {i} ssrc {ssrc} {:?}", r.codec);

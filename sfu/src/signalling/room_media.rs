@@ -623,3 +623,67 @@ fn shard_error(error: ShardError) -> ErrorBody {
         other => internal(&other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Location, Member, SessionId};
+    use crate::shard::{self, ShardConfig};
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+    fn speaker_ids(event: &Event) -> Vec<String> {
+        match event {
+            Event::ActiveSpeakersChanged(a) => a
+                .speakers
+                .iter()
+                .map(|s| s.participant_id.as_str().to_owned())
+                .collect(),
+            other => panic!("not a speaker event: {other:?}"),
+        }
+    }
+
+    // During a breakout run each participant hears only the speakers of its own location
+    // (and itself); muted speakers are nobody's speaker; an unchanged list is not resent.
+    #[tokio::test]
+    async fn speakers_are_told_per_location() {
+        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let (shard, _events) =
+            shard::spawn(ShardConfig::new(SocketAddr::new(localhost, 0), localhost))
+                .expect("shard");
+        let mut media = RoomMedia::new(shard.clone(), RoomId(1));
+        let (a, b, c, d) = (
+            ParticipantId(1),
+            ParticipantId(2),
+            ParticipantId(3),
+            ParticipantId(4),
+        );
+        let s1 = Location::Session(SessionId(1));
+        let mut policy = ForwardingPolicy {
+            version: 1,
+            breakout_active: true,
+            ..ForwardingPolicy::default()
+        };
+        for (p, location) in [(a, Location::Main), (b, Location::Main), (c, s1), (d, s1)] {
+            policy.members.insert(p, Member::publisher(location));
+        }
+        if let Some(m) = policy.members.get_mut(&d) {
+            m.audio_enabled = false;
+        }
+        media.install_policy(policy.clone()).await.expect("install");
+
+        let updates = media.speakers(&policy, &[(a, 20), (c, 30), (d, 10)]);
+        let told: HashMap<ParticipantId, Vec<String>> =
+            updates.iter().map(|(p, e)| (*p, speaker_ids(e))).collect();
+        assert_eq!(told[&a], vec!["p1"]);
+        assert_eq!(told[&b], vec!["p1"]);
+        assert_eq!(told[&c], vec!["p3"]);
+        assert_eq!(told[&d], vec!["p3"]);
+
+        // Same speakers again: nothing to tell. Silence: everyone hears the list is empty.
+        assert!(media.speakers(&policy, &[(a, 25), (c, 35)]).is_empty());
+        let quiet = media.speakers(&policy, &[]);
+        assert_eq!(quiet.len(), 4);
+        assert!(quiet.iter().all(|(_, e)| speaker_ids(e).is_empty()));
+        shard.shutdown().await.expect("shutdown");
+    }
+}
