@@ -17,7 +17,7 @@ const HAND = "\u270b";
 
 let client = null;
 const tiles = new Map(); // tile key -> {root, video, label, participantId, streamId}
-const speaking = new Map(); // participantId -> timeout
+const speaking = new Set(); // participantIds of the current active speakers
 let tileWidth = Number(params.get("tile") ?? 320);
 
 // ------------------------------------------------------------------ join
@@ -143,15 +143,11 @@ function wire(c) {
   c.on("room_locked", ({ isLocked }) => ($("#lock-toggle").checked = isLocked));
   c.on("chat", renderChat);
   c.on("breakout", renderBreakout);
+  // The server sends the whole list each time it changes (and an empty one when everyone is
+  // quiet), so the list replaces the previous one.
   c.on("active_speakers_changed", ({ speakers }) => {
-    for (const { participantId, level } of speakers) {
-      if (level < 0.02) continue;
-      clearTimeout(speaking.get(participantId));
-      speaking.set(participantId, setTimeout(() => {
-        speaking.delete(participantId);
-        markSpeaking();
-      }, 1500));
-    }
+    speaking.clear();
+    for (const { participantId } of speakers) speaking.add(participantId);
     markSpeaking();
   });
   c.on("audio_enable_requested", ({ enable }) => {

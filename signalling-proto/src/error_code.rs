@@ -117,6 +117,9 @@ pub enum ErrorCode {
     AlreadyScreensharing,
     /// `start_screenshare` under policy `OnePerLocation` while someone else in the caller's location shares.
     ScreenshareBusy,
+    /// The server is shutting down and admits nobody new: join another server (an addition
+    /// to spec §6.6, PROTOCOL.md §10).
+    ServerDraining,
     /// A server bug; the state is unchanged.
     InternalError,
 }
@@ -177,6 +180,7 @@ impl ErrorCode {
         ErrorCode::NotTranscribing,
         ErrorCode::AlreadyScreensharing,
         ErrorCode::ScreenshareBusy,
+        ErrorCode::ServerDraining,
         ErrorCode::InternalError,
     ];
 
@@ -236,6 +240,7 @@ impl ErrorCode {
             ErrorCode::NotTranscribing => "not_transcribing",
             ErrorCode::AlreadyScreensharing => "already_screensharing",
             ErrorCode::ScreenshareBusy => "screenshare_busy",
+            ErrorCode::ServerDraining => "server_draining",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -269,9 +274,10 @@ mod tests {
         }
     }
 
-    // Spec §6.6 has 54 distinct codes; a missing or extra one shows up here.
+    // Spec §6.6 has 54 distinct codes, plus `server_draining` (PROTOCOL.md §10); a missing or
+    // extra one shows up here.
     #[test]
     fn all_codes_of_the_spec_are_listed() {
-        assert_eq!(ErrorCode::ALL.len(), 54);
+        assert_eq!(ErrorCode::ALL.len(), 54 + 1);
     }
 }

@@ -12,7 +12,7 @@
 // BROWSER_TEST_STRICT=1) turns PENDING into failure once those features have landed.
 
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -46,6 +46,35 @@ const CHROMIUM_FLAGS = [
   // sends all three without the flag.
   "--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/",
 ];
+
+// The fake microphone's default is a 20 ms beep twice a second, which no speaker detector
+// should call speech. Feed it a voice-like sound instead: a 220 Hz tone whose loudness rises
+// and falls four times a second (syllables), looped by chromium.
+function writeVoiceWav(file) {
+  const rate = 48_000;
+  const seconds = 4;
+  const samples = rate * seconds;
+  const data = Buffer.alloc(44 + samples * 2);
+  data.write("RIFF", 0);
+  data.writeUInt32LE(36 + samples * 2, 4);
+  data.write("WAVEfmt ", 8);
+  data.writeUInt32LE(16, 16); // fmt chunk size
+  data.writeUInt16LE(1, 20); // PCM
+  data.writeUInt16LE(1, 22); // mono
+  data.writeUInt32LE(rate, 24);
+  data.writeUInt32LE(rate * 2, 28);
+  data.writeUInt16LE(2, 32);
+  data.writeUInt16LE(16, 34);
+  data.write("data", 36);
+  data.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) {
+    const t = i / rate;
+    const envelope = 0.35 + 0.25 * Math.sin(2 * Math.PI * 4 * t);
+    const value = envelope * Math.sin(2 * Math.PI * 220 * t);
+    data.writeInt16LE(Math.round(value * 32_767), 44 + i * 2);
+  }
+  writeFileSync(file, data);
+}
 
 class Pending extends Error {}
 
@@ -359,7 +388,8 @@ test("shrinking a tile lowers the received resolution", async () => {
 
 test("active speakers light up their tiles", async () => {
   await requireMedia();
-  // The fake microphone beeps: the SFU reports its level (active_speakers_changed).
+  // The fake microphone plays a voice-like sound: the SFU reports its level
+  // (active_speakers_changed).
   await eventually("a speaking tile on the host's page", () =>
     state.host.page.evaluate(() => document.querySelectorAll(".tile.speaking").length > 0),
   );
@@ -526,7 +556,11 @@ async function main() {
   const server = await startServer();
   state.base = server.base;
   console.log(`server at ${server.base}`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
+  mkdirSync(OUT, { recursive: true });
+  const voice = path.resolve(OUT, "voice.wav");
+  writeVoiceWav(voice);
+  const flags = [...CHROMIUM_FLAGS, `--use-file-for-fake-audio-capture=${voice}`];
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: flags, headless: true });
   state.browser = browser;
   const results = [];
   for (const { name, fn } of tests) {
