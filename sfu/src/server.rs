@@ -25,6 +25,9 @@ use crate::signalling::token::TokenKey;
 /// close frames before it returns anyway.
 const SESSION_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
+/// How often the drain checks whether every room has emptied.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
 /// Binds the HTTP/WebSocket listener at `--http-addr`:`--http-port` (port 0: an ephemeral one)
 /// and logs the address it got.
 pub async fn bind(config: &Config) -> io::Result<(TcpListener, SocketAddr)> {
@@ -74,7 +77,8 @@ pub async fn run(
         });
         shard_handles.push(handle);
     }
-    let sessions = Sessions::new(tokens, registry, closing_rx);
+    let sessions =
+        Sessions::new(tokens, registry.clone(), closing_rx).with_draining(draining_rx.clone());
     let metrics = Metrics::new().map_err(io::Error::other)?;
     let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
@@ -90,9 +94,14 @@ pub async fn run(
     let drained = async move {
         shutdown.await;
         draining_tx.send_replace(true);
-        info!(?grace, "shutdown begun: /readyz answers 503");
-        if !grace.is_zero() {
-            tokio::time::sleep(grace).await;
+        info!(
+            ?grace,
+            "shutdown begun: /readyz answers 503, new joins are refused"
+        );
+        // The drain ends at the grace deadline, or earlier once every room has emptied.
+        let deadline = tokio::time::Instant::now() + grace;
+        while tokio::time::Instant::now() < deadline && registry.room_count() > 0 {
+            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + DRAIN_POLL)).await;
         }
         info!("drain grace over: closing the HTTP listener and the signalling sessions");
         closing_tx.send_replace(true);

@@ -4,6 +4,8 @@
 
 mod ws_support;
 
+use std::time::Duration;
+
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use signalling_proto::Role;
@@ -244,6 +246,40 @@ async fn shutdown_closes_sockets_with_going_away() {
         .expect("run returns")
         .expect("no panic")
         .expect("no I/O error");
+}
+
+// A drain refuses newcomers with `server_draining` while the meeting in progress goes on, and
+// ends as soon as the last room empties rather than at the grace deadline.
+#[tokio::test]
+async fn drain_refuses_newcomers_and_ends_when_rooms_empty() {
+    let mut config = sfu::Config::ephemeral();
+    config.drain_grace = Duration::from_secs(30);
+    let mut server = TestServer::start_with(config).await;
+    let mut ada = server.client().await;
+    ok_result(&ada.join("drain-1", "ada", Role::Host).await);
+    let _ = server.stop.take().expect("running").send(());
+
+    let mut late = server.client().await;
+    let refused = late.join("drain-1", "bob", Role::Visitor).await;
+    assert_eq!(error_code(&refused), "server_draining");
+    let refused = late.join("drain-2", "bob", Role::Visitor).await;
+    assert_eq!(error_code(&refused), "server_draining");
+    let chat = ada
+        .call("send_chat_message", json!({"text": "still in the meeting"}))
+        .await;
+    ok_result(&chat);
+
+    let left = ada.call("leave_room", json!({})).await;
+    ok_result(&left);
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(DEADLINE, &mut server.task)
+        .await
+        .expect("run returns once the room is empty, long before the 30 s grace")
+        .expect("no panic")
+        .expect("no I/O error");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let close = late.closed().await;
+    assert_eq!(close.map(|(code, _)| code), Some(1001));
 }
 
 // After the transport drops, `resume` on a new socket finds the room by the resume token; with

@@ -41,6 +41,8 @@ pub struct Sessions {
     rooms: RoomRegistry,
     /// `true` once the server closes its sessions (end of the drain grace).
     closing: watch::Receiver<bool>,
+    /// `true` once shutdown has begun: nobody new is admitted (`server_draining`).
+    draining: watch::Receiver<bool>,
     /// Number of running sessions; [`crate::server::run`] waits for it to reach zero.
     running: Arc<watch::Sender<usize>>,
     next_connection: Arc<AtomicU64>,
@@ -53,9 +55,17 @@ impl Sessions {
             tokens,
             rooms,
             closing,
+            draining: watch::channel(false).1,
             running: Arc::new(watch::Sender::new(0)),
             next_connection: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// Refuses new joins and knocks with `server_draining` once `draining` turns `true`;
+    /// resumes and joins with a knock grant (already admitted by a host) still go through.
+    pub fn with_draining(mut self, draining: watch::Receiver<bool>) -> Self {
+        self.draining = draining;
+        self
     }
 
     /// The token key.
@@ -224,6 +234,18 @@ impl Session {
             // Bad frames are answered and the connection keeps serving (spec §6.2).
             Err(error) => return send_response(socket, error.to_response()).await,
         };
+        let newcomer = match &command {
+            Command::JoinRoom(args) => matches!(args.credential, Some(Credential::Token(_))),
+            Command::KnockRoom(_) => true,
+            _ => false,
+        };
+        if newcomer && *self.sessions.draining.borrow() {
+            let refused = ErrorBody::new(
+                ErrorCode::ServerDraining,
+                "the server is shutting down; join through another server",
+            );
+            return send_response(socket, Response::err(Some(req_id), refused)).await;
+        }
         let answer = match command {
             Command::JoinRoom(args) => self.join(req_id, args).await,
             Command::Resume(args) if self.room.is_none() => self.resume(req_id, args).await,

@@ -29,7 +29,11 @@ pub struct TestServer {
 impl TestServer {
     /// A development-mode server (tokens signed with the development key) on 127.0.0.1:0.
     pub async fn start() -> Self {
-        let config = Config::ephemeral();
+        Self::start_with(Config::ephemeral()).await
+    }
+
+    /// A server with `config` (use ports 0).
+    pub async fn start_with(config: Config) -> Self {
         let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(sfu::run(config, listener, async move {
