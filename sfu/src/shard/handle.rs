@@ -183,6 +183,8 @@ pub struct ShardStats {
     pub datagrams_malformed: u64,
     /// Well-formed datagrams no peer accepted (unknown sender, stale ufrag).
     pub datagrams_unmatched: u64,
+    /// Datagrams from a non-loopback source on a loopback-only shard, dropped unread.
+    pub datagrams_refused: u64,
     pub datagrams_out: u64,
     /// Datagrams the socket would not take (buffer full): media is dropped and counted.
     pub send_dropped: u64,

@@ -65,6 +65,11 @@ pub struct ShardConfig {
     pub initial_estimate_bps: u64,
     /// What downlink bandwidth estimation probes towards, in bits per second.
     pub desired_bitrate_bps: u64,
+    /// Accept datagrams only from loopback addresses. On by default when the advertised
+    /// address is loopback: such a server has no business answering anyone else, and a peer
+    /// that pairs another local interface with 127.0.0.1 (REAL-PEERS.md) would otherwise make
+    /// it send off loopback.
+    pub loopback_only: bool,
 }
 
 impl ShardConfig {
@@ -77,6 +82,7 @@ impl ShardConfig {
             event_capacity: 1024,
             initial_estimate_bps: 1_000_000,
             desired_bitrate_bps: 3_000_000,
+            loopback_only: public_ip.is_loopback(),
         }
     }
 

@@ -69,6 +69,7 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<Sha
         desired_bitrate: RtcBitrate::bps(config.desired_bitrate_bps),
     };
     let core_config = config.core.clone();
+    let loopback_only = config.loopback_only;
     std::thread::Builder::new()
         .name(format!("shard-{}", local_addr.port()))
         .spawn(move || {
@@ -93,9 +94,9 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<Sha
                         }
                     };
                     info!("media shard serving");
-                    ShardLoop::new(socket, local_addr, setup, core_config, events)
-                        .run(commands)
-                        .await;
+                    let mut shard = ShardLoop::new(socket, local_addr, setup, core_config, events);
+                    shard.loopback_only = loopback_only;
+                    shard.run(commands).await;
                     info!("media shard stopped");
                 }
                 .instrument(span),
@@ -149,6 +150,7 @@ struct ShardLoop {
     local_addr: SocketAddr,
     setup: PeerSetup,
     core_config: CoreConfig,
+    loopback_only: bool,
     peers: SlotMap<PeerKey, Peer>,
     /// Remote address -> peer, learnt when a peer accepts a datagram (str0m's `accepts` is
     /// the slow path, for the first STUN of each remote).
@@ -178,6 +180,7 @@ impl ShardLoop {
             local_addr,
             setup,
             core_config,
+            loopback_only: false,
             peers: SlotMap::with_key(),
             by_addr: FxHashMap::default(),
             rooms: FxHashMap::default(),
@@ -249,6 +252,10 @@ impl ShardLoop {
 
     fn handle_datagram(&mut self, now: Instant, source: SocketAddr, n: usize) {
         self.stats.datagrams_in += 1;
+        if self.loopback_only && !source.ip().is_loopback() {
+            self.stats.datagrams_refused += 1;
+            return;
+        }
         let Some(data) = self.buf.get(..n) else {
             return;
         };
