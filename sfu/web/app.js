@@ -1,6 +1,6 @@
 // The demo page: a thin UI over client.js. URL parameters pre-fill the join form and
 // `autojoin=1` joins at once (used by the browser tests):
-//   /?room=demo&name=Ada&role=host&autojoin=1&capture=640x360&audio=1&video=1
+//   /?room=demo&name=Ada&role=host&autojoin=1&capture=640x360&audio=1&video=1[&codec=h264]
 
 import { SfuClient, Status, fetchDevToken } from "/client.js";
 
@@ -75,6 +75,7 @@ async function startMedia() {
   window.sfuApp.publish = { state: "pending" };
   try {
     await client.publishCamera({
+      videoCodec: params.get("codec") === "h264" ? "video/H264" : "video/VP8",
       constraints: {
         audio: client.options.media.audio,
         video: client.options.media.video ? { width: { ideal: width }, height: { ideal: height } } : false,

@@ -590,8 +590,12 @@ export class SfuClient extends Emitter {
 
   // ---------------------------------------------------------------- own media state
 
-  /** Starts camera and microphone and publishes them (PROTOCOL.md §4.1 step 2). */
-  async publishCamera({ audio = true, video = true, constraints } = {}) {
+  /**
+   * Starts camera and microphone and publishes them (PROTOCOL.md §4.1 step 2). `videoCodec`
+   * picks the simulcast codec: "video/VP8" (default) or "video/H264".
+   */
+  async publishCamera({ audio = true, video = true, constraints, videoCodec = "video/VP8" } = {}) {
+    this.videoCodec = videoCodec;
     if (!this.localStream) {
       this.localStream = await navigator.mediaDevices.getUserMedia(
         constraints ?? {
@@ -625,7 +629,7 @@ export class SfuClient extends Emitter {
         streams: [stream],
         sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })),
       });
-      preferCodec(t, "video/VP8");
+      preferCodec(t, this.videoCodec ?? "video/VP8");
       const { width = 1280, height = 720 } = videoTrack.getSettings();
       tracks.push({
         transceiver: t,
@@ -749,7 +753,7 @@ export class SfuClient extends Emitter {
     const transceivers = [];
     if (videoTrack) {
       const t = pc.addTransceiver(videoTrack, { direction: "sendonly", streams: [media] });
-      preferCodec(t, "video/VP8");
+      preferCodec(t, this.videoCodec ?? "video/VP8");
       tracks.push({ transceiver: t, source: "screenshare", streamId });
       transceivers.push(t);
       videoTrack.addEventListener("ended", () => this.stopScreenshare().catch(() => {}));
@@ -990,10 +994,17 @@ export class SfuClient extends Emitter {
   }
 }
 
+/**
+ * Offers `mimeType` (plus the repair codecs rtx/red/ulpfec) and nothing else: the server
+ * answers in its own codec order, so listing other codecs after it would let the answer pick
+ * VP8 anyway.
+ */
 function preferCodec(transceiver, mimeType) {
-  const capabilities = RTCRtpReceiver.getCapabilities?.(transceiver.receiver.track.kind);
+  const capabilities = RTCRtpSender.getCapabilities?.(transceiver.sender.track?.kind ?? "video");
   if (!capabilities || !transceiver.setCodecPreferences) return;
-  const first = capabilities.codecs.filter((c) => c.mimeType.toLowerCase() === mimeType.toLowerCase());
-  const rest = capabilities.codecs.filter((c) => c.mimeType.toLowerCase() !== mimeType.toLowerCase());
-  if (first.length) transceiver.setCodecPreferences([...first, ...rest]);
+  const wanted = mimeType.toLowerCase();
+  const repair = ["video/rtx", "video/red", "video/ulpfec"];
+  const chosen = capabilities.codecs.filter((c) => c.mimeType.toLowerCase() === wanted);
+  const rest = capabilities.codecs.filter((c) => repair.includes(c.mimeType.toLowerCase()));
+  if (chosen.length) transceiver.setCodecPreferences([...chosen, ...rest]);
 }
