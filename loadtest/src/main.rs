@@ -1,0 +1,462 @@
+//! `loadtest`: many synthetic participants against one SFU, with a live progress line, a final
+//! table and a JSON report (issue 6, PERFORMANCE.md, DECISIONS.md §20).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use loadtest::cpu::{self, MachineTicks};
+use loadtest::location::GroupNumbers;
+use loadtest::prom_text::SfuSample;
+use loadtest::report::{self, RunResult};
+use loadtest::{ClientError, Participant, ParticipantConfig, PublisherConfig, SubscriberConfig};
+use serde_json::json;
+use signalling_proto::{
+    Command, CommandResult, CreateSessionsArgs, Layer, Location, MoveArgs, RevisionArgs, SessionId,
+    StartArgs, StreamId, SubscriptionPreference,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Layout {
+    /// The first publisher at the top layer, the others at the lowest.
+    Speaker,
+    /// Every publisher at the middle layer.
+    Grid,
+}
+
+/// Load test for the SFU: N publishers, M subscribers, optional breakout groups.
+#[derive(Debug, Parser)]
+#[command(name = "loadtest", version)]
+struct Args {
+    /// Signalling URL of the SFU.
+    #[arg(long, default_value = "ws://127.0.0.1:7880")]
+    url: String,
+    #[arg(long, default_value = "load")]
+    room: String,
+    /// Publishers of camera (VP8) + microphone.
+    #[arg(long, default_value_t = 1)]
+    video_publishers: u32,
+    /// Publishers of a microphone only.
+    #[arg(long, default_value_t = 0)]
+    audio_publishers: u32,
+    /// Receive-only participants.
+    #[arg(long, default_value_t = 3)]
+    subscribers: u32,
+    /// Breakout groups (0: everybody in the main room). Needs a server with breakouts.
+    #[arg(long, default_value_t = 0)]
+    groups: u32,
+    /// Measured duration after everybody joined: 30s, 2m, 500ms.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Three simulcast encodings q/h/f (the default).
+    #[arg(long, overrides_with = "no_simulcast")]
+    simulcast: bool,
+    /// One video encoding per publisher.
+    #[arg(long)]
+    no_simulcast: bool,
+    #[arg(long, value_enum, default_value_t = Layout::Speaker)]
+    layout: Layout,
+    /// Joins per second: 10/s or 10.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    join_rate: f64,
+    /// Move one participant to the next group this often (needs --groups >= 2).
+    #[arg(long, value_parser = parse_duration)]
+    move_every: Option<Duration>,
+    /// Drop this percentage of received packets before counting (client-side, seeded).
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// The SFU's Prometheus endpoint, read before and after the run.
+    #[arg(long)]
+    sfu_metrics_url: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, "s"), |i| text.split_at(i));
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("bad duration {text:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("bad duration unit in {text:?} (ms, s, m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let n: f64 = text
+        .trim()
+        .trim_end_matches("/s")
+        .parse()
+        .map_err(|_| format!("bad rate {text:?} (e.g. 10/s)"))?;
+    if n > 0.0 {
+        Ok(n)
+    } else {
+        Err("the join rate must be positive".into())
+    }
+}
+
+/// A participant of the run with its load-test role.
+struct Member {
+    name: String,
+    participant: Participant,
+    /// Load-test group index (0-based) when groups are used.
+    group: Option<u32>,
+    /// Publisher number and whether it sends video.
+    publishes: Option<(u32, bool)>,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => {}
+        Err(error) => {
+            eprintln!("loadtest: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), ClientError> {
+    let simulcast = !args.no_simulcast;
+    let config_json = json!({
+        "url": args.url, "room": args.room, "video_publishers": args.video_publishers,
+        "audio_publishers": args.audio_publishers, "subscribers": args.subscribers,
+        "groups": args.groups, "duration_s": args.duration.as_secs_f64(), "simulcast": simulcast,
+        "layout": format!("{:?}", args.layout).to_lowercase(), "join_rate": args.join_rate,
+        "move_every_s": args.move_every.map(|d| d.as_secs_f64()), "loss_pct": args.loss,
+        "seed": args.seed,
+    });
+    let groups = GroupNumbers::default();
+    let mut failures = Vec::new();
+
+    // The host drives breakouts; it neither publishes nor subscribes.
+    let mut host = None;
+    let mut sessions: Vec<SessionId> = Vec::new();
+    if args.groups > 0 {
+        let mut config = ParticipantConfig::new(&args.url, &args.room, "lt-host");
+        config.role = "host".into();
+        config.subscribe = false;
+        config.groups = Arc::clone(&groups);
+        let h = Participant::join(config).await?;
+        sessions = create_groups(&h, args.groups, &groups).await.map_err(|e| {
+            ClientError::Protocol(format!(
+                "--groups {}: the server refused breakouts: {e}",
+                args.groups
+            ))
+        })?;
+        host = Some(h);
+    }
+
+    let sfu_before = match &args.sfu_metrics_url {
+        Some(url) => Some(SfuSample::scrape(url).await?),
+        None => None,
+    };
+    let join_gap = Duration::from_secs_f64(1.0 / args.join_rate);
+    let mut members: Vec<Member> = Vec::new();
+    let total = args.video_publishers + args.audio_publishers + args.subscribers;
+    for i in 0..total {
+        let joined_before = Instant::now();
+        let (name, publishes) = if i < args.video_publishers {
+            (format!("pub-{i}"), Some((i, true)))
+        } else if i < args.video_publishers + args.audio_publishers {
+            (format!("apub-{i}"), Some((i, false)))
+        } else {
+            (
+                format!("sub-{}", i - args.video_publishers - args.audio_publishers),
+                None,
+            )
+        };
+        let mut config = ParticipantConfig::new(&args.url, &args.room, &name);
+        config.subscribe = publishes.is_none();
+        config.subscriber = SubscriberConfig {
+            loss_pct: args.loss,
+            seed: args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i)),
+        };
+        config.groups = Arc::clone(&groups);
+        let result = async {
+            let mut participant = Participant::join(config).await?;
+            if let Some((number, video)) = publishes {
+                let publisher = match (video, simulcast) {
+                    (false, _) => PublisherConfig::audio_only(number),
+                    (true, true) => PublisherConfig::simulcast(number),
+                    (true, false) => PublisherConfig::single_layer(number),
+                };
+                participant.publish(&publisher).await?;
+            }
+            Ok::<_, ClientError>(participant)
+        }
+        .await;
+        match result {
+            Ok(participant) => members.push(Member {
+                name,
+                participant,
+                group: (args.groups > 0).then_some(i % args.groups.max(1)),
+                publishes,
+            }),
+            Err(error) => {
+                eprintln!("{name}: {error}");
+                failures.push(format!("{name}: {error}"));
+            }
+        }
+        let spent = joined_before.elapsed();
+        if spent < join_gap {
+            tokio::time::sleep(join_gap - spent).await;
+        }
+    }
+    if members.iter().all(|m| m.publishes.is_some()) && args.subscribers > 0 {
+        return Err(ClientError::Protocol(format!(
+            "no subscriber could join: {}",
+            failures.first().cloned().unwrap_or_default()
+        )));
+    }
+
+    if let Some(host) = &host {
+        for (g, session) in sessions.iter().enumerate() {
+            let ids: Vec<_> = members
+                .iter()
+                .filter(|m| m.group == Some(g as u32))
+                .map(|m| m.participant.id().clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            host.signalling
+                .request(Command::BreakoutMove(MoveArgs {
+                    participant_ids: ids,
+                    target: Location::Session(session.clone()),
+                    if_revision: None,
+                }))
+                .await?;
+        }
+    }
+
+    apply_layout(&members, args.layout).await;
+
+    // Measure from here: everybody joined (and moved).
+    let cpu_before = cpu::process_cpu_seconds();
+    let ticks_before = MachineTicks::read();
+    let started = Instant::now();
+    let mut last_progress = (Instant::now(), 0u64);
+    let mut next_move = args.move_every.map(|every| started + every);
+    let mut mover = 0usize;
+    while started.elapsed() < args.duration {
+        tokio::time::sleep(
+            Duration::from_secs(1).min(args.duration.saturating_sub(started.elapsed())),
+        )
+        .await;
+        let (tracks, packets, lost) = progress(&members);
+        let pps = (packets - last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
+        last_progress = (Instant::now(), packets);
+        eprint!(
+            "\r[{:>5.1}s] tracks up {tracks:>4} | {pps:>8.0} pkt/s | loss {:>5.2}%   ",
+            started.elapsed().as_secs_f64(),
+            if packets + lost == 0 {
+                0.0
+            } else {
+                100.0 * lost as f64 / (packets + lost) as f64
+            }
+        );
+        if let (Some(at), Some(host), Some(every)) = (next_move, &host, args.move_every) {
+            if Instant::now() >= at && sessions.len() >= 2 {
+                let candidates: Vec<usize> = (0..members.len())
+                    .filter(|&i| members[i].publishes.is_none())
+                    .collect();
+                if !candidates.is_empty() {
+                    let i = candidates[mover % candidates.len()];
+                    mover += 1;
+                    let to = (members[i].group.unwrap_or(0) + 1) % sessions.len() as u32;
+                    let moved = host
+                        .signalling
+                        .request(Command::BreakoutMove(MoveArgs {
+                            participant_ids: vec![members[i].participant.id().clone()],
+                            target: Location::Session(sessions[to as usize].clone()),
+                            if_revision: None,
+                        }))
+                        .await;
+                    match moved {
+                        Ok(_) => members[i].group = Some(to),
+                        Err(error) => eprintln!("\nmove {}: {error}", members[i].name),
+                    }
+                }
+                next_move = Some(at + every);
+            }
+        }
+    }
+    eprintln!();
+    let duration = started.elapsed();
+    let client_cpu = match (cpu_before, cpu::process_cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let machine_busy = match (ticks_before, MachineTicks::read()) {
+        (Some(a), Some(b)) => b.busy_since(&a),
+        _ => None,
+    };
+    let sfu_after = match &args.sfu_metrics_url {
+        Some(url) => SfuSample::scrape(url).await.ok(),
+        None => None,
+    };
+
+    let now = Instant::now();
+    let mut result = RunResult {
+        config: config_json,
+        duration,
+        tracks_expected: expected_tracks(&members),
+        sfu_before,
+        sfu_after,
+        client_cpu_seconds: client_cpu,
+        machine_busy,
+        failures,
+        ..RunResult::default()
+    };
+    for m in &members {
+        if let Some(counters) = m.participant.send_counters() {
+            use std::sync::atomic::Ordering::Relaxed;
+            result.packets_sent += counters.packets();
+            result.late_frames += counters.late_frames.load(Relaxed);
+            result.write_errors += counters.write_errors.load(Relaxed);
+        }
+        if let Some(mut stats) = m.participant.subscriber_stats() {
+            stats.finish(now);
+            result.subscribers.push((m.name.clone(), stats));
+        }
+    }
+    print!("{}", report::render_table(&result));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report::build_json(&result)).unwrap_or_default();
+        std::fs::write(path, text + "\n")
+            .map_err(|e| ClientError::Transport(format!("writing {}: {e}", path.display())))?;
+    }
+    for m in members {
+        m.participant.close().await;
+    }
+    if let Some(host) = host {
+        host.close().await;
+    }
+    Ok(())
+}
+
+/// `breakout_enable`, `breakout_create_sessions {count}`, `breakout_start`; numbers the
+/// sessions 1..=count for the packet tags.
+async fn create_groups(
+    host: &Participant,
+    count: u32,
+    groups: &GroupNumbers,
+) -> Result<Vec<SessionId>, ClientError> {
+    host.signalling
+        .request(Command::BreakoutEnable(RevisionArgs::default()))
+        .await?;
+    let created = host
+        .signalling
+        .request(Command::BreakoutCreateSessions(CreateSessionsArgs {
+            sessions: None,
+            count: Some(count),
+            if_revision: None,
+            edit_lock_token: None,
+            release_edit_lock: None,
+        }))
+        .await?;
+    let CommandResult::BreakoutCreateSessions(created) = created else {
+        return Err(ClientError::Protocol(
+            "breakout_create_sessions: unexpected result".into(),
+        ));
+    };
+    let ids: Vec<SessionId> = created.sessions.into_iter().map(|s| s.id).collect();
+    {
+        let mut numbers = groups.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, id) in ids.iter().enumerate() {
+            numbers.insert(id.clone(), i as u16 + 1);
+        }
+    }
+    host.signalling
+        .request(Command::BreakoutStart(StartArgs::default()))
+        .await?;
+    Ok(ids)
+}
+
+/// Asks each subscriber for the layers of `layout`. Failures are reported, not fatal: a
+/// server without preferences still forwards its default layer.
+async fn apply_layout(members: &[Member], layout: Layout) {
+    let publishers: Vec<_> = members
+        .iter()
+        .filter(|m| matches!(m.publishes, Some((_, true))))
+        .map(|m| m.participant.id().clone())
+        .collect();
+    for m in members.iter().filter(|m| m.publishes.is_none()) {
+        for (i, publisher) in publishers.iter().enumerate() {
+            let spatial = match layout {
+                Layout::Speaker if i == 0 => 2,
+                Layout::Speaker => 0,
+                Layout::Grid => 1,
+            };
+            let preference = SubscriptionPreference {
+                participant_id: publisher.clone(),
+                stream_id: StreamId::camera(),
+                kind: None,
+                paused: None,
+                max_layer: Some(Layer {
+                    spatial,
+                    temporal: 2,
+                }),
+                target_size: None,
+                priority: None,
+            };
+            if let Err(error) = m.participant.set_preference(preference).await {
+                tracing::info!(subscriber = %m.name, %error, "subscription preference refused");
+            }
+        }
+    }
+}
+
+/// (tracks with packets, packets received, packets lost) over all subscribers.
+fn progress(members: &[Member]) -> (u64, u64, u64) {
+    let mut t = (0, 0, 0);
+    for m in members {
+        if let Some(s) = m.participant.subscriber_stats() {
+            for track in s.tracks.values() {
+                t.0 += u64::from(track.stats.packets > 0);
+                t.1 += track.stats.packets;
+                t.2 += track.stats.lost();
+            }
+        }
+    }
+    t
+}
+
+/// Per subscriber: the tracks of the publishers in its final group (all of them without
+/// groups), audio and video each counting one.
+fn expected_tracks(members: &[Member]) -> u64 {
+    let publishers: HashMap<u32, (Option<u32>, bool)> = members
+        .iter()
+        .filter_map(|m| m.publishes.map(|(n, video)| (n, (m.group, video))))
+        .collect();
+    members
+        .iter()
+        .filter(|m| m.publishes.is_none())
+        .map(|s| {
+            publishers
+                .values()
+                .filter(|(group, _)| *group == s.group)
+                .map(|(_, video)| if *video { 2 } else { 1 })
+                .sum::<u64>()
+        })
+        .sum()
+}

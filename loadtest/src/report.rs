@@ -1,0 +1,297 @@
+//! The run's result: the JSON report (`--json`) and the final table, in the spirit of
+//! `lk load-test`'s (per track, per subscriber, totals).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use signalling_proto::MediaKind;
+
+use crate::prom_text::SfuSample;
+use crate::stats::LatencyHistogram;
+use crate::subscriber::SubscriberStats;
+
+/// What the run collected, for [`build_json`] and [`render_table`].
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    /// The command line's settings, copied into the report as given.
+    pub config: Value,
+    pub duration: Duration,
+    /// (subscriber, publisher, kind) triples that should have received media.
+    pub tracks_expected: u64,
+    pub packets_sent: u64,
+    /// Subscribers by name, their stats closed at the end of the run.
+    pub subscribers: Vec<(String, SubscriberStats)>,
+    pub sfu_before: Option<SfuSample>,
+    pub sfu_after: Option<SfuSample>,
+    pub client_cpu_seconds: Option<f64>,
+    pub machine_busy: Option<f64>,
+    pub late_frames: u64,
+    pub write_errors: u64,
+    /// Participants that failed to join or publish, with why.
+    pub failures: Vec<String>,
+}
+
+/// Totals over every subscriber.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    pub tracks_received: u64,
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    pub duplicates: u64,
+    pub freezes: u64,
+    pub cross_group_packets: u64,
+    pub injected_losses: u64,
+    pub untagged: u64,
+}
+
+impl Totals {
+    /// Loss in percent of what the sequence numbers say was sent towards the subscribers.
+    pub fn lost_pct(&self) -> f64 {
+        let expected = self.packets_received + self.packets_lost;
+        if expected == 0 {
+            0.0
+        } else {
+            100.0 * self.packets_lost as f64 / expected as f64
+        }
+    }
+}
+
+impl RunResult {
+    /// Sums the subscribers' counters.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for (_, s) in &self.subscribers {
+            let mut streams = HashSet::new();
+            for track in s.tracks.values() {
+                if track.stats.packets > 0 {
+                    streams.insert((track.publisher, track.kind));
+                }
+                t.packets_received += track.stats.packets;
+                t.packets_lost += track.stats.lost();
+                t.duplicates += track.stats.duplicates;
+                t.freezes += track.stats.freezes;
+            }
+            t.tracks_received += streams.len() as u64;
+            t.cross_group_packets += s.cross_group_packets;
+            t.injected_losses += s.injected_losses;
+            t.untagged += s.untagged_packets;
+        }
+        t
+    }
+
+    fn latency(&self) -> LatencyHistogram {
+        let mut all = LatencyHistogram::default();
+        for (_, s) in &self.subscribers {
+            all.merge(&s.latency);
+        }
+        all
+    }
+
+    fn join_ms(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self
+            .subscribers
+            .iter()
+            .filter_map(|(_, s)| s.join_time)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+}
+
+/// The `q` quantile of sorted values (nearest rank), or `None` when empty.
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+fn delta(
+    before: Option<SfuSample>,
+    after: Option<SfuSample>,
+    f: fn(&SfuSample) -> Option<f64>,
+) -> Option<f64> {
+    Some(f(&after?)? - f(&before?)?)
+}
+
+/// The JSON report. Missing measurements (no `/metrics` URL, a counter the server does not
+/// export yet) are `null`, never invented.
+pub fn build_json(run: &RunResult) -> Value {
+    let t = run.totals();
+    let latency = run.latency();
+    let join = run.join_ms();
+    let secs = run.duration.as_secs_f64();
+    let sfu_cpu = delta(run.sfu_before, run.sfu_after, |s| s.cpu_seconds);
+    let sfu_out = delta(run.sfu_before, run.sfu_after, |s| s.packets_out);
+    let per_cpu = match (sfu_out, sfu_cpu) {
+        (Some(out), Some(cpu)) if cpu > 0.0 => Some(out / cpu),
+        _ => None,
+    };
+    let subscribers: Vec<Value> = run
+        .subscribers
+        .iter()
+        .map(|(name, s)| {
+            let packets: u64 = s.tracks.values().map(|t| t.stats.packets).sum();
+            let lost: u64 = s.tracks.values().map(|t| t.stats.lost()).sum();
+            json!({
+                "name": name,
+                "tracks": s.tracks.values().filter(|t| t.stats.packets > 0)
+                    .map(|t| (t.publisher, t.kind)).collect::<HashSet<_>>().len(),
+                "packets": packets,
+                "lost_pct": pct(lost, packets + lost),
+                "freezes": s.tracks.values().map(|t| t.stats.freezes).sum::<u64>(),
+                "join_ms": s.join_time.map(|d| d.as_secs_f64() * 1000.0),
+                "latency_p99_ms": s.latency.quantile_ms(0.99),
+                "cross_group_packets": s.cross_group_packets,
+            })
+        })
+        .collect();
+    json!({
+        "config": run.config,
+        "duration_s": secs,
+        "tracks": { "expected": run.tracks_expected, "received": t.tracks_received },
+        "packets": {
+            "sent": run.packets_sent,
+            "received": t.packets_received,
+            "lost": t.packets_lost,
+            "lost_pct": t.lost_pct(),
+            "duplicates": t.duplicates,
+            "injected_losses": t.injected_losses,
+            "untagged": t.untagged,
+        },
+        "latency_ms": {
+            "p50": latency.quantile_ms(0.50),
+            "p95": latency.quantile_ms(0.95),
+            "p99": latency.quantile_ms(0.99),
+        },
+        "join_ms": { "p50": quantile(&join, 0.50), "p99": quantile(&join, 0.99) },
+        "freezes": t.freezes,
+        "cross_group_packets": t.cross_group_packets,
+        "sfu": {
+            "cpu_seconds": sfu_cpu,
+            "packets_out": sfu_out,
+            "packets_out_per_cpu_second": per_cpu,
+        },
+        "client": {
+            "cpu_seconds": run.client_cpu_seconds,
+            "cpu_cores": run.client_cpu_seconds.filter(|_| secs > 0.0).map(|c| c / secs),
+            "machine_busy": run.machine_busy,
+            "late_frames": run.late_frames,
+            "write_errors": run.write_errors,
+        },
+        "failures": run.failures,
+        "subscribers": subscribers,
+    })
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+/// The final table: per published track (summed over its subscribers), per subscriber, totals.
+pub fn render_table(run: &RunResult) -> String {
+    let secs = run.duration.as_secs_f64().max(1e-9);
+    let mut per_track: BTreeMap<(u32, &'static str), (u64, u64, u64, u64)> = BTreeMap::new();
+    for (_, s) in &run.subscribers {
+        for t in s.tracks.values() {
+            let kind = match t.kind {
+                MediaKind::Audio => "audio",
+                MediaKind::Video => "video",
+            };
+            let e = per_track.entry((t.publisher, kind)).or_default();
+            e.0 += t.stats.packets;
+            e.1 += t.stats.bytes;
+            e.2 += t.stats.lost();
+            e.3 += 1;
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nTrack                 | Streams | Packets    | Bitrate/stream | Loss"
+    );
+    for ((publisher, kind), (packets, bytes, lost, streams)) in &per_track {
+        let kbps = *bytes as f64 * 8.0 / secs / 1000.0 / (*streams).max(1) as f64;
+        let _ = writeln!(
+            out,
+            "{:<21} | {:>7} | {:>10} | {:>9.0} kbps | {:>5.2}%",
+            format!("publisher-{publisher}/{kind}"),
+            streams,
+            packets,
+            kbps,
+            pct(*lost, packets + lost)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nSubscriber   | Tracks | Packets    | Loss   | Freezes | Join ms | p99 ms"
+    );
+    for (name, s) in &run.subscribers {
+        let packets: u64 = s.tracks.values().map(|t| t.stats.packets).sum();
+        let lost: u64 = s.tracks.values().map(|t| t.stats.lost()).sum();
+        let streams: HashSet<_> = s
+            .tracks
+            .values()
+            .filter(|t| t.stats.packets > 0)
+            .map(|t| (t.publisher, t.kind))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<12} | {:>6} | {:>10} | {:>5.2}% | {:>7} | {:>7} | {:>6}",
+            name,
+            streams.len(),
+            packets,
+            pct(lost, packets + lost),
+            s.tracks.values().map(|t| t.stats.freezes).sum::<u64>(),
+            s.join_time.map_or("-".to_owned(), |d| format!(
+                "{:.0}",
+                d.as_secs_f64() * 1000.0
+            )),
+            s.latency
+                .quantile_ms(0.99)
+                .map_or("-".to_owned(), |v| format!("{v:.1}")),
+        );
+    }
+    let t = run.totals();
+    let report = build_json(run);
+    let _ = writeln!(
+        out,
+        "\nTotals: tracks {}/{} | packets sent {} received {} | loss {:.2}% | dup {} | freezes {} | cross-group {}",
+        t.tracks_received,
+        run.tracks_expected,
+        run.packets_sent,
+        t.packets_received,
+        t.lost_pct(),
+        t.duplicates,
+        t.freezes,
+        t.cross_group_packets
+    );
+    let _ = writeln!(
+        out,
+        "latency ms p50/p95/p99: {} / {} / {} | join ms p50/p99: {} / {}",
+        report["latency_ms"]["p50"],
+        report["latency_ms"]["p95"],
+        report["latency_ms"]["p99"],
+        report["join_ms"]["p50"],
+        report["join_ms"]["p99"]
+    );
+    let _ = writeln!(
+        out,
+        "SFU: cpu {} s, packets out {}, per CPU-second {} | client: cpu {} s ({} cores), machine busy {}",
+        report["sfu"]["cpu_seconds"],
+        report["sfu"]["packets_out"],
+        report["sfu"]["packets_out_per_cpu_second"],
+        report["client"]["cpu_seconds"],
+        report["client"]["cpu_cores"],
+        report["client"]["machine_busy"],
+    );
+    out
+}

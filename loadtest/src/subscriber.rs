@@ -1,0 +1,260 @@
+//! The synthetic subscriber: answers the server's `subscriber_offer`s on a recvonly webrtc-rs
+//! transport and reads every remote track, counting per received RTP stream (SSRC) the
+//! packets, loss, duplicates, freezes and keyframe wait ([`TrackStats`]), and per subscriber
+//! one-way latency, join time and packets that crossed breakout groups.
+//!
+//! Who sent a packet comes from its [`PacketTag`], not from SDP, so the counts hold whatever
+//! the SFU rewrote.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use rtc::rtp;
+use signalling_proto::{Command, MediaKind, VersionedSdp};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::debug;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+
+use crate::client_error::ClientError;
+use crate::location::Whereabouts;
+use crate::packet_tag::{PacketTag, TAG_LEN};
+use crate::peer::{self, PeerSignals};
+use crate::signalling::Signalling;
+use crate::stats::{LatencyHistogram, TrackStats};
+use crate::vp8::{self, Vp8Descriptor};
+use crate::wall_clock::unix_micros;
+
+/// One received RTP stream.
+#[derive(Debug, Clone)]
+pub struct ReceivedTrack {
+    pub publisher: u32,
+    pub kind: MediaKind,
+    pub ssrc: u32,
+    pub stats: TrackStats,
+    /// Packets per simulcast encoding index (which layer the SFU forwarded).
+    pub per_spatial: [u64; 4],
+}
+
+/// Everything one subscriber measured.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriberStats {
+    /// Keyed by SSRC: a breakout move or resubscription gives a new stream.
+    pub tracks: HashMap<u32, ReceivedTrack>,
+    pub latency: LatencyHistogram,
+    /// From `Participant::join` start (WebSocket open) to the first media packet.
+    pub join_time: Option<Duration>,
+    /// Packets whose tag names a group other than the subscriber's own.
+    pub cross_group_packets: u64,
+    /// Packets dropped on purpose by `--loss` before counting.
+    pub injected_losses: u64,
+    /// Packets without a load-test tag (not ours, or corrupted on the way).
+    pub untagged_packets: u64,
+    /// Subscriber offers answered.
+    pub offers_answered: u64,
+}
+
+impl SubscriberStats {
+    /// Closes every track's freeze accounting at `now`.
+    pub fn finish(&mut self, now: Instant) {
+        for track in self.tracks.values_mut() {
+            track.stats.finish(now);
+        }
+    }
+}
+
+/// Subscriber options.
+#[derive(Debug, Clone)]
+pub struct SubscriberConfig {
+    /// Percentage (0-100) of received packets to drop before counting (seeded).
+    pub loss_pct: f64,
+    pub seed: u64,
+}
+
+/// A subscriber transport and the tasks reading its tracks.
+pub struct Subscriber {
+    pc: Arc<dyn PeerConnection>,
+    signals: PeerSignals,
+    stats: Arc<Mutex<SubscriberStats>>,
+    reader: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber").finish_non_exhaustive()
+    }
+}
+
+impl Subscriber {
+    /// A subscriber transport waiting for the server's first offer; `joined_at` is when the
+    /// participant opened its WebSocket (for the join time).
+    pub async fn new(
+        config: SubscriberConfig,
+        whereabouts: Arc<Whereabouts>,
+        joined_at: Instant,
+    ) -> Result<Subscriber, ClientError> {
+        let (tracks_tx, mut tracks_rx) = mpsc::unbounded_channel::<Arc<dyn TrackRemote>>();
+        let (pc, signals) = peer::build(Some(tracks_tx)).await?;
+        let stats = Arc::new(Mutex::new(SubscriberStats::default()));
+        let reader_stats = Arc::clone(&stats);
+        let reader = tokio::spawn(async move {
+            let mut n = 0u64;
+            while let Some(track) = tracks_rx.recv().await {
+                n += 1;
+                let rng = ChaCha8Rng::seed_from_u64(config.seed ^ (n << 32));
+                tokio::spawn(read_track(
+                    track,
+                    Arc::clone(&reader_stats),
+                    Arc::clone(&whereabouts),
+                    config.loss_pct,
+                    rng,
+                    joined_at,
+                ));
+            }
+        });
+        Ok(Subscriber {
+            pc,
+            signals,
+            stats,
+            reader,
+        })
+    }
+
+    /// Answers one `subscriber_offer` (PROTOCOL.md §4.1 step 3).
+    pub async fn answer(
+        &mut self,
+        signalling: &Signalling,
+        offer: VersionedSdp,
+    ) -> Result<(), ClientError> {
+        self.pc
+            .set_remote_description(RTCSessionDescription::offer(offer.sdp)?)
+            .await?;
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer).await?;
+        peer::wait_gathered(&mut self.signals).await?;
+        let local = self
+            .pc
+            .local_description()
+            .await
+            .ok_or_else(|| ClientError::WebRtc("no local answer".into()))?;
+        signalling
+            .request(Command::SubscriberAnswer(VersionedSdp {
+                sdp: local.sdp,
+                version: offer.version,
+            }))
+            .await?;
+        lock(&self.stats).offers_answered += 1;
+        Ok(())
+    }
+
+    /// A copy of the measurements so far.
+    pub fn snapshot(&self) -> SubscriberStats {
+        lock(&self.stats).clone()
+    }
+
+    /// The live measurements (lock briefly: the track readers write here per packet).
+    pub fn stats(&self) -> &Arc<Mutex<SubscriberStats>> {
+        &self.stats
+    }
+
+    /// Closes the transport.
+    pub async fn close(self) {
+        self.reader.abort();
+        let _ = self.pc.close().await;
+    }
+}
+
+async fn read_track(
+    track: Arc<dyn TrackRemote>,
+    stats: Arc<Mutex<SubscriberStats>>,
+    whereabouts: Arc<Whereabouts>,
+    loss_pct: f64,
+    mut rng: ChaCha8Rng,
+    joined_at: Instant,
+) {
+    let drop_below = (loss_pct.clamp(0.0, 100.0) / 100.0 * u32::MAX as f64) as u32;
+    while let Some(event) = track.poll().await {
+        let packet = match event {
+            TrackRemoteEvent::OnRtpPacket(packet) => packet,
+            TrackRemoteEvent::OnEnded => break,
+            _ => continue,
+        };
+        let at = Instant::now();
+        if drop_below > 0 && rng.next_u32() < drop_below {
+            lock(&stats).injected_losses += 1;
+            continue;
+        }
+        count_packet(&mut lock(&stats), &packet, at, &whereabouts, joined_at);
+    }
+    debug!("remote track ended");
+}
+
+/// Reads a packet's VP8 descriptor (video) and tag, and counts it.
+fn count_packet(
+    stats: &mut SubscriberStats,
+    packet: &rtp::packet::Packet,
+    at: Instant,
+    whereabouts: &Whereabouts,
+    joined_at: Instant,
+) {
+    let Some((tag, keyframe_start)) = read_payload(&packet.payload) else {
+        stats.untagged_packets += 1;
+        return;
+    };
+    let now_us = unix_micros();
+    stats
+        .latency
+        .record(Duration::from_micros(now_us.saturating_sub(tag.sent_at_us)));
+    if stats.join_time.is_none() {
+        stats.join_time = Some(at - joined_at);
+    }
+    if whereabouts.is_crossing(tag.group) == Some(true) {
+        stats.cross_group_packets += 1;
+    }
+    let ssrc = packet.header.ssrc;
+    let track = stats.tracks.entry(ssrc).or_insert_with(|| ReceivedTrack {
+        publisher: tag.publisher,
+        kind: tag.kind,
+        ssrc,
+        stats: TrackStats::new(tag.kind == MediaKind::Video),
+        per_spatial: [0; 4],
+    });
+    track.per_spatial[usize::from(tag.spatial & 3)] += 1;
+    track.stats.handle_packet(
+        packet.header.sequence_number,
+        packet.payload.len(),
+        packet.header.marker,
+        keyframe_start,
+        at,
+    );
+}
+
+/// The tag of a synthetic payload and whether the packet starts a keyframe: audio tags follow
+/// the 1-byte Opus TOC; video tags follow the VP8 descriptor, and in a frame's first packet the
+/// VP8 frame header.
+pub fn read_payload(payload: &[u8]) -> Option<(PacketTag, bool)> {
+    if let Some(tag) = payload.get(1..).and_then(PacketTag::read) {
+        if tag.kind == MediaKind::Audio {
+            return Some((tag, false));
+        }
+    }
+    let (descriptor, at) = Vp8Descriptor::parse(payload)?;
+    let rest = payload.get(at..)?;
+    let (keyframe, skip) = if descriptor.starts_frame() {
+        let keyframe = vp8::is_keyframe_header(rest);
+        (keyframe, vp8::frame_header_len(keyframe))
+    } else {
+        (false, 0)
+    };
+    let tag = PacketTag::read(rest.get(skip..skip + TAG_LEN)?)?;
+    Some((tag, keyframe))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Counters only: a panicked reader leaves them consistent enough to report.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
