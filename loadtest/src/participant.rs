@@ -173,7 +173,20 @@ impl Participant {
             .map(drop)
     }
 
-    /// Leaves: closes the publisher transport and the socket.
+    /// Leaves the room (`leave_room`: the server releases the participant at once, rather than
+    /// after the reconnect grace a dropped socket gets), then closes everything.
+    pub async fn leave(self) -> Result<(), ClientError> {
+        let left = self
+            .signalling
+            .request(Command::LeaveRoom(signalling_proto::Empty {}))
+            .await
+            .map(drop);
+        self.close().await;
+        left
+    }
+
+    /// Closes the publisher transport and the socket without leaving: the server keeps the
+    /// participant through its reconnect grace.
     pub async fn close(self) {
         if let Some(publisher) = self.publisher {
             publisher.close().await;

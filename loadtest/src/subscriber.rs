@@ -38,6 +38,12 @@ pub struct ReceivedTrack {
     pub stats: TrackStats,
     /// Packets per simulcast encoding index (which layer the SFU forwarded).
     pub per_spatial: [u64; 4],
+    /// Every change of the spatial layer received: `(from, to, first packet was a keyframe
+    /// start)`; `from` is `u8::MAX` for a track whose very first packet was no keyframe. A
+    /// simulcast switch must begin on a keyframe of the new layer.
+    pub switches: Vec<(u8, u8, bool)>,
+    /// The spatial layer of the last video packet.
+    pub last_spatial: Option<u8>,
 }
 
 /// Everything one subscriber measured.
@@ -56,6 +62,9 @@ pub struct SubscriberStats {
     pub untagged_packets: u64,
     /// Subscriber offers answered.
     pub offers_answered: u64,
+    /// Remote tracks that ended (the server stopped their m-line): the publisher whose packets
+    /// the track carried (if any arrived) and when.
+    pub ended: Vec<(Option<u32>, Instant)>,
 }
 
 impl SubscriberStats {
@@ -177,12 +186,19 @@ async fn read_track(
     joined_at: Instant,
 ) {
     let drop_below = (loss_pct.clamp(0.0, 100.0) / 100.0 * u32::MAX as f64) as u32;
+    let mut publisher = None;
     while let Some(event) = track.poll().await {
         let packet = match event {
             TrackRemoteEvent::OnRtpPacket(packet) => packet,
-            TrackRemoteEvent::OnEnded => break,
+            TrackRemoteEvent::OnEnded => {
+                lock(&stats).ended.push((publisher, Instant::now()));
+                break;
+            }
             _ => continue,
         };
+        if publisher.is_none() {
+            publisher = read_payload(&packet.payload).map(|(tag, _)| tag.publisher);
+        }
         let at = Instant::now();
         if drop_below > 0 && rng.next_u32() < drop_below {
             lock(&stats).injected_losses += 1;
@@ -222,8 +238,20 @@ fn count_packet(
         ssrc,
         stats: TrackStats::new(tag.kind == MediaKind::Video),
         per_spatial: [0; 4],
+        switches: Vec::new(),
+        last_spatial: None,
     });
     track.per_spatial[usize::from(tag.spatial & 3)] += 1;
+    if tag.kind == MediaKind::Video {
+        match track.last_spatial {
+            Some(last) if last != tag.spatial => {
+                track.switches.push((last, tag.spatial, keyframe_start));
+            }
+            None if !keyframe_start => track.switches.push((u8::MAX, tag.spatial, false)),
+            _ => {}
+        }
+        track.last_spatial = Some(tag.spatial);
+    }
     track.stats.handle_packet(
         packet.header.sequence_number,
         packet.payload.len(),

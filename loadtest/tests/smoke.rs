@@ -12,7 +12,6 @@ use signalling_proto::MediaKind;
 use tokio::sync::oneshot;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's media path (publisher_offer / subscriber_offer), being wired on main"]
 async fn one_publisher_three_subscribers() {
     let config = sfu::Config::ephemeral();
     let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
