@@ -26,7 +26,7 @@ impl Room {
             .values()
             .filter(|p| matches!(p.role, Role::Visitor | Role::GrantedVisitor))
             .filter(|p| p.capabilities.breakouts && p.location == Location::Main)
-            .filter(|p| !(b.is_late(p) && !b.config.allow_join_later))
+            .filter(|p| !b.is_late(p) || b.config.allow_join_later)
             .filter(|p| include_assigned || b.resolved_assignment(p).is_none())
             .map(|p| (p.joined_at, p.id))
             .collect();
