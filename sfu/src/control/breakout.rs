@@ -398,11 +398,8 @@ impl Room {
                 ));
             }
         }
-        self.state.breakout.state = if self.state.breakout.run.is_some() {
-            BreakoutState::Ended
-        } else {
-            BreakoutState::Enabled
-        };
+        // §10.2: Disabled → Enabled; the kept plan (and the last run's record) come back.
+        self.state.breakout.state = BreakoutState::Enabled;
         self.breakout_changed();
         Ok(Changed::YES)
     }
