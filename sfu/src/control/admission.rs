@@ -73,6 +73,7 @@ impl Room {
         let Command::JoinRoom(args) = command else {
             return Err(error(ErrorCode::InternalError, "unreachable"));
         };
+        self.last_input_at = now;
         let admission = match &args.credential {
             Some(Credential::Grant(secret)) => Admission::Grant(secret.clone()),
             _ => Admission::Claims(claims),
@@ -136,59 +137,62 @@ impl Room {
             .map(|e| EXTERNAL_ID.check(e))
             .transpose()?;
         // Check 2: the credential gives identity and role.
-        let (identity_key, role, display_name, external_id, grant_index, id) = match admission {
-            Admission::Claims(claims) => {
-                if claims.room != self.name || !is_token_role(claims.role) {
-                    return Err(error(
-                        ErrorCode::InvalidCredential,
-                        "credential not valid here",
-                    ));
-                }
-                let name = match (display_arg, claims.name.as_deref()) {
-                    (Some(name), _) => name,
-                    (None, Some(name)) => DISPLAY_NAME.check(name).unwrap_or_else(|_| guest()),
-                    (None, None) => guest(),
-                };
-                (
-                    claims.identity_key,
-                    claims.role,
-                    name,
-                    external_arg.or(claims.external_id),
-                    None,
-                    reserved,
-                )
-            }
-            Admission::Grant(secret) => {
-                let index = self
-                    .state
-                    .grants
-                    .iter()
-                    .position(|g| secrets_equal(&g.secret, &secret) && now < g.expires_at)
-                    .ok_or_else(|| {
-                        error(ErrorCode::InvalidCredential, "unknown or expired grant")
-                    })?;
-                let grant = &self.state.grants[index];
-                if let Some(self_id) = &args.self_id {
-                    if participant_from_wire(self_id) != Some(grant.participant) {
-                        return Err(ErrorBody::invalid_argument(
-                            &signalling_proto::InvalidArgumentDetails::new(
-                                "selfId",
-                                signalling_proto::ArgumentReason::InvalidValue,
-                            ),
-                            "selfId is not the id the grant is bound to",
+        let (identity_key, role, display_name, external_id, grant_index, id, knock_session) =
+            match admission {
+                Admission::Claims(claims) => {
+                    if claims.room != self.name || !is_token_role(claims.role) {
+                        return Err(error(
+                            ErrorCode::InvalidCredential,
+                            "credential not valid here",
                         ));
                     }
+                    let name = match (display_arg, claims.name.as_deref()) {
+                        (Some(name), _) => name,
+                        (None, Some(name)) => DISPLAY_NAME.check(name).unwrap_or_else(|_| guest()),
+                        (None, None) => guest(),
+                    };
+                    (
+                        claims.identity_key,
+                        claims.role,
+                        name,
+                        external_arg.or(claims.external_id),
+                        None,
+                        reserved,
+                        None,
+                    )
                 }
-                (
-                    grant.identity_key.clone(),
-                    grant.role,
-                    display_arg.unwrap_or_else(|| grant.display_name.clone()),
-                    external_arg.or_else(|| grant.external_id.clone()),
-                    Some(index),
-                    Some(grant.participant),
-                )
-            }
-        };
+                Admission::Grant(secret) => {
+                    let index = self
+                        .state
+                        .grants
+                        .iter()
+                        .position(|g| secrets_equal(&g.secret, &secret) && now < g.expires_at)
+                        .ok_or_else(|| {
+                            error(ErrorCode::InvalidCredential, "unknown or expired grant")
+                        })?;
+                    let grant = &self.state.grants[index];
+                    if let Some(self_id) = &args.self_id {
+                        if participant_from_wire(self_id) != Some(grant.participant) {
+                            return Err(ErrorBody::invalid_argument(
+                                &signalling_proto::InvalidArgumentDetails::new(
+                                    "selfId",
+                                    signalling_proto::ArgumentReason::InvalidValue,
+                                ),
+                                "selfId is not the id the grant is bound to",
+                            ));
+                        }
+                    }
+                    (
+                        grant.identity_key.clone(),
+                        grant.role,
+                        display_arg.unwrap_or_else(|| grant.display_name.clone()),
+                        external_arg.or_else(|| grant.external_id.clone()),
+                        Some(index),
+                        Some(grant.participant),
+                        grant.session,
+                    )
+                }
+            };
         // Check 3.
         if self.state.kicked_keys.contains(&identity_key) {
             return Err(error(
@@ -296,7 +300,12 @@ impl Room {
 
         let session = self.session_view(now);
         let me = &self.state.participants[&id];
-        let (for_hosts, for_others) = (me.view(true), me.view(false));
+        let b = &self.state.breakout;
+        let (assigned, monitoring) = (b.resolved_assignment(me), None);
+        let (for_hosts, for_others) = (
+            me.view(true, assigned, monitoring),
+            me.view(false, assigned, monitoring),
+        );
         let (hosts, others): (Vec<ParticipantId>, Vec<ParticipantId>) =
             self.everyone_but(id).into_iter().partition(|p| {
                 self.state
@@ -320,13 +329,15 @@ impl Room {
                 self.service_running(now, service, None);
             }
         }
+        // §7.3 item 2: placement into a running breakout.
+        self.place_on_admission(now, id, knock_session);
         let me = &self.state.participants[&id];
         Ok(CommandResult::JoinRoom(Box::new(RoomJoined {
             self_id: participant_to_wire(id),
             resume_token: resume_token.clone(),
             role_name: role,
             client_claim: resume_token,
-            breakout_group: None,
+            breakout_group: self.breakout_group(me.location),
             room: self.room_view(now, me),
             breakout: self.breakout_view(me),
             chat_history: self.chat_history_for(me.location),
@@ -419,7 +430,7 @@ impl Room {
         Ok(CommandResult::Resume(RoomResumed {
             self_id: participant_to_wire(id),
             location: location_to_wire(location),
-            breakout_group: None,
+            breakout_group: self.breakout_group(location),
             replayed: true,
         }))
     }
@@ -460,6 +471,7 @@ impl Room {
         self.state.timers.disarm(Timer::ReconnectGrace(id));
         self.limits.remove(&id);
         self.state.spotlights.retain(|(who, _)| *who != id);
+        self.breakout_participant_gone(id);
         let everyone = self.everyone();
         self.send(
             everyone,

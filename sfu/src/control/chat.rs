@@ -41,6 +41,11 @@ impl ChatStore {
         self.per_scope.values().all(VecDeque::is_empty) && self.recent.is_empty()
     }
 
+    /// Drops every session scope: their history ends with the run (spec §5.5, §10.2).
+    pub(crate) fn discard_sessions(&mut self) {
+        self.per_scope.retain(|scope, _| *scope == Location::Main);
+    }
+
     /// The last `n` messages of a scope, oldest first.
     pub(crate) fn history(&self, scope: Location, n: usize) -> Vec<ChatMessage> {
         self.per_scope
@@ -160,8 +165,18 @@ impl Room {
             parent_id: args.parent_id,
             removed: false,
         };
-        // A broadcast is one copy per scope under one id (§5.5): MAIN and every location that
-        // has people now.
+        // A broadcast is one copy per scope under one id (§5.5): MAIN and every current session
+        // (every session of a running breakout, and wherever people are).
+        let sessions: Vec<Location> = if self.state.breakout.is_active() {
+            self.state
+                .breakout
+                .sessions
+                .iter()
+                .map(|s| Location::Session(s.id))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let scopes: Vec<Location> = if broadcast {
             let mut scopes: Vec<Location> = self
                 .state
@@ -169,6 +184,7 @@ impl Room {
                 .values()
                 .map(|p| p.location)
                 .chain([Location::Main])
+                .chain(sessions)
                 .collect();
             scopes.sort();
             scopes.dedup();

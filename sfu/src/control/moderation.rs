@@ -136,7 +136,8 @@ impl Room {
         for id in knockers {
             self.reject_knocker(id, None, None, Some(KnockHandledReason::MeetingEnded));
         }
-        // (A running breakout would end here, immediately; breakouts are not implemented yet.)
+        // A running breakout ends now, without a countdown.
+        self.finish(now, signalling_proto::EndReason::MeetingEnded);
         for service in [
             Service::CloudRecording,
             Service::LiveStream,

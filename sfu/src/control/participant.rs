@@ -1,8 +1,10 @@
 //! An admitted participant (spec §5.3) and its public projection.
 
-use crate::control::wire_id::{location_to_wire, participant_to_wire, stream_to_wire};
+use crate::control::wire_id::{
+    location_to_wire, participant_to_wire, session_to_wire, stream_to_wire,
+};
 use crate::control::ConnectionId;
-use crate::core::{Location, ParticipantId, StreamId};
+use crate::core::{Location, ParticipantId, SessionId, StreamId};
 use signalling_proto::{
     Capabilities, ConnectionState, ParticipantView, Role, ScreenshareView, Secret, StickyReaction,
 };
@@ -71,9 +73,14 @@ impl Participant {
         }
     }
 
-    /// `ParticipantView` for a recipient; `breakoutAssigned` only for managers and oneself
-    /// (spec §5.3). Breakouts are not implemented yet, so the assignment is always `null`.
-    pub(crate) fn view(&self, for_manager_or_self: bool) -> ParticipantView {
+    /// `ParticipantView` for a recipient; `breakoutAssigned` (the resolved assignment) only for
+    /// managers and oneself (spec §5.3); `monitoring` is the session this host monitors.
+    pub(crate) fn view(
+        &self,
+        for_manager_or_self: bool,
+        assigned: Option<SessionId>,
+        monitoring: Option<SessionId>,
+    ) -> ParticipantView {
         ParticipantView {
             id: participant_to_wire(self.id),
             display_name: self.display_name.clone(),
@@ -96,8 +103,8 @@ impl Participant {
                 Connection::Reconnecting { .. } => ConnectionState::Reconnecting,
             },
             location: location_to_wire(self.location),
-            monitoring: None,
-            breakout_assigned: for_manager_or_self.then_some(None),
+            monitoring: monitoring.map(session_to_wire),
+            breakout_assigned: for_manager_or_self.then(|| assigned.map(session_to_wire)),
         }
     }
 }

@@ -22,8 +22,7 @@ pub(crate) fn build(room: &Room) -> ForwardingPolicy {
     let state = &room.state;
     let mut policy = ForwardingPolicy {
         version: 0,
-        // Breakouts are not implemented yet: no run, everyone in MAIN (§13.1 last paragraph).
-        breakout_active: false,
+        breakout_active: state.breakout.is_active(),
         ..ForwardingPolicy::default()
     };
     for p in state.participants.values() {
@@ -50,6 +49,9 @@ pub(crate) fn build(room: &Room) -> ForwardingPolicy {
         {
             policy.stage.insert((*id, *stream));
         }
+    }
+    for (host, session) in &state.breakout.monitors {
+        policy.monitors.insert(*host, *session);
     }
     policy
 }

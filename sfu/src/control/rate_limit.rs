@@ -64,6 +64,10 @@ pub(crate) struct RateLimits {
     pub chat_bytes: TokenBucket,
     /// Display name and reaction: 5, refilled 1 / 2 s.
     pub metadata: TokenBucket,
+    /// Breakout join/leave: 5, refilled 1 / 2 s.
+    pub breakout_moves: TokenBucket,
+    /// Breakout broadcast: 3, refilled 1 / 5 s.
+    pub breakout_broadcast: TokenBucket,
 }
 
 impl RateLimits {
@@ -77,6 +81,8 @@ impl RateLimits {
                 now,
             ),
             metadata: TokenBucket::new(5, Duration::from_secs(2), now),
+            breakout_moves: TokenBucket::new(5, Duration::from_secs(2), now),
+            breakout_broadcast: TokenBucket::new(3, Duration::from_secs(5), now),
         }
     }
 }

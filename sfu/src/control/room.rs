@@ -1,5 +1,6 @@
 //! `Room`: the state of one room and the entry points the room actor drives (spec §5, §6).
 
+use crate::control::breakout::Breakout;
 use crate::control::chat::ChatStore;
 use crate::control::connection::Binding;
 use crate::control::participant::Participant;
@@ -8,15 +9,14 @@ use crate::control::rate_limit::{rate_limited, RateLimits};
 use crate::control::recording::ServiceState;
 use crate::control::timer::TimerTable;
 use crate::control::waiting_room::{Grant, Knocker};
-use crate::control::wire_id::{location_to_wire, participant_to_wire, stream_to_wire};
+use crate::control::wire_id::{participant_to_wire, session_to_wire, stream_to_wire};
 use crate::control::{ConnectionId, Effect, RoomPolicy, Timer};
 use crate::core::{ForwardingPolicy, Location, ParticipantId, StreamId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use signalling_proto::{
-    BreakoutConfig, BreakoutGetResult, BreakoutState, BreakoutView, Changed, Command,
-    CommandResult, ErrorBody, ErrorCode, Event, OwnBreakoutView, Role, RoomState, RoomView, Secret,
-    Spotlight, Timestamp,
+    Command, CommandResult, ErrorBody, ErrorCode, Event, Role, RoomState, RoomView, Secret,
+    SessionRef, Spotlight, Timestamp,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -81,6 +81,8 @@ pub(crate) struct State {
     pub transcription: ServiceState,
     /// Cleared when the room session ends (spec §5.1 [D]).
     pub kicked_keys: BTreeSet<String>,
+    /// The breakout plan and run (spec §5.8).
+    pub breakout: Breakout,
     pub connections: BTreeMap<ConnectionId, Binding>,
     pub grants: Vec<Grant>,
     pub timers: TimerTable,
@@ -97,7 +99,7 @@ pub struct Room {
     pub(crate) clock: WallClock,
     pub(crate) state: State,
     pub(crate) limits: HashMap<ParticipantId, RateLimits>,
-    rng: ChaCha20Rng,
+    pub(crate) rng: ChaCha20Rng,
     /// The last policy handed out with [`Effect::InstallPolicy`].
     installed: ForwardingPolicy,
     /// Each admitted subscriber's allowed set under `installed` (spec §13.1).
@@ -107,6 +109,14 @@ pub struct Room {
     pub(crate) pending: Vec<Effect>,
     /// Subscribers that get their whole allowed set in `subscriptions_changed` (resume, §13.8).
     pub(crate) full_set_for: Vec<ParticipantId>,
+    /// Events that follow `subscriptions_changed` (spec §13.3 step 4: `chat_history` to
+    /// movers), released by `settle`.
+    pub(crate) pending_after: Vec<Effect>,
+    /// The breakout view changed during this input: `settle` sends `breakout_updated`.
+    pub(crate) breakout_dirty: bool,
+    /// The `now` of the latest input, for the rare state change reached without one (a room
+    /// session ending on a knocker's departure ends a running breakout).
+    pub(crate) last_input_at: Instant,
     effects: VecDeque<Effect>,
 }
 
@@ -139,6 +149,7 @@ impl Room {
                 live_stream: ServiceState::default(),
                 transcription: ServiceState::default(),
                 kicked_keys: BTreeSet::new(),
+                breakout: Breakout::default(),
                 connections: BTreeMap::new(),
                 grants: Vec::new(),
                 timers: TimerTable::default(),
@@ -154,6 +165,9 @@ impl Room {
             allowed: HashMap::new(),
             pending: Vec::new(),
             full_set_for: Vec::new(),
+            pending_after: Vec::new(),
+            breakout_dirty: false,
+            last_input_at: config.wall_clock.at,
             effects: VecDeque::new(),
         }
     }
@@ -173,6 +187,7 @@ impl Room {
         if let Err(details) = command.check_arguments() {
             return Err(ErrorBody::invalid_argument(&details, "invalid argument"));
         }
+        self.last_input_at = now;
         let result = self.dispatch(now, from, command);
         self.settle(now, result.is_ok());
         result
@@ -183,15 +198,22 @@ impl Room {
         if !self.state.timers.take_firing(timer, generation) {
             return;
         }
+        self.last_input_at = now;
         match timer {
             Timer::ReconnectGrace(id) => self.grace_expired(now, id),
             Timer::KnockTimeout(id) => self.knock_timed_out(now, id),
+            Timer::BreakoutAutoEnd { run } => self.auto_end_fired(now, run),
+            Timer::BreakoutWarning { run } => self.warning_fired(run),
+            Timer::BreakoutClosing { run } => self.closing_fired(now, run),
+            Timer::MoveGrace(id) => self.move_grace_fired(now, id),
+            Timer::EditLockExpiry => self.edit_lock_expired(now),
         }
         self.settle(now, true);
     }
 
     /// The socket's transport is gone (spec §7.1-§7.2).
     pub fn handle_disconnect(&mut self, now: Instant, connection: ConnectionId) {
+        self.last_input_at = now;
         self.connection_lost(now, connection);
         self.settle(now, true);
     }
@@ -249,7 +271,7 @@ impl Room {
         Some(RoomState {
             self_id: participant_to_wire(participant),
             role_name: me.role,
-            breakout_group: None,
+            breakout_group: self.breakout_group(me.location),
             room: self.room_view(now, me),
             breakout: self.breakout_view(me),
             chat_history: self.chat_history_for(me.location),
@@ -269,10 +291,6 @@ impl Room {
         for (id, p) in &s.participants {
             if *id != p.id {
                 return Err(format!("participant {id} stored under another id"));
-            }
-            // §5.9-2/3: without breakouts everybody is in MAIN; §5.9-4 for service roles.
-            if p.location != Location::Main {
-                return Err(format!("{id} is not in MAIN while breakouts are disabled"));
             }
             if !p.role.may_publish() && (p.audio_enabled || p.video_enabled) {
                 return Err(format!("receive-only {id} has an open gate"));
@@ -341,6 +359,8 @@ impl Room {
         if s.session.is_none() && (!s.kicked_keys.is_empty() || !s.chat.is_empty()) {
             return Err("room-session data survived the end of the session".into());
         }
+        // §5.9-2..9 for breakouts.
+        self.check_breakout_invariants()?;
         // §5.9-11: the installed policy is the function of the current state.
         let mut expected = policy_builder::build(self);
         expected.version = self.installed.version;
@@ -448,61 +468,81 @@ impl Room {
             Command::StopLiveTranscription(_) => self
                 .stop_service(now, caller, crate::control::Service::Transcription)
                 .map(R::StopLiveTranscription),
-            // §8.7-§8.8: the breakout state is always `disabled` in this version.
-            Command::BreakoutGet(args) => {
-                let me = self.require(caller, Needs::Admitted)?;
-                if args.acquire_edit_lock == Some(true) {
-                    if !me.is_host() {
-                        return Err(forbidden());
-                    }
-                    return Err(breakouts_disabled());
-                }
-                Ok(R::BreakoutGet(Box::new(BreakoutGetResult {
-                    breakout: self.breakout_view(me),
-                    edit_lock_error: None,
-                })))
+            // §8.7-§8.8, §12, §17.1.
+            Command::BreakoutGet(args) => self
+                .breakout_get(now, caller, args.acquire_edit_lock == Some(true))
+                .map(|r| R::BreakoutGet(Box::new(r))),
+            Command::BreakoutEnable(args) => self
+                .breakout_enable(caller, args.if_revision)
+                .map(R::BreakoutEnable),
+            Command::BreakoutDisable(args) => self
+                .breakout_disable(now, caller, args)
+                .map(R::BreakoutDisable),
+            Command::BreakoutConfigure(args) => self
+                .breakout_configure(now, caller, args)
+                .map(R::BreakoutConfigure),
+            Command::BreakoutCreateSessions(args) => self
+                .breakout_create_sessions(now, caller, args)
+                .map(R::BreakoutCreateSessions),
+            Command::BreakoutRenameSession(args) => self
+                .breakout_rename_session(now, caller, args)
+                .map(R::BreakoutRenameSession),
+            Command::BreakoutDeleteSession(args) => self
+                .breakout_delete_session(now, caller, args)
+                .map(R::BreakoutDeleteSession),
+            Command::BreakoutClearSessions(args) => self
+                .breakout_clear_sessions(now, caller, args)
+                .map(R::BreakoutClearSessions),
+            Command::BreakoutSetSessionOpen(args) => self
+                .breakout_set_session_open(now, caller, args)
+                .map(R::BreakoutSetSessionOpen),
+            Command::BreakoutAssign(args) => self
+                .breakout_assign(now, caller, args)
+                .map(R::BreakoutAssign),
+            Command::BreakoutAutoAssign(args) => self
+                .breakout_auto_assign(now, caller, args)
+                .map(R::BreakoutAutoAssign),
+            Command::BreakoutStart(args) => {
+                self.breakout_start(now, caller, args).map(R::BreakoutStart)
             }
-            Command::BreakoutDisable(_) => {
-                // §10.4: disabling while Disabled is a no-op.
-                self.require(caller, Needs::Host)?;
-                Ok(R::BreakoutDisable(Changed::NO))
+            Command::BreakoutEnd(args) => self.breakout_end(now, caller, args).map(R::BreakoutEnd),
+            Command::BreakoutCancelAutoEnd(args) => self
+                .breakout_cancel_auto_end(caller, args.if_revision)
+                .map(R::BreakoutCancelAutoEnd),
+            Command::BreakoutExtendAutoEnd(args) => self
+                .breakout_extend_auto_end(now, caller, args)
+                .map(R::BreakoutExtendAutoEnd),
+            Command::BreakoutMove(args) => {
+                self.breakout_move(now, caller, args).map(R::BreakoutMove)
             }
-            Command::BreakoutEnable(_) => {
-                self.require(caller, Needs::Host)?;
-                Err(error(
-                    ErrorCode::InternalError,
-                    "breakout sessions are not implemented yet",
-                ))
+            Command::BreakoutAskAllToReturn(args) => self
+                .breakout_ask_all_to_return(now, caller, args.if_revision)
+                .map(R::BreakoutAskAllToReturn),
+            Command::BreakoutBroadcast(args) => self
+                .breakout_broadcast(now, caller, args)
+                .map(R::BreakoutBroadcast),
+            Command::BreakoutEditLockAcquire(_) => self
+                .acquire_edit_lock(now, caller)
+                .map(R::BreakoutEditLockAcquire),
+            Command::BreakoutEditLockRefresh(args) => self
+                .refresh_edit_lock(now, caller, &args.token)
+                .map(R::BreakoutEditLockRefresh),
+            Command::BreakoutEditLockRelease(args) => self
+                .release_edit_lock(now, caller, &args.token)
+                .map(R::BreakoutEditLockRelease),
+            Command::BreakoutMonitor(args) => {
+                self.breakout_monitor(caller, args).map(R::BreakoutMonitor)
             }
-            Command::BreakoutJoin(_)
-            | Command::BreakoutLeave(_)
-            | Command::BreakoutAskForHelp(_) => {
-                self.require(caller, Needs::Person)?;
-                Err(breakouts_disabled())
+            Command::BreakoutStopMonitor(_) => self
+                .breakout_stop_monitor(caller)
+                .map(R::BreakoutStopMonitor),
+            Command::BreakoutJoin(args) => {
+                self.breakout_join(now, caller, args).map(R::BreakoutJoin)
             }
-            Command::BreakoutConfigure(_)
-            | Command::BreakoutCreateSessions(_)
-            | Command::BreakoutRenameSession(_)
-            | Command::BreakoutDeleteSession(_)
-            | Command::BreakoutClearSessions(_)
-            | Command::BreakoutSetSessionOpen(_)
-            | Command::BreakoutAssign(_)
-            | Command::BreakoutAutoAssign(_)
-            | Command::BreakoutStart(_)
-            | Command::BreakoutEnd(_)
-            | Command::BreakoutCancelAutoEnd(_)
-            | Command::BreakoutExtendAutoEnd(_)
-            | Command::BreakoutMove(_)
-            | Command::BreakoutAskAllToReturn(_)
-            | Command::BreakoutBroadcast(_)
-            | Command::BreakoutEditLockAcquire(_)
-            | Command::BreakoutEditLockRefresh(_)
-            | Command::BreakoutEditLockRelease(_)
-            | Command::BreakoutMonitor(_)
-            | Command::BreakoutStopMonitor(_) => {
-                self.require(caller, Needs::Host)?;
-                Err(breakouts_disabled())
-            }
+            Command::BreakoutLeave(_) => self.breakout_leave(now, caller).map(R::BreakoutLeave),
+            Command::BreakoutAskForHelp(_) => self
+                .breakout_ask_for_help(now, caller)
+                .map(R::BreakoutAskForHelp),
             // Media negotiation belongs to the shard that owns the peer (ARCHITECTURE.md §2);
             // the room only enforces who may publish.
             Command::PublisherOffer(_)
@@ -605,7 +645,13 @@ impl Room {
         if !success {
             // A failed command changes nothing, so it has nothing to release (spec §6.2).
             debug_assert!(self.pending.is_empty(), "a failed command queued effects");
+            debug_assert!(
+                !self.breakout_dirty,
+                "a failed command changed the breakout"
+            );
             self.pending.clear();
+            self.pending_after.clear();
+            self.breakout_dirty = false;
             self.full_set_for.clear();
             return;
         }
@@ -622,6 +668,45 @@ impl Room {
         let changes = policy_builder::subscription_changes(self, &full);
         self.allowed = changes.sets;
         self.effects.extend(changes.events);
+        self.effects.extend(self.pending_after.drain(..));
+        if std::mem::take(&mut self.breakout_dirty) {
+            // Each admitted participant gets its own view (spec §9.3).
+            let updates: Vec<Effect> = self
+                .state
+                .participants
+                .values()
+                .map(|p| Effect::Send {
+                    to: vec![p.id],
+                    event: Event::BreakoutUpdated(Box::new(self.breakout_view(p))),
+                })
+                .collect();
+            self.effects.extend(updates);
+        }
+    }
+
+    /// `breakoutGroup` of `room_joined` / `room_resumed`: the session one is in, or `null`.
+    pub(crate) fn breakout_group(&self, location: Location) -> Option<SessionRef> {
+        let Location::Session(id) = location else {
+            return None;
+        };
+        self.state.breakout.session(id).map(|s| SessionRef {
+            id: session_to_wire(id),
+            name: s.name.clone(),
+        })
+    }
+
+    /// A participant's public projection for `me` (spec §5.3).
+    pub(crate) fn participant_view(
+        &self,
+        p: &Participant,
+        me: &Participant,
+    ) -> signalling_proto::ParticipantView {
+        let b = &self.state.breakout;
+        p.view(
+            me.is_host() || p.id == me.id,
+            b.resolved_assignment(p),
+            b.monitors.get(&p.id).copied(),
+        )
     }
 
     // ---- shared pieces ----
@@ -647,7 +732,7 @@ impl Room {
                 .state
                 .participants
                 .values()
-                .map(|p| p.view(me.is_host() || p.id == me.id))
+                .map(|p| self.participant_view(p, me))
                 .collect(),
             knockers: if me.is_host() {
                 self.state
@@ -673,31 +758,6 @@ impl Room {
         }
     }
 
-    /// The breakout view while breakouts are disabled (spec §9.3): no sessions, no run; hosts
-    /// see the (absent) edit lock as `null`.
-    pub(crate) fn breakout_view(&self, me: &Participant) -> BreakoutView {
-        BreakoutView {
-            revision: 0,
-            state: BreakoutState::Disabled,
-            config: BreakoutConfig::default(),
-            run_id: None,
-            started_at: None,
-            auto_end_at: None,
-            auto_end_cancelled: false,
-            closing_ends_at: None,
-            ended_at: None,
-            return_requested_at: None,
-            sessions: Vec::new(),
-            own: OwnBreakoutView {
-                location: location_to_wire(me.location),
-                assigned_session_id: None,
-                late: false,
-                pending_move: None,
-            },
-            edit_lock: me.is_host().then_some(None),
-        }
-    }
-
     /// Starts a room session if none is running (spec §5.2).
     pub(crate) fn ensure_session(&mut self, now: Instant) {
         if self.state.session.is_none() {
@@ -717,6 +777,11 @@ impl Room {
         if !self.state.participants.is_empty() || !self.state.waiting.is_empty() {
             return;
         }
+        if self.state.session.is_none() {
+            return;
+        }
+        let now = self.last_input_at;
+        self.breakout_room_session_ended(now);
         let Some(session) = self.state.session.take() else {
             return;
         };
@@ -764,10 +829,6 @@ pub(crate) fn forbidden() -> ErrorBody {
         ErrorCode::Forbidden,
         "the caller's role lacks this capability",
     )
-}
-
-fn breakouts_disabled() -> ErrorBody {
-    error(ErrorCode::BreakoutsDisabled, "breakouts are disabled")
 }
 
 fn media_command() -> ErrorBody {

@@ -12,6 +12,16 @@ pub enum Timer {
     ReconnectGrace(ParticipantId),
     /// The knocker has waited `knock_timeout`; at expiry it is rejected (spec §8.2).
     KnockTimeout(ParticipantId),
+    /// The run's automatic end (spec §10.3); carries the run so a later run ignores it.
+    BreakoutAutoEnd { run: u64 },
+    /// 60 s before the automatic end: `breakout_timer_warning`.
+    BreakoutWarning { run: u64 },
+    /// The closing countdown ran out: finish.
+    BreakoutClosing { run: u64 },
+    /// An assigned participant's move grace ran out: auto-move (spec §11.4).
+    MoveGrace(ParticipantId),
+    /// The edit lock's TTL ran out without a refresh (spec §12).
+    EditLockExpiry,
 }
 
 /// The armed timers, each with the generation of its latest arming. A firing counts only if

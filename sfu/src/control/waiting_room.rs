@@ -37,6 +37,8 @@ pub(crate) struct Grant {
     pub display_name: String,
     pub external_id: Option<String>,
     pub expires_at: Instant,
+    /// The session a host admitted the knocker into (spec §8.2 `targetSessionId`).
+    pub session: Option<crate::core::SessionId>,
 }
 
 /// The role a knocker gets when admitted (spec §4.1).
@@ -196,21 +198,46 @@ impl Room {
         let id = participant_from_wire(&args.participant_id)
             .filter(|id| self.state.waiting.iter().any(|k| k.reservation.id == *id))
             .ok_or_else(|| error(ErrorCode::KnockNotFound, "no such knocker"))?;
-        if args.target_session_id.is_some() {
-            // Admitting into a session needs a running breakout (spec §8.2); breakouts are
-            // always disabled in this version.
-            return Err(error(
-                ErrorCode::BreakoutNotActive,
-                "no breakout is running",
-            ));
-        }
+        // Admitting into a session needs a running breakout (spec §8.2, §14 #62).
+        let target_session = match &args.target_session_id {
+            Some(wire) => {
+                // §8.2: any state but Started is `breakout_not_active` here (Closing has its own
+                // code); `handle_knock` is not a breakout command, so Disabled is not special.
+                match self.state.breakout.state {
+                    signalling_proto::BreakoutState::Started => {}
+                    signalling_proto::BreakoutState::Closing => {
+                        return Err(crate::control::breakout::closing())
+                    }
+                    _ => return Err(crate::control::breakout::not_active()),
+                }
+                Some(crate::control::breakout::session_from_wire(
+                    &self.state.breakout,
+                    wire,
+                )?)
+            }
+            None => None,
+        };
         let message = args
             .message
             .as_deref()
             .map(|m| KNOCK_MESSAGE.check(m))
             .transpose()?;
         match args.action {
-            KnockAction::Accept => self.accept_knocker(now, id, Some(caller), message, None),
+            KnockAction::Accept => {
+                self.accept_knocker(now, id, Some(caller), message, None);
+                if let Some(s) = target_session {
+                    // An explicit assignment for the identity plus a placement on join.
+                    if let Some(grant) = self.state.grants.iter_mut().find(|g| g.participant == id)
+                    {
+                        grant.session = Some(s);
+                        self.state
+                            .breakout
+                            .assignments
+                            .insert(grant.identity_key.clone(), s);
+                        self.breakout_changed();
+                    }
+                }
+            }
             KnockAction::Reject => self.reject_knocker(id, Some(caller), message, None),
             KnockAction::Hold => {
                 let Some(k) = self
@@ -279,6 +306,7 @@ impl Room {
             display_name: r.display_name.clone(),
             external_id: r.external_id.clone(),
             expires_at: now + GRANT_VALIDITY,
+            session: None,
         });
         // The socket may send `join_room {grant}` next and keeps the id (spec §8.2).
         self.state.connections.insert(

@@ -38,6 +38,11 @@ pub(crate) fn session_to_wire(id: SessionId) -> proto::SessionId {
     proto::SessionId(id.to_string())
 }
 
+/// The session a wire id names, if well formed (`s<n>`).
+pub(crate) fn session_from_wire(id: &proto::SessionId) -> Option<SessionId> {
+    parse_prefixed(id.as_str(), 's').map(SessionId)
+}
+
 pub(crate) fn location_to_wire(location: core::Location) -> proto::Location {
     match location {
         core::Location::Main => proto::Location::Main,

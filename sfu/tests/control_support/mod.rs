@@ -237,3 +237,5 @@ impl Harness {
         (conn, self.room.participant_of(conn).expect("bound"))
     }
 }
+
+pub mod breakout;
