@@ -145,6 +145,11 @@ impl TrackStats {
     }
 
     /// The 64-bit sequence number closest to the highest seen (RFC 3550 A.1 style).
+    /// Whether `seq` is newer than every packet seen so far (not a late or repeated one).
+    pub fn is_newest(&self, seq: u16) -> bool {
+        self.first_seq.is_none() || self.extend(seq) > self.max_seq
+    }
+
     fn extend(&self, seq: u16) -> u64 {
         if self.first_seq.is_none() {
             // Start high enough that a reordered packet before the first one stays positive.

@@ -63,8 +63,11 @@ pub struct SubscriberStats {
     /// Subscriber offers answered.
     pub offers_answered: u64,
     /// Remote tracks that ended (the server stopped their m-line): the publisher whose packets
-    /// the track carried (if any arrived) and when.
+    /// the track carried (if any arrived) and when. webrtc-rs 0.21 does not always end a
+    /// track whose m-line was stopped; [`SubscriberStats::offers`] tells it from the SDP.
     pub ended: Vec<(Option<u32>, Instant)>,
+    /// Every server offer received: when, and how many of its m-lines are open (port != 0).
+    pub offers: Vec<(Instant, usize)>,
 }
 
 impl SubscriberStats {
@@ -139,6 +142,9 @@ impl Subscriber {
         signalling: &Signalling,
         offer: VersionedSdp,
     ) -> Result<(), ClientError> {
+        lock(&self.stats)
+            .offers
+            .push((Instant::now(), open_m_lines(&offer.sdp)));
         self.pc
             .set_remote_description(RTCSessionDescription::offer(offer.sdp)?)
             .await?;
@@ -242,7 +248,10 @@ fn count_packet(
         last_spatial: None,
     });
     track.per_spatial[usize::from(tag.spatial & 3)] += 1;
-    if tag.kind == MediaKind::Video {
+    // Layer switches are read from packets in sequence order only: a retransmission (RTX after
+    // a NACK) of an older packet arriving late is no switch.
+    let in_order = track.stats.is_newest(packet.header.sequence_number);
+    if tag.kind == MediaKind::Video && in_order {
         match track.last_spatial {
             Some(last) if last != tag.spatial => {
                 track.switches.push((last, tag.spatial, keyframe_start));
@@ -280,6 +289,14 @@ pub fn read_payload(payload: &[u8]) -> Option<(PacketTag, bool)> {
     };
     let tag = PacketTag::read(rest.get(skip..skip + TAG_LEN)?)?;
     Some((tag, keyframe))
+}
+
+/// The m-lines of an SDP that are not stopped (port 0 means stopped, RFC 8843 / JSEP).
+pub fn open_m_lines(sdp: &str) -> usize {
+    sdp.lines()
+        .filter(|l| l.starts_with("m="))
+        .filter(|l| l.split_whitespace().nth(1) != Some("0"))
+        .count()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

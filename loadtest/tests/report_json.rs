@@ -33,6 +33,8 @@ fn subscriber(lost_every: u16) -> SubscriberStats {
             ssrc: 42,
             stats,
             per_spatial: [0, 0, 100, 0],
+            switches: Vec::new(),
+            last_spatial: Some(2),
         },
     );
     s.latency.record(Duration::from_micros(1500));
