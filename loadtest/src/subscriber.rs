@@ -66,7 +66,7 @@ pub struct SubscriberStats {
     /// the track carried (if any arrived) and when. webrtc-rs 0.21 does not always end a
     /// track whose m-line was stopped; [`SubscriberStats::offers`] tells it from the SDP.
     pub ended: Vec<(Option<u32>, Instant)>,
-    /// Every server offer received: when, and how many of its m-lines are open (port != 0).
+    /// Every server offer received: when, and how many of its media m-lines are open.
     pub offers: Vec<(Instant, usize)>,
 }
 
@@ -291,10 +291,11 @@ pub fn read_payload(payload: &[u8]) -> Option<(PacketTag, bool)> {
     Some((tag, keyframe))
 }
 
-/// The m-lines of an SDP that are not stopped (port 0 means stopped, RFC 8843 / JSEP).
+/// The audio and video m-lines of an SDP that are not stopped (port 0 means stopped, JSEP).
+/// The data channel's `m=application` line, which the server never stops, is not counted.
 pub fn open_m_lines(sdp: &str) -> usize {
     sdp.lines()
-        .filter(|l| l.starts_with("m="))
+        .filter(|l| l.starts_with("m=audio ") || l.starts_with("m=video "))
         .filter(|l| l.split_whitespace().nth(1) != Some("0"))
         .count()
 }

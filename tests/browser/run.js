@@ -482,6 +482,13 @@ test("breakout groups separate media and ending brings everybody back", async ()
   await eventually("Ada back in the main room", () => state.ada.page.evaluate(() => window.sfuApp.client.location === null));
   await eventually("Bob back in the main room", () => state.bob.page.evaluate(() => window.sfuApp.client.location === null));
   await eventually("Ada's grid holds three tiles again", () => state.ada.page.evaluate(() => window.sfuApp.tiles().length === 3));
+  // Spec §11.9: returning to the main room mutes non-hosts (muteOnReturnToMain "audio");
+  // each unmutes herself to be heard again.
+  for (const p of [state.ada, state.bob]) {
+    await eventually(`${p.name} muted on return`, () => p.page.evaluate(() => !window.sfuApp.client.audioEnabled));
+    await p.page.click("#mic-button");
+    await eventually(`${p.name} unmuted`, () => p.page.evaluate(() => window.sfuApp.client.audioEnabled));
+  }
   if (await mediaWorks()) {
     await receives(state.ada, state.bob.id, "Ada decodes Bob again");
     await receives(state.bob, state.ada.id, "Bob decodes Ada again");

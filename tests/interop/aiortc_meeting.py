@@ -174,17 +174,23 @@ class Subscriber:
             log(self.name, "answered offer", data["version"])
 
     def active_mids(self):
-        """The mids of the m-lines the last offer keeps open (port != 0)."""
-        mids, port = set(), None
+        """The mids of the media m-lines the last offer keeps open (port != 0). The data
+        channel's m=application line, which the server never stops, is not media."""
+        mids, open_media = set(), False
         for line in self.last_offer.splitlines():
             if line.startswith("m="):
-                port = line.split()[1]
-            elif line.startswith("a=mid:") and port != "0":
+                kind, port = line[2:].split()[:2]
+                open_media = kind in ("audio", "video") and port != "0"
+            elif line.startswith("a=mid:") and open_media:
                 mids.add(line[len("a=mid:"):])
         return mids
 
     def all_inactive(self):
-        return all(t.currentDirection in (None, "inactive") for t in self.pc.getTransceivers())
+        return all(
+            t.currentDirection in (None, "inactive")
+            for t in self.pc.getTransceivers()
+            if t.kind in ("audio", "video")
+        )
 
     async def close(self):
         for task in self.tasks:

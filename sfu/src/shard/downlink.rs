@@ -51,6 +51,8 @@ pub(crate) struct Downlink {
     /// m-lines whose subscription ended (its publication went away) and that the next offer
     /// stops.
     pub stale: Vec<Mid>,
+    /// Whether the transport's data channel (the m-line that is never stopped) was offered.
+    pub keepalive: bool,
 }
 
 impl Downlink {
@@ -61,6 +63,7 @@ impl Downlink {
             by_mid: FxHashMap::default(),
             pending: None,
             stale: Vec::new(),
+            keepalive: false,
         }
     }
 

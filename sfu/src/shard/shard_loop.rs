@@ -963,6 +963,15 @@ impl ShardLoop {
                 }
             }
             let mut api = rtc.sdp_api();
+            if !d.keepalive {
+                // A data channel keeps one m-line open for the life of the transport: when
+                // every media m-line is stopped (the subscriber alone in a breakout session,
+                // its last publisher gone), an empty BUNDLE group would end the transport in
+                // browsers (JSEP), and no later offer could add media without a new ICE and
+                // DTLS handshake.
+                api.add_channel("sfu".to_owned());
+                d.keepalive = true;
+            }
             for mid in d.stale.drain(..) {
                 api.stop_media(mid);
             }

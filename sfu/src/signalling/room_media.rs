@@ -398,6 +398,7 @@ impl RoomMedia {
             state.subscriptions.remove(publication);
         }
         state.renegotiate = false;
+        debug!(%subscriber, add = add.len(), remove = remove.len(), "renegotiating the subscriber transport");
         let removed = remove.into_iter().map(|(_, sid)| sid).collect();
         match self
             .shard
@@ -440,11 +441,18 @@ impl RoomMedia {
             debug!(%subscriber, version = answer.version, "stale subscriber answer ignored");
             return Ok(());
         }
-        let subscribed = shard
-            .subscriber_answer(subscriber, answer.sdp)
-            .await
-            .map_err(shard_error)?;
+        // Whatever the shard says, this offer is settled: a failed answer leaves the m-lines
+        // it added unused, and the next reconcile offers again.
         state.pending = None;
+        let subscribed = match shard.subscriber_answer(subscriber, answer.sdp).await {
+            Ok(subscribed) => subscribed,
+            Err(error) => {
+                state.renegotiate = true;
+                warn!(%subscriber, %error, "subscriber answer refused");
+                return Err(shard_error(error));
+            }
+        };
+        debug!(%subscriber, version = answer.version, subscribed = subscribed.len(), "subscriber answer applied");
         for s in &subscribed {
             state.subscriptions.insert(s.publication, s.subscription);
         }
