@@ -63,7 +63,8 @@ impl TrackStats {
     }
 
     /// Counts one packet: RTP sequence number `seq`, payload `bytes`, whether it ends a frame
-    /// (`marker`) and whether it starts a keyframe, received at `at`.
+    /// (`marker`) and whether it starts a keyframe, received at `at`. Returns `false` for a
+    /// duplicate (counted, otherwise ignored).
     pub fn handle_packet(
         &mut self,
         seq: u16,
@@ -71,7 +72,7 @@ impl TrackStats {
         marker: bool,
         keyframe_start: bool,
         at: Instant,
-    ) {
+    ) -> bool {
         let ext = self.extend(seq);
         if self.first_seq.is_none() {
             self.first_seq = Some(ext);
@@ -81,7 +82,7 @@ impl TrackStats {
             self.mark(ext);
         } else if self.is_seen(ext) {
             self.duplicates += 1;
-            return;
+            return false;
         } else {
             self.mark(ext);
         }
@@ -89,7 +90,7 @@ impl TrackStats {
         self.bytes += bytes as u64;
         self.last_packet_at = Some(at);
         if !self.is_video {
-            return;
+            return true;
         }
         if keyframe_start {
             self.keyframes += 1;
@@ -102,6 +103,7 @@ impl TrackStats {
             self.note_frame_gap(at);
             self.last_frame_at = Some(at);
         }
+        true
     }
 
     /// Closes the measurement at `now`: a video track that has completed no frame since more

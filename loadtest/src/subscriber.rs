@@ -228,9 +228,6 @@ fn count_packet(
         return;
     };
     let now_us = unix_micros();
-    stats
-        .latency
-        .record(Duration::from_micros(now_us.saturating_sub(tag.sent_at_us)));
     if stats.join_time.is_none() {
         stats.join_time = Some(at - joined_at);
     }
@@ -261,13 +258,20 @@ fn count_packet(
         }
         track.last_spatial = Some(tag.spatial);
     }
-    track.stats.handle_packet(
+    let first_copy = track.stats.handle_packet(
         packet.header.sequence_number,
         packet.payload.len(),
         packet.header.marker,
         keyframe_start,
         at,
     );
+    // One-way latency of each packet's first arrival; a duplicate (a retransmission of a
+    // packet that had arrived) says nothing about the path.
+    if first_copy {
+        stats
+            .latency
+            .record(Duration::from_micros(now_us.saturating_sub(tag.sent_at_us)));
+    }
 }
 
 /// The tag of a synthetic payload and whether the packet starts a keyframe: audio tags follow
