@@ -1,13 +1,23 @@
-//! The server's configuration: command-line flags, each also settable by an `SFU_*` environment
-//! variable (a flag wins over its variable). Invalid values fail at start with clap's message,
-//! which names the flag.
+//! The server's configuration, from three sources: command-line flags, `SFU_*` environment
+//! variables and a TOML file (`--config PATH` or `SFU_CONFIG`). For each setting a flag wins
+//! over its variable, the variable over the file, and the file over the built-in default, so an
+//! operator keeps one file per deployment and overrides a key for one run without editing it.
+//!
+//! Every setting is one field of [`Config`]: its doc comment is the `--help` text, its clap
+//! attribute names the flag and variable, and its serde name is the file's key (the flag's name
+//! with `_` for `-`). Invalid values fail at start with a message naming the flag, or for the
+//! file, the key; unknown keys in the file fail too, so a typo is never silently ignored.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Deserializer};
 use signalling_proto::{Role, Secret};
 
 use crate::signalling::token;
@@ -16,14 +26,30 @@ use crate::signalling::token;
 /// weaker than the algorithm (RFC 7518 §3.2).
 pub const MIN_API_SECRET_BYTES: usize = 32;
 
+/// Shown under `sfu --help`: where settings come from.
+const SOURCES_HELP: &str = "\
+Every option can also be set by its SFU_* environment variable (shown with each option) or by \
+a key of the TOML file given with --config / SFU_CONFIG: the key is the option's name with '_' \
+for '-' (e.g. http_port = 7880); deploy/sfu.example.toml documents them all. A flag wins over \
+its variable, a variable over the file, the file over the default. Unknown keys and invalid \
+values stop the server at start, naming the key. `sfu check-config` prints the result.";
 /// The `sfu` command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "sfu",
     version,
-    about = "A media SFU with breakout groups inside one room"
+    about = "A media SFU with breakout groups inside one room",
+    after_help = SOURCES_HELP
 )]
 pub struct Cli {
+    /// TOML configuration file; flags and SFU_* variables override its keys.
+    #[arg(
+        long = "config",
+        env = "SFU_CONFIG",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub config_file: Option<PathBuf>,
     /// Server configuration (used by `sfu` itself; `token` uses only the key flags).
     #[command(flatten)]
     pub config: Config,
@@ -38,6 +64,9 @@ pub enum Command {
     /// Join tokens (spec §8.1).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Load and validate the configuration (file, SFU_* variables, flags), then print the
+    /// values the server would run with as TOML (the API secret redacted) and exit.
+    CheckConfig,
 }
 
 /// `sfu token` subcommands.
@@ -71,7 +100,8 @@ pub struct TokenCreate {
 }
 
 /// How the server logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -79,9 +109,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// The server's configuration. [`Config::default`] is what `sfu` with no flags and no `SFU_*`
-/// variables runs with.
-#[derive(Clone, PartialEq, Eq, Args)]
+/// The server's configuration. [`Config::default`] is what `sfu` with no flags, no `SFU_*`
+/// variables and no file runs with. The file deserializes into this struct too (missing keys
+/// keep their defaults), so there is one list of settings.
+#[derive(Clone, PartialEq, Eq, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address of the HTTP/WebSocket listener.
     #[arg(long, env = "SFU_HTTP_ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
@@ -105,6 +137,7 @@ pub struct Config {
     /// in development mode with a built-in secret.
     #[arg(long, env = "SFU_API_SECRET", global = true, hide_env_values = true,
           value_parser = parse_api_secret)]
+    #[serde(deserialize_with = "de_api_secret")]
     pub api_secret: Option<Secret>,
     /// Log format.
     #[arg(long, env = "SFU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -112,6 +145,7 @@ pub struct Config {
     /// After a shutdown signal, keep serving this long with /readyz at 503 so load balancers
     /// stop sending new clients (e.g. 10s); 0s stops at once.
     #[arg(long, env = "SFU_DRAIN_GRACE", default_value = "0s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de_duration")]
     pub drain_grace: Duration,
 }
 
@@ -181,6 +215,214 @@ impl Config {
     }
 }
 
+/// Why the configuration could not be loaded. Each message names the flag or the file's key.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// Flags or variables: clap's own error (also `--help` and `--version`, which exit 0).
+    Cli(clap::Error),
+    /// The file could not be read.
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The file is no valid TOML, has an unknown key or an invalid value.
+    File { path: PathBuf, message: String },
+    /// The sources together give an invalid configuration.
+    Invalid(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Cli(error) => write!(f, "{error}"),
+            ConfigError::Read { path, error } => {
+                write!(f, "cannot read config file {}: {error}", path.display())
+            }
+            ConfigError::File { path, message } => {
+                write!(f, "config file {}: {message}", path.display())
+            }
+            ConfigError::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Cli {
+    /// The command line of this process, its `SFU_*` variables and the file they name.
+    pub fn load() -> Result<Cli, ConfigError> {
+        Self::load_from(std::env::args_os())
+    }
+
+    /// Like [`Cli::load`] with these arguments (the first is the program name); variables still
+    /// come from the environment.
+    pub fn load_from<I, T>(args: I) -> Result<Cli, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(ConfigError::Cli)?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(ConfigError::Cli)?;
+        if let Some(path) = &cli.config_file {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                path: path.clone(),
+                error,
+            })?;
+            cli.config
+                .fill_from_file(&text, &matches)
+                .map_err(|message| ConfigError::File {
+                    path: path.clone(),
+                    message,
+                })?;
+        }
+        cli.config.validate()?;
+        Ok(cli)
+    }
+}
+
+impl Config {
+    /// Parses a configuration file alone: missing keys keep their defaults. `Err` names the
+    /// offending key (never echoing its value, which may be the secret).
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|error| describe_toml_error(text, &error))
+    }
+
+    /// Reads [`Config::from_toml`] from a file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_owned(),
+            error,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::File {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Takes each key the file sets unless a flag or variable set that setting
+    /// (flag > env > file > default).
+    fn fill_from_file(&mut self, text: &str, matches: &ArgMatches) -> Result<(), String> {
+        let file = Self::from_toml(text)?;
+        let keys: toml::Table = text
+            .parse()
+            .map_err(|error| describe_toml_error(text, &error))?;
+        for key in keys.keys() {
+            let overridden = matches!(
+                matches.value_source(key),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+            if !overridden {
+                self.take_setting(key, &file);
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the setting named `key` from `file`. Keys are the field names (the file was
+    /// already checked for unknown keys); `every_file_key_is_taken` checks this list is whole.
+    fn take_setting(&mut self, key: &str, file: &Config) {
+        match key {
+            "http_addr" => self.http_addr = file.http_addr,
+            "http_port" => self.http_port = file.http_port,
+            "rtc_port" => self.rtc_port = file.rtc_port,
+            "public_ip" => self.public_ip = file.public_ip,
+            "shards" => self.shards = file.shards,
+            "api_key" => self.api_key.clone_from(&file.api_key),
+            "api_secret" => self.api_secret.clone_from(&file.api_secret),
+            "log_format" => self.log_format = file.log_format,
+            "drain_grace" => self.drain_grace = file.drain_grace,
+            _ => {}
+        }
+    }
+
+    /// Rules across settings, which clap checks only among flags and variables.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.api_key.is_some() && self.api_secret.is_none() {
+            return Err(ConfigError::Invalid(
+                "api_key (--api-key / SFU_API_KEY) requires api_secret (--api-secret / \
+                 SFU_API_SECRET)"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration as a TOML file [`Config::from_toml`] reads back; the API secret is
+    /// left out (a comment says whether one is set), so the output can be logged or shared.
+    pub fn to_toml(&self) -> String {
+        let string = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+        let mut out = String::new();
+        let mut line = |text: String| {
+            out.push_str(&text);
+            out.push('\n');
+        };
+        line(format!("http_addr = \"{}\"", self.http_addr));
+        line(format!("http_port = {}", self.http_port));
+        line(format!("rtc_port = {}", self.rtc_port));
+        line(format!("public_ip = \"{}\"", self.public_ip));
+        line(format!("shards = {}", self.shards));
+        match &self.api_key {
+            Some(key) => line(format!("api_key = {}", string(key))),
+            None => line("# api_key: not set".to_owned()),
+        }
+        line(match self.api_secret {
+            Some(_) => "# api_secret: set (redacted)".to_owned(),
+            None => "# api_secret: not set (development mode)".to_owned(),
+        });
+        let format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        line(format!("log_format = \"{format}\""));
+        line(format!(
+            "drain_grace = \"{}\"",
+            format_duration(self.drain_grace)
+        ));
+        out
+    }
+}
+
+/// `line N, key `k`: what is wrong`, from toml's error and the span it points at.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let Some(span) = error.span() else {
+        return error.message().to_owned();
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = &text[line_start..line_end];
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() && !key.trim().starts_with('[') => {
+            format!("line {line_no}, key `{}`: {}", key.trim(), error.message())
+        }
+        _ => format!("line {line_no}: {}", error.message()),
+    }
+}
+
+/// `90s`, or `250ms` when not a whole number of seconds ([`parse_duration`] reads both).
+fn format_duration(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn de_api_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secret>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_api_secret(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 fn default_shards() -> NonZeroUsize {
     std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
@@ -230,6 +472,67 @@ mod tests {
     fn cli_definition_is_valid() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    // `sfu --help` explains every option: each argument has a help text.
+    #[test]
+    fn every_option_has_help() {
+        let command = Cli::command();
+        for arg in command.get_arguments() {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            assert!(!help.trim().is_empty(), "--{} has no help", arg.get_id());
+        }
+    }
+
+    // The file's keys are exactly the options of `Config`, and each one is taken from the file:
+    // a new setting cannot be forgotten in `take_setting`.
+    #[test]
+    fn every_file_key_is_taken() {
+        let ids: Vec<String> = Cli::command()
+            .get_arguments()
+            .map(|arg| arg.get_id().to_string())
+            .filter(|id| !["config_file", "help", "version"].contains(&id.as_str()))
+            .collect();
+        let secret = "s".repeat(MIN_API_SECRET_BYTES);
+        let file = Config {
+            http_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            http_port: 1,
+            rtc_port: 2,
+            public_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            shards: NonZeroUsize::new(7).unwrap(),
+            api_key: Some("k".into()),
+            api_secret: Some(Secret::from(secret.as_str())),
+            log_format: LogFormat::Json,
+            drain_grace: Duration::from_secs(9),
+        };
+        for id in &ids {
+            let mut config = Config::default();
+            config.take_setting(id, &file);
+            assert_ne!(config, Config::default(), "file key {id} is not taken");
+        }
+        assert_eq!(ids.len(), 9, "{ids:?}");
+    }
+
+    // `to_toml` reads back to the same configuration, less the secret it leaves out.
+    #[test]
+    fn to_toml_round_trips_without_the_secret() {
+        let config = Config {
+            api_key: Some("key \"1\"".into()),
+            api_secret: Some(Secret::from("s".repeat(MIN_API_SECRET_BYTES).as_str())),
+            drain_grace: Duration::from_millis(1500),
+            log_format: LogFormat::Json,
+            ..Config::ephemeral()
+        };
+        let text = config.to_toml();
+        assert!(!text.contains(&"s".repeat(MIN_API_SECRET_BYTES)), "{text}");
+        let back = Config::from_toml(&text).unwrap();
+        assert_eq!(
+            back,
+            Config {
+                api_secret: None,
+                ..config
+            }
+        );
     }
 
     // Durations take one unit suffix; anything else is refused with an example.

@@ -1,21 +1,34 @@
-//! The `sfu` binary: `sfu` serves, `sfu token create ...` prints a join token.
+//! The `sfu` binary: `sfu` serves, `sfu token create ...` prints a join token, `sfu
+//! check-config` prints the configuration the server would run with.
 //!
 //! Only this file installs the tracing subscriber and the signal handlers; the library's
 //! [`sfu::run`] takes a shutdown future instead.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use sfu::config::{Cli, Command, Config, LogFormat, TokenCommand, TokenCreate};
+use sfu::config::{Cli, Command, Config, ConfigError, LogFormat, TokenCommand, TokenCreate};
 use sfu::signalling::token::{Claims, TokenKey};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::load() {
+        Ok(cli) => cli,
+        // clap prints its own message (or the help) and picks the exit code.
+        Err(ConfigError::Cli(error)) => error.exit(),
+        Err(error) => {
+            // Tracing is not set up yet (its format is part of the configuration).
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         None => serve(cli.config),
         Some(Command::Token(TokenCommand::Create(args))) => token_create(&cli.config, args),
+        Some(Command::CheckConfig) => {
+            print!("{}", cli.config.to_toml());
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -44,13 +57,23 @@ fn serve(config: Config) -> ExitCode {
     }
 }
 
-/// Text or JSON lines; the level filter comes from `RUST_LOG` (default `info`).
+/// Text or JSON lines on stdout; the level filter comes from `RUST_LOG` (default `info`).
+///
+/// JSON: one object per line with the event's fields at the top level (`flatten_event`) so log
+/// shippers index `message`, `level` and the fields directly; no ANSI colour codes, which would
+/// end up inside the JSON strings.
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_ansi(false)
+            .init(),
     }
 }
 

@@ -1,9 +1,14 @@
 //! The `/metrics` exposition is lint-clean for Prometheus' own checker (`promtool check
-//! metrics`, Debian `prometheus`; installed by scripts/test) and carries the core's counters.
+//! metrics`, Debian `prometheus`; installed by scripts/test) and carries the core's and the
+//! shards' counters, the room gauges and the families that register on their first feed.
+
+use std::time::Duration;
 
 use sfu::core::testing::TestRoom;
-use sfu::core::{CoreStats, Location, ParticipantId};
-use sfu::metrics::Metrics;
+use sfu::core::{CoreStats, ForwardingPolicy, Location, Member, ParticipantId, SessionId};
+use sfu::metrics::{Metrics, RtcpTotals, AWAITING_FEED};
+use sfu::shard::ShardStats;
+use signalling_proto::{CommandName, ErrorCode};
 
 // A scrape after real forwarding passes promtool and shows non-zero packet counters.
 #[test]
@@ -26,8 +31,128 @@ fn exposition_passes_promtool_with_core_counters() {
     assert!(metrics.packets_out.get() > 0);
     assert_eq!(metrics.packets_out.get(), room.core.stats().packets_out);
     assert!(text.contains("sfu_packets_dropped_total{reason=\"too_old\"} 0"));
-    assert!(text.contains("process_cpu_seconds_total"));
+    assert!(
+        text.contains("\nprocess_cpu_seconds_total "),
+        "unprefixed, as clients expect"
+    );
 
+    if let Err(complaint) = sfu::metrics::promtool_check(&text) {
+        panic!("promtool check metrics failed:\n{complaint}");
+    }
+}
+
+fn shard(rtp_in: u64, forwards: u64, send_dropped: u64, peers: usize) -> ShardStats {
+    ShardStats {
+        rooms: 1,
+        participants: 2,
+        peers,
+        publications: 3,
+        subscriptions: 4,
+        rtp_in,
+        forwards_written: forwards,
+        send_dropped,
+        peers_failed: 1,
+        keyframe_requests_sent: 2,
+        ..ShardStats::default()
+    }
+}
+
+// Shard totals become counters that grow by each shard's delta (observing the same totals
+// twice adds nothing) and gauges that hold the sum over shards.
+#[test]
+fn shard_totals_grow_counters_and_set_gauges() {
+    let metrics = Metrics::new().unwrap();
+    metrics.observe_shard(&[shard(100, 300, 1, 4), shard(10, 30, 0, 2)]);
+    metrics.observe_shard(&[shard(100, 300, 1, 4), shard(10, 30, 0, 2)]);
+    assert_eq!(metrics.rtp_packets_in.get(), 110);
+    assert_eq!(metrics.rtp_packets_out.get(), 330);
+    assert_eq!(metrics.transports.get(), 6);
+    assert_eq!(metrics.subscriptions.get(), 8);
+    assert_eq!(metrics.transport_failures.get(), 2);
+    metrics.observe_shard(&[shard(150, 400, 3, 2), shard(10, 30, 0, 0)]);
+    assert_eq!(metrics.rtp_packets_in.get(), 160);
+    assert_eq!(metrics.rtp_packets_out.get(), 430);
+    assert_eq!(metrics.transports.get(), 2);
+    let full = metrics.shard_drops.with_label_values(&["send_buffer_full"]);
+    assert_eq!(full.get(), 3);
+    let text = metrics.render();
+    assert!(text.contains("sfu_shard_drops_total{reason=\"send_buffer_full\"} 3"));
+    assert!(text.contains("sfu_keyframe_rtcp_total{direction=\"to_publishers\"} 4"));
+}
+
+// A room actor's gauges count its room, members and occupied groups, count moves between
+// policies (not joins), and take everything back when dropped.
+#[test]
+fn room_gauges_follow_policies_and_leave_nothing_behind() {
+    let metrics = Metrics::new().unwrap();
+    let mut policy = ForwardingPolicy::default();
+    policy
+        .members
+        .insert(ParticipantId(1), Member::publisher(Location::Main));
+    policy
+        .members
+        .insert(ParticipantId(2), Member::publisher(Location::Main));
+    let mut room = metrics.room_gauges();
+    room.observe_policy(&policy);
+    let mut other = metrics.room_gauges();
+    other.observe_policy(&policy);
+    assert_eq!((metrics.rooms.get(), metrics.participants.get()), (2, 4));
+
+    policy
+        .members
+        .insert(ParticipantId(3), Member::publisher(Location::Main));
+    for id in [1, 2] {
+        policy.members.get_mut(&ParticipantId(id)).unwrap().location =
+            Location::Session(SessionId(id));
+    }
+    room.observe_policy(&policy);
+    assert_eq!(metrics.participants.get(), 5);
+    assert_eq!(metrics.breakout_groups.get(), 2);
+    assert_eq!(metrics.breakout_moves.get(), 2, "the join of 3 is no move");
+
+    drop(room);
+    assert_eq!(metrics.rooms.get(), 1);
+    assert_eq!(metrics.participants.get(), 2);
+    assert_eq!(metrics.breakout_groups.get(), 0);
+    drop(other);
+    assert_eq!((metrics.rooms.get(), metrics.participants.get()), (0, 0));
+}
+
+// Families awaiting the shard's feed are absent until first observed, then appear with valid
+// names, and the whole exposition (signalling, join latency, resumes too) passes promtool.
+#[test]
+fn awaiting_families_register_on_first_use_and_pass_promtool() {
+    let metrics = Metrics::new().unwrap();
+    let before = metrics.render();
+    for family in AWAITING_FEED {
+        assert!(
+            !before.contains(family),
+            "{family} exported before any feed"
+        );
+    }
+    metrics.observe_forwarding_latency(Duration::from_micros(180));
+    metrics.observe_forwarding_latency(Duration::from_micros(90));
+    metrics.observe_bandwidth_estimate(1_200_000);
+    metrics.set_paused_subscriptions(3);
+    metrics.observe_rtcp(&[RtcpTotals {
+        nacks_in: 5,
+        retransmissions: 4,
+        ..RtcpTotals::default()
+    }]);
+    metrics.observe_signalling(CommandName::ALL[0], Ok(()));
+    metrics.observe_signalling(CommandName::ALL[0], Err(ErrorCode::ALL[0]));
+    metrics.observe_join_latency(Duration::from_millis(120));
+    metrics.observe_resume(false);
+    let text = metrics.render();
+    for family in AWAITING_FEED {
+        assert!(text.contains(family), "{family} missing after its feed");
+    }
+    assert!(text.contains("sfu_forwarding_latency_seconds_bucket{le=\"0.0001\"} 1"));
+    assert!(text.contains("sfu_forwarding_latency_seconds_count 2"));
+    assert!(text.contains("sfu_rtcp_feedback_total{direction=\"in\",type=\"nack\"} 5"));
+    assert!(text.contains("sfu_retransmissions_total 4"));
+    assert!(text.contains("sfu_join_latency_seconds_count 1"));
+    assert!(text.contains("sfu_resumes_total{result=\"failed\"} 1"));
     if let Err(complaint) = sfu::metrics::promtool_check(&text) {
         panic!("promtool check metrics failed:\n{complaint}");
     }
