@@ -365,6 +365,7 @@ impl Metrics {
     }
 
     fn grow_shard(&self, last: &ShardStats, now: &ShardStats) {
+        self.observe_core(&mut last.core.clone(), &now.core);
         grow(&self.datagrams_in, last.datagrams_in, now.datagrams_in);
         grow(&self.datagrams_out, last.datagrams_out, now.datagrams_out);
         grow(&self.rtp_packets_in, last.rtp_in, now.rtp_in);

@@ -63,10 +63,12 @@ pub async fn run(
     // get their own signal.
     let (closing_tx, closing_rx) = watch::channel(false);
     let shards = start_shards(&config)?;
+    let metrics = Metrics::new().map_err(io::Error::other)?;
     let registry = RoomRegistry::with_shards(
         RoomPolicy::default(),
         shards.iter().map(|(handle, _)| handle.clone()).collect(),
-    );
+    )
+    .with_metrics(metrics.clone());
     let mut shard_handles = Vec::with_capacity(shards.len());
     for (handle, mut events) in shards {
         let registry = registry.clone();
@@ -79,7 +81,6 @@ pub async fn run(
     }
     let sessions =
         Sessions::new(tokens, registry.clone(), closing_rx).with_draining(draining_rx.clone());
-    let metrics = Metrics::new().map_err(io::Error::other)?;
     let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
     info!(

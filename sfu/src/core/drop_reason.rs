@@ -60,7 +60,7 @@ impl DropReason {
 }
 
 /// Plain counters the shell turns into Prometheus metrics. Monotonic over the core's life.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CoreStats {
     pub packets_in: u64,
     pub bytes_in: u64,
@@ -82,6 +82,22 @@ impl CoreStats {
     /// Packets (or per-subscriber copies) dropped for `reason`.
     pub fn drops(&self, reason: DropReason) -> u64 {
         self.drops[reason.index()]
+    }
+
+    /// Adds `other`'s counts to these (a shard's totals over the cores it ran).
+    pub fn accumulate(&mut self, other: &CoreStats) {
+        self.packets_in += other.packets_in;
+        self.bytes_in += other.bytes_in;
+        self.packets_out += other.packets_out;
+        self.bytes_out += other.bytes_out;
+        for (mine, theirs) in self.drops.iter_mut().zip(other.drops) {
+            *mine += theirs;
+        }
+        self.keyframe_feedback_in += other.keyframe_feedback_in;
+        self.keyframe_requests_sent += other.keyframe_requests_sent;
+        self.keyframe_requests_suppressed += other.keyframe_requests_suppressed;
+        self.layer_switches += other.layer_switches;
+        self.policy_installs += other.policy_installs;
     }
 
     pub fn total_drops(&self) -> u64 {

@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::peer::Transport;
 use super::RoomId;
 use crate::core::{
-    Codec, ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
+    Codec, CoreStats, ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef,
+    SubscriptionId,
 };
 
 /// Errors a command can answer with. All are caused by the caller or the client's SDP; none
@@ -200,6 +201,8 @@ pub struct ShardStats {
     pub peers_failed: u64,
     /// Events the async side was too slow to take (the event channel was full).
     pub events_dropped: u64,
+    /// The forwarding cores' counters, summed over every room the shard has run.
+    pub core: CoreStats,
 }
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ShardError>>;

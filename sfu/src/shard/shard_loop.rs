@@ -33,8 +33,9 @@ use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
 use super::{RoomId, ShardConfig};
 use crate::clock;
 use crate::core::{
-    Bitrate, Codec, CoreConfig, CoreEvent, DownlinkId, EncodingIdx, Input, KeyframeKind, MediaCore,
-    MediaKind, Output, ParticipantId, PublicationId, PublicationSpec, StreamRef, SubscriptionId,
+    Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, DownlinkId, EncodingIdx, Input, KeyframeKind,
+    MediaCore, MediaKind, Output, ParticipantId, PublicationId, PublicationSpec, StreamRef,
+    SubscriptionId,
 };
 
 slotmap::new_key_type! {
@@ -163,6 +164,8 @@ struct ShardLoop {
     failed: Vec<(PeerKey, PeerFault)>,
     events: mpsc::Sender<ShardEvent>,
     stats: ShardStats,
+    /// The core counters of rooms that have closed, so the shard's totals never go back.
+    retired_core: CoreStats,
     vp8: Vp8PatchCache,
     buf: Vec<u8>,
 }
@@ -189,6 +192,7 @@ impl ShardLoop {
             failed: Vec::new(),
             events,
             stats: ShardStats::default(),
+            retired_core: CoreStats::default(),
             vp8: Vp8PatchCache::default(),
             buf: vec![0; RECV_BUF],
         }
@@ -773,7 +777,12 @@ impl ShardLoop {
     }
 
     fn stats(&self) -> ShardStats {
+        let mut core = self.retired_core;
+        for room in self.rooms.values() {
+            core.accumulate(room.core.stats());
+        }
         ShardStats {
+            core,
             rooms: self.rooms.len(),
             participants: self.participants.len(),
             peers: self.peers.len(),
@@ -1101,7 +1110,9 @@ impl ShardLoop {
             let _ = room.core.remove_downlink(state.downlink);
             room.participants.retain(|p| *p != participant);
             if room.participants.is_empty() {
-                self.rooms.remove(&state.room);
+                if let Some(closed) = self.rooms.remove(&state.room) {
+                    self.retired_core.accumulate(closed.core.stats());
+                }
                 return Ok(());
             }
         }

@@ -70,6 +70,12 @@ pub fn router(state: HttpState) -> Router {
 
 /// The Prometheus text exposition (format 0.0.4) of every metric of the server.
 async fn metrics(State(state): State<HttpState>) -> Response {
+    // The shards' counters are read at scrape time: the packet path never touches the
+    // registry, and a scrape is never staler than the request.
+    state
+        .metrics
+        .observe_shards(state.sessions.rooms().shards())
+        .await;
     (
         [(
             header::CONTENT_TYPE,

@@ -27,6 +27,7 @@ use crate::control::{
     WallClock,
 };
 use crate::core::{ForwardingPolicy, ParticipantId};
+use crate::metrics::{Metrics, RoomGauges};
 use crate::shard::{RoomId, ShardEvent, ShardHandle};
 use crate::signalling::room_media::RoomMedia;
 
@@ -160,6 +161,8 @@ pub struct RoomRegistry {
     policy: RoomPolicy,
     /// The media shards rooms are placed on; none in signalling-only tests.
     shards: Arc<[ShardHandle]>,
+    /// Where room actors count their rooms, participants and groups.
+    metrics: Option<Metrics>,
 }
 
 #[derive(Debug, Default)]
@@ -193,7 +196,19 @@ impl RoomRegistry {
             inner: Arc::default(),
             policy,
             shards: shards.into(),
+            metrics: None,
         }
+    }
+
+    /// Room actors started from now on keep `metrics`' room gauges.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The media shards rooms are placed on.
+    pub fn shards(&self) -> &[ShardHandle] {
+        &self.shards
     }
 
     /// Room placement (DECISIONS.md §21: one function, so that placement across nodes can
@@ -249,7 +264,9 @@ impl RoomRegistry {
         let media = self
             .place(instance)
             .map(|shard| RoomMedia::new(shard, RoomId(instance)));
-        let actor = RoomActor::new(name, self.policy.clone(), self.clone(), instance, tx, media);
+        let mut actor =
+            RoomActor::new(name, self.policy.clone(), self.clone(), instance, tx, media);
+        actor.gauges = self.metrics.as_ref().map(Metrics::room_gauges);
         let span = tracing::info_span!("room", room = name);
         tokio::spawn(actor.run(rx).instrument(span));
         info!(room = name, "room created");
@@ -318,6 +335,8 @@ pub struct RoomActor {
     media: Option<RoomMedia>,
     /// Subscriber transports may need new offers (a policy, publication or departure changed).
     media_dirty: bool,
+    /// This room's share of the room, participant and group gauges (removed on drop).
+    gauges: Option<RoomGauges>,
 }
 
 impl RoomActor {
@@ -350,6 +369,7 @@ impl RoomActor {
             installed_policy_version: 0,
             media,
             media_dirty: false,
+            gauges: None,
         }
     }
 
@@ -556,6 +576,9 @@ impl RoomActor {
     /// after it run only then (spec §13.3: policy first, then the events).
     async fn install_policy(&mut self, policy: ForwardingPolicy) {
         let version = policy.version;
+        if let Some(gauges) = &mut self.gauges {
+            gauges.observe_policy(&policy);
+        }
         if let Some(media) = &mut self.media {
             if let Err(error) = media.install_policy(policy).await {
                 // The shard stopped (server shutdown): there is no media left to govern.
