@@ -334,7 +334,7 @@ impl Metrics {
             last.policy_installs,
             now.policy_installs,
         );
-        *last = now.clone();
+        *last = *now;
     }
 
     /// Takes the cumulative counters of every shard (index = shard number, as
