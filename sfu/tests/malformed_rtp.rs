@@ -87,7 +87,7 @@ fn stale_publication_and_encoding_out_of_range_are_counted() {
     r.subscribe_all();
     r.run_for(Duration::from_millis(500));
     let (video, audio) = r.camera(ParticipantId(1));
-    let before = r.core.stats().clone();
+    let before = *r.core.stats();
     let vp8 = PacketBuilder::vp8().keyframe().tid(0).picture_id(3).build();
     let opus = PacketBuilder::opus().build();
     let now = r.now;
@@ -106,7 +106,7 @@ fn stale_publication_and_encoding_out_of_range_are_counted() {
         });
     }
     r.drain();
-    let after = r.core.stats().clone();
+    let after = *r.core.stats();
     assert_eq!(
         after.drops(DropReason::UnknownPublication),
         before.drops(DropReason::UnknownPublication) + 4
