@@ -14,7 +14,10 @@
 //!
 //! * [`server`]: [`bind`] the HTTP listener, then [`run`] on it until a shutdown future resolves
 //!   (mini-redis style, so tests run servers on `127.0.0.1:0` in parallel).
-//! * [`config`]: the [`Config`] built from flags and `SFU_*` variables by the `sfu` binary.
+//! * [`config`]: the [`Config`] the `sfu` binary builds from flags, `SFU_*` variables and a
+//!   TOML file (`--config`), in that order of precedence.
+//! * [`metrics`]: the Prometheus registry behind `/metrics`, fed by the shards, the room actors
+//!   and the signalling sessions.
 //! * [`signalling`]: the HTTP routes (`/healthz`, `/readyz`, development-only `/dev/token`) and
 //!   the join tokens of spec §8.1.
 //! * [`shard`]: the media shards: one thread per shard driving str0m transports (ICE-lite,

@@ -59,9 +59,9 @@ fn serve(config: Config) -> ExitCode {
 
 /// Text or JSON lines on stdout; the level filter comes from `RUST_LOG` (default `info`).
 ///
-/// JSON: one object per line with the event's fields at the top level (`flatten_event`) so log
-/// shippers index `message`, `level` and the fields directly; no ANSI colour codes, which would
-/// end up inside the JSON strings.
+/// JSON: one object per line (`timestamp`, `level`, `fields.message` and the event's other
+/// fields, `target`, the current span); no ANSI colour codes, which would end up inside the JSON
+/// strings.
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
@@ -69,7 +69,6 @@ fn init_tracing(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder
             .json()
-            .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .with_ansi(false)

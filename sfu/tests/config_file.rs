@@ -203,8 +203,8 @@ fn help_explains_every_option_and_the_file() {
     assert!(help.contains("A flag wins over"), "{help}");
 }
 
-// With --log-format json every line the server writes is one JSON object, with the message and
-// level at the top level.
+// With --log-format json every line the server writes is one JSON object with a level and a
+// message.
 #[test]
 fn json_log_format_writes_one_object_per_line() {
     let mut child = sfu_command()
@@ -243,7 +243,7 @@ fn json_log_format_writes_one_object_per_line() {
             .unwrap_or_else(|e| panic!("not one JSON object: {line:?}: {e}"));
         assert!(value.is_object(), "{line}");
         assert!(value["level"].is_string(), "{line}");
-        assert!(value["message"].is_string(), "{line}");
+        assert!(value["fields"]["message"].is_string(), "{line}");
         assert!(!line.contains('\u{1b}'), "ANSI escape in {line:?}");
     }
 }
