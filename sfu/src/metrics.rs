@@ -609,6 +609,11 @@ pub struct RoomGauges {
 }
 
 impl RoomGauges {
+    /// The registry these gauges belong to (room actors feed it signalling counts too).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Counts the policy's members and occupied breakout groups, and the members whose
     /// location changed since the previous policy (breakout moves). Joins and leaves are not
     /// moves.

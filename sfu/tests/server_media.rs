@@ -266,3 +266,63 @@ async fn garbage_on_the_media_port_is_dropped() {
     );
     still_serves(&mut host).await;
 }
+
+// What a meeting leaves behind once everyone is gone: nothing. Rooms, participants and media
+// transports count up while two participants meet (one publishing) and return to zero after
+// they leave; every command is counted by name and status. Read from `/metrics`, as an
+// operator would.
+#[tokio::test]
+async fn counts_return_to_zero_after_everyone_leaves() {
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("media-6", "host", Role::Host).await;
+    let mut ada = server.client().await;
+    ada.join("media-6", "ada", Role::Visitor).await;
+    let answer = host
+        .call("publisher_offer", json!({"sdp": publisher_offer_sdp()}))
+        .await;
+    ok_result(&answer);
+    let refused = ada.call("publisher_offer", json!({"sdp": "v=0"})).await;
+    assert_eq!(error_code(&refused), "invalid_argument");
+
+    let (status, metrics) = http_get(server.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(sample(&metrics, "sfu_rooms"), Some(1.0), "{metrics}");
+    assert_eq!(sample(&metrics, "sfu_participants"), Some(2.0));
+    assert_eq!(sample(&metrics, "sfu_transports"), Some(1.0));
+    let counted = |m: &str, command: &str, status: &str| {
+        sample(
+            m,
+            &format!(r#"sfu_signalling_commands_total{{command="{command}",status="{status}"}}"#),
+        )
+    };
+    assert_eq!(counted(&metrics, "join_room", "ok"), Some(2.0));
+    assert_eq!(counted(&metrics, "publisher_offer", "ok"), Some(1.0));
+    assert_eq!(
+        counted(&metrics, "publisher_offer", "invalid_argument"),
+        Some(1.0)
+    );
+
+    ok_result(&host.call("leave_room", json!({})).await);
+    ok_result(&ada.call("leave_room", json!({})).await);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, metrics) = http_get(server.addr, "/metrics").await;
+        let zero = [
+            "sfu_rooms",
+            "sfu_participants",
+            "sfu_transports",
+            "sfu_publications",
+        ]
+        .iter()
+        .all(|name| sample(&metrics, name) == Some(0.0));
+        if zero {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "counts did not return to zero: {metrics}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

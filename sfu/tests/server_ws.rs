@@ -261,8 +261,8 @@ async fn drain_refuses_newcomers_and_ends_when_rooms_empty() {
     let _ = server.stop.take().expect("running").send(());
 
     // Load balancers see the drain; the process is still alive.
-    assert_eq!(http_status(server.addr, "/readyz").await, 503);
-    assert_eq!(http_status(server.addr, "/healthz").await, 200);
+    assert_eq!(http_get(server.addr, "/readyz").await.0, 503);
+    assert_eq!(http_get(server.addr, "/healthz").await.0, 200);
     let mut late = server.client().await;
     let refused = late.join("drain-1", "bob", Role::Visitor).await;
     assert_eq!(error_code(&refused), "server_draining");
@@ -284,24 +284,6 @@ async fn drain_refuses_newcomers_and_ends_when_rooms_empty() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let close = late.closed().await;
     assert_eq!(close.map(|(code, _)| code), Some(1001));
-}
-
-/// The status code of a plain HTTP/1.1 GET.
-async fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut answer = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut answer))
-        .await
-        .expect("answered in time")
-        .expect("read");
-    let text = String::from_utf8_lossy(&answer);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"))
 }
 
 // After the transport drops, `resume` on a new socket finds the room by the resume token; with

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use rand_core::{OsRng, TryRngCore};
 use signalling_proto::{
-    encode_server_message, Command, CommandResult, Empty, ErrorBody, ErrorCode, Event,
+    encode_server_message, Command, CommandName, CommandResult, Empty, ErrorBody, ErrorCode, Event,
     EventMessage, JoinRoomArgs, ReqId, Response, Sdp, ServerMessage,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -406,6 +406,7 @@ impl RoomActor {
                 let connection = link.id;
                 self.connections.entry(connection).or_insert(link);
                 let result = self.room.handle_join(now, connection, args, claims);
+                self.observe(CommandName::JoinRoom, &result);
                 self.refresh_routes();
                 self.respond(connection, req_id, result);
                 self.execute_effects(now).await;
@@ -419,6 +420,7 @@ impl RoomActor {
             } => {
                 let connection = link.id;
                 self.connections.entry(connection).or_insert(link);
+                let name = command.name();
                 if is_media_command(&command) {
                     self.handle_media_command(now, connection, req_id, command)
                         .await;
@@ -428,6 +430,12 @@ impl RoomActor {
                 }
                 let resuming = matches!(command, Command::Resume(_));
                 let mut result = self.room.handle_command(now, connection, command);
+                self.observe(name, &result);
+                if resuming {
+                    if let Some(gauges) = &self.gauges {
+                        gauges.metrics().observe_resume(result.is_ok());
+                    }
+                }
                 self.refresh_routes();
                 // The shell keeps no replay buffer yet, so a resumer always gets a `room_state`
                 // snapshot instead of the missed events (spec §6.3).
@@ -600,10 +608,12 @@ impl RoomActor {
         req_id: ReqId,
         command: Command,
     ) {
+        let name = command.name();
         let result = match self.room.authorize_media(now, connection, &command) {
             Ok(caller) => self.media_command(caller, command).await,
             Err(error) => Err(error),
         };
+        self.observe(name, &result);
         self.respond(connection, req_id, result);
     }
 
@@ -714,6 +724,14 @@ impl RoomActor {
                 reason,
                 ..
             } => warn!(%participant, ?transport, %reason, "transport failed"),
+        }
+    }
+
+    /// Counts one answered command by name and status.
+    fn observe(&self, name: CommandName, result: &Result<CommandResult, ErrorBody>) {
+        if let Some(gauges) = &self.gauges {
+            let status = result.as_ref().map(|_| ()).map_err(|e| e.code);
+            gauges.metrics().observe_signalling(name, status);
         }
     }
 
