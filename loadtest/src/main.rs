@@ -71,7 +71,8 @@ struct Args {
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
-    /// The SFU's Prometheus endpoint, read before and after the run.
+    /// The SFU's Prometheus endpoint, read when the measured window starts and ends
+    /// (default: `/metrics` on the host and port of `--url`; `none` to skip).
     #[arg(long)]
     sfu_metrics_url: Option<String>,
 }
@@ -165,9 +166,13 @@ async fn run(args: Args) -> Result<(), ClientError> {
         host = Some(h);
     }
 
-    let sfu_before = match &args.sfu_metrics_url {
-        Some(url) => Some(SfuSample::scrape(url).await?),
-        None => None,
+    let metrics_url = match args.sfu_metrics_url.as_deref() {
+        Some("none") => None,
+        Some(url) => Some(url.to_owned()),
+        None => Some(format!(
+            "{}/metrics",
+            loadtest::http_get::http_base(&args.url)
+        )),
     };
     let join_gap = Duration::from_secs_f64(1.0 / args.join_rate);
     let mut members: Vec<Member> = Vec::new();
@@ -250,7 +255,12 @@ async fn run(args: Args) -> Result<(), ClientError> {
 
     apply_layout(&members, args.layout).await;
 
-    // Measure from here: everybody joined (and moved).
+    // Measure from here: everybody joined (and moved), so the server's CPU for joins (DTLS,
+    // negotiation) is not divided by the steady-state packets.
+    let sfu_before = match &metrics_url {
+        Some(url) => Some(SfuSample::scrape(url).await?),
+        None => None,
+    };
     let cpu_before = cpu::process_cpu_seconds();
     let ticks_before = MachineTicks::read();
     let started = Instant::now();
@@ -310,7 +320,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         (Some(a), Some(b)) => b.busy_since(&a),
         _ => None,
     };
-    let sfu_after = match &args.sfu_metrics_url {
+    let sfu_after = match &metrics_url {
         Some(url) => SfuSample::scrape(url).await.ok(),
         None => None,
     };

@@ -3,8 +3,11 @@
 use crate::client_error::ClientError;
 use crate::http_get;
 
-/// The server's CPU time (the prometheus crate's process collector).
-pub const CPU_SECONDS: &str = "process_cpu_seconds_total";
+/// The server's CPU time at 10 ms resolution (`sfu/src/metrics.rs`).
+pub const CPU_SECONDS: &str = "sfu_process_cpu_seconds_total";
+/// The same from the prometheus crate's process collector, in whole seconds: too coarse for
+/// a 30 s run, read only from servers that lack [`CPU_SECONDS`].
+pub const CPU_SECONDS_WHOLE: &str = "process_cpu_seconds_total";
 /// RTP packets the server forwarded to subscribers, one per subscriber copy
 /// (`sfu/src/metrics.rs`). Kept as a constant: the name may change while the media path lands.
 pub const PACKETS_OUT: &str = "sfu_packets_out_total";
@@ -31,7 +34,8 @@ impl SfuSample {
     /// Reads the two counters from an exposition; a missing one is `None`.
     pub fn parse(text: &str) -> SfuSample {
         SfuSample {
-            cpu_seconds: metric_sum(text, CPU_SECONDS),
+            cpu_seconds: metric_sum(text, CPU_SECONDS)
+                .or_else(|| metric_sum(text, CPU_SECONDS_WHOLE)),
             packets_out: metric_sum(text, PACKETS_OUT),
         }
     }

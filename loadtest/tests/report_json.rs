@@ -107,6 +107,13 @@ fn sfu_ratio_from_scrapes() {
     assert_eq!(build_json(&r)["sfu"]["packets_out"], Value::Null);
 }
 
+// The server's 10 ms-resolution CPU counter wins over the process collector's whole seconds.
+#[test]
+fn sfu_cpu_prefers_the_fine_counter() {
+    let text = "process_cpu_seconds_total 3\nsfu_process_cpu_seconds_total 3.47\n";
+    assert_eq!(SfuSample::parse(text).cpu_seconds, Some(3.47));
+}
+
 // Labelled samples add up; a longer metric name sharing the prefix is not counted.
 #[test]
 fn metric_sum_reads_labels_and_exact_names() {

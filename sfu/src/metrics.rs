@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Counter, Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 use rustc_hash::FxHashSet;
 use signalling_proto::{CommandName, ErrorCode};
@@ -117,6 +117,12 @@ pub struct Metrics {
     pub join_latency: Histogram,
     /// Session resumes (spec §9): `ok` or `failed`.
     pub resumes: IntCounterVec,
+    /// This process's user + system CPU seconds at the kernel's tick resolution, read at
+    /// scrape time: the process collector's `process_cpu_seconds_total` counts whole seconds,
+    /// too coarse for CPU per packet over a 30 s load-test window.
+    pub process_cpu: Counter,
+    /// Serialises scrapes' updates of `process_cpu` (read, then add the difference).
+    process_cpu_update: Arc<Mutex<()>>,
     shard_totals: Arc<Mutex<Vec<ShardStats>>>,
     awaiting: Arc<AwaitingFeed>,
 }
@@ -260,6 +266,14 @@ impl Metrics {
                 "Session resumes on a new WebSocket, by result.",
                 &["result"],
             )?,
+            process_cpu: register(
+                &registry,
+                Counter::new(
+                    "process_cpu_seconds_total",
+                    "User and system CPU time of the server process, at 10 ms resolution.",
+                )?,
+            )?,
+            process_cpu_update: Arc::default(),
             shard_totals: Arc::default(),
             awaiting: Arc::default(),
             registry,
@@ -584,6 +598,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        self.observe_process_cpu();
         let mut buf = Vec::new();
         let encoder = TextEncoder::new();
         let mut families = self.registry.gather();
@@ -593,6 +608,26 @@ impl Metrics {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Metrics {
+    fn observe_process_cpu(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            let Ok(stat) = procfs::process::Process::myself().and_then(|p| p.stat()) else {
+                return;
+            };
+            let seconds = (stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64;
+            let _serial = self
+                .process_cpu_update
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let grown = seconds - self.process_cpu.get();
+            if grown > 0.0 {
+                self.process_cpu.inc_by(grown);
+            }
+        }
     }
 }
 

@@ -113,7 +113,13 @@ async fn metrics_scrape_passes_promtool() {
     let (status, text) = server.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(text.contains("sfu_packets_out_total"), "{text}");
-    assert!(text.contains("process_cpu_seconds_total"), "{text}");
+    assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
+    // The load tester's CPU figure: the process's CPU time at tick resolution.
+    let cpu = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sfu_process_cpu_seconds_total "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(cpu.is_some_and(|c| c > 0.0), "{text}");
     if let Err(complaint) = sfu::metrics::promtool_check(&text) {
         panic!("promtool: {complaint}");
     }

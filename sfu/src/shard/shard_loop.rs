@@ -380,6 +380,7 @@ impl ShardLoop {
     }
 
     fn poll_peer(&mut self, key: PeerKey, now: Instant) {
+        let mut progressed = false;
         for _ in 0..POLL_LIMIT {
             let Some(peer) = self.peers.get_mut(key) else {
                 return;
@@ -390,11 +391,24 @@ impl ShardLoop {
                 Err(fault) => return self.fail(key, fault),
             };
             match output {
+                // str0m's pacer wants a timeout after each packet it releases before it
+                // releases the next (`needs_timeout_before_next_poll` in its leaky bucket):
+                // serve it here rather than one whole loop turn later, as long as the
+                // previous timeout made progress (a timer that stays due must not spin).
+                RtcOutput::Timeout(t) if t <= now && progressed => {
+                    progressed = false;
+                    match peer.guard(|rtc| rtc.handle_input(str0m::Input::Timeout(now))) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return self.fail(key, PeerFault(format!("timeout: {e}"))),
+                        Err(fault) => return self.fail(key, fault),
+                    }
+                }
                 RtcOutput::Timeout(t) => {
                     peer.next_timeout = Some(t);
                     return;
                 }
                 RtcOutput::Transmit(t) => {
+                    progressed = true;
                     match self.socket.try_send_to(&t.contents, t.destination) {
                         Ok(_) => self.stats.datagrams_out += 1,
                         // Media over a full socket buffer is dropped and counted; str0m's
@@ -402,7 +416,10 @@ impl ShardLoop {
                         Err(_) => self.stats.send_dropped += 1,
                     }
                 }
-                RtcOutput::Event(e) => self.handle_peer_event(key, now, e),
+                RtcOutput::Event(e) => {
+                    progressed = true;
+                    self.handle_peer_event(key, now, e);
+                }
             }
         }
         // Still busy: continue in the next flush round.
