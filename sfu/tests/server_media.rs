@@ -312,7 +312,8 @@ async fn counts_return_to_zero_after_everyone_leaves() {
             "sfu_rooms",
             "sfu_participants",
             "sfu_transports",
-            "sfu_publications",
+            r#"sfu_publications{kind="microphone"}"#,
+            r#"sfu_publications{kind="camera"}"#,
         ]
         .iter()
         .all(|name| sample(&metrics, name) == Some(0.0));
