@@ -357,7 +357,6 @@ async fn media_flows_from_publisher_to_two_subscribers() {
         assert!(now() < until, "no PLI in str0m's stats: {rtcp:?}");
         world.run_for(Duration::from_millis(100)).await;
     }
-    let stats = handle.stats().await.expect("stats");
 
     // Removing the publisher ends its publications and every subscription to them.
     handle.remove_participant(p1).await.expect("leave");
