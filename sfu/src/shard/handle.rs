@@ -466,3 +466,21 @@ impl ShardHandle {
         self.call(|reply| Command::Shutdown { reply }).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A switch is `start` with nothing forwarded before or the same layer again, else `up` or
+    // `down` by spatial layer first, then temporal.
+    #[test]
+    fn layer_switch_reasons_follow_the_layer_order() {
+        let layer = |spatial, temporal| Layer { spatial, temporal };
+        let reason = |before, after| LAYER_SWITCH_REASONS[layer_switch_reason(before, after)];
+        assert_eq!(reason(None, layer(2, 0)), "start");
+        assert_eq!(reason(Some(layer(1, 2)), layer(1, 2)), "start");
+        assert_eq!(reason(Some(layer(0, 2)), layer(1, 0)), "up");
+        assert_eq!(reason(Some(layer(1, 0)), layer(1, 1)), "up");
+        assert_eq!(reason(Some(layer(2, 0)), layer(1, 2)), "down");
+    }
+}

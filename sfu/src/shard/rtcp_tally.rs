@@ -89,3 +89,50 @@ impl RtcpTally {
         &mut self.seen[at]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn egress(mid: &str, nacks: u64, packets: u64, now: Instant) -> MediaEgressStats {
+        MediaEgressStats {
+            mid: Mid::from(mid),
+            rid: None,
+            bytes: packets * 100,
+            packets,
+            firs: 0,
+            plis: 1,
+            nacks,
+            rtt: None,
+            loss: None,
+            timestamp: now,
+            remote: None,
+        }
+    }
+
+    // Cumulative per-stream reports add only their growth, per stream; resends are what str0m
+    // sent beyond what the shard wrote, counted at their high-water mark (packets waiting in
+    // the pacer make the difference dip).
+    #[test]
+    fn reports_add_their_growth_per_stream() {
+        #[allow(clippy::disallowed_methods)] // tests own the clock
+        let now = Instant::now();
+        let (mut tally, mut totals) = (RtcpTally::default(), RtcpTotals::default());
+        tally.egress(&mut totals, &egress("0", 3, 100, now), Some(98));
+        tally.egress(&mut totals, &egress("1", 1, 10, now), Some(10));
+        assert_eq!((totals.nacks_in, totals.plis_in), (4, 2));
+        assert_eq!(totals.retransmissions, 2);
+        // Ten more written, five still queued: the difference dips and nothing is added.
+        tally.egress(&mut totals, &egress("0", 3, 105, now), Some(108));
+        assert_eq!((totals.nacks_in, totals.retransmissions), (4, 2));
+        // Sent: the queued five and three resends after two more NACKs.
+        tally.egress(&mut totals, &egress("0", 5, 113, now), Some(108));
+        assert_eq!((totals.nacks_in, totals.retransmissions), (6, 5));
+        assert_eq!(totals.plis_in, 2, "the same PLI counts are no growth");
+        // A stream that is no longer the shard's still counts its feedback.
+        tally.egress(&mut totals, &egress("1", 2, 10, now), None);
+        assert_eq!(totals.nacks_in, 7);
+    }
+}

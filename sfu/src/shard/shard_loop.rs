@@ -646,7 +646,12 @@ impl ShardLoop {
                         let tx = api.stream_tx(&ssrc)?;
                         tx.write_rtp(write);
                         track.written += 1;
-                        Some(connected.then(|| d.awaiting_first_media.take()).flatten())
+                        let first_media = if connected {
+                            d.awaiting_first_media.take()
+                        } else {
+                            None
+                        };
+                        Some(first_media)
                     });
                     match written {
                         Ok(Some(first_media)) => {
