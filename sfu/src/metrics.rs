@@ -11,46 +11,37 @@
 //! | family | fed by |
 //! |---|---|
 //! | `sfu_rooms`, `sfu_participants`, `sfu_breakout_groups`, `sfu_breakout_moves_total` | each room actor through its [`RoomGauges`] |
-//! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_transport_failures_total` | the server polling its shards: [`Metrics::observe_shards`] |
-//! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_keyframe_*`, `sfu_layer_switches_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] |
-//! | `sfu_signalling_commands_total`, `sfu_join_latency_seconds`, `sfu_resumes_total` | the signalling session |
-//! | [`AWAITING_FEED`] | the shard loop, once it measures them; registered on the first observation so a scrape never shows a family nothing feeds |
+//! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
+//! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
+//! | `sfu_signalling_commands_total`, `sfu_resumes_total` | the signalling session |
+//!
+//! The histograms a shard measures on its packet path (forwarding latency, join latency,
+//! bandwidth estimates) are [`FixedHistogram`]s in [`ShardStats`]: plain integer buckets the
+//! shard thread fills, exported here with the same bounds by a [`ShardHistogram`].
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use prometheus::core::Collector;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{
-    Counter, Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Counter, Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use rustc_hash::FxHashSet;
 use signalling_proto::{CommandName, ErrorCode};
 
 use crate::core::{CoreStats, DropReason, ForwardingPolicy, Location};
-use crate::shard::{ShardHandle, ShardStats};
+pub use crate::shard::RtcpTotals;
+use crate::shard::{
+    FixedHistogram, ShardHandle, ShardStats, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS,
+    JOIN_LATENCY_BOUNDS_NS, LAYER_SWITCH_REASONS, PUBLICATION_KINDS,
+};
 
-/// Families registered on their first observation, because their feed is a measurement the
-/// shard loop does not make yet (see each `observe_*` method). Dashboards and alerts may use
-/// them; `sfu/tests/deploy_files.rs` checks their names against this list.
-pub const AWAITING_FEED: &[&str] = &[
-    "sfu_forwarding_latency_seconds",
-    "sfu_bandwidth_estimate_bytes_per_second",
-    "sfu_rtcp_feedback_total",
-    "sfu_retransmissions_total",
-    "sfu_paused_subscriptions",
-];
-
-/// Upper bounds of the forwarding-latency buckets: socket read to socket write of one packet,
-/// 50 µs .. 20 ms (PERFORMANCE.md's goal is p99 < 5 ms).
-const FORWARDING_LATENCY_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.02,
-];
-/// Join latency: WebSocket open to the `join` response, 10 ms .. 10 s.
-const JOIN_LATENCY_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-/// Downlink bandwidth estimates, 100 kbit/s (audio only) .. 20 Mbit/s (every layer of several
-/// simulcast videos).
-const BANDWIDTH_BUCKETS: &[f64] = &[100e3, 250e3, 500e3, 1e6, 1.5e6, 2.5e6, 4e6, 6e6, 10e6, 20e6];
+/// The shard records latencies in nanoseconds; Prometheus wants seconds.
+const NANOS_PER_SECOND: f64 = 1e9;
+/// The shard records bandwidth estimates in bits per second; Prometheus wants bytes.
+const BITS_PER_BYTE: f64 = 8.0;
 
 /// Why a shard did not pass a datagram, packet or event on (the shard's own counters; drops
 /// inside the forwarding core have a [`DropReason`] in `sfu_packets_dropped_total`).
@@ -84,13 +75,17 @@ pub struct Metrics {
     pub keyframe_feedback: IntCounter,
     /// Keyframe requests towards publishers: `sent` or `suppressed` by the throttle.
     pub keyframe_requests: IntCounterVec,
-    pub layer_switches: IntCounter,
     pub policy_installs: IntCounter,
     // --- Shard counters: fed by `observe_shard` / `observe_shards` from the server. ---
     /// str0m transports (two per participant once both are negotiated).
     pub transports: IntGauge,
-    pub publications: IntGauge,
-    pub subscriptions: IntGauge,
+    /// Publications by kind (`PUBLICATION_KINDS`: microphone, camera, screenshare,
+    /// screenshare_audio).
+    pub publications: IntGaugeVec,
+    /// Subscriptions by the kind of their publication.
+    pub subscriptions: IntGaugeVec,
+    /// Subscriptions forwarding nothing: paused by the subscriber or for lack of bandwidth.
+    pub paused_subscriptions: IntGauge,
     pub datagrams_in: IntCounter,
     pub datagrams_out: IntCounter,
     /// RTP packets the shards received from publishers (before mapping).
@@ -103,6 +98,20 @@ pub struct Metrics {
     pub keyframe_rtcp: IntCounterVec,
     /// Transports that failed (ICE gave up, DTLS or str0m error, panic) and were dropped.
     pub transport_failures: IntCounter,
+    /// RTCP feedback from str0m's stream stats, by `type` (nack, pli, fir) and `direction`
+    /// (`in`: from subscribers, `out`: to publishers).
+    pub rtcp_feedback: IntCounterVec,
+    /// Packets resent to subscribers in answer to NACKs.
+    pub retransmissions: IntCounter,
+    /// Video layer switches by reason (`LAYER_SWITCH_REASONS`: start, up, down).
+    pub layer_switches: IntCounterVec,
+    /// Receiving an RTP datagram to handing each forwarded copy to the subscriber's transport.
+    pub forwarding_latency: ShardHistogram,
+    /// A participant joining the media shard (during `join_room`) to the first media packet
+    /// forwarded on its connected subscriber transport.
+    pub join_latency: ShardHistogram,
+    /// Each downlink bandwidth estimate of a subscriber transport.
+    pub bandwidth_estimate: ShardHistogram,
     // --- Rooms: fed by each room actor's `RoomGauges`. ---
     pub rooms: IntGauge,
     pub participants: IntGauge,
@@ -113,8 +122,6 @@ pub struct Metrics {
     // --- Signalling: fed by the session. ---
     /// Commands answered, by wire name and status (`ok` or the error code).
     pub signalling_commands: IntCounterVec,
-    /// WebSocket open to the `join` response.
-    pub join_latency: Histogram,
     /// Session resumes (spec §9): `ok` or `failed`.
     pub resumes: IntCounterVec,
     /// This process's user + system CPU seconds at the kernel's tick resolution, read at
@@ -124,34 +131,6 @@ pub struct Metrics {
     /// Serialises scrapes' updates of `process_cpu` (read, then add the difference).
     process_cpu_update: Arc<Mutex<()>>,
     shard_totals: Arc<Mutex<Vec<ShardStats>>>,
-    awaiting: Arc<AwaitingFeed>,
-}
-
-/// The families of [`AWAITING_FEED`], each created and registered on first use.
-#[derive(Debug, Default)]
-struct AwaitingFeed {
-    forwarding_latency: OnceLock<Histogram>,
-    bandwidth_estimate: OnceLock<Histogram>,
-    rtcp_feedback: OnceLock<IntCounterVec>,
-    retransmissions: OnceLock<IntCounter>,
-    paused_subscriptions: OnceLock<IntGauge>,
-    rtcp_totals: Mutex<Vec<RtcpTotals>>,
-}
-
-/// One shard's cumulative RTCP totals, summed over its transports from str0m's
-/// `MediaIngressStats` / `MediaEgressStats` and kept monotonic when a transport goes away.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RtcpTotals {
-    /// NACKs received from subscribers.
-    pub nacks_in: u64,
-    /// NACKs sent to publishers.
-    pub nacks_out: u64,
-    pub plis_in: u64,
-    pub plis_out: u64,
-    pub firs_in: u64,
-    pub firs_out: u64,
-    /// Packets resent from str0m's RTX cache in answer to NACKs.
-    pub retransmissions: u64,
 }
 
 impl Metrics {
@@ -161,6 +140,12 @@ impl Metrics {
         let registry = Registry::new_custom(Some("sfu".into()), None)?;
         let counter = |name: &str, help: &str| register(&registry, IntCounter::new(name, help)?);
         let gauge = |name: &str, help: &str| register(&registry, IntGauge::new(name, help)?);
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            register(&registry, IntGaugeVec::new(Opts::new(name, help), labels)?)
+        };
+        let histogram = |name: &str, help: &str, bounds: Vec<f64>| {
+            register(&registry, ShardHistogram::new(name, help, bounds)?)
+        };
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
             register(
                 &registry,
@@ -198,10 +183,6 @@ impl Metrics {
                 "Keyframe requests towards publishers: sent, or suppressed by the throttle.",
                 &["result"],
             )?,
-            layer_switches: counter(
-                "layer_switches_total",
-                "Subscriptions that started or switched simulcast layer on a keyframe.",
-            )?,
             policy_installs: counter(
                 "policy_installs_total",
                 "Forwarding policies installed in media cores.",
@@ -210,8 +191,20 @@ impl Metrics {
                 "transports",
                 "WebRTC transports on the media shards (two per participant).",
             )?,
-            publications: gauge("publications", "Publications on the media shards.")?,
-            subscriptions: gauge("subscriptions", "Subscriptions on the media shards.")?,
+            publications: gauge_vec(
+                "publications",
+                "Publications on the media shards, by kind.",
+                &["kind"],
+            )?,
+            subscriptions: gauge_vec(
+                "subscriptions",
+                "Subscriptions on the media shards, by the kind of their publication.",
+                &["kind"],
+            )?,
+            paused_subscriptions: gauge(
+                "paused_subscriptions",
+                "Subscriptions forwarding nothing: paused by the subscriber or for lack of bandwidth.",
+            )?,
             datagrams_in: counter("datagrams_in_total", "UDP datagrams the shards received.")?,
             datagrams_out: counter("datagrams_out_total", "UDP datagrams the shards sent.")?,
             rtp_packets_in: counter(
@@ -236,6 +229,38 @@ impl Metrics {
                 "transport_failures_total",
                 "WebRTC transports that failed (ICE, DTLS, internal error) and were dropped.",
             )?,
+            rtcp_feedback: counter_vec(
+                "rtcp_feedback_total",
+                "RTCP feedback messages, by type (nack, pli, fir) and direction (in: from subscribers, out: to publishers).",
+                &["type", "direction"],
+            )?,
+            retransmissions: counter(
+                "retransmissions_total",
+                "Packets resent to subscribers in answer to NACKs.",
+            )?,
+            layer_switches: counter_vec(
+                "layer_switches_total",
+                "Video layer switches of subscriptions (on a keyframe), by reason: start, up, down.",
+                &["reason"],
+            )?,
+            forwarding_latency: histogram(
+                "forwarding_latency_seconds",
+                "Time from receiving a media packet to handing each forwarded copy to the subscriber's transport.",
+                seconds(&FORWARDING_LATENCY_BOUNDS_NS),
+            )?,
+            join_latency: histogram(
+                "join_latency_seconds",
+                "Time from a participant joining the media shard to the first media packet forwarded to it.",
+                seconds(&JOIN_LATENCY_BOUNDS_NS),
+            )?,
+            bandwidth_estimate: histogram(
+                "bandwidth_estimate_bytes_per_second",
+                "Downlink bandwidth estimates of subscriber transports, one per estimate update.",
+                BANDWIDTH_BOUNDS_BPS
+                    .iter()
+                    .map(|&bps| bps as f64 / BITS_PER_BYTE)
+                    .collect(),
+            )?,
             rooms: gauge("rooms", "Rooms with a running control actor.")?,
             participants: gauge("participants", "Participants in rooms.")?,
             breakout_groups: gauge(
@@ -251,16 +276,6 @@ impl Metrics {
                 "Signalling commands answered, by command and status (ok or the error code).",
                 &["command", "status"],
             )?,
-            join_latency: register(
-                &registry,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "join_latency_seconds",
-                        "Time from the signalling WebSocket opening to the join response.",
-                    )
-                    .buckets(JOIN_LATENCY_BUCKETS.to_vec()),
-                )?,
-            )?,
             resumes: counter_vec(
                 "resumes_total",
                 "Session resumes on a new WebSocket, by result.",
@@ -275,7 +290,6 @@ impl Metrics {
             )?,
             process_cpu_update: Arc::default(),
             shard_totals: Arc::default(),
-            awaiting: Arc::default(),
             registry,
             process: Registry::new(),
         };
@@ -301,6 +315,18 @@ impl Metrics {
         }
         for result in ["ok", "failed"] {
             metrics.resumes.with_label_values(&[result]);
+        }
+        for kind in PUBLICATION_KINDS {
+            metrics.publications.with_label_values(&[kind]);
+            metrics.subscriptions.with_label_values(&[kind]);
+        }
+        for kind in ["nack", "pli", "fir"] {
+            for direction in ["in", "out"] {
+                metrics.rtcp_feedback.with_label_values(&[kind, direction]);
+            }
+        }
+        for reason in LAYER_SWITCH_REASONS {
+            metrics.layer_switches.with_label_values(&[reason]);
         }
         #[cfg(target_os = "linux")]
         metrics.process.register(Box::new(
@@ -339,11 +365,6 @@ impl Metrics {
             now.keyframe_requests_suppressed,
         );
         grow(
-            &self.layer_switches,
-            last.layer_switches,
-            now.layer_switches,
-        );
-        grow(
             &self.policy_installs,
             last.policy_installs,
             now.policy_installs,
@@ -361,9 +382,18 @@ impl Metrics {
             i64::try_from(total).unwrap_or(i64::MAX)
         };
         self.transports.set(sum(|s: &ShardStats| s.peers));
-        self.publications.set(sum(|s: &ShardStats| s.publications));
-        self.subscriptions
-            .set(sum(|s: &ShardStats| s.subscriptions));
+        self.paused_subscriptions
+            .set(sum(|s: &ShardStats| s.paused_subscriptions));
+        for (i, kind) in PUBLICATION_KINDS.iter().enumerate() {
+            let publications: usize = shards.iter().map(|s| s.publications_by_kind[i]).sum();
+            let subscriptions: usize = shards.iter().map(|s| s.subscriptions_by_kind[i]).sum();
+            self.publications
+                .with_label_values(&[*kind])
+                .set(i64::try_from(publications).unwrap_or(i64::MAX));
+            self.subscriptions
+                .with_label_values(&[*kind])
+                .set(i64::try_from(subscriptions).unwrap_or(i64::MAX));
+        }
 
         let mut previous = self
             .shard_totals
@@ -419,6 +449,46 @@ impl Metrics {
             last.peers_failed,
             now.peers_failed,
         );
+        let (before, after) = (&last.rtcp, &now.rtcp);
+        let feedback = [
+            ("nack", "in", before.nacks_in, after.nacks_in),
+            ("nack", "out", before.nacks_out, after.nacks_out),
+            ("pli", "in", before.plis_in, after.plis_in),
+            ("pli", "out", before.plis_out, after.plis_out),
+            ("fir", "in", before.firs_in, after.firs_in),
+            ("fir", "out", before.firs_out, after.firs_out),
+        ];
+        for (kind, direction, before, after) in feedback {
+            grow(
+                &self.rtcp_feedback.with_label_values(&[kind, direction]),
+                before,
+                after,
+            );
+        }
+        grow(
+            &self.retransmissions,
+            before.retransmissions,
+            after.retransmissions,
+        );
+        for (i, reason) in LAYER_SWITCH_REASONS.iter().enumerate() {
+            grow(
+                &self.layer_switches.with_label_values(&[*reason]),
+                last.layer_switches[i],
+                now.layer_switches[i],
+            );
+        }
+        self.forwarding_latency.grow(
+            &last.forwarding_latency,
+            &now.forwarding_latency,
+            NANOS_PER_SECOND,
+        );
+        self.join_latency
+            .grow(&last.join_latency, &now.join_latency, NANOS_PER_SECOND);
+        self.bandwidth_estimate.grow(
+            &last.bandwidth_estimates,
+            &now.bandwidth_estimates,
+            BITS_PER_BYTE,
+        );
     }
 
     /// Asks every shard for its counters and feeds [`Metrics::observe_shard`]. A stopped shard
@@ -464,136 +534,10 @@ impl Metrics {
             .inc();
     }
 
-    /// Time from the WebSocket opening to the `join` response. Fed by the session.
-    pub fn observe_join_latency(&self, latency: Duration) {
-        self.join_latency.observe(latency.as_secs_f64());
-    }
-
     /// A resume attempt (spec §9) and whether it succeeded. Fed by the session.
     pub fn observe_resume(&self, succeeded: bool) {
         let result = if succeeded { "ok" } else { "failed" };
         self.resumes.with_label_values(&[result]).inc();
-    }
-
-    /// Socket read to socket write of one forwarded packet (or the batch it came in). To be fed
-    /// by the shard loop; registers `sfu_forwarding_latency_seconds` on first use.
-    pub fn observe_forwarding_latency(&self, latency: Duration) {
-        self.awaiting
-            .forwarding_latency
-            .get_or_init(|| {
-                self.register_late(histogram(
-                    "forwarding_latency_seconds",
-                    "Time from receiving a media packet to writing its forwarded copies.",
-                    FORWARDING_LATENCY_BUCKETS,
-                ))
-            })
-            .observe(latency.as_secs_f64());
-    }
-
-    /// One downlink bandwidth estimate (str0m's `EgressBitrateEstimate`), exported in bytes per
-    /// second. To be fed by the shard loop; registers
-    /// `sfu_bandwidth_estimate_bytes_per_second` on first use.
-    pub fn observe_bandwidth_estimate(&self, bits_per_second: u64) {
-        self.awaiting
-            .bandwidth_estimate
-            .get_or_init(|| {
-                self.register_late(histogram(
-                    "bandwidth_estimate_bytes_per_second",
-                    "Downlink bandwidth estimates of subscriber transports.",
-                    BANDWIDTH_BUCKETS,
-                ))
-            })
-            // Precision loss above 2^53 bit/s does not matter for a histogram bucket.
-            .observe(bits_per_second as f64 / 8.0);
-    }
-
-    /// Subscriptions paused now (core `Paused` minus `Resumed` events). To be fed by the shard
-    /// loop; registers `sfu_paused_subscriptions` on first use.
-    pub fn set_paused_subscriptions(&self, paused: usize) {
-        self.awaiting
-            .paused_subscriptions
-            .get_or_init(|| {
-                self.register_late(
-                    IntGauge::new(
-                        "paused_subscriptions",
-                        "Subscriptions paused by their subscriber or for lack of bandwidth.",
-                    )
-                    .expect("constant name and help are valid"),
-                )
-            })
-            .set(i64::try_from(paused).unwrap_or(i64::MAX));
-    }
-
-    /// Cumulative RTCP totals of every shard (index = shard number), like
-    /// [`Metrics::observe_shard`]. To be fed by the server once the shards sum str0m's media
-    /// stats; registers `sfu_rtcp_feedback_total` and `sfu_retransmissions_total` on first use.
-    pub fn observe_rtcp(&self, shards: &[RtcpTotals]) {
-        let feedback = self.awaiting.rtcp_feedback.get_or_init(|| {
-            let family = self.register_late(
-                IntCounterVec::new(
-                    Opts::new(
-                        "rtcp_feedback_total",
-                        "RTCP feedback messages, by type (nack, pli, fir) and direction.",
-                    ),
-                    &["type", "direction"],
-                )
-                .expect("constant name, help and labels are valid"),
-            );
-            for kind in ["nack", "pli", "fir"] {
-                for direction in ["in", "out"] {
-                    family.with_label_values(&[kind, direction]);
-                }
-            }
-            family
-        });
-        let retransmissions = self.awaiting.retransmissions.get_or_init(|| {
-            self.register_late(
-                IntCounter::new(
-                    "retransmissions_total",
-                    "Packets resent to subscribers in answer to NACKs.",
-                )
-                .expect("constant name and help are valid"),
-            )
-        });
-        let mut previous = self
-            .awaiting
-            .rtcp_totals
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if previous.len() < shards.len() {
-            previous.resize(shards.len(), RtcpTotals::default());
-        }
-        for (now, last) in shards.iter().zip(previous.iter_mut()) {
-            let pairs = [
-                ("nack", "in", last.nacks_in, now.nacks_in),
-                ("nack", "out", last.nacks_out, now.nacks_out),
-                ("pli", "in", last.plis_in, now.plis_in),
-                ("pli", "out", last.plis_out, now.plis_out),
-                ("fir", "in", last.firs_in, now.firs_in),
-                ("fir", "out", last.firs_out, now.firs_out),
-            ];
-            for (kind, direction, before, after) in pairs {
-                grow(
-                    &feedback.with_label_values(&[kind, direction]),
-                    before,
-                    after,
-                );
-            }
-            grow(retransmissions, last.retransmissions, now.retransmissions);
-            *last = *now;
-        }
-    }
-
-    /// Registers a family created after `new`. If registering fails (a programming error the
-    /// tests catch), the family still counts, unexported, rather than panic on the media path.
-    fn register_late<C>(&self, family: C) -> C
-    where
-        C: Collector + Clone + 'static,
-    {
-        if let Err(error) = self.registry.register(Box::new(family.clone())) {
-            tracing::error!(%error, "cannot register a metric family");
-        }
-        family
     }
 
     /// The Prometheus text exposition of every metric.
@@ -706,9 +650,116 @@ fn register<C: Collector + Clone + 'static>(
     Ok(family)
 }
 
-fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
-    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
-        .expect("constant name, help and increasing buckets are valid")
+/// Bounds in nanoseconds as Prometheus bucket bounds in seconds.
+fn seconds(bounds_ns: &[u64]) -> Vec<f64> {
+    bounds_ns
+        .iter()
+        .map(|&ns| ns as f64 / NANOS_PER_SECOND)
+        .collect()
+}
+
+/// A Prometheus histogram whose buckets are the sum of the shards' [`FixedHistogram`]s: the
+/// server adds what each shard's buckets grew by ([`ShardHistogram::grow`]), as it does for
+/// counters, and a scrape reads the totals. (The `prometheus` crate's own `Histogram` can only
+/// take single observations.)
+#[derive(Clone, Debug)]
+pub struct ShardHistogram {
+    desc: Desc,
+    /// Upper bounds in the exported unit, increasing; `+Inf` is implied.
+    bounds: Arc<[f64]>,
+    totals: Arc<Mutex<HistogramTotals>>,
+}
+
+#[derive(Debug, Default)]
+struct HistogramTotals {
+    /// Per bucket (not cumulative), plus one for the values above the last bound.
+    counts: Vec<u64>,
+    /// In the exported unit.
+    sum: f64,
+}
+
+impl ShardHistogram {
+    /// A histogram with `bounds` in the exported unit (they must increase).
+    pub fn new(name: &str, help: &str, bounds: Vec<f64>) -> Result<Self, prometheus::Error> {
+        if !bounds.windows(2).all(|w| w[0] < w[1]) {
+            return Err(prometheus::Error::Msg(format!(
+                "{name}: bucket bounds must increase"
+            )));
+        }
+        let desc = Desc::new(name.into(), help.into(), Vec::new(), HashMap::new())?;
+        let totals = HistogramTotals {
+            counts: vec![0; bounds.len() + 1],
+            sum: 0.0,
+        };
+        Ok(ShardHistogram {
+            desc,
+            bounds: bounds.into(),
+            totals: Arc::new(Mutex::new(totals)),
+        })
+    }
+
+    /// Adds what a shard's histogram grew by from `last` to `now`; `divisor` turns its unit
+    /// into the exported one (nanoseconds to seconds: 1e9). A bucket that went backwards (a
+    /// restarted source) adds nothing.
+    pub fn grow<const N: usize>(
+        &self,
+        last: &FixedHistogram<N>,
+        now: &FixedHistogram<N>,
+        divisor: f64,
+    ) {
+        let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        let grown = now
+            .counts
+            .iter()
+            .zip(&last.counts)
+            .chain(std::iter::once((&now.above, &last.above)))
+            .map(|(after, before)| after.saturating_sub(*before));
+        for (total, more) in totals.counts.iter_mut().zip(grown) {
+            *total += more;
+        }
+        totals.sum += now.sum.saturating_sub(last.sum) as f64 / divisor;
+    }
+
+    /// How many values were counted.
+    pub fn count(&self) -> u64 {
+        let totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        totals.counts.iter().sum()
+    }
+}
+
+impl Collector for ShardHistogram {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cumulative = 0;
+        let buckets = self
+            .bounds
+            .iter()
+            .zip(&totals.counts)
+            .map(|(&bound, &count)| {
+                cumulative += count;
+                let mut bucket = proto::Bucket::default();
+                bucket.set_upper_bound(bound);
+                bucket.set_cumulative_count(cumulative);
+                bucket
+            })
+            .collect();
+        let mut histogram = proto::Histogram::default();
+        histogram.set_bucket(buckets);
+        histogram.set_sample_count(totals.counts.iter().sum());
+        histogram.set_sample_sum(totals.sum);
+        let mut metric = proto::Metric::default();
+        metric.set_histogram(histogram);
+        let mut family = MetricFamily::default();
+        family.set_name(self.desc.fq_name.clone());
+        family.set_help(self.desc.help.clone());
+        family.set_field_type(MetricType::HISTOGRAM);
+        family.set_metric(vec![metric]);
+        vec![family]
+    }
 }
 
 /// Adds what a cumulative total grew by; a total that went backwards (a restarted source)

@@ -1,7 +1,6 @@
 //! The files under `deploy/` hold together (DECISIONS.md §19): compose and the Kubernetes
 //! manifests agree with the server's configuration and probes, and every metric the Grafana
-//! dashboard and the alert rules query is one a real scrape of the server contains (or one of
-//! [`sfu::metrics::AWAITING_FEED`], registered once the shard loop feeds it).
+//! dashboard and the alert rules query is one a real scrape of the server contains.
 //!
 //! `scripts/check-deploy` runs this beside hadolint, promtool and kubernetes-validate.
 
@@ -16,7 +15,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use sfu::config::parse_duration;
-use sfu::metrics::AWAITING_FEED;
 use sfu::Config;
 use tokio::sync::oneshot;
 
@@ -162,19 +160,11 @@ fn kubernetes_manifests_match_the_configuration() {
 }
 
 // Every PromQL expression of the dashboard and the alerts names metrics, and each one is in a
-// real scrape of the server or awaits its feed (AWAITING_FEED).
+// real scrape of the server.
 #[tokio::test]
 async fn dashboard_and_alerts_query_only_exported_metrics() {
     let scraped = scrape_metric_names().await;
-    let known = |name: &str| {
-        scraped.contains(name)
-            || AWAITING_FEED.iter().any(|family| {
-                name == *family
-                    || ["_bucket", "_sum", "_count"]
-                        .iter()
-                        .any(|suffix| name == format!("{family}{suffix}"))
-            })
-    };
+    let known = |name: &str| scraped.contains(name);
 
     let mut expressions = Vec::new();
     collect_key(&dashboard(), "expr", &mut |v| {

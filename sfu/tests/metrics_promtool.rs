@@ -1,13 +1,13 @@
 //! The `/metrics` exposition is lint-clean for Prometheus' own checker (`promtool check
 //! metrics`, Debian `prometheus`; installed by scripts/test) and carries the core's and the
-//! shards' counters, the room gauges and the families that register on their first feed.
+//! shards' counters, histograms and gauges, and the room gauges.
 
 use std::time::Duration;
 
 use sfu::core::testing::TestRoom;
 use sfu::core::{CoreStats, ForwardingPolicy, Location, Member, ParticipantId, SessionId};
-use sfu::metrics::{Metrics, RtcpTotals, AWAITING_FEED};
-use sfu::shard::ShardStats;
+use sfu::metrics::{Metrics, RtcpTotals};
+use sfu::shard::{ShardStats, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS};
 use signalling_proto::{CommandName, ErrorCode};
 
 // A scrape after real forwarding passes promtool and shows non-zero packet counters.
@@ -67,7 +67,7 @@ fn shard_totals_grow_counters_and_set_gauges() {
     assert_eq!(metrics.rtp_packets_in.get(), 110);
     assert_eq!(metrics.rtp_packets_out.get(), 330);
     assert_eq!(metrics.transports.get(), 6);
-    assert_eq!(metrics.subscriptions.get(), 8);
+    assert_eq!(metrics.paused_subscriptions.get(), 0);
     assert_eq!(metrics.transport_failures.get(), 2);
     metrics.observe_shard(&[shard(150, 400, 3, 2), shard(10, 30, 0, 0)]);
     assert_eq!(metrics.rtp_packets_in.get(), 160);
@@ -118,41 +118,67 @@ fn room_gauges_follow_policies_and_leave_nothing_behind() {
     assert_eq!((metrics.rooms.get(), metrics.participants.get()), (0, 0));
 }
 
-// Families awaiting the shard's feed are absent until first observed, then appear with valid
-// names, and the whole exposition (signalling, join latency, resumes too) passes promtool.
+// The shards' histograms (forwarding and join latency, bandwidth estimates), RTCP feedback,
+// retransmissions, layer switches by reason and gauges by kind grow by each shard's delta,
+// and the whole exposition (signalling and resumes too) passes promtool.
 #[test]
-fn awaiting_families_register_on_first_use_and_pass_promtool() {
+fn shard_histograms_and_breakdowns_pass_promtool() {
     let metrics = Metrics::new().unwrap();
-    let before = metrics.render();
-    for family in AWAITING_FEED {
-        assert!(
-            !before.contains(family),
-            "{family} exported before any feed"
-        );
-    }
-    metrics.observe_forwarding_latency(Duration::from_micros(180));
-    metrics.observe_forwarding_latency(Duration::from_micros(90));
-    metrics.observe_bandwidth_estimate(1_200_000);
-    metrics.set_paused_subscriptions(3);
-    metrics.observe_rtcp(&[RtcpTotals {
-        nacks_in: 5,
-        retransmissions: 4,
-        ..RtcpTotals::default()
-    }]);
+    let mut a = ShardStats {
+        publications_by_kind: [1, 1, 1, 0],
+        subscriptions_by_kind: [2, 2, 0, 0],
+        paused_subscriptions: 1,
+        layer_switches: [2, 1, 0],
+        rtcp: RtcpTotals {
+            nacks_in: 5,
+            plis_out: 2,
+            retransmissions: 4,
+            ..RtcpTotals::default()
+        },
+        ..ShardStats::default()
+    };
+    let bounds = &FORWARDING_LATENCY_BOUNDS_NS;
+    a.forwarding_latency
+        .record_duration(bounds, Duration::from_micros(180));
+    a.forwarding_latency
+        .record_duration(bounds, Duration::from_micros(90));
+    a.join_latency
+        .record_duration(&JOIN_LATENCY_BOUNDS_NS, Duration::from_millis(120));
+    a.bandwidth_estimates
+        .record(&sfu::shard::BANDWIDTH_BOUNDS_BPS, 1_200_000);
+    let mut b = ShardStats::default();
+    b.forwarding_latency
+        .record_duration(bounds, Duration::from_millis(30));
+    metrics.observe_shard(&[a, b]);
+    metrics.observe_shard(&[a, b]);
     metrics.observe_signalling(CommandName::ALL[0], Ok(()));
     metrics.observe_signalling(CommandName::ALL[0], Err(ErrorCode::ALL[0]));
-    metrics.observe_join_latency(Duration::from_millis(120));
     metrics.observe_resume(false);
     let text = metrics.render();
-    for family in AWAITING_FEED {
-        assert!(text.contains(family), "{family} missing after its feed");
+    for line in [
+        "sfu_forwarding_latency_seconds_bucket{le=\"0.0001\"} 1",
+        "sfu_forwarding_latency_seconds_bucket{le=\"0.00025\"} 2",
+        "sfu_forwarding_latency_seconds_bucket{le=\"0.02\"} 2",
+        "sfu_forwarding_latency_seconds_bucket{le=\"+Inf\"} 3",
+        "sfu_forwarding_latency_seconds_sum 0.03027",
+        "sfu_forwarding_latency_seconds_count 3",
+        "sfu_join_latency_seconds_bucket{le=\"0.25\"} 1",
+        "sfu_join_latency_seconds_count 1",
+        "sfu_bandwidth_estimate_bytes_per_second_bucket{le=\"187500\"} 1",
+        "sfu_rtcp_feedback_total{direction=\"in\",type=\"nack\"} 5",
+        "sfu_rtcp_feedback_total{direction=\"out\",type=\"pli\"} 2",
+        "sfu_retransmissions_total 4",
+        "sfu_layer_switches_total{reason=\"start\"} 2",
+        "sfu_layer_switches_total{reason=\"up\"} 1",
+        "sfu_layer_switches_total{reason=\"down\"} 0",
+        "sfu_publications{kind=\"screenshare\"} 1",
+        "sfu_publications{kind=\"screenshare_audio\"} 0",
+        "sfu_subscriptions{kind=\"microphone\"} 2",
+        "sfu_paused_subscriptions 1",
+        "sfu_resumes_total{result=\"failed\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing in\n{text}");
     }
-    assert!(text.contains("sfu_forwarding_latency_seconds_bucket{le=\"0.0001\"} 1"));
-    assert!(text.contains("sfu_forwarding_latency_seconds_count 2"));
-    assert!(text.contains("sfu_rtcp_feedback_total{direction=\"in\",type=\"nack\"} 5"));
-    assert!(text.contains("sfu_retransmissions_total 4"));
-    assert!(text.contains("sfu_join_latency_seconds_count 1"));
-    assert!(text.contains("sfu_resumes_total{result=\"failed\"} 1"));
     if let Err(complaint) = sfu::metrics::promtool_check(&text) {
         panic!("promtool check metrics failed:\n{complaint}");
     }

@@ -1,17 +1,24 @@
 //! The media commands over `/rtc` (DECISIONS.md §10, PROTOCOL.md §4.1) and bad media input
 //! against the whole server: roles, unparseable SDP, unknown streams, stale answers, garbage
-//! datagrams on the media port. Each test ends by checking the server still serves. Media
-//! itself flowing end to end is checked with real peers by `scripts/interop-test` (aiortc) and
-//! `e2e_*` tests.
+//! datagrams on the media port. Each test ends by checking the server still serves. A
+//! meeting with str0m peers (`peer_support`) checks what `/metrics` says while media flows;
+//! browser-grade peers are `scripts/interop-test`'s (aiortc).
 
+mod peer_support;
 mod ws_support;
 
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use peer_support::{Client as Peer, Publisher, Subscriber};
 use serde_json::json;
 use signalling_proto::Role;
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::Codec as RtcCodec;
 use str0m::media::{Direction, MediaKind};
 use str0m::Rtc;
 use ws_support::*;
@@ -312,7 +319,8 @@ async fn counts_return_to_zero_after_everyone_leaves() {
             "sfu_rooms",
             "sfu_participants",
             "sfu_transports",
-            "sfu_publications",
+            r#"sfu_publications{kind="microphone"}"#,
+            r#"sfu_publications{kind="camera"}"#,
         ]
         .iter()
         .all(|name| sample(&metrics, name) == Some(0.0));
@@ -325,4 +333,100 @@ async fn counts_return_to_zero_after_everyone_leaves() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+// A meeting in progress, scraped as an operator would (issue 7's acceptance): a host publishes
+// audio and simulcast video, a visitor subscribes over the whole server, and `/metrics` passes
+// `promtool check metrics` with non-zero packet counters, forwarding-latency and join-latency
+// histograms, and the publications and subscriptions by kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_of_a_meeting_in_progress_pass_promtool() {
+    peer_support::init_log();
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    host.join("media-7", "host", Role::Host).await;
+    let mut ada = server.client().await;
+    ada.join("media-7", "ada", Role::Visitor).await;
+
+    let (mut publisher, offer, pending) = Publisher::new(true);
+    let answer = host
+        .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
+        .await;
+    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
+    publisher
+        .client
+        .rtc
+        .sdp_api()
+        .accept_answer(
+            pending,
+            SdpAnswer::from_sdp_string(sdp).expect("answer parses"),
+        )
+        .expect("publisher accepts the answer");
+
+    // Drive both peers; answer each subscriber offer (one per publication that appears).
+    let mut subscriber = Subscriber {
+        client: Peer::new(),
+        streams: BTreeMap::new(),
+    };
+    let until = peer_support::now() + Duration::from_secs(15);
+    while subscriber.count(RtcCodec::Opus) < 25 || subscriber.count(RtcCodec::Vp8) < 15 {
+        assert!(
+            peer_support::now() < until,
+            "no media at the visitor: publisher connected {}, visitor connected {}",
+            publisher.client.connected,
+            subscriber.client.connected
+        );
+        publisher.step(true);
+        subscriber.step();
+        let offered =
+            tokio::time::timeout(Duration::from_millis(2), ada.event("subscriber_offer")).await;
+        if let Ok(offer) = offered {
+            let data = &offer["data"];
+            let sdp = data["sdp"].as_str().expect("offer sdp");
+            let offer = SdpOffer::from_sdp_string(sdp).expect("server offer parses");
+            let answer = subscriber
+                .client
+                .rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .expect("the visitor accepts the offer");
+            let answered = ada
+                .call(
+                    "subscriber_answer",
+                    json!({"sdp": answer.to_sdp_string(), "version": data["version"]}),
+                )
+                .await;
+            ok_result(&answered);
+        }
+    }
+
+    let (status, metrics) = http_get(server.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    if let Err(complaint) = sfu::metrics::promtool_check(&metrics) {
+        panic!("promtool check metrics failed:\n{complaint}\n{metrics}");
+    }
+    let value = |name: &str| sample(&metrics, name).unwrap_or_else(|| panic!("no {name}"));
+    for counter in [
+        "sfu_datagrams_in_total",
+        "sfu_rtp_packets_in_total",
+        "sfu_rtp_packets_out_total",
+        "sfu_packets_in_total",
+        "sfu_packets_out_total",
+        "sfu_bytes_out_total",
+        "sfu_forwarding_latency_seconds_count",
+        r#"sfu_layer_switches_total{reason="start"}"#,
+    ] {
+        assert!(value(counter) > 0.0, "{counter} is zero:\n{metrics}");
+    }
+    assert_eq!(
+        value("sfu_join_latency_seconds_count"),
+        1.0,
+        "the visitor's"
+    );
+    assert_eq!(value(r#"sfu_publications{kind="camera"}"#), 1.0);
+    assert_eq!(value(r#"sfu_publications{kind="microphone"}"#), 1.0);
+    assert_eq!(value(r#"sfu_subscriptions{kind="camera"}"#), 1.0);
+    assert_eq!(value(r#"sfu_subscriptions{kind="microphone"}"#), 1.0);
+    assert_eq!(value("sfu_transports"), 2.0);
+    still_serves(&mut host).await;
 }

@@ -30,6 +30,9 @@ pub(crate) struct OutTrack {
     /// value, and a fresh receiver assumes ROC 0 (RFC 3711 §3.3.1). So each stream is rebased
     /// to the cycle of its first packet: the low 16 bits on the wire are unchanged.
     pub seq_base: Option<u64>,
+    /// Packets the shard wrote to the stream (str0m's count of sent packets minus this is
+    /// its resends, for the retransmission metric).
+    pub written: u64,
 }
 
 /// An offer sent to the client and not answered yet.
@@ -53,10 +56,13 @@ pub(crate) struct Downlink {
     pub stale: Vec<Mid>,
     /// Whether the transport's data channel (the m-line that is never stopped) was offered.
     pub keepalive: bool,
+    /// When the participant joined the shard, until the first media packet is forwarded on
+    /// this transport once it is connected (the join latency metric).
+    pub awaiting_first_media: Option<Instant>,
 }
 
 impl Downlink {
-    pub fn new(id: DownlinkId) -> Downlink {
+    pub fn new(id: DownlinkId, joined_at: Instant) -> Downlink {
         Downlink {
             id,
             out: SecondaryMap::new(),
@@ -64,6 +70,7 @@ impl Downlink {
             pending: None,
             stale: Vec::new(),
             keepalive: false,
+            awaiting_first_media: Some(joined_at),
         }
     }
 

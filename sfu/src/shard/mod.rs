@@ -17,11 +17,15 @@
 //! * `uplink` / `downlink`: the shell state of the publisher / subscriber transports (SSRC and
 //!   mid/rid maps, pending offers) and the packet conversions in each direction.
 //! * `shard_loop`: the loop (socket, demux, timers, command handling, the core drain).
-//! * `handle`: the public command/event API.
+//! * `handle`: the public command/event API and the shard's counters.
+//! * `fixed_histogram`: the fixed-bucket histograms among those counters; `rtcp_tally`: str0m's
+//!   per-stream RTCP stats turned into the shard's totals.
 
 mod downlink;
+mod fixed_histogram;
 mod handle;
 mod peer;
+mod rtcp_tally;
 mod shard_loop;
 mod speakers;
 mod uplink;
@@ -29,9 +33,13 @@ mod uplink;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+pub use fixed_histogram::{
+    FixedHistogram, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
+};
 pub use handle::{
-    AnnouncedTrack, ForwardingChange, Preference, ShardError, ShardEvent, ShardHandle, ShardStats,
-    Subscribed, SubscriberOffer,
+    layer_switch_reason, publication_kind, AnnouncedTrack, ForwardingChange, Preference,
+    RtcpTotals, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer,
+    LAYER_SWITCH_REASONS, PUBLICATION_KINDS,
 };
 pub use peer::Transport;
 pub use shard_loop::spawn;

@@ -8,16 +8,20 @@
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate as RtcBitrate;
 use str0m::crypto::CryptoProvider;
 use str0m::{Candidate, Rtc};
 
 use super::downlink::Downlink;
+use super::rtcp_tally::RtcpTally;
 use super::uplink::Uplink;
 use super::RoomId;
 use crate::core::ParticipantId;
+
+/// How often str0m reports each stream's RTCP counts (`MediaIngressStats`, `MediaEgressStats`).
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which of a participant's two transports a peer is (DECISIONS.md §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +51,8 @@ pub(crate) struct Peer {
     /// Queued for polling in the shard's dirty list.
     pub queued: bool,
     pub connected: bool,
+    /// The str0m stats last seen per stream, turned into the shard's RTCP totals.
+    pub rtcp: RtcpTally,
 }
 
 /// A peer's `Rtc` panicked or returned an error it cannot continue from.
@@ -84,7 +90,10 @@ impl Peer {
                 .clear_codecs()
                 .enable_opus(true, false)
                 .enable_vp8(true)
-                .enable_h264(true);
+                .enable_h264(true)
+                // NACK, PLI and FIR counts per stream for the metrics (str0m has no cheaper
+                // way to report them); one report per stream a second is little work.
+                .set_stats_interval(Some(STATS_INTERVAL));
             if subscriber {
                 // TWCC bandwidth estimation for what the server sends (ARCHITECTURE.md §4).
                 config = config.enable_bwe(Some(setup.initial_estimate));
@@ -109,6 +118,7 @@ impl Peer {
             addrs: Vec::new(),
             queued: false,
             connected: false,
+            rtcp: RtcpTally::default(),
         })
     }
 

@@ -23,9 +23,12 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
+use super::fixed_histogram::{
+    BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
+};
 use super::handle::{
-    AnnouncedTrack, Command, ForwardingChange, Preference, Reply, ShardError, ShardEvent,
-    ShardHandle, ShardStats, Subscribed, SubscriberOffer,
+    layer_switch_reason, publication_kind, AnnouncedTrack, Command, ForwardingChange, Preference,
+    Reply, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer,
 };
 use super::peer::{Peer, PeerFault, PeerSetup, Role, Transport};
 use super::speakers::SpeakerMeter;
@@ -34,7 +37,7 @@ use super::{RoomId, ShardConfig};
 use crate::clock;
 use crate::core::{
     Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, DownlinkId, EncodingIdx, Input, KeyframeKind,
-    MediaCore, MediaKind, Output, ParticipantId, PublicationId, PublicationSpec, StreamRef,
+    Layer, MediaCore, MediaKind, Output, ParticipantId, PublicationId, PublicationSpec, StreamRef,
     SubscriptionId,
 };
 
@@ -129,11 +132,16 @@ struct PublicationInfo {
 struct SubscriptionInfo {
     publication: PublicationId,
     peer: PeerKey,
+    /// The video layer forwarded last (none before the first, and after a pause), to tell a
+    /// layer switch's reason.
+    layer: Option<Layer>,
 }
 
 #[derive(Debug)]
 struct ParticipantState {
     room: RoomId,
+    /// When the participant was added to the shard (the start of its join latency).
+    joined_at: Instant,
     downlink: DownlinkId,
     publisher: Option<PeerKey>,
     subscriber: Option<PeerKey>,
@@ -164,6 +172,9 @@ struct ShardLoop {
     failed: Vec<(PeerKey, PeerFault)>,
     events: mpsc::Sender<ShardEvent>,
     stats: ShardStats,
+    /// While the core fans out one received RTP packet: when the shard received it (for the
+    /// forwarding latency of each copy).
+    rtp_received_at: Option<Instant>,
     /// The core counters of rooms that have closed, so the shard's totals never go back.
     retired_core: CoreStats,
     vp8: Vp8PatchCache,
@@ -192,6 +203,7 @@ impl ShardLoop {
             failed: Vec::new(),
             events,
             stats: ShardStats::default(),
+            rtp_received_at: None,
             retired_core: CoreStats::default(),
             vp8: Vp8PatchCache::default(),
             buf: vec![0; RECV_BUF],
@@ -474,6 +486,9 @@ impl ShardLoop {
                     estimate: bitrate, ..
                 },
             ) => {
+                self.stats
+                    .bandwidth_estimates
+                    .record(&BANDWIDTH_BOUNDS_BPS, bitrate.as_u64());
                 let Some(d) = peer.downlink() else {
                     return;
                 };
@@ -487,6 +502,14 @@ impl ShardLoop {
                 }
                 self.drain_core(room, now);
             }
+            Event::MediaEgressStats(stats) => {
+                let written = peer.downlink().and_then(|d| {
+                    let sid = d.by_mid.get(&stats.mid)?;
+                    Some(d.out.get(*sid)?.written)
+                });
+                peer.rtcp.egress(&mut self.stats.rtcp, &stats, written);
+            }
+            Event::MediaIngressStats(stats) => peer.rtcp.ingress(&mut self.stats.rtcp, &stats),
             _ => {}
         }
     }
@@ -534,7 +557,9 @@ impl ShardLoop {
             encoding,
             pkt: rtp,
         });
+        self.rtp_received_at = Some(now);
         self.drain_core(room_id, now);
+        self.rtp_received_at = None;
         self.vp8.clear();
     }
 
@@ -624,30 +649,45 @@ impl ShardLoop {
                         continue;
                     };
                     let vp8 = &mut self.vp8;
+                    let connected = peer.connected;
+                    // `Some(first)` when written; `first` is the join instant of a subscriber
+                    // whose connected transport gets its first media packet.
                     let written = peer.guard_role(|rtc, role| {
                         let Role::Downlink(d) = role else {
-                            return false;
+                            return None;
                         };
-                        let Some(track) = d.out.get_mut(f.subscription) else {
-                            return false;
-                        };
+                        let track = d.out.get_mut(f.subscription)?;
                         let ssrc = track.ssrc;
-                        let Ok(write) = rtp_write(track, &f.pkt, now, vp8) else {
-                            return false;
-                        };
+                        let write = rtp_write(track, &f.pkt, now, vp8).ok()?;
                         let mut api = rtc.direct_api();
-                        let Some(tx) = api.stream_tx(&ssrc) else {
-                            return false;
-                        };
+                        let tx = api.stream_tx(&ssrc)?;
                         tx.write_rtp(write);
-                        true
+                        track.written += 1;
+                        let first_media = if connected {
+                            d.awaiting_first_media.take()
+                        } else {
+                            None
+                        };
+                        Some(first_media)
                     });
                     match written {
-                        Ok(true) => {
+                        Ok(Some(first_media)) => {
                             self.stats.forwards_written += 1;
+                            if let Some(received) = self.rtp_received_at {
+                                self.stats.forwarding_latency.record_duration(
+                                    &FORWARDING_LATENCY_BOUNDS_NS,
+                                    clock::now().saturating_duration_since(received),
+                                );
+                            }
+                            if let Some(joined) = first_media {
+                                self.stats.join_latency.record_duration(
+                                    &JOIN_LATENCY_BOUNDS_NS,
+                                    now.saturating_duration_since(joined),
+                                );
+                            }
                             self.mark_dirty(key);
                         }
-                        Ok(false) => self.stats.forwards_dropped += 1,
+                        Ok(None) => self.stats.forwards_dropped += 1,
                         Err(fault) => self.fail(key, fault),
                     }
                 }
@@ -685,6 +725,11 @@ impl ShardLoop {
                             subscription,
                             layer,
                         } => {
+                            let before = room
+                                .subscriptions
+                                .get_mut(subscription)
+                                .and_then(|s| s.layer.replace(layer));
+                            self.stats.layer_switches[layer_switch_reason(before, layer)] += 1;
                             let target = room.core.layers(subscription).and_then(|l| l.target);
                             let change = ForwardingChange::Layer {
                                 current: layer,
@@ -693,6 +738,9 @@ impl ShardLoop {
                             (subscription, change)
                         }
                         CoreEvent::Paused { subscription } => {
+                            if let Some(s) = room.subscriptions.get_mut(subscription) {
+                                s.layer = None;
+                            }
                             (subscription, ForwardingChange::Paused)
                         }
                         CoreEvent::Resumed { subscription } => {
@@ -795,8 +843,23 @@ impl ShardLoop {
 
     fn stats(&self) -> ShardStats {
         let mut core = self.retired_core;
+        let mut publications_by_kind = [0; 4];
+        let mut subscriptions_by_kind = [0; 4];
+        let mut paused_subscriptions = 0;
         for room in self.rooms.values() {
             core.accumulate(room.core.stats());
+            for info in room.publications.values() {
+                publications_by_kind[publication_kind(info.stream)] += 1;
+            }
+            for (sid, sub) in &room.subscriptions {
+                if let Some(info) = room.publications.get(sub.publication) {
+                    subscriptions_by_kind[publication_kind(info.stream)] += 1;
+                }
+                let layers = room.core.layers(sid);
+                if layers.is_some_and(|l| l.routed && l.target.is_none()) {
+                    paused_subscriptions += 1;
+                }
+            }
         }
         ShardStats {
             core,
@@ -805,6 +868,9 @@ impl ShardLoop {
             peers: self.peers.len(),
             publications: self.rooms.values().map(|r| r.publications.len()).sum(),
             subscriptions: self.rooms.values().map(|r| r.subscriptions.len()).sum(),
+            publications_by_kind,
+            subscriptions_by_kind,
+            paused_subscriptions,
             ..self.stats
         }
     }
@@ -833,6 +899,7 @@ impl ShardLoop {
             participant,
             ParticipantState {
                 room: room_id,
+                joined_at: now,
                 downlink,
                 publisher: None,
                 subscriber: None,
@@ -935,7 +1002,7 @@ impl ShardLoop {
             .participants
             .get(&participant)
             .ok_or(ShardError::UnknownParticipant)?;
-        let (room_id, downlink) = (state.room, state.downlink);
+        let (room_id, downlink, joined_at) = (state.room, state.downlink, state.joined_at);
         let room = self
             .rooms
             .get_mut(&room_id)
@@ -959,7 +1026,7 @@ impl ShardLoop {
                     &self.setup,
                     participant,
                     room_id,
-                    Role::Downlink(Downlink::new(downlink)),
+                    Role::Downlink(Downlink::new(downlink, joined_at)),
                 )
                 .map_err(|f| ShardError::TransportFailed(f.0))?;
                 let key = self.peers.insert(peer);
@@ -1095,6 +1162,7 @@ impl ShardLoop {
                 SubscriptionInfo {
                     publication,
                     peer: key,
+                    layer: None,
                 },
             );
             if let Role::Downlink(d) = &mut self.peers[key].role {
@@ -1257,6 +1325,7 @@ fn out_track(rtc: &mut str0m::Rtc, mid: Mid, codec: Codec) -> Option<OutTrack> {
         pt,
         nackable: codec.is_video(),
         seq_base: None,
+        written: 0,
     })
 }
 
