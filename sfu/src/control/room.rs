@@ -120,18 +120,9 @@ pub struct Room {
     effects: VecDeque<Effect>,
 }
 
-/// What a command needs of its caller's role (spec §4.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Needs {
-    /// Any admitted participant.
-    Admitted,
-    /// A person role (not recorder/streamer).
-    Person,
-    /// A role that may publish camera, microphone and screen.
-    Publisher,
-    /// A manager.
-    Host,
-}
+/// What a command needs of its caller's role (spec §4.2): the protocol's one table,
+/// [`signalling_proto::CommandName::issuer`].
+pub(crate) use signalling_proto::Issuer as Needs;
 
 impl Room {
     /// An empty room: no session, unlocked unless the policy presets the lock.
@@ -395,6 +386,9 @@ impl Room {
             _ => return Err(error(ErrorCode::NotConnected, "not admitted")),
         };
         self.take_command_token(now, caller)?;
+        // The role check for every command, before any state check (spec §6.2); commands
+        // repeat it where their handlers need the caller anyway.
+        self.require(caller, command.name().issuer())?;
         use CommandResult as R;
         match command {
             Command::LeaveRoom(_) => self.leave(now, caller).map(R::LeaveRoom),
@@ -587,13 +581,7 @@ impl Room {
             .participants
             .get(&caller)
             .ok_or_else(|| error(ErrorCode::NotConnected, "not admitted"))?;
-        let ok = match needs {
-            Needs::Admitted => true,
-            Needs::Person => me.role.is_person(),
-            Needs::Publisher => me.role.may_publish(),
-            Needs::Host => me.is_host(),
-        };
-        if ok {
+        if needs.allows(me.role) {
             Ok(me)
         } else {
             Err(forbidden())
