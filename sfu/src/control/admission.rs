@@ -426,13 +426,14 @@ impl Room {
             );
         }
         self.full_set_for.push(id);
-        let location = self.state.participants[&id].location;
-        Ok(CommandResult::Resume(RoomResumed {
+        let me = &self.state.participants[&id];
+        Ok(CommandResult::Resume(Box::new(RoomResumed {
             self_id: participant_to_wire(id),
-            location: location_to_wire(location),
-            breakout_group: self.breakout_group(location),
+            location: location_to_wire(me.location),
+            breakout_group: self.breakout_group(me.location),
+            breakout: self.breakout_view(me),
             replayed: true,
-        }))
+        })))
     }
 
     /// `leave_room` (spec §8.1): always allowed; `room_left` to the leaver after the response,
