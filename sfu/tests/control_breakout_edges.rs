@@ -736,3 +736,58 @@ fn s13_4_move_stops_screenshare_and_mutes_on_return() {
     );
     assert!(b.hears(host, a));
 }
+
+// §9.3: `breakout_updated` goes to a recipient only when something it sees changed. Hosts get
+// every revision (they guard commands with `ifRevision`); a visitor sees no plan before the
+// start and never the edit lock, so editing the plan and taking the lock send it nothing.
+#[test]
+fn s9_3_breakout_updated_only_when_the_recipients_view_changed() {
+    let mut b = Bx::new();
+    let (host_conn, host) = b.setup(2, json!({"moveGracePeriod": 0}));
+    let (_, h2) = b.join("h2", Role::Host);
+    let (_, v) = b.join("v", Role::Visitor);
+    let (_, w) = b.join("w", Role::Visitor);
+    b.take();
+    let updated = |effects: &[sfu::control::Effect], who| {
+        names_for(effects, who)
+            .iter()
+            .filter(|n| **n == EventName::BreakoutUpdated)
+            .count()
+    };
+    // Plan edits while Enabled: hosts only.
+    b.ok(host_conn, assign(Some(1), &[v]));
+    b.ok(host_conn, create(1));
+    let effects = b.take();
+    assert_eq!((updated(&effects, host), updated(&effects, h2)), (2, 2));
+    assert_eq!((updated(&effects, v), updated(&effects, w)), (0, 0));
+    // The start changes everybody's view, once.
+    b.ok(host_conn, start());
+    let effects = b.take();
+    for who in [host, h2, v, w] {
+        assert_eq!(updated(&effects, who), 1, "{who}");
+    }
+    // The edit lock is for hosts' eyes only.
+    let token = match b.ok(host_conn, Command::BreakoutEditLockAcquire(Empty {})) {
+        CommandResult::BreakoutEditLockAcquire(grant) => grant.token,
+        other => panic!("{other:?}"),
+    };
+    let effects = b.take();
+    assert_eq!((updated(&effects, host), updated(&effects, h2)), (1, 1));
+    assert_eq!((updated(&effects, v), updated(&effects, w)), (0, 0));
+    // A config change during the run is everyone's (clients read `allowReturnToMain`).
+    let mut patch = configure(json!({"allowReturnToMain": false}));
+    if let Command::BreakoutConfigure(args) = &mut patch {
+        args.edit_lock_token = Some(token);
+    }
+    b.ok(host_conn, patch);
+    let effects = b.take();
+    for who in [host, h2, v, w] {
+        assert_eq!(updated(&effects, who), 1, "{who}");
+    }
+    // The visitor's next update carries the latest revision.
+    let latest = b.view(host_conn).revision;
+    let to_v = events_for(&effects, v);
+    assert!(to_v
+        .iter()
+        .any(|e| matches!(e, Event::BreakoutUpdated(view) if view.revision == latest)));
+}

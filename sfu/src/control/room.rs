@@ -15,8 +15,8 @@ use crate::core::{ForwardingPolicy, Location, ParticipantId, StreamId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use signalling_proto::{
-    Command, CommandResult, ErrorBody, ErrorCode, Event, Role, RoomState, RoomView, Secret,
-    SessionRef, Spotlight, Timestamp,
+    BreakoutView, Command, CommandResult, ErrorBody, ErrorCode, Event, Role, RoomState, RoomView,
+    Secret, SessionRef, Spotlight, Timestamp,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -114,6 +114,10 @@ pub struct Room {
     pub(crate) pending_after: Vec<Effect>,
     /// The breakout view changed during this input: `settle` sends `breakout_updated`.
     pub(crate) breakout_dirty: bool,
+    /// The `BreakoutView` each participant was last given (`breakout_updated`, `room_joined`,
+    /// `room_resumed`, `breakout_get`), so `settle` sends `breakout_updated` only to those
+    /// whose view changed (spec §9.3: changes "relevant to the recipient").
+    pub(crate) breakout_views_sent: HashMap<ParticipantId, BreakoutView>,
     /// The `now` of the latest input, for the rare state change reached without one (a room
     /// session ending on a knocker's departure ends a running breakout).
     pub(crate) last_input_at: Instant,
@@ -158,6 +162,7 @@ impl Room {
             full_set_for: Vec::new(),
             pending_after: Vec::new(),
             breakout_dirty: false,
+            breakout_views_sent: HashMap::new(),
             last_input_at: config.wall_clock.at,
             effects: VecDeque::new(),
         }
@@ -658,18 +663,43 @@ impl Room {
         self.effects.extend(changes.events);
         self.effects.extend(self.pending_after.drain(..));
         if std::mem::take(&mut self.breakout_dirty) {
-            // Each admitted participant gets its own view (spec §9.3).
-            let updates: Vec<Effect> = self
-                .state
-                .participants
-                .values()
-                .map(|p| Effect::Send {
-                    to: vec![p.id],
-                    event: Event::BreakoutUpdated(Box::new(self.breakout_view(p))),
-                })
-                .collect();
-            self.effects.extend(updates);
+            self.send_breakout_updates();
         }
+    }
+
+    /// `breakout_updated` with its own view to each participant whose view changed (spec
+    /// §9.3). Every change bumps the revision, which only hosts use (`ifRevision` guards
+    /// management commands), so hosts get every revision and the others only a view that
+    /// differs apart from the revision.
+    fn send_breakout_updates(&mut self) {
+        let mut sent = HashMap::with_capacity(self.state.participants.len());
+        for p in self.state.participants.values() {
+            let mut view = self.breakout_view(p);
+            let changed = match self.breakout_views_sent.get(&p.id) {
+                Some(old) if !p.is_host() => {
+                    let revision = view.revision;
+                    view.revision = old.revision;
+                    let same = view == *old;
+                    view.revision = revision;
+                    !same
+                }
+                _ => true,
+            };
+            if changed {
+                self.effects.push_back(Effect::Send {
+                    to: vec![p.id],
+                    event: Event::BreakoutUpdated(Box::new(view.clone())),
+                });
+            }
+            sent.insert(p.id, view);
+        }
+        self.breakout_views_sent = sent;
+    }
+
+    /// Notes the view a participant got in a command result (`room_joined`, `room_resumed`,
+    /// `breakout_get`), so that an unchanged view is not sent again as `breakout_updated`.
+    pub(crate) fn note_breakout_view(&mut self, participant: ParticipantId, view: &BreakoutView) {
+        self.breakout_views_sent.insert(participant, view.clone());
     }
 
     /// `breakoutGroup` of `room_joined` / `room_resumed`: the session one is in, or `null`.
