@@ -791,3 +791,22 @@ fn s9_3_breakout_updated_only_when_the_recipients_view_changed() {
         .iter()
         .any(|e| matches!(e, Event::BreakoutUpdated(view) if view.revision == latest)));
 }
+
+// The seed's `unassignAll` (spec §16.1): `breakout_assign {sessionId: null}` clears the
+// assignment, so the start leaves the participant in MAIN; during a run it does not move anyone.
+#[test]
+fn s8_7_assign_to_null_unassigns() {
+    let mut b = Bx::new();
+    let (host_conn, _) = b.setup(2, json!({"moveGracePeriod": 0}));
+    let (_, a) = b.join("a", Role::Visitor);
+    let (_, c) = b.join("c", Role::Visitor);
+    b.ok(host_conn, assign(Some(1), &[a, c]));
+    b.ok(host_conn, assign(None, &[a]));
+    b.ok(host_conn, start());
+    assert_eq!(b.loc(a), Location::Main);
+    assert_eq!(b.loc(c), at_session(1));
+    b.ok(host_conn, assign(None, &[c]));
+    assert_eq!(b.loc(c), at_session(1), "unassigning does not move");
+    let view = b.view(host_conn);
+    assert_eq!(view.sessions[0].assigned_ids, Some(vec![]));
+}
