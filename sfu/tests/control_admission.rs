@@ -534,3 +534,29 @@ fn leave_and_room_session_end() {
     h.try_join_on(h.at(3), conn, "cy", Role::Visitor).unwrap();
     let _ = Duration::ZERO;
 }
+
+// A socket refused with `room_locked` that knocks only after the room was unlocked gets
+// `room_not_locked` (the client should simply join), and then joins (spec §8.1, §14 #59).
+#[test]
+fn knock_after_unlock_is_room_not_locked() {
+    let mut h = locked();
+    let (host_conn, _, _) = h.join("host", Role::Host);
+    let conn = h.socket();
+    let refused = h.try_join_on(h.t0, conn, "bob", Role::Visitor);
+    assert_eq!(code(refused), ErrorCode::RoomLocked);
+    h.cmd(
+        h.t0,
+        host_conn,
+        Command::SetLock(SetLockArgs { locked: false }),
+    )
+    .unwrap();
+    h.drain();
+    let before = h.room.fingerprint();
+    assert_eq!(
+        code(h.cmd(h.at(1), conn, Command::KnockRoom(KnockRoomArgs::default()))),
+        ErrorCode::RoomNotLocked
+    );
+    assert_eq!(h.room.fingerprint(), before);
+    assert!(h.drain().is_empty());
+    h.try_join_on(h.at(1), conn, "bob", Role::Visitor).unwrap();
+}

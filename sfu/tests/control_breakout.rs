@@ -421,7 +421,7 @@ fn s15_10_reconnect_keeps_the_group() {
 }
 
 // §15.10 (resume half): a resume within grace keeps id and session; `room_resumed` reports
-// the group.
+// the group and carries a fresh breakout view, also after the run ended meanwhile.
 #[test]
 fn s15_10_resume_within_grace_returns_to_the_session() {
     let mut b = Bx::new();
@@ -456,6 +456,29 @@ fn s15_10_resume_within_grace_returns_to_the_session() {
     assert_eq!(r.self_id, wire(p));
     assert_eq!(r.location, signalling_proto::Location::Session(sid(1)));
     assert_eq!(r.breakout_group.unwrap().id, sid(1));
+    // The fresh breakout view (spec §7.3 item 1): the run, its session, the host's move.
+    assert_eq!(r.breakout, b.view(new_conn));
+    assert_eq!(r.breakout.state, BreakoutState::Started);
+    assert_eq!(r.breakout.own.location, r.location);
+    assert_eq!(r.breakout.own.assigned_session_id, Some(sid(1)));
+    assert!(r.breakout.sessions[0].current);
+    // The run ends while it is away again: it resumes in MAIN with the ended run's view.
+    b.disconnect(new_conn);
+    b.ok(host_conn, end(None, true));
+    let third_conn = b.h.socket();
+    let CommandResult::Resume(r) = b.ok(
+        third_conn,
+        Command::Resume(ResumeArgs {
+            resume_token: joined.resume_token.clone(),
+            last_seq: 0,
+        }),
+    ) else {
+        panic!()
+    };
+    assert_eq!(r.location, signalling_proto::Location::Main);
+    assert_eq!(r.breakout_group, None);
+    assert_eq!(r.breakout.state, BreakoutState::Ended);
+    assert_eq!(r.breakout.own.location, signalling_proto::Location::Main);
 }
 
 // §15.11 Locked room reconnect: a fresh rejoin to a locked room knocks, is accepted as

@@ -2,6 +2,7 @@
 //! the allowed operations per state of §10.4, and every host-only breakout command by every
 //! non-host role (`forbidden`, nothing changed).
 
+mod command_samples;
 mod control_support;
 
 use control_support::breakout::*;
@@ -26,78 +27,24 @@ fn started() -> (
     (b, host_conn, vec![host, a, v])
 }
 
-// Every host-only breakout command by every non-host role while a run is active: `forbidden`,
-// no state change, no effect (spec §4.2, §14 #1).
+// Every command a non-host role lacks (the issuer table, so every host-only breakout command)
+// while a run is active and the target sits in a session: `forbidden`, no state change, no
+// effect (spec §4.2, §14 #1). The granted roles, which only a knock yields, are covered the
+// same way by `control_roles.rs`.
 #[test]
 fn s14_1_host_only_breakout_commands_are_forbidden_for_every_other_role() {
-    // (The granted roles, which only a knock yields, are covered for every host-only command
-    // by `control_roles.rs`.)
     for role in [Role::Visitor, Role::Viewer, Role::Recorder, Role::Streamer] {
         let (mut b, _, ids) = started();
         let (conn, _) = b.join("caller", role);
-        let a = ids[1];
-        let commands = vec![
-            enable(),
-            Command::BreakoutDisable(PlanArgs::default()),
-            configure(json!({"countdownTimer": 5})),
-            create(1),
-            Command::BreakoutRenameSession(RenameSessionArgs {
-                session_id: sid(1),
-                name: "X".into(),
-                if_revision: None,
-                edit_lock_token: None,
-                release_edit_lock: None,
-            }),
-            Command::BreakoutDeleteSession(DeleteSessionArgs {
-                session_id: sid(1),
-                if_revision: None,
-                edit_lock_token: None,
-                release_edit_lock: None,
-            }),
-            Command::BreakoutClearSessions(PlanArgs::default()),
-            Command::BreakoutSetSessionOpen(SetSessionOpenArgs {
-                session_id: sid(1),
-                open: true,
-                if_revision: None,
-                edit_lock_token: None,
-                release_edit_lock: None,
-            }),
-            assign(Some(2), &[a]),
-            Command::BreakoutAutoAssign(AutoAssignArgs::default()),
-            start(),
-            end(None, true),
-            Command::BreakoutCancelAutoEnd(RevisionArgs::default()),
-            Command::BreakoutExtendAutoEnd(ExtendAutoEndArgs {
-                seconds: 60,
-                if_revision: None,
-            }),
-            mv(&[a], Some(2)),
-            mv(&[a], None),
-            Command::BreakoutAskAllToReturn(RevisionArgs::default()),
-            broadcast("hello", None),
-            Command::BreakoutEditLockAcquire(Empty {}),
-            Command::BreakoutEditLockRefresh(EditLockTokenArgs {
-                token: Secret::from("x"),
-            }),
-            Command::BreakoutEditLockRelease(EditLockTokenArgs {
-                token: Secret::from("x"),
-            }),
-            Command::BreakoutMonitor(SessionArgs { session_id: sid(1) }),
-            Command::BreakoutStopMonitor(Empty {}),
-            Command::BreakoutGet(BreakoutGetArgs {
-                acquire_edit_lock: Some(true),
-            }),
-        ];
-        for command in commands {
-            let name = command.name();
-            let e = b.err(conn, command);
+        let target = wire(ids[1]);
+        let refused = command_samples::refused_for(role, target.as_str());
+        assert!(refused.len() >= 22, "{role:?}: {}", refused.len());
+        for (name, args) in refused {
+            // Past the "all commands" bucket's refill (spec §6.5), far from any timer.
+            let next = b.now + std::time::Duration::from_millis(100);
+            b.advance_to_instant(next);
+            let e = b.err(conn, command_samples::typed(name, &args));
             assert_eq!(e.code, ErrorCode::Forbidden, "{role:?} {name}");
-        }
-        // Participation is for person roles only.
-        if !role.is_person() {
-            for command in [join_session(1), leave(), help()] {
-                assert_eq!(b.err(conn, command).code, ErrorCode::Forbidden, "{role:?}");
-            }
         }
     }
 }
@@ -788,4 +735,78 @@ fn s13_4_move_stops_screenshare_and_mutes_on_return() {
         Command::SetAudioEnabled(SetEnabledArgs { enabled: true }),
     );
     assert!(b.hears(host, a));
+}
+
+// §9.3: `breakout_updated` goes to a recipient only when something it sees changed. Hosts get
+// every revision (they guard commands with `ifRevision`); a visitor sees no plan before the
+// start and never the edit lock, so editing the plan and taking the lock send it nothing.
+#[test]
+fn s9_3_breakout_updated_only_when_the_recipients_view_changed() {
+    let mut b = Bx::new();
+    let (host_conn, host) = b.setup(2, json!({"moveGracePeriod": 0}));
+    let (_, h2) = b.join("h2", Role::Host);
+    let (_, v) = b.join("v", Role::Visitor);
+    let (_, w) = b.join("w", Role::Visitor);
+    b.take();
+    let updated = |effects: &[sfu::control::Effect], who| {
+        names_for(effects, who)
+            .iter()
+            .filter(|n| **n == EventName::BreakoutUpdated)
+            .count()
+    };
+    // Plan edits while Enabled: hosts only.
+    b.ok(host_conn, assign(Some(1), &[v]));
+    b.ok(host_conn, create(1));
+    let effects = b.take();
+    assert_eq!((updated(&effects, host), updated(&effects, h2)), (2, 2));
+    assert_eq!((updated(&effects, v), updated(&effects, w)), (0, 0));
+    // The start changes everybody's view, once.
+    b.ok(host_conn, start());
+    let effects = b.take();
+    for who in [host, h2, v, w] {
+        assert_eq!(updated(&effects, who), 1, "{who}");
+    }
+    // The edit lock is for hosts' eyes only.
+    let token = match b.ok(host_conn, Command::BreakoutEditLockAcquire(Empty {})) {
+        CommandResult::BreakoutEditLockAcquire(grant) => grant.token,
+        other => panic!("{other:?}"),
+    };
+    let effects = b.take();
+    assert_eq!((updated(&effects, host), updated(&effects, h2)), (1, 1));
+    assert_eq!((updated(&effects, v), updated(&effects, w)), (0, 0));
+    // A config change during the run is everyone's (clients read `allowReturnToMain`).
+    let mut patch = configure(json!({"allowReturnToMain": false}));
+    if let Command::BreakoutConfigure(args) = &mut patch {
+        args.edit_lock_token = Some(token);
+    }
+    b.ok(host_conn, patch);
+    let effects = b.take();
+    for who in [host, h2, v, w] {
+        assert_eq!(updated(&effects, who), 1, "{who}");
+    }
+    // The visitor's next update carries the latest revision.
+    let latest = b.view(host_conn).revision;
+    let to_v = events_for(&effects, v);
+    assert!(to_v
+        .iter()
+        .any(|e| matches!(e, Event::BreakoutUpdated(view) if view.revision == latest)));
+}
+
+// The seed's `unassignAll` (spec §16.1): `breakout_assign {sessionId: null}` clears the
+// assignment, so the start leaves the participant in MAIN; during a run it does not move anyone.
+#[test]
+fn s8_7_assign_to_null_unassigns() {
+    let mut b = Bx::new();
+    let (host_conn, _) = b.setup(2, json!({"moveGracePeriod": 0}));
+    let (_, a) = b.join("a", Role::Visitor);
+    let (_, c) = b.join("c", Role::Visitor);
+    b.ok(host_conn, assign(Some(1), &[a, c]));
+    b.ok(host_conn, assign(None, &[a]));
+    b.ok(host_conn, start());
+    assert_eq!(b.loc(a), Location::Main);
+    assert_eq!(b.loc(c), at_session(1));
+    b.ok(host_conn, assign(None, &[c]));
+    assert_eq!(b.loc(c), at_session(1), "unassigning does not move");
+    let view = b.view(host_conn);
+    assert_eq!(view.sessions[0].assigned_ids, Some(vec![]));
 }

@@ -464,3 +464,98 @@ fn recording_and_transcription_state() {
     .unwrap();
     h.check();
 }
+
+// The seed's `turnOffParticipantCameras` / `askToTurnOnCamera` (spec §16.1):
+// `request_video_enable {enable: false}` closes the video gate before its events and keeps
+// audio; `{enable: true}` only asks the target and changes nothing.
+#[test]
+fn request_video_enable_turns_cameras_off_and_asks() {
+    let mut h = Harness::new();
+    let (host_conn, _, _) = h.join("ann", Role::Host);
+    let (_, bob, _) = h.join("bob", Role::Visitor);
+    let (_, cy, _) = h.join("cy", Role::Viewer);
+    let video = |enable| {
+        Command::RequestVideoEnable(RequestEnableArgs {
+            participant_ids: vec![wire(bob)],
+            enable,
+        })
+    };
+    h.cmd(h.t0, host_conn, video(false)).unwrap();
+    let effects = h.drain();
+    assert!(matches!(effects[0], Effect::InstallPolicy(_)));
+    let policy = h.room.installed_policy();
+    assert!(!policy.allowed(cy, bob, StreamRef::CAMERA_VIDEO));
+    assert!(policy.allowed(cy, bob, StreamRef::CAMERA_AUDIO));
+    assert_eq!(
+        names_for(&effects, bob),
+        [EventName::VideoEnableRequested, EventName::VideoEnabled]
+    );
+    assert!(matches!(&events_for(&effects, cy)[0],
+        Event::VideoEnabled(e) if e.reason == EnabledReason::Host && !e.enabled));
+    h.cmd(h.at(1), host_conn, video(true)).unwrap();
+    let effects = h.drain();
+    assert_eq!(names_for(&effects, bob), [EventName::VideoEnableRequested]);
+    assert!(names_for(&effects, cy).is_empty());
+    assert_eq!(policy_installs(&effects), 0, "asking changes no gate");
+    assert!(!h
+        .room
+        .installed_policy()
+        .allowed(cy, bob, StreamRef::CAMERA_VIDEO));
+}
+
+// Live stream and the stop half of transcription (spec §8.6): start asks the service to join as
+// `streamer`, which makes it `streaming`; stop removes it; stopping twice is `not_streaming`;
+// transcription stops with `live_transcription_stopped`.
+#[test]
+fn live_stream_and_transcription_start_and_stop() {
+    let mut h = Harness::new();
+    let (host_conn, host, _) = h.join("ann", Role::Host);
+    let start = Command::StartLiveStream(StartLiveStreamArgs {
+        target_id: "youtube-main".into(),
+    });
+    h.cmd(h.t0, host_conn, start.clone()).unwrap();
+    let effects = h.drain();
+    assert!(effects.contains(&Effect::StartService {
+        service: Service::LiveStream,
+        target_id: Some("youtube-main".into())
+    }));
+    assert_eq!(
+        code(h.cmd(h.t0, host_conn, start)),
+        ErrorCode::AlreadyStreaming
+    );
+    let conn = h.socket();
+    h.try_join_on(h.at(1), conn, "streamer", Role::Streamer)
+        .unwrap();
+    let effects = h.drain();
+    assert!(names_for(&effects, host).contains(&EventName::LiveStreamStarted));
+    h.cmd(h.at(2), host_conn, Command::StopLiveStream(Empty {}))
+        .unwrap();
+    let effects = h.drain();
+    assert!(names_for(&effects, host).contains(&EventName::LiveStreamStopped));
+    assert!(effects.contains(&Effect::Close {
+        connection: conn,
+        reason: CloseReason::ServiceStopped
+    }));
+    assert_eq!(
+        code(h.cmd(h.at(3), host_conn, Command::StopLiveStream(Empty {}))),
+        ErrorCode::NotStreaming
+    );
+    h.cmd(
+        h.at(4),
+        host_conn,
+        Command::StartLiveTranscription(Empty {}),
+    )
+    .unwrap();
+    h.room
+        .handle_service_started(h.at(5), Service::Transcription, Some("tr-1".into()));
+    h.drain();
+    h.cmd(h.at(6), host_conn, Command::StopLiveTranscription(Empty {}))
+        .unwrap();
+    let effects = h.drain();
+    assert!(matches!(events_for(&effects, host).last(),
+        Some(Event::LiveTranscriptionStopped(t)) if t.transcription_id == "tr-1"));
+    assert_eq!(
+        code(h.cmd(h.at(7), host_conn, Command::StopLiveTranscription(Empty {}))),
+        ErrorCode::NotTranscribing
+    );
+}

@@ -1,108 +1,34 @@
 //! `control::Room`: the capability matrix of spec §4.2 — every command a role lacks fails with
 //! `forbidden` and changes nothing (spec §14 #1, #66).
 
+mod command_samples;
 mod control_support;
 
 use control_support::*;
 use signalling_proto::*;
 
-fn host_only(target: &signalling_proto::ParticipantId) -> Vec<Command> {
-    let participant = || ParticipantArgs {
-        participant_id: target.clone(),
-    };
-    vec![
-        Command::HandleKnock(HandleKnockArgs {
-            participant_id: target.clone(),
-            action: KnockAction::Reject,
-            message: None,
-            target_session_id: None,
-        }),
-        Command::SetLock(SetLockArgs { locked: true }),
-        Command::KickParticipant(participant()),
-        Command::EndMeeting(EndMeetingArgs::default()),
-        Command::RequestAudioEnable(RequestEnableArgs {
-            participant_ids: vec![target.clone()],
-            enable: false,
-        }),
-        Command::RequestVideoEnable(RequestEnableArgs {
-            participant_ids: vec![target.clone()],
-            enable: false,
-        }),
-        Command::ClearStickyReaction(participant()),
-        Command::AddSpotlight(SpotlightArgs {
-            participant_id: target.clone(),
-            stream_id: StreamId::camera(),
-        }),
-        Command::RemoveSpotlight(SpotlightArgs {
-            participant_id: target.clone(),
-            stream_id: StreamId::camera(),
-        }),
-        Command::StartCloudRecording(Empty {}),
-        Command::StopCloudRecording(Empty {}),
-        Command::StartLiveStream(StartLiveStreamArgs {
-            target_id: "t".into(),
-        }),
-        Command::StopLiveStream(Empty {}),
-        Command::StartLiveTranscription(Empty {}),
-        Command::StopLiveTranscription(Empty {}),
-        Command::BreakoutEnable(RevisionArgs::default()),
-        Command::BreakoutDisable(PlanArgs::default()),
-        Command::BreakoutClearSessions(PlanArgs::default()),
-        Command::BreakoutAskAllToReturn(RevisionArgs::default()),
-        Command::BreakoutCancelAutoEnd(RevisionArgs::default()),
-        Command::BreakoutEditLockAcquire(Empty {}),
-        Command::BreakoutStopMonitor(Empty {}),
-        Command::BreakoutGet(BreakoutGetArgs {
-            acquire_edit_lock: Some(true),
-        }),
-    ]
+/// Every role but `host`; the granted ones come through the waiting room.
+const NON_HOST: [Role; 6] = [
+    Role::Visitor,
+    Role::GrantedVisitor,
+    Role::Viewer,
+    Role::GrantedViewer,
+    Role::Recorder,
+    Role::Streamer,
+];
+
+// The sample table covers exactly the commands with a role rule narrower than "admitted".
+#[test]
+fn every_narrow_command_has_a_sample() {
+    command_samples::check_samples("p-1");
 }
 
-fn publisher_only() -> Vec<Command> {
-    vec![
-        Command::SetAudioEnabled(SetEnabledArgs { enabled: true }),
-        Command::SetVideoEnabled(SetEnabledArgs { enabled: true }),
-        Command::StartScreenshare(StartScreenshareArgs {
-            has_audio_track: false,
-        }),
-        Command::StopScreenshare(StopScreenshareArgs::default()),
-    ]
-}
-
-fn person_only() -> Vec<Command> {
-    vec![
-        Command::SendChatMessage(SendChatMessageArgs {
-            text: "hi".into(),
-            parent_id: None,
-            broadcast: None,
-            client_msg_id: None,
-        }),
-        Command::SetDisplayName(SetDisplayNameArgs {
-            display_name: "X".into(),
-        }),
-        Command::SetStickyReaction(SetStickyReactionArgs {
-            reaction: Some("✋".into()),
-        }),
-        Command::RemoveChatMessage(RemoveChatMessageArgs {
-            message_id: MessageId::from("m"),
-        }),
-        Command::BreakoutLeave(Empty {}),
-    ]
-}
-
-// Every host-only command by every non-host role, every publishing command by receive-only
-// roles, every person command by service roles: `forbidden`, no state change, no effect.
+// Every command whose issuer (spec §4.2, `CommandName::issuer`) the role lacks, by every
+// non-host role: `forbidden`, no state change, no effect. Iterating over `CommandName::ALL`
+// means a new command cannot be left out. The argument-dependent extras come last.
 #[test]
 fn every_command_outside_the_role_is_forbidden_and_changes_nothing() {
-    let roles = [
-        (Role::Visitor, false, true, true),
-        (Role::GrantedVisitor, false, true, true),
-        (Role::Viewer, false, false, true),
-        (Role::GrantedViewer, false, false, true),
-        (Role::Recorder, false, false, false),
-        (Role::Streamer, false, false, false),
-    ];
-    for (role, _host, publisher, person) in roles {
+    for role in NON_HOST {
         let granted = matches!(role, Role::GrantedVisitor | Role::GrantedViewer);
         let mut h = Harness::with_policy(sfu::control::RoomPolicy {
             locked: granted,
@@ -120,12 +46,20 @@ fn every_command_outside_the_role_is_forbidden_and_changes_nothing() {
         } else {
             h.join("caller", role).0
         };
-        let mut cases = host_only(&wire(host));
-        if !publisher {
-            cases.extend(publisher_only());
-        }
-        if !person {
-            cases.extend(person_only());
+        let mut cases: Vec<Command> = command_samples::refused_for(role, wire(host).as_str())
+            .iter()
+            .map(|(name, args)| command_samples::typed(*name, args))
+            .collect();
+        cases.push(Command::BreakoutGet(BreakoutGetArgs {
+            acquire_edit_lock: Some(true),
+        }));
+        if role.is_person() {
+            cases.push(Command::SendChatMessage(SendChatMessageArgs {
+                text: "to everyone".into(),
+                parent_id: None,
+                broadcast: Some(true),
+                client_msg_id: None,
+            }));
         }
         for (i, command) in cases.into_iter().enumerate() {
             let name = command.name();

@@ -102,7 +102,7 @@ commands! {
     /// Admitted participant: leave (always allowed).
     LeaveRoom = "leave_room" (Empty) -> Empty;
     /// As the first frame of a new socket: take the participant back within the grace.
-    Resume = "resume" (ResumeArgs) -> RoomResumed;
+    Resume = "resume" (ResumeArgs) -> Box<RoomResumed>;
     /// Any admitted participant: a full snapshot.
     GetRoomState = "get_room_state" (Empty) -> Box<RoomState>;
     // §8.2 waiting room

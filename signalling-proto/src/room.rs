@@ -87,6 +87,10 @@ pub struct RoomResumed {
     pub self_id: ParticipantId,
     pub location: Location,
     pub breakout_group: Option<SessionRef>,
+    /// A fresh view of the breakout as this participant sees it now (spec §7.3 item 1): its
+    /// session, assignment, pending move and the run's state, which may have changed while it
+    /// was away.
+    pub breakout: BreakoutView,
     /// `true`: the missed events follow with their original `seq`; `false`: a `room_state`
     /// snapshot follows instead.
     pub replayed: bool,

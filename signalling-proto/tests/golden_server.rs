@@ -421,7 +421,8 @@ fn typed_results_round_trip() {
         (
             CommandName::Resume,
             json!({"selfId": "p-1", "location": "s-1",
-                   "breakoutGroup": {"id": "s-1", "name": "Session 1"}, "replayed": true}),
+                   "breakoutGroup": {"id": "s-1", "name": "Session 1"},
+                   "breakout": host_breakout_view(), "replayed": true}),
         ),
         (CommandName::SetLock, json!({"changed": false})),
         (CommandName::StartScreenshare, json!({"streamId": "ss-2"})),

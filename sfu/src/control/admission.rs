@@ -331,6 +331,8 @@ impl Room {
         }
         // §7.3 item 2: placement into a running breakout.
         self.place_on_admission(now, id, knock_session);
+        let breakout = self.breakout_view(&self.state.participants[&id]);
+        self.note_breakout_view(id, &breakout);
         let me = &self.state.participants[&id];
         Ok(CommandResult::JoinRoom(Box::new(RoomJoined {
             self_id: participant_to_wire(id),
@@ -339,7 +341,7 @@ impl Room {
             client_claim: resume_token,
             breakout_group: self.breakout_group(me.location),
             room: self.room_view(now, me),
-            breakout: self.breakout_view(me),
+            breakout,
             chat_history: self.chat_history_for(me.location),
         })))
     }
@@ -426,13 +428,16 @@ impl Room {
             );
         }
         self.full_set_for.push(id);
-        let location = self.state.participants[&id].location;
-        Ok(CommandResult::Resume(RoomResumed {
+        let breakout = self.breakout_view(&self.state.participants[&id]);
+        self.note_breakout_view(id, &breakout);
+        let me = &self.state.participants[&id];
+        Ok(CommandResult::Resume(Box::new(RoomResumed {
             self_id: participant_to_wire(id),
-            location: location_to_wire(location),
-            breakout_group: self.breakout_group(location),
+            location: location_to_wire(me.location),
+            breakout_group: self.breakout_group(me.location),
+            breakout,
             replayed: true,
-        }))
+        })))
     }
 
     /// `leave_room` (spec §8.1): always allowed; `room_left` to the leaver after the response,

@@ -880,9 +880,10 @@ impl Room {
                 edit_lock_error = Some(e.code);
             }
         }
-        let me = self.require(caller, Needs::Admitted)?;
+        let breakout = self.breakout_view(self.require(caller, Needs::Admitted)?);
+        self.note_breakout_view(caller, &breakout);
         Ok(signalling_proto::BreakoutGetResult {
-            breakout: self.breakout_view(me),
+            breakout,
             edit_lock_error,
         })
     }

@@ -6,7 +6,7 @@
 //! room state: a media command only drains the caller's command bucket (spec §6.5).
 
 use crate::control::connection::Binding;
-use crate::control::room::{error, Needs};
+use crate::control::room::error;
 use crate::control::wire_id::{participant_from_wire, stream_from_wire};
 use crate::control::{ConnectionId, Room};
 use crate::core::{MediaKind, ParticipantId, StreamId, StreamRef};
@@ -32,13 +32,7 @@ impl Room {
             _ => return Err(error(ErrorCode::NotConnected, "not admitted")),
         };
         self.take_command_token(now, caller)?;
-        let needs = match command {
-            Command::PublisherOffer(_)
-            | Command::PublishTracks(_)
-            | Command::UnpublishTracks(_) => Needs::Publisher,
-            _ => Needs::Admitted,
-        };
-        self.require(caller, needs)?;
+        self.require(caller, command.name().issuer())?;
         Ok(caller)
     }
 

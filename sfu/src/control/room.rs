@@ -15,8 +15,8 @@ use crate::core::{ForwardingPolicy, Location, ParticipantId, StreamId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use signalling_proto::{
-    Command, CommandResult, ErrorBody, ErrorCode, Event, Role, RoomState, RoomView, Secret,
-    SessionRef, Spotlight, Timestamp,
+    BreakoutView, Command, CommandResult, ErrorBody, ErrorCode, Event, Role, RoomState, RoomView,
+    Secret, SessionRef, Spotlight, Timestamp,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -114,24 +114,19 @@ pub struct Room {
     pub(crate) pending_after: Vec<Effect>,
     /// The breakout view changed during this input: `settle` sends `breakout_updated`.
     pub(crate) breakout_dirty: bool,
+    /// The `BreakoutView` each participant was last given (`breakout_updated`, `room_joined`,
+    /// `room_resumed`, `breakout_get`), so `settle` sends `breakout_updated` only to those
+    /// whose view changed (spec §9.3: changes "relevant to the recipient").
+    pub(crate) breakout_views_sent: HashMap<ParticipantId, BreakoutView>,
     /// The `now` of the latest input, for the rare state change reached without one (a room
     /// session ending on a knocker's departure ends a running breakout).
     pub(crate) last_input_at: Instant,
     effects: VecDeque<Effect>,
 }
 
-/// What a command needs of its caller's role (spec §4.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Needs {
-    /// Any admitted participant.
-    Admitted,
-    /// A person role (not recorder/streamer).
-    Person,
-    /// A role that may publish camera, microphone and screen.
-    Publisher,
-    /// A manager.
-    Host,
-}
+/// What a command needs of its caller's role (spec §4.2): the protocol's one table,
+/// [`signalling_proto::CommandName::issuer`].
+pub(crate) use signalling_proto::Issuer as Needs;
 
 impl Room {
     /// An empty room: no session, unlocked unless the policy presets the lock.
@@ -167,6 +162,7 @@ impl Room {
             full_set_for: Vec::new(),
             pending_after: Vec::new(),
             breakout_dirty: false,
+            breakout_views_sent: HashMap::new(),
             last_input_at: config.wall_clock.at,
             effects: VecDeque::new(),
         }
@@ -395,6 +391,9 @@ impl Room {
             _ => return Err(error(ErrorCode::NotConnected, "not admitted")),
         };
         self.take_command_token(now, caller)?;
+        // The role check for every command, before any state check (spec §6.2); commands
+        // repeat it where their handlers need the caller anyway.
+        self.require(caller, command.name().issuer())?;
         use CommandResult as R;
         match command {
             Command::LeaveRoom(_) => self.leave(now, caller).map(R::LeaveRoom),
@@ -587,13 +586,7 @@ impl Room {
             .participants
             .get(&caller)
             .ok_or_else(|| error(ErrorCode::NotConnected, "not admitted"))?;
-        let ok = match needs {
-            Needs::Admitted => true,
-            Needs::Person => me.role.is_person(),
-            Needs::Publisher => me.role.may_publish(),
-            Needs::Host => me.is_host(),
-        };
-        if ok {
+        if needs.allows(me.role) {
             Ok(me)
         } else {
             Err(forbidden())
@@ -670,18 +663,43 @@ impl Room {
         self.effects.extend(changes.events);
         self.effects.extend(self.pending_after.drain(..));
         if std::mem::take(&mut self.breakout_dirty) {
-            // Each admitted participant gets its own view (spec §9.3).
-            let updates: Vec<Effect> = self
-                .state
-                .participants
-                .values()
-                .map(|p| Effect::Send {
-                    to: vec![p.id],
-                    event: Event::BreakoutUpdated(Box::new(self.breakout_view(p))),
-                })
-                .collect();
-            self.effects.extend(updates);
+            self.send_breakout_updates();
         }
+    }
+
+    /// `breakout_updated` with its own view to each participant whose view changed (spec
+    /// §9.3). Every change bumps the revision, which only hosts use (`ifRevision` guards
+    /// management commands), so hosts get every revision and the others only a view that
+    /// differs apart from the revision.
+    fn send_breakout_updates(&mut self) {
+        let mut sent = HashMap::with_capacity(self.state.participants.len());
+        for p in self.state.participants.values() {
+            let mut view = self.breakout_view(p);
+            let changed = match self.breakout_views_sent.get(&p.id) {
+                Some(old) if !p.is_host() => {
+                    let revision = view.revision;
+                    view.revision = old.revision;
+                    let same = view == *old;
+                    view.revision = revision;
+                    !same
+                }
+                _ => true,
+            };
+            if changed {
+                self.effects.push_back(Effect::Send {
+                    to: vec![p.id],
+                    event: Event::BreakoutUpdated(Box::new(view.clone())),
+                });
+            }
+            sent.insert(p.id, view);
+        }
+        self.breakout_views_sent = sent;
+    }
+
+    /// Notes the view a participant got in a command result (`room_joined`, `room_resumed`,
+    /// `breakout_get`), so that an unchanged view is not sent again as `breakout_updated`.
+    pub(crate) fn note_breakout_view(&mut self, participant: ParticipantId, view: &BreakoutView) {
+        self.breakout_views_sent.insert(participant, view.clone());
     }
 
     /// `breakoutGroup` of `room_joined` / `room_resumed`: the session one is in, or `null`.

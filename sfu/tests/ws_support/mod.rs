@@ -199,6 +199,32 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Admission through the waiting room of a locked room (spec §7.1, §8.2): `room_locked`,
+    /// `knock_room`, `host` accepts, `join_room` with the grant on this socket. The
+    /// `room_joined` response.
+    pub async fn join_through_knock(
+        &mut self,
+        host: &mut Client,
+        room: &str,
+        identity: &str,
+        role: Role,
+    ) -> Value {
+        let refused = self.join(room, identity, role).await;
+        assert_eq!(error_code(&refused), "room_locked");
+        let self_id = refused["error"]["details"]["selfId"].clone();
+        ok_result(&self.call("knock_room", json!({})).await);
+        host.event("room_knocked").await;
+        let accept = json!({"participantId": self_id, "action": "accept"});
+        ok_result(&host.call("handle_knock", accept).await);
+        let handled = self.event("knock_handled").await;
+        let mut args = join_args(room, "");
+        args["credential"] = json!({"grant": handled["data"]["grant"]});
+        args["selfId"] = self_id;
+        self.call("join_room", args).await
+    }
+}
+
 pub fn join_args(room: &str, token: &str) -> Value {
     json!({
         "roomName": room,
