@@ -135,7 +135,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// A registry with every fed metric at zero, plus the process collector (CPU seconds,
-    /// memory, open fds: `process_cpu_seconds_total` is what the load tester divides by).
+    /// memory, open fds); the load tester divides by `sfu_process_cpu_seconds_total`.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new_custom(Some("sfu".into()), None)?;
         let counter = |name: &str, help: &str| register(&registry, IntCounter::new(name, help)?);
