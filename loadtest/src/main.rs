@@ -196,8 +196,14 @@ async fn run(args: Args) -> Result<(), ClientError> {
             seed: args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i)),
         };
         config.groups = Arc::clone(&groups);
+        let group = (args.groups > 0).then_some(i % args.groups.max(1));
         let result = async {
             let mut participant = Participant::join(config).await?;
+            // Into its group before it publishes: a main room holding everyone until the
+            // last join would measure a 60-person meeting, not six groups of ten.
+            if let (Some(host), Some(g)) = (&host, group) {
+                move_to(host, &participant, &sessions[g as usize]).await?;
+            }
             if let Some((number, video)) = publishes {
                 let publisher = match (video, simulcast) {
                     (false, _) => PublisherConfig::audio_only(number),
@@ -213,7 +219,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
             Ok(participant) => members.push(Member {
                 name,
                 participant,
-                group: (args.groups > 0).then_some(i % args.groups.max(1)),
+                group,
                 publishes,
             }),
             Err(error) => {
@@ -231,26 +237,6 @@ async fn run(args: Args) -> Result<(), ClientError> {
             "no subscriber could join: {}",
             failures.first().cloned().unwrap_or_default()
         )));
-    }
-
-    if let Some(host) = &host {
-        for (g, session) in sessions.iter().enumerate() {
-            let ids: Vec<_> = members
-                .iter()
-                .filter(|m| m.group == Some(g as u32))
-                .map(|m| m.participant.id().clone())
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            host.signalling
-                .request(Command::BreakoutMove(MoveArgs {
-                    participant_ids: ids,
-                    target: Location::Session(session.clone()),
-                    if_revision: None,
-                }))
-                .await?;
-        }
     }
 
     apply_layout(&members, args.layout).await;
@@ -293,14 +279,8 @@ async fn run(args: Args) -> Result<(), ClientError> {
                     let i = candidates[mover % candidates.len()];
                     mover += 1;
                     let to = (members[i].group.unwrap_or(0) + 1) % sessions.len() as u32;
-                    let moved = host
-                        .signalling
-                        .request(Command::BreakoutMove(MoveArgs {
-                            participant_ids: vec![members[i].participant.id().clone()],
-                            target: Location::Session(sessions[to as usize].clone()),
-                            if_revision: None,
-                        }))
-                        .await;
+                    let moved =
+                        move_to(host, &members[i].participant, &sessions[to as usize]).await;
                     match moved {
                         Ok(_) => members[i].group = Some(to),
                         Err(error) => eprintln!("\nmove {}: {error}", members[i].name),
@@ -400,6 +380,22 @@ async fn create_groups(
         .request(Command::BreakoutStart(StartArgs::default()))
         .await?;
     Ok(ids)
+}
+
+/// `breakout_move` of one participant into `session`, by the host.
+async fn move_to(
+    host: &Participant,
+    participant: &Participant,
+    session: &SessionId,
+) -> Result<(), ClientError> {
+    host.signalling
+        .request(Command::BreakoutMove(MoveArgs {
+            participant_ids: vec![participant.id().clone()],
+            target: Location::Session(session.clone()),
+            if_revision: None,
+        }))
+        .await
+        .map(drop)
 }
 
 /// Asks each subscriber for the layers of `layout`. Failures are reported, not fatal: a
