@@ -78,8 +78,9 @@ pub async fn run(
         });
         shard_handles.push(handle);
     }
-    let sessions =
-        Sessions::new(tokens, registry.clone(), closing_rx).with_draining(draining_rx.clone());
+    let sessions = Sessions::new(tokens, registry.clone(), closing_rx)
+        .with_draining(draining_rx.clone())
+        .with_metrics(metrics.clone());
     let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
     info!(
