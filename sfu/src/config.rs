@@ -11,15 +11,18 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{
+    ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 use serde::{Deserialize, Deserializer};
 use signalling_proto::{Role, Secret};
 
+use crate::control::RoomPolicy;
 use crate::signalling::token;
 
 /// The shortest `--api-secret` accepted: HS256 keys shorter than the hash output (32 bytes) are
@@ -32,7 +35,7 @@ Every option can also be set by its SFU_* environment variable (shown with each 
 a key of the TOML file given with --config / SFU_CONFIG: the key is the option's name with '_' \
 for '-' (e.g. http_port = 7880); deploy/sfu.example.toml documents them all. A flag wins over \
 its variable, a variable over the file, the file over the default. Unknown keys and invalid \
-values stop the server at start, naming the key. `sfu check-config` prints the result.";
+values stop the server at start, naming the key. `sfu check-config` prints the result. The room-policy options (viewers-must-knock .. allow-self-unmute) apply to every room the server creates (spec control-plane.md §5.1).";
 /// The `sfu` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -147,6 +150,33 @@ pub struct Config {
     #[arg(long, env = "SFU_DRAIN_GRACE", default_value = "0s", value_parser = parse_duration)]
     #[serde(deserialize_with = "de_duration")]
     pub drain_grace: Duration,
+    // --- Room policy (spec §5.1): the same for every room; defaults are `RoomPolicy::default`.
+    /// Room policy: viewers knock at a locked room like visitors and, once a host accepts
+    /// them, join as granted_viewer (spec viewersMustKnock). false: viewers bypass the lock.
+    #[arg(long, env = "SFU_VIEWERS_MUST_KNOCK", default_value_t = false,
+          action = ArgAction::Set, value_name = "BOOL")]
+    pub viewers_must_knock: bool,
+    /// Room policy: people per room, viewers not counted; one more gets room_full.
+    #[arg(long, env = "SFU_MAX_PARTICIPANTS", default_value_t = NonZeroU32::new(200).expect("200 > 0"))]
+    pub max_participants: NonZeroU32,
+    /// Room policy: viewers per room; one more gets max_viewer_limit_reached.
+    #[arg(long, env = "SFU_MAX_VIEWERS", default_value_t = NonZeroU32::new(400).expect("400 > 0"))]
+    pub max_viewers: NonZeroU32,
+    /// Room policy: how long a participant whose socket dropped keeps its place for `resume`
+    /// before it counts as gone (e.g. 30s).
+    #[arg(long, env = "SFU_RECONNECT_GRACE", default_value = "30s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de_duration")]
+    pub reconnect_grace: Duration,
+    /// Room policy: how long a knocker waits for a host's answer before it is rejected; 0s
+    /// waits forever.
+    #[arg(long, env = "SFU_KNOCK_TIMEOUT", default_value = "600s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de_duration")]
+    pub knock_timeout: Duration,
+    /// Room policy (spec allowSelfUnmute): whether a participant a host muted may unmute
+    /// itself; false: only a host's request re-opens its microphone.
+    #[arg(long, env = "SFU_ALLOW_SELF_UNMUTE", default_value_t = true,
+          action = ArgAction::Set, value_name = "BOOL")]
+    pub allow_self_unmute: bool,
 }
 
 impl Default for Config {
@@ -161,6 +191,12 @@ impl Default for Config {
             api_secret: None,
             log_format: LogFormat::Text,
             drain_grace: Duration::ZERO,
+            viewers_must_knock: false,
+            max_participants: NonZeroU32::new(200).expect("200 > 0"),
+            max_viewers: NonZeroU32::new(400).expect("400 > 0"),
+            reconnect_grace: Duration::from_secs(30),
+            knock_timeout: Duration::from_secs(600),
+            allow_self_unmute: true,
         }
     }
 }
@@ -178,6 +214,12 @@ impl fmt::Debug for Config {
             api_secret,
             log_format,
             drain_grace,
+            viewers_must_knock,
+            max_participants,
+            max_viewers,
+            reconnect_grace,
+            knock_timeout,
+            allow_self_unmute,
         } = self;
         f.debug_struct("Config")
             .field("http_addr", http_addr)
@@ -189,6 +231,12 @@ impl fmt::Debug for Config {
             .field("api_secret", api_secret)
             .field("log_format", log_format)
             .field("drain_grace", drain_grace)
+            .field("viewers_must_knock", viewers_must_knock)
+            .field("max_participants", max_participants)
+            .field("max_viewers", max_viewers)
+            .field("reconnect_grace", reconnect_grace)
+            .field("knock_timeout", knock_timeout)
+            .field("allow_self_unmute", allow_self_unmute)
             .finish()
     }
 }
@@ -212,6 +260,20 @@ impl Config {
     /// `GET /dev/token` exists (DECISIONS.md §11).
     pub fn is_development(&self) -> bool {
         self.api_secret.is_none()
+    }
+
+    /// The policy of every room this server creates: the room-policy settings over the spec's
+    /// defaults ([`RoomPolicy::default`]) for the knobs not configurable here.
+    pub fn room_policy(&self) -> RoomPolicy {
+        RoomPolicy {
+            viewers_must_knock: self.viewers_must_knock,
+            max_participants: self.max_participants.get(),
+            max_viewers: self.max_viewers.get(),
+            reconnect_grace: self.reconnect_grace,
+            knock_timeout: (!self.knock_timeout.is_zero()).then_some(self.knock_timeout),
+            allow_self_unmute: self.allow_self_unmute,
+            ..RoomPolicy::default()
+        }
     }
 }
 
@@ -333,6 +395,12 @@ impl Config {
             "api_secret" => self.api_secret.clone_from(&file.api_secret),
             "log_format" => self.log_format = file.log_format,
             "drain_grace" => self.drain_grace = file.drain_grace,
+            "viewers_must_knock" => self.viewers_must_knock = file.viewers_must_knock,
+            "max_participants" => self.max_participants = file.max_participants,
+            "max_viewers" => self.max_viewers = file.max_viewers,
+            "reconnect_grace" => self.reconnect_grace = file.reconnect_grace,
+            "knock_timeout" => self.knock_timeout = file.knock_timeout,
+            "allow_self_unmute" => self.allow_self_unmute = file.allow_self_unmute,
             _ => {}
         }
     }
@@ -380,6 +448,18 @@ impl Config {
             "drain_grace = \"{}\"",
             format_duration(self.drain_grace)
         ));
+        line(format!("viewers_must_knock = {}", self.viewers_must_knock));
+        line(format!("max_participants = {}", self.max_participants));
+        line(format!("max_viewers = {}", self.max_viewers));
+        line(format!(
+            "reconnect_grace = \"{}\"",
+            format_duration(self.reconnect_grace)
+        ));
+        line(format!(
+            "knock_timeout = \"{}\"",
+            format_duration(self.knock_timeout)
+        ));
+        line(format!("allow_self_unmute = {}", self.allow_self_unmute));
         out
     }
 }
@@ -504,13 +584,19 @@ mod tests {
             api_secret: Some(Secret::from(secret.as_str())),
             log_format: LogFormat::Json,
             drain_grace: Duration::from_secs(9),
+            viewers_must_knock: true,
+            max_participants: NonZeroU32::new(3).unwrap(),
+            max_viewers: NonZeroU32::new(4).unwrap(),
+            reconnect_grace: Duration::from_secs(5),
+            knock_timeout: Duration::ZERO,
+            allow_self_unmute: false,
         };
         for id in &ids {
             let mut config = Config::default();
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 9, "{ids:?}");
+        assert_eq!(ids.len(), 15, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.
@@ -521,6 +607,10 @@ mod tests {
             api_secret: Some(Secret::from("s".repeat(MIN_API_SECRET_BYTES).as_str())),
             drain_grace: Duration::from_millis(1500),
             log_format: LogFormat::Json,
+            viewers_must_knock: true,
+            max_viewers: NonZeroU32::new(12).unwrap(),
+            knock_timeout: Duration::ZERO,
+            allow_self_unmute: false,
             ..Config::ephemeral()
         };
         let text = config.to_toml();
@@ -533,6 +623,49 @@ mod tests {
                 ..config
             }
         );
+    }
+
+    // With no setting the server keeps the spec's default room policy (viewers bypass the
+    // lock); the flags' defaults are `Config::default`'s.
+    #[test]
+    fn defaults_keep_the_default_room_policy() {
+        assert_eq!(Config::default().room_policy(), RoomPolicy::default());
+        let cli = Cli::try_parse_from(["sfu"]).unwrap();
+        assert_eq!(cli.config, Config::default());
+    }
+
+    // The room-policy flags reach `RoomPolicy`; a knock timeout of 0s waits forever (the
+    // spec's `knockTimeout: 0`); booleans take an explicit value so a flag can turn off what
+    // the file turned on.
+    #[test]
+    fn room_policy_flags_reach_the_policy() {
+        let cli = Cli::try_parse_from([
+            "sfu",
+            "--viewers-must-knock",
+            "true",
+            "--max-participants",
+            "5",
+            "--max-viewers",
+            "6",
+            "--reconnect-grace",
+            "10s",
+            "--knock-timeout",
+            "0s",
+            "--allow-self-unmute",
+            "false",
+        ])
+        .unwrap();
+        let policy = cli.config.room_policy();
+        assert!(policy.viewers_must_knock);
+        assert_eq!(policy.max_participants, 5);
+        assert_eq!(policy.max_viewers, 6);
+        assert_eq!(policy.reconnect_grace, Duration::from_secs(10));
+        assert_eq!(policy.knock_timeout, None);
+        assert!(!policy.allow_self_unmute);
+        let zero = Cli::try_parse_from(["sfu", "--max-viewers", "0"]).unwrap_err();
+        assert!(zero.to_string().contains("--max-viewers"), "{zero}");
+        let bare = Cli::try_parse_from(["sfu", "--viewers-must-knock", "yes"]).unwrap_err();
+        assert!(bare.to_string().contains("--viewers-must-knock"), "{bare}");
     }
 
     // Durations take one unit suffix; anything else is refused with an example.

@@ -1,6 +1,6 @@
 //! Prometheus metrics (issue 7): one registry per server, exported at `/metrics`.
 //!
-//! Labels are bounded (a `DropReason`, a result, a command name, an error code), never a room
+//! Labels are bounded (a `DropReason`, a result, a command or event name, an error code), never a room
 //! or participant id, so the series count does not grow with traffic. The media side keeps
 //! plain cumulative counters ([`CoreStats`], [`ShardStats`]) and the shell adds their growth
 //! here ([`Metrics::observe_core`], [`Metrics::observe_shard`]), so the packet path never
@@ -13,7 +13,8 @@
 //! | `sfu_rooms`, `sfu_participants`, `sfu_breakout_groups`, `sfu_breakout_moves_total` | each room actor through its [`RoomGauges`] |
 //! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
 //! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
-//! | `sfu_signalling_commands_total`, `sfu_resumes_total` | the signalling session |
+//! | `sfu_signalling_commands_total`, `sfu_resumes_total` | each room actor when it answers |
+//! | `sfu_signalling_events_total` | the signalling session, once it wrote the event to its socket |
 //!
 //! The histograms a shard measures on its packet path (forwarding latency, join latency,
 //! bandwidth estimates) are [`FixedHistogram`]s in [`ShardStats`]: plain integer buckets the
@@ -25,11 +26,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{
-    Counter, Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Counter, Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use rustc_hash::FxHashSet;
-use signalling_proto::{CommandName, ErrorCode};
+use signalling_proto::{CommandName, ErrorCode, EventName};
 
 use crate::core::{CoreStats, DropReason, ForwardingPolicy, Location};
 pub use crate::shard::RtcpTotals;
@@ -122,6 +122,9 @@ pub struct Metrics {
     // --- Signalling: fed by the session. ---
     /// Commands answered, by wire name and status (`ok` or the error code).
     pub signalling_commands: IntCounterVec,
+    /// Events written to signalling sockets (server to client), by wire name; one per
+    /// recipient. Events for a participant without a socket (reconnecting) are not counted.
+    pub signalling_events: IntCounterVec,
     /// Session resumes (spec §9): `ok` or `failed`.
     pub resumes: IntCounterVec,
     /// This process's user + system CPU seconds at the kernel's tick resolution, read at
@@ -276,6 +279,11 @@ impl Metrics {
                 "Signalling commands answered, by command and status (ok or the error code).",
                 &["command", "status"],
             )?,
+            signalling_events: counter_vec(
+                "signalling_events_total",
+                "Signalling events written to clients' sockets, by event (one per recipient).",
+                &["event"],
+            )?,
             resumes: counter_vec(
                 "resumes_total",
                 "Session resumes on a new WebSocket, by result.",
@@ -312,6 +320,11 @@ impl Metrics {
             metrics
                 .signalling_commands
                 .with_label_values(&[command.as_str(), "ok"]);
+        }
+        for event in EventName::ALL {
+            metrics
+                .signalling_events
+                .with_label_values(&[event.as_str()]);
         }
         for result in ["ok", "failed"] {
             metrics.resumes.with_label_values(&[result]);
@@ -531,6 +544,13 @@ impl Metrics {
         };
         self.signalling_commands
             .with_label_values(&[command.as_str(), status])
+            .inc();
+    }
+
+    /// One event written to a client's socket. Fed by the session after the write.
+    pub fn observe_event(&self, event: EventName) {
+        self.signalling_events
+            .with_label_values(&[event.as_str()])
             .inc();
     }
 

@@ -13,7 +13,6 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::control::RoomPolicy;
 use crate::metrics::Metrics;
 use crate::shard::{self, ShardConfig, ShardEvent, ShardHandle};
 use crate::signalling::http::{self, HttpState};
@@ -65,7 +64,7 @@ pub async fn run(
     let shards = start_shards(&config)?;
     let metrics = Metrics::new().map_err(io::Error::other)?;
     let registry = RoomRegistry::with_shards(
-        RoomPolicy::default(),
+        config.room_policy(),
         shards.iter().map(|(handle, _)| handle.clone()).collect(),
     )
     .with_metrics(metrics.clone());
@@ -79,8 +78,9 @@ pub async fn run(
         });
         shard_handles.push(handle);
     }
-    let sessions =
-        Sessions::new(tokens, registry.clone(), closing_rx).with_draining(draining_rx.clone());
+    let sessions = Sessions::new(tokens, registry.clone(), closing_rx)
+        .with_draining(draining_rx.clone())
+        .with_metrics(metrics.clone());
     let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
     info!(

@@ -135,6 +135,36 @@ fn precedence_is_flag_then_env_then_file_then_default() {
     assert_eq!(shown.rtc_port, 2222);
 }
 
+// The room-policy settings follow the same precedence, and `check-config` shows them: the
+// file turns viewers_must_knock on, a flag turns it off again, a variable sets another knob.
+#[test]
+fn room_policy_settings_follow_the_precedence() {
+    let file =
+        TempToml::new("viewers_must_knock = true\nknock_timeout = \"0s\"\nmax_viewers = 9\n");
+    let out = run(sfu_command()
+        .args(["--config", file.arg(), "check-config"])
+        .env("SFU_ALLOW_SELF_UNMUTE", "false"));
+    assert!(out.status.success(), "{out:?}");
+    let shown = Config::from_toml(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let policy = shown.room_policy();
+    assert!(policy.viewers_must_knock, "file beats default");
+    assert_eq!(policy.knock_timeout, None, "0s waits forever");
+    assert_eq!(policy.max_viewers, 9);
+    assert!(!policy.allow_self_unmute, "env beats default");
+    assert_eq!(shown.reconnect_grace, Duration::from_secs(30), "default");
+
+    let out = run(sfu_command().args([
+        "--config",
+        file.arg(),
+        "--viewers-must-knock",
+        "false",
+        "check-config",
+    ]));
+    assert!(out.status.success(), "{out:?}");
+    let shown = Config::from_toml(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert!(!shown.viewers_must_knock, "flag beats file");
+}
+
 // An unknown key stops the start with a message naming it (a typo is never ignored).
 #[test]
 fn unknown_key_is_an_error_naming_the_key() {
@@ -161,6 +191,11 @@ fn bad_values_are_errors_naming_the_field() {
         ("log_format = \"xml\"", "log_format"),
         ("drain_grace = \"5 minutes\"", "drain_grace"),
         ("public_ip = 7", "public_ip"),
+        ("viewers_must_knock = \"yes\"", "viewers_must_knock"),
+        ("max_participants = 0", "max_participants"),
+        ("max_viewers = -1", "max_viewers"),
+        ("knock_timeout = 600", "knock_timeout"),
+        ("reconnect_grace = \"soon\"", "reconnect_grace"),
     ] {
         let message = load_error(file);
         assert!(message.contains(field), "{file}: {message}");

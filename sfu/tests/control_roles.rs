@@ -138,3 +138,35 @@ fn command_rate_limit() {
     h.cmd(h.at_ms(40), conn, Command::GetRoomState(Empty {}))
         .unwrap();
 }
+
+/// A room with a host and `visitors` visitors, the last `dropped` of which lost their sockets
+/// (each arms a reconnect-grace timer), all at `t0`.
+fn room_with_dropped_visitors(t0: std::time::Instant, visitors: usize, dropped: usize) -> Harness {
+    let mut h = Harness::with_policy_at(sfu::control::RoomPolicy::default(), t0);
+    h.join("host", Role::Host);
+    let conns: Vec<_> = (0..visitors)
+        .map(|n| h.join(&format!("visitor-{n}"), Role::Visitor).0)
+        .collect();
+    for conn in &conns[visitors - dropped..] {
+        h.room.handle_disconnect(t0, *conn);
+        h.drain();
+        h.check();
+    }
+    h
+}
+
+// `fingerprint()` is what the "no state change" assertions compare, so two rooms in the same
+// state print the same, whatever order their hash maps (armed timers, allowed sets, the
+// policy's members) happen to iterate in: each map has its own random seed.
+#[test]
+fn equal_rooms_have_equal_fingerprints() {
+    let first = room_with_dropped_visitors(Harness::new().t0, 12, 6);
+    for _ in 0..4 {
+        let second = room_with_dropped_visitors(first.t0, 12, 6);
+        // Not `assert_eq!`: a room's fingerprint runs to tens of kilobytes.
+        assert!(
+            first.room.fingerprint() == second.room.fingerprint(),
+            "equal rooms print differently"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use sfu::core::testing::TestRoom;
 use sfu::core::{CoreStats, ForwardingPolicy, Location, Member, ParticipantId, SessionId};
 use sfu::metrics::{Metrics, RtcpTotals};
 use sfu::shard::{ShardStats, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS};
-use signalling_proto::{CommandName, ErrorCode};
+use signalling_proto::{CommandName, ErrorCode, EventName};
 
 // A scrape after real forwarding passes promtool and shows non-zero packet counters.
 #[test]
@@ -179,6 +179,31 @@ fn shard_histograms_and_breakdowns_pass_promtool() {
     ] {
         assert!(text.contains(line), "{line} missing in\n{text}");
     }
+    if let Err(complaint) = sfu::metrics::promtool_check(&text) {
+        panic!("promtool check metrics failed:\n{complaint}");
+    }
+}
+
+// Every event name has its `sfu_signalling_events_total` series from the start (at zero,
+// labelled by the wire name only), each write counts one, and the exposition passes promtool.
+#[test]
+fn signalling_events_are_counted_by_name_from_zero() {
+    let metrics = Metrics::new().unwrap();
+    let text = metrics.render();
+    for event in EventName::ALL {
+        let line = format!(
+            "sfu_signalling_events_total{{event=\"{}\"}} 0",
+            event.as_str()
+        );
+        assert!(text.contains(&line), "{line} missing");
+    }
+    metrics.observe_event(EventName::ChatMessage);
+    metrics.observe_event(EventName::ChatMessage);
+    metrics.observe_event(EventName::NewClient);
+    let text = metrics.render();
+    assert!(text.contains("sfu_signalling_events_total{event=\"chat_message\"} 2"));
+    assert!(text.contains("sfu_signalling_events_total{event=\"new_client\"} 1"));
+    assert!(text.contains("sfu_signalling_events_total{event=\"room_knocked\"} 0"));
     if let Err(complaint) = sfu::metrics::promtool_check(&text) {
         panic!("promtool check metrics failed:\n{complaint}");
     }

@@ -309,6 +309,24 @@ async fn counts_return_to_zero_after_everyone_leaves() {
         counted(&metrics, "publisher_offer", "invalid_argument"),
         Some(1.0)
     );
+    // The host was sent `new_client` when ada joined: counted once written to its socket.
+    host.event("new_client").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, metrics) = http_get(server.addr, "/metrics").await;
+        let sent = sample(
+            &metrics,
+            r#"sfu_signalling_events_total{event="new_client"}"#,
+        );
+        if sent == Some(1.0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "new_client not counted: {sent:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     ok_result(&host.call("leave_room", json!({})).await);
     ok_result(&ada.call("leave_room", json!({})).await);

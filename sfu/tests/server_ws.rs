@@ -385,7 +385,7 @@ async fn registry_forgets_a_room_after_its_session_ends() {
                 assert_eq!(code, 1000);
                 break;
             }
-            Ok(Some(Outgoing::Text(_))) => {}
+            Ok(Some(Outgoing::Text(_) | Outgoing::Event { .. })) => {}
             other => panic!("no close frame: {other:?}"),
         }
     }

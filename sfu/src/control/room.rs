@@ -276,8 +276,11 @@ impl Room {
 
     /// A text rendering of everything commands may change (not the rate-limit buckets): equal
     /// before and after means "no state change" (spec §6.2), which tests assert.
+    /// Deterministic: every hash map in it prints sorted by key (`TimerTable`'s and
+    /// `ForwardingPolicy`'s `Debug`, and `allowed` here), so two equal rooms print equally.
     pub fn fingerprint(&self) -> String {
-        format!("{:?}|{:?}|{:?}", self.state, self.installed, self.allowed)
+        let allowed: BTreeMap<_, _> = self.allowed.iter().collect();
+        format!("{:?}|{:?}|{:?}", self.state, self.installed, allowed)
     }
 
     /// Spec §5.9 (the invariants that apply without breakouts) plus this implementation's own;

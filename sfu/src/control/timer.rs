@@ -2,7 +2,8 @@
 
 use crate::control::Effect;
 use crate::core::ParticipantId;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::time::Instant;
 
 /// A timer the room asked for with [`Effect::SetTimer`].
@@ -27,10 +28,25 @@ pub enum Timer {
 /// The armed timers, each with the generation of its latest arming. A firing counts only if
 /// its generation is the armed one, so cancelling is forgetting (spec §10.3: "the handler MUST
 /// ignore it if the generation changed").
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct TimerTable {
     armed: HashMap<Timer, u64>,
     next_generation: u64,
+}
+
+impl fmt::Debug for TimerTable {
+    // The armed timers print sorted, so equal tables print equally whatever order their map
+    // iterates in (`Room::fingerprint` compares printouts).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            armed,
+            next_generation,
+        } = self;
+        f.debug_struct("TimerTable")
+            .field("armed", &armed.iter().collect::<BTreeMap<_, _>>())
+            .field("next_generation", next_generation)
+            .finish()
+    }
 }
 
 impl TimerTable {
@@ -63,5 +79,30 @@ impl TimerTable {
 
     pub(crate) fn is_armed(&self, timer: Timer) -> bool {
         self.armed.contains_key(&timer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Two equal tables built differently (capacity, insertion order) print the same.
+    #[test]
+    fn equal_tables_print_equally() {
+        let timers: Vec<(Timer, u64)> = (0..64)
+            .map(|n| (Timer::ReconnectGrace(ParticipantId(n)), n + 1))
+            .collect();
+        let small = TimerTable {
+            armed: timers.iter().copied().collect(),
+            next_generation: 64,
+        };
+        let mut armed = HashMap::with_capacity(4096);
+        armed.extend(timers.iter().rev().copied());
+        let large = TimerTable {
+            armed,
+            next_generation: 64,
+        };
+        assert_eq!(small, large);
+        assert_eq!(format!("{small:?}"), format!("{large:?}"));
     }
 }

@@ -6,6 +6,9 @@
 //! evaluates the same predicate when a policy is installed to rebuild its routing table (never
 //! per packet). Because both use this file, the two cannot disagree (DECISIONS.md §5).
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::id::{MediaKind, ParticipantId, SessionId, StreamId, StreamRef};
@@ -47,7 +50,7 @@ impl Member {
 
 /// An immutable, versioned snapshot of everything §13.1 depends on. Participants absent from
 /// `members` are not admitted (knockers, the departed): they neither send nor receive.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ForwardingPolicy {
     pub version: u64,
     /// Breakout state is Started or Closing.
@@ -79,6 +82,28 @@ pub struct PublisherView {
     pub sending: bool,
     /// Rule 4's stage exception: `(q, stream)` is spotlighted.
     pub staged: bool,
+}
+
+impl fmt::Debug for ForwardingPolicy {
+    // Maps and sets print sorted, so equal policies print equally however they were built
+    // (their iteration order depends on insertion order and capacity); `Room::fingerprint`
+    // compares printouts. Never called on the packet path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            version,
+            breakout_active,
+            members,
+            stage,
+            monitors,
+        } = self;
+        f.debug_struct("ForwardingPolicy")
+            .field("version", version)
+            .field("breakout_active", breakout_active)
+            .field("members", &members.iter().collect::<BTreeMap<_, _>>())
+            .field("stage", &stage.iter().collect::<BTreeSet<_>>())
+            .field("monitors", &monitors.iter().collect::<BTreeMap<_, _>>())
+            .finish()
+    }
 }
 
 impl ForwardingPolicy {
@@ -131,5 +156,38 @@ impl ForwardingPolicy {
             sending: gate_open && !member.receive_only,
             staged: self.stage.contains(&(q, stream.stream)),
         })
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    // Two equal policies built differently (insertion order, capacity) print the same.
+    #[test]
+    fn equal_policies_print_equally() {
+        let ids: Vec<ParticipantId> = (1..=64).map(ParticipantId).collect();
+        let mut forward = ForwardingPolicy::default();
+        let mut backward = ForwardingPolicy {
+            members: FxHashMap::with_capacity_and_hasher(4096, Default::default()),
+            stage: FxHashSet::with_capacity_and_hasher(4096, Default::default()),
+            ..ForwardingPolicy::default()
+        };
+        for &id in &ids {
+            forward
+                .members
+                .insert(id, Member::publisher(Location::Main));
+            forward.stage.insert((id, StreamId::Camera));
+            forward.monitors.insert(id, SessionId(id.0 % 3));
+        }
+        for &id in ids.iter().rev() {
+            backward
+                .members
+                .insert(id, Member::publisher(Location::Main));
+            backward.stage.insert((id, StreamId::Camera));
+            backward.monitors.insert(id, SessionId(id.0 % 3));
+        }
+        assert_eq!(forward, backward);
+        assert_eq!(format!("{forward:?}"), format!("{backward:?}"));
     }
 }

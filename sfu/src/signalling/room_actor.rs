@@ -16,7 +16,7 @@ use std::time::Instant;
 use rand_core::{OsRng, TryRngCore};
 use signalling_proto::{
     encode_server_message, Command, CommandName, CommandResult, Empty, ErrorBody, ErrorCode, Event,
-    EventMessage, JoinRoomArgs, ReqId, Response, Sdp, ServerMessage,
+    EventMessage, EventName, JoinRoomArgs, ReqId, Response, Sdp, ServerMessage,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn, Instrument};
@@ -37,8 +37,11 @@ const ROOM_INBOX: usize = 256;
 /// What a session's writer is asked to put on its socket, in order.
 #[derive(Debug)]
 pub enum Outgoing {
-    /// One encoded server frame.
+    /// One encoded server frame other than an event (a response).
     Text(String),
+    /// One encoded event frame and its name, which the session counts once written
+    /// (`sfu_signalling_events_total`).
+    Event { name: EventName, frame: String },
     /// Close the socket with this code and reason after the frames before it.
     Close { code: u16, reason: &'static str },
 }
@@ -538,8 +541,9 @@ impl RoomActor {
                         ts: self.wall_clock.timestamp(now),
                         event,
                     };
+                    let name = message.event.name();
                     let frame = encode_server_message(&ServerMessage::Event(message));
-                    self.push(connection, Outgoing::Text(frame));
+                    self.push(connection, Outgoing::Event { name, frame });
                 }
                 Effect::SetTimer {
                     timer,
@@ -760,8 +764,9 @@ impl RoomActor {
             event,
         };
         if let Some(&connection) = self.routes.get(&participant) {
+            let name = message.event.name();
             let frame = encode_server_message(&ServerMessage::Event(message));
-            self.push(connection, Outgoing::Text(frame));
+            self.push(connection, Outgoing::Event { name, frame });
         }
     }
 

@@ -4,7 +4,8 @@
 //! `not_connected` before admission, `invalid_credential`), verifies `{token}` credentials and
 //! hands everything else to its room's [`RoomActor`](super::room_actor::RoomActor). It writes
 //! two kinds of frames: its own answers, and the room's frames from the connection's bounded
-//! outgoing queue (responses, then the events they caused, spec §6.3).
+//! outgoing queue (responses, then the events they caused, spec §6.3). Each event written to
+//! the socket is counted by name (`sfu_signalling_events_total`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tracing::{debug, info, Instrument};
 
 use crate::clock;
 use crate::control::ConnectionId;
+use crate::metrics::Metrics;
 use crate::signalling::http::HttpState;
 use crate::signalling::room_actor::{
     room_gone, ConnectionLink, Handled, Outgoing, RoomHandle, RoomRegistry, CLOSE_SLOW_CONSUMER,
@@ -46,6 +48,8 @@ pub struct Sessions {
     /// Number of running sessions; [`crate::server::run`] waits for it to reach zero.
     running: Arc<watch::Sender<usize>>,
     next_connection: Arc<AtomicU64>,
+    /// Where the events written to sockets are counted; `None` in tests without metrics.
+    metrics: Option<Metrics>,
 }
 
 impl Sessions {
@@ -58,7 +62,14 @@ impl Sessions {
             draining: watch::channel(false).1,
             running: Arc::new(watch::Sender::new(0)),
             next_connection: Arc::new(AtomicU64::new(1)),
+            metrics: None,
         }
+    }
+
+    /// Counts every event the sessions write to their sockets in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Refuses new joins and knocks with `server_draining` once `draining` turns `true`;
@@ -120,6 +131,7 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
         let (outgoing, mut queue) = mpsc::channel(OUTGOING_QUEUE);
         let overflowed = Arc::new(Notify::new());
         let mut closing = sessions.closing.clone();
+        let metrics = sessions.metrics.clone();
         let mut session = Session {
             link: ConnectionLink {
                 id,
@@ -143,6 +155,14 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
                     Outgoing::Text(frame) => {
                         if socket.send(Message::Text(frame.into())).await.is_err() {
                             break "write failed";
+                        }
+                    }
+                    Outgoing::Event { name, frame } => {
+                        if socket.send(Message::Text(frame.into())).await.is_err() {
+                            break "write failed";
+                        }
+                        if let Some(metrics) = &metrics {
+                            metrics.observe_event(name);
                         }
                     }
                     Outgoing::Close { code, reason } => break close(&mut socket, code, reason).await,

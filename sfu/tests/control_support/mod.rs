@@ -26,6 +26,12 @@ impl Harness {
     pub fn with_policy(policy: RoomPolicy) -> Self {
         #[allow(clippy::disallowed_methods)] // tests own the clock
         let t0 = Instant::now();
+        Self::with_policy_at(policy, t0)
+    }
+
+    /// A room whose virtual time starts at `t0` (two harnesses on one `t0` can reach equal
+    /// states).
+    pub fn with_policy_at(policy: RoomPolicy, t0: Instant) -> Self {
         let room = Room::new(RoomConfig {
             name: ROOM.to_owned(),
             policy,
