@@ -143,6 +143,7 @@ pub fn build_json(run: &RunResult) -> Value {
                     .map(|t| (t.publisher, t.kind)).collect::<HashSet<_>>().len(),
                 "packets": packets,
                 "lost_pct": pct(lost, packets + lost),
+                "duplicates": s.tracks.values().map(|t| t.stats.duplicates).sum::<u64>(),
                 "freezes": s.tracks.values().map(|t| t.stats.freezes).sum::<u64>(),
                 "join_ms": s.join_time.map(|d| d.as_secs_f64() * 1000.0),
                 "latency_p99_ms": s.latency.quantile_ms(0.99),

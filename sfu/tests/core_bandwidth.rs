@@ -231,3 +231,56 @@ fn steady_estimate_switches_at_most_once_per_10s() {
         }
     }
 }
+
+/// The demands reported for `p`'s downlink at or after `since`, in kbps.
+fn demands_since(r: &TestRoom, subscriber: u64, since: Instant) -> Vec<u64> {
+    let downlink = r.downlink(p(subscriber));
+    r.events
+        .iter()
+        .filter(|(at, _)| *at >= since)
+        .filter_map(|(_, e)| match e {
+            CoreEvent::DownlinkDemand {
+                downlink: d,
+                bitrate,
+            } if *d == downlink => Some(bitrate.0 / 1000),
+            _ => None,
+        })
+        .collect()
+}
+
+// A downlink's demand is what its subscriptions would take unconstrained: the requested layer
+// of each video plus audio, whatever the estimate. It follows the subscriber's request, and
+// steady traffic does not repeat it (the shell sets its probing target from it).
+#[test]
+fn downlink_demand_follows_requests_not_the_estimate() {
+    let mut r = room(2);
+    let sid = r.subscription(p(2), p(1), true);
+    r.estimate(p(2), Bitrate::kbps(300));
+    r.run_for(ms(5000));
+    let demand = *demands_since(&r, 2, r.now - ms(5000))
+        .last()
+        .expect("a demand");
+    // The top layer (~960 kbps with the simulated camera) plus audio, above the estimate.
+    assert!((900..1200).contains(&demand), "demand {demand} kbps");
+    let steady = r.now;
+    r.run_for(ms(5000));
+    assert!(
+        demands_since(&r, 2, steady).is_empty(),
+        "steady traffic repeated the demand"
+    );
+
+    let lowered = r.now;
+    let q = sfu::core::Layer {
+        spatial: 0,
+        temporal: 2,
+    };
+    r.core.set_requested(r.now, sid, Some(q)).unwrap();
+    r.run_for(ms(1000));
+    let low = *demands_since(&r, 2, lowered)
+        .last()
+        .expect("a lower demand");
+    assert!(
+        low < 400,
+        "demand {low} kbps after asking for the lowest layer"
+    );
+}

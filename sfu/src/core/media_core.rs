@@ -120,7 +120,20 @@ pub enum CoreEvent {
     Resumed {
         subscription: SubscriptionId,
     },
+    /// What a downlink's subscriptions would take with no bandwidth limit (each video at the
+    /// best layer its subscriber asked for, plus audio). The shell lets its bandwidth
+    /// estimator probe up to this and no further: probing towards a fixed ceiling pads every
+    /// idle transport with retransmissions nobody needs. Emitted when it moves by more than
+    /// [`DEMAND_STEP_PCT`].
+    DownlinkDemand {
+        downlink: DownlinkId,
+        bitrate: Bitrate,
+    },
 }
+
+/// How far (in percent) a downlink's demand must move before [`CoreEvent::DownlinkDemand`]
+/// reports it again: measured layer rates wander a little on every tick.
+pub const DEMAND_STEP_PCT: u64 = 10;
 
 /// Errors of the configuration methods (all caused by stale or wrong ids from the shell).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +215,8 @@ struct Downlink {
     subscriptions: Vec<SubscriptionId>,
     /// Queued in `MediaCore::dirty` for reallocation.
     dirty: bool,
+    /// The demand last reported in [`CoreEvent::DownlinkDemand`].
+    demand_sent: Option<Bitrate>,
 }
 
 /// Bitrates assumed for an encoding that just appeared, before the first measurement: typical
@@ -288,6 +303,7 @@ impl MediaCore {
             estimate: None,
             subscriptions: Vec::new(),
             dirty: false,
+            demand_sent: None,
         })
     }
 
@@ -901,6 +917,11 @@ impl MediaCore {
             demand_subs.push((sid, true));
         }
         let estimate = d.estimate.map(|e| Bitrate(e.0.saturating_sub(audio.0)));
+        let demand = demands
+            .iter()
+            .filter_map(|demand| demand.best().and_then(|layer| demand.rate(layer)))
+            .fold(audio.0, |sum, rate| sum.saturating_add(rate.0));
+        self.report_demand(downlink, Bitrate(demand));
         self.allocator
             .allocate(now, estimate, &demands, &mut targets);
         let mut video_targets = targets.iter();
@@ -918,6 +939,23 @@ impl MediaCore {
         self.demands = demands;
         self.demand_subs = demand_subs;
         self.targets = targets;
+    }
+
+    fn report_demand(&mut self, downlink: DownlinkId, demand: Bitrate) {
+        let Some(d) = self.downlinks.get_mut(downlink) else {
+            return;
+        };
+        let moved = d.demand_sent.is_none_or(|sent| {
+            demand.0.abs_diff(sent.0).saturating_mul(100) > sent.0.saturating_mul(DEMAND_STEP_PCT)
+        });
+        if moved {
+            d.demand_sent = Some(demand);
+            self.outputs
+                .push_back(Output::Event(CoreEvent::DownlinkDemand {
+                    downlink,
+                    bitrate: demand,
+                }));
+        }
     }
 
     fn apply_target(

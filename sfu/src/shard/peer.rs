@@ -103,8 +103,11 @@ impl Peer {
                 .map_err(|e| PeerFault(format!("host candidate {}: {e}", setup.candidate)))?;
             rtc.add_local_candidate(candidate);
             if subscriber {
+                // Probe towards a typical demand until the core reports this downlink's own
+                // (`CoreEvent::DownlinkDemand`). No minimum: str0m would pad the transport up
+                // to it whenever media sends less, e.g. to every audio-only listener.
                 rtc.bwe()
-                    .set_bitrate(setup.initial_estimate, setup.desired_bitrate);
+                    .set_bitrate(RtcBitrate::ZERO, setup.desired_bitrate);
             }
             Ok(rtc)
         };

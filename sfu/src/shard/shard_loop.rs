@@ -49,6 +49,9 @@ slotmap::new_key_type! {
 /// Datagrams read per wake-up before the touched peers are flushed, so one busy socket cannot
 /// starve timers and commands (quinn's work limit).
 const RECV_BATCH: usize = 64;
+/// How far above a downlink's demand its bandwidth estimator probes: enough headroom for the
+/// allocator to raise a layer (DECISIONS.md §9) without probing for bandwidth nobody asked for.
+const DEMAND_HEADROOM_PCT: u64 = 25;
 /// Outputs drained from one `Rtc` per poll before it goes back in the queue.
 const POLL_LIMIT: usize = 4096;
 /// Rounds of "poll every dirty peer" per wake-up; forwards only ever dirty subscriber peers,
@@ -745,6 +748,25 @@ impl ShardLoop {
                         }
                         CoreEvent::Resumed { subscription } => {
                             (subscription, ForwardingChange::Resumed)
+                        }
+                        CoreEvent::DownlinkDemand { downlink, bitrate } => {
+                            let Some(&key) = room.downlink_peers.get(downlink) else {
+                                continue;
+                            };
+                            let Some(peer) = self.peers.get_mut(key) else {
+                                continue;
+                            };
+                            let desired = RtcBitrate::bps(
+                                bitrate.0.saturating_mul(100 + DEMAND_HEADROOM_PCT) / 100,
+                            );
+                            // No minimum: str0m pads a transport up to its minimum, and media
+                            // below the demand needs no padding, only probes towards it.
+                            if let Err(fault) =
+                                peer.guard(|rtc| rtc.bwe().set_bitrate(RtcBitrate::ZERO, desired))
+                            {
+                                self.fail(key, fault);
+                            }
+                            continue;
                         }
                         CoreEvent::PolicyInstalled { .. } => continue,
                     };
