@@ -317,6 +317,11 @@ async fn run(args: Args) -> Result<(), ClientError> {
         failures,
         ..RunResult::default()
     };
+    // Publisher number -> its final group, to tell a track that ended with a move.
+    let group_of: HashMap<u32, Option<u32>> = members
+        .iter()
+        .filter_map(|p| p.publishes.map(|(number, _)| (number, p.group)))
+        .collect();
     for m in &members {
         if let Some(counters) = m.participant.send_counters() {
             use std::sync::atomic::Ordering::Relaxed;
@@ -325,7 +330,9 @@ async fn run(args: Args) -> Result<(), ClientError> {
             result.write_errors += counters.write_errors.load(Relaxed);
         }
         if let Some(mut stats) = m.participant.subscriber_stats() {
-            stats.finish(now);
+            stats.finish(now, |publisher| {
+                group_of.get(&publisher).is_none_or(|g| *g == m.group)
+            });
             result.subscribers.push((m.name.clone(), stats));
         }
     }

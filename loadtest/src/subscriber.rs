@@ -71,10 +71,14 @@ pub struct SubscriberStats {
 }
 
 impl SubscriberStats {
-    /// Closes every track's freeze accounting at `now`.
-    pub fn finish(&mut self, now: Instant) {
+    /// Closes the freeze accounting at `now` of every track whose publisher `still_heard`
+    /// says this subscriber should still receive. A track that stopped because someone moved
+    /// to another group ended as it should, and its silence since is no freeze.
+    pub fn finish(&mut self, now: Instant, still_heard: impl Fn(u32) -> bool) {
         for track in self.tracks.values_mut() {
-            track.stats.finish(now);
+            if still_heard(track.publisher) {
+                track.stats.finish(now);
+            }
         }
     }
 }
