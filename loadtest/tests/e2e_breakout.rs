@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use loadtest::{Participant, ParticipantConfig, PublisherConfig};
 use serde_json::{json, Value};
 use signalling_proto::{decode_client_frame, Command, MediaKind};
-use tokio::sync::oneshot;
+
+mod server_support;
+use server_support::Server;
 
 /// How long any expected state may take to appear.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -75,13 +77,8 @@ async fn until_heard(people: &[Participant], what: &str, expected: impl Fn(usize
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_participants_two_groups() {
-    let config = sfu::Config::ephemeral();
-    let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(sfu::run(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    let url = format!("ws://{addr}");
+    let server = Server::start().await;
+    let url = server.url.clone();
 
     // Participant i publishes as load-test publisher i; participant 0 is the host.
     let mut people = Vec::new();
@@ -163,6 +160,5 @@ async fn six_participants_two_groups() {
     for p in people {
         p.close().await;
     }
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    server.stop().await;
 }

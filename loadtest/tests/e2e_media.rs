@@ -8,51 +8,14 @@
 
 use std::time::{Duration, Instant};
 
-use loadtest::{Participant, ParticipantConfig, PublisherConfig, SubscriberStats};
+use loadtest::{Participant, PublisherConfig, SubscriberStats};
 use signalling_proto::{Layer, MediaKind, StreamId, SubscriptionPreference};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+mod server_support;
+use server_support::Server;
 
 /// How long any expected state may take to appear.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-struct Server {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start() -> Self {
-        let config = sfu::Config::ephemeral();
-        let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(sfu::run(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        Self {
-            url: format!("ws://{addr}"),
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn join(&self, room: &str, identity: &str, subscribe: bool) -> Participant {
-        Participant::join(ParticipantConfig {
-            subscribe,
-            ..ParticipantConfig::new(&self.url, room, identity)
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{identity} joins: {e}"))
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-    }
-}
 
 /// Polls `check` on `p`'s subscriber stats until it holds.
 async fn eventually(p: &Participant, what: &str, check: impl Fn(&SubscriberStats) -> bool) {

@@ -1,25 +1,19 @@
 //! 1 publisher, 3 subscribers against an in-process server on 127.0.0.1 (ephemeral ports,
 //! development tokens): every subscriber receives the publisher's audio and video with < 5 %
 //! loss, and no packet crosses groups.
-//!
-//! Ignored until the server's media path (`publisher_offer`, `subscriber_offer`) lands on
-//! `main`; run it with `cargo test -p loadtest --test smoke -- --ignored`.
 
 use std::time::Duration;
 
 use loadtest::{Participant, ParticipantConfig, PublisherConfig};
 use signalling_proto::MediaKind;
-use tokio::sync::oneshot;
+
+mod server_support;
+use server_support::Server;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_publisher_three_subscribers() {
-    let config = sfu::Config::ephemeral();
-    let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(sfu::run(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    let url = format!("ws://{addr}");
+    let server = Server::start().await;
+    let url = server.url.clone();
 
     let mut publisher = Participant::join(ParticipantConfig {
         subscribe: false,
@@ -69,6 +63,5 @@ async fn one_publisher_three_subscribers() {
         s.close().await;
     }
     publisher.close().await;
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    server.stop().await;
 }
