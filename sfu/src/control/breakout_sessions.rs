@@ -10,7 +10,7 @@ use crate::core::{ParticipantId, SessionId};
 use signalling_proto::{
     ArgumentReason, BreakoutState, Changed, CreateSessionsArgs, CreateSessionsResult,
     DeleteSessionArgs, DuplicateNameDetails, Empty, ErrorBody, ErrorCode, InvalidArgumentDetails,
-    PlanArgs, RenameSessionArgs, SessionRef, SetSessionOpenArgs, TooManySessionsDetails,
+    PlanArgs, RenameSessionArgs, Secret, SessionRef, SetSessionOpenArgs, TooManySessionsDetails,
 };
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -70,6 +70,22 @@ fn duplicate(name: &str, index: Option<usize>) -> ErrorBody {
 }
 
 impl Room {
+    /// The checks a session edit starts with, in the spec's order: a host with the current
+    /// revision, no run closing, and the edit lock (spec §12).
+    fn begin_session_edit(
+        &self,
+        now: Instant,
+        caller: ParticipantId,
+        if_revision: Option<u64>,
+        edit_lock_token: Option<&Secret>,
+    ) -> Result<(), ErrorBody> {
+        self.manage(caller, if_revision)?;
+        if self.state.breakout.state == BreakoutState::Closing {
+            return Err(closing());
+        }
+        self.check_plan_lock(now, caller, edit_lock_token)
+    }
+
     /// `breakout_create_sessions` (spec §8.7): atomic; missing names become `"Session N"`.
     pub(crate) fn breakout_create_sessions(
         &mut self,
@@ -77,11 +93,7 @@ impl Room {
         caller: ParticipantId,
         args: CreateSessionsArgs,
     ) -> Result<CreateSessionsResult, ErrorBody> {
-        self.manage(caller, args.if_revision)?;
-        if self.state.breakout.state == BreakoutState::Closing {
-            return Err(closing());
-        }
-        self.check_plan_lock(now, caller, args.edit_lock_token.as_ref())?;
+        self.begin_session_edit(now, caller, args.if_revision, args.edit_lock_token.as_ref())?;
         let requested = match (&args.sessions, args.count) {
             (Some(sessions), _) => sessions.clone(),
             (None, Some(n)) => vec![Default::default(); usize::try_from(n).unwrap_or(0)],
@@ -152,11 +164,7 @@ impl Room {
         caller: ParticipantId,
         args: RenameSessionArgs,
     ) -> Result<Changed, ErrorBody> {
-        self.manage(caller, args.if_revision)?;
-        if self.state.breakout.state == BreakoutState::Closing {
-            return Err(closing());
-        }
-        self.check_plan_lock(now, caller, args.edit_lock_token.as_ref())?;
+        self.begin_session_edit(now, caller, args.if_revision, args.edit_lock_token.as_ref())?;
         let id = session_from_wire(&self.state.breakout, &args.session_id)?;
         let name = check_name(&args.name, "name")?;
         let b = &self.state.breakout;
@@ -241,11 +249,7 @@ impl Room {
         caller: ParticipantId,
         args: SetSessionOpenArgs,
     ) -> Result<Changed, ErrorBody> {
-        self.manage(caller, args.if_revision)?;
-        if self.state.breakout.state == BreakoutState::Closing {
-            return Err(closing());
-        }
-        self.check_plan_lock(now, caller, args.edit_lock_token.as_ref())?;
+        self.begin_session_edit(now, caller, args.if_revision, args.edit_lock_token.as_ref())?;
         let id = session_from_wire(&self.state.breakout, &args.session_id)?;
         let Some(session) = self.state.breakout.sessions.iter_mut().find(|s| s.id == id) else {
             return Err(error(ErrorCode::InternalError, "session vanished"));
