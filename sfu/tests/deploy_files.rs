@@ -197,7 +197,7 @@ async fn dashboard_and_alerts_query_only_exported_metrics() {
         "sfu_keyframe_rtcp_total",
         "sfu_layer_switches_total",
         "sfu_forwarding_latency_seconds_bucket",
-        "process_cpu_seconds_total",
+        "sfu_process_cpu_seconds_total",
     ] {
         assert!(all.contains(needed), "no panel or alert uses {needed}");
     }
