@@ -41,28 +41,21 @@ impl RtcpTally {
         written: Option<u64>,
     ) {
         let seen = self.entry(stats.mid, stats.rid, true);
-        totals.nacks_in += stats.nacks.saturating_sub(seen.nacks);
-        totals.plis_in += stats.plis.saturating_sub(seen.plis);
-        totals.firs_in += stats.firs.saturating_sub(seen.firs);
-        seen.nacks = seen.nacks.max(stats.nacks);
-        seen.plis = seen.plis.max(stats.plis);
-        seen.firs = seen.firs.max(stats.firs);
+        grow(&mut totals.nacks_in, &mut seen.nacks, stats.nacks);
+        grow(&mut totals.plis_in, &mut seen.plis, stats.plis);
+        grow(&mut totals.firs_in, &mut seen.firs, stats.firs);
         if let Some(written) = written {
             let resent = stats.packets.saturating_sub(written);
-            totals.retransmissions += resent.saturating_sub(seen.resent);
-            seen.resent = seen.resent.max(resent);
+            grow(&mut totals.retransmissions, &mut seen.resent, resent);
         }
     }
 
     /// A stats report of a stream the server receives.
     pub fn ingress(&mut self, totals: &mut RtcpTotals, stats: &MediaIngressStats) {
         let seen = self.entry(stats.mid, stats.rid, false);
-        totals.nacks_out += stats.nacks.saturating_sub(seen.nacks);
-        totals.plis_out += stats.plis.saturating_sub(seen.plis);
-        totals.firs_out += stats.firs.saturating_sub(seen.firs);
-        seen.nacks = seen.nacks.max(stats.nacks);
-        seen.plis = seen.plis.max(stats.plis);
-        seen.firs = seen.firs.max(stats.firs);
+        grow(&mut totals.nacks_out, &mut seen.nacks, stats.nacks);
+        grow(&mut totals.plis_out, &mut seen.plis, stats.plis);
+        grow(&mut totals.firs_out, &mut seen.firs, stats.firs);
     }
 
     /// A transport has a handful of streams: a linear scan, once per stats interval.
@@ -88,6 +81,13 @@ impl RtcpTally {
         };
         &mut self.seen[at]
     }
+}
+
+/// Adds to `total` what a stream's cumulative `now` grew by since its high-water mark `seen`,
+/// and raises the mark: a count that dips (str0m restarting a stream) never goes backwards.
+fn grow(total: &mut u64, seen: &mut u64, now: u64) {
+    *total += now.saturating_sub(*seen);
+    *seen = (*seen).max(now);
 }
 
 #[cfg(test)]
