@@ -232,6 +232,7 @@ fn sustained_loss_pauses_the_lowest_layer_and_its_end_resumes_it() {
         recovered,
         |e| matches!(e, CoreEvent::Resumed { subscription } if *subscription == sid),
     );
+    eprintln!("figure: paused {paused:?} after loss began, resumed {resumed:?} after it ended");
     assert!(
         resumed.is_some_and(|d| d <= ms(2000)),
         "resumed within 2 s of the first loss-free report: {resumed:?}"
@@ -268,6 +269,7 @@ fn repeated_congestion_backs_off_instead_of_cycling() {
             *at >= start && matches!(e, CoreEvent::Resumed { subscription } if *subscription == sid)
         })
         .count();
+    eprintln!("figure: {resumes} resumes in 40 s on a link that carries audio only");
     assert!(resumes <= 5, "{resumes} resumes in 40 s");
 }
 
@@ -393,6 +395,7 @@ fn free_link_reaches_the_requested_layer_within_2s_of_the_first_frame() {
                 if *subscription == sid && *layer == requested)
         })
         .map(|(at, _)| *at - first);
+    eprintln!("figure: requested layer reached {reached:?} after the first frame");
     assert!(
         reached.is_some_and(|d| d <= ms(2000)),
         "requested layer reached {reached:?} after the first frame"
@@ -467,4 +470,11 @@ fn a_300k_cap_lowers_within_2s_never_pauses_and_recovers_within_5s() {
         "back on the requested encoding {back:?} after the lift: {up:?}"
     );
     assert_eq!(r.core.layers(sid).unwrap().current, requested);
+    eprintln!(
+        "figure: 300 kbit/s cap: first switch down {:?}, switches after 2 s of cap {}, \
+         video kbit/s per second {per_second:?}, back on the requested encoding {back:?} after \
+         the lift",
+        down.first().map(|d| d.0),
+        steady.len()
+    );
 }
