@@ -420,7 +420,7 @@ fn a_300k_cap_lowers_within_2s_never_pauses_and_recovers_within_5s() {
     let mut rng = Rng::new(300);
     for n in 0..30u64 {
         // One estimate per second around the cap (±5 %), loss for the first 2 s.
-        let wobble = (rng.next_u64() % 31) as u64;
+        let wobble = rng.next_u64() % 31;
         r.estimate(p(2), Bitrate::kbps(285 + wobble));
         r.run_for(ms(1000));
         r.loss(p(2), if n < 2 { 200 } else { 5 });
