@@ -179,12 +179,29 @@ pub fn core_inputs(data: &[u8]) {
             }
             3 => {
                 let (_, d) = downlinks[usize::from(arg) % downlinks.len()];
-                let kbps = u64::from(next().unwrap_or(0)) * 20;
-                core.handle_input(Input::Estimate {
-                    at: now,
-                    downlink: d,
-                    bitrate: Bitrate::kbps(kbps),
-                });
+                let b = next().unwrap_or(0);
+                match arg >> 6 {
+                    // Receiver-report loss (0..=255 of 1000) and transport connects share the
+                    // estimate's op, so the checked-in corpus keeps its meaning below 128.
+                    2 => {
+                        if let Some(sid) = pick(&sub_ids, b) {
+                            core.handle_input(Input::Loss {
+                                at: now,
+                                subscription: sid,
+                                lost_per_mille: u16::from(b) * 4,
+                            });
+                        }
+                    }
+                    3 => core.handle_input(Input::DownlinkConnected {
+                        at: now,
+                        downlink: d,
+                    }),
+                    _ => core.handle_input(Input::Estimate {
+                        at: now,
+                        downlink: d,
+                        bitrate: Bitrate::kbps(u64::from(b) * 20),
+                    }),
+                }
             }
             4 => {
                 now += Duration::from_millis(u64::from(arg) * 10);

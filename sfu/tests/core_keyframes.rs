@@ -180,3 +180,63 @@ fn pli_on_audio_subscription_is_ignored() {
     assert_eq!(r.core.stats().keyframe_feedback_in, feedback_in + 2);
     assert!(requests_since(&r, audio, r.now - ms(5000)).is_empty());
 }
+
+// Issue 13, goal 3: subscribers whose transports connect one after another (here 40, one every
+// 50 ms, while the publisher's periodic keyframe is far away) each get their first video
+// keyframe within about 1 s of connecting: every connect asks for a keyframe, the throttle
+// merges them to at most one request per second per encoding, and no one is starved.
+#[test]
+fn joining_subscribers_get_a_keyframe_within_1s_of_connecting() {
+    let n = 41;
+    let mut r = start();
+    for i in 1..=n {
+        r.join(p(i), sfu::core::Location::Main);
+    }
+    r.publish_camera(p(1), 3);
+    r.subscribe_all();
+    r.run_for(ms(2000));
+    let (video, _) = r.camera(p(1));
+    let t = r.now;
+    let mut connected_at = Vec::new();
+    for s in 2..=n {
+        r.connect(p(s));
+        connected_at.push((s, r.now));
+        r.run_for(ms(50));
+    }
+    r.run_for(ms(2000));
+    let requests = requests_since(&r, video, t);
+    // At most one request per second per encoding over the 2 s of joins (and one retry).
+    for e in 0..3u8 {
+        let times: Vec<Duration> = requests
+            .iter()
+            .filter(|(_, enc, _)| *enc == e)
+            .map(|(d, _, _)| *d)
+            .collect();
+        for w in times.windows(2) {
+            assert!(w[1] - w[0] >= ms(1000), "encoding {e}: {times:?}");
+        }
+    }
+    assert!(!requests.is_empty(), "the joins asked for keyframes");
+    let mut slowest = Duration::ZERO;
+    for (s, at) in connected_at {
+        let rx = r.received_by(p(s), p(1), true);
+        let first_key = rx
+            .iter()
+            .find(|x| x.at >= at && x.keyframe)
+            .map(|x| x.at - at);
+        slowest = slowest.max(first_key.unwrap_or(Duration::MAX));
+        assert!(
+            first_key.is_some_and(|d| d <= ms(1100)),
+            "subscriber {s}: first keyframe {first_key:?} after connecting"
+        );
+        // Nothing but that keyframe starts the stream after the connect.
+        let first = rx.iter().find(|x| x.at >= at).expect("video after connect");
+        assert!(first.keyframe, "subscriber {s}: restarts on a keyframe");
+    }
+    eprintln!(
+        "figure: {} joins, {} keyframe requests to the publisher, slowest first keyframe \
+         {slowest:?} after connecting",
+        n - 1,
+        requests.len()
+    );
+}

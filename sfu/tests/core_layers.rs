@@ -179,3 +179,58 @@ fn h264_under_loss_keeps_output_unique() {
     seqs.dedup();
     assert_eq!(seqs.len(), n);
 }
+
+/// The layers reported to `sid`'s subscriber by `LayerChanged`, in order.
+fn reported(r: &sfu::core::testing::TestRoom, sid: sfu::core::SubscriptionId) -> Vec<Layer> {
+    r.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            sfu::core::CoreEvent::LayerChanged {
+                subscription,
+                layer,
+            } if *subscription == sid => Some(*layer),
+            _ => None,
+        })
+        .collect()
+}
+
+// Issue 13, goal 6: a change of temporal layer alone (the frame rate) is reported like a change
+// of encoding: lowering the request to temporal layer 0 reports {2, 0}, raising it again reports
+// the way back up to {2, 2}.
+#[test]
+fn temporal_layer_changes_are_reported() {
+    let mut r = room(2);
+    r.run_for(ms(1000));
+    let sid = r.subscription(p(2), p(1), true);
+    assert_eq!(reported(&r, sid).last(), Some(&Layer::new(2, 2)));
+    r.core
+        .set_requested(r.now, sid, Some(Layer::new(2, 0)))
+        .unwrap();
+    r.run_for(ms(500));
+    assert_eq!(reported(&r, sid).last(), Some(&Layer::new(2, 0)));
+    r.core
+        .set_requested(r.now, sid, Some(Layer::HIGHEST))
+        .unwrap();
+    r.run_for(ms(500));
+    assert_eq!(reported(&r, sid).last(), Some(&Layer::new(2, 2)));
+    assert_eq!(r.core.layers(sid).unwrap().current, Some(Layer::new(2, 2)));
+}
+
+// Issue 13, goal 6: an encoding without temporal layers (H264 here; equally VP8 without a TID)
+// is one layer, reported as {0, 0}, not as {0, 2}.
+#[test]
+fn single_layer_stream_without_temporal_layers_is_reported_as_temporal_zero() {
+    let mut r = start();
+    r.join(p(1), Location::Main);
+    r.join(p(2), Location::Main);
+    r.publish_h264_camera(p(1));
+    r.subscribe_all();
+    r.run_for(ms(2000));
+    let sid = r.subscription(p(2), p(1), true);
+    assert_eq!(reported(&r, sid), [Layer::new(0, 0)]);
+    let layers = r.core.layers(sid).unwrap();
+    assert_eq!(
+        (layers.target, layers.current),
+        (Some(Layer::new(0, 0)), Some(Layer::new(0, 0)))
+    );
+}

@@ -291,7 +291,8 @@ proptest! {
 
     // The first packet forwarded at start, after every switch and after every pause is a
     // keyframe of the encoding switched to; every forwarded packet belongs to the current
-    // encoding and a temporal layer it forwards.
+    // encoding and a temporal layer it forwards; every reported switch names the layer
+    // forwarded from then on.
     #[test]
     fn switches_land_on_keyframes_of_the_current_encoding(
         s in stream(),
@@ -307,8 +308,11 @@ proptest! {
                 prop_assert!(o.keyframe, "start/switch on a non-keyframe: {:?}", o);
                 prop_assert_eq!(o.switched.map(|l| l.spatial), Some(o.encoding));
             }
+            // A switch is reported with the layer now forwarded: a new encoding only on its
+            // keyframe, a temporal change on any packet.
             if let Some(l) = o.switched {
-                prop_assert!(o.keyframe && l.spatial == o.encoding, "{:?}", o);
+                prop_assert!(l.spatial == o.encoding && l == o.current, "{:?}", o);
+                prop_assert!(o.keyframe || !starts, "{:?}", o);
             }
             prop_assert_eq!(o.current.spatial, o.encoding, "only current is forwarded");
             prop_assert!(o.tid <= o.current.temporal, "{:?}", o);

@@ -99,7 +99,16 @@ async fn negotiate_subscriber(
     participant: ParticipantId,
     publications: Vec<PublicationId>,
 ) -> (Subscriber, usize) {
-    let mut client = Client::new();
+    negotiate_subscriber_with(handle, participant, publications, Feedback::Full).await
+}
+
+async fn negotiate_subscriber_with(
+    handle: &ShardHandle,
+    participant: ParticipantId,
+    publications: Vec<PublicationId>,
+    feedback: Feedback,
+) -> (Subscriber, usize) {
+    let mut client = Client::with_feedback(feedback);
     let offer = handle
         .update_subscriptions(participant, publications, Vec::new())
         .await
@@ -384,6 +393,102 @@ async fn media_flows_from_publisher_to_two_subscribers() {
         "{stats:?}"
     );
     assert_eq!(stats.peers_failed, 0, "{stats:?}");
+    handle.shutdown().await.expect("shutdown");
+}
+
+// Issue 13, goal 1: a single-layer camera above the downlink's first bandwidth estimate keeps
+// flowing, every second for 20 s, to subscribers whose estimate the server cannot probe up:
+// one with TWCC but no RTX (str0m has nothing to pad with) and one with no TWCC at all. Neither
+// is told its video was paused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_layer_video_keeps_flowing_without_rtx_or_twcc() {
+    init_log();
+    let config = ShardConfig {
+        // Below the synthetic camera's audio plus video (~100 kbit/s with headers).
+        initial_estimate_bps: 30_000,
+        ..shard_config()
+    };
+    let (handle, events) = shard::spawn(config).expect("shard starts");
+    let room = RoomId(3);
+    let (p1, p2, p3) = (ParticipantId(31), ParticipantId(32), ParticipantId(33));
+    for p in [p1, p2, p3] {
+        handle.add_participant(room, p).await.expect("join");
+    }
+    handle
+        .install_policy(room, policy(&[p1, p2, p3]))
+        .await
+        .expect("policy installs");
+    let publisher = publish(&handle, p1, false).await;
+    let mut world = World {
+        publisher,
+        subscribers: Vec::new(),
+        events,
+        seen: Vec::new(),
+        simulcast: false,
+        handle: handle.clone(),
+    };
+    world
+        .eventually("two publications", |w| {
+            w.seen
+                .iter()
+                .filter(|e| matches!(e, ShardEvent::PublicationAdded { .. }))
+                .count()
+                == 2
+        })
+        .await;
+    let wanted: Vec<PublicationId> = world
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            ShardEvent::PublicationAdded { publication, .. } => Some(*publication),
+            _ => None,
+        })
+        .collect();
+    for (p, feedback) in [(p2, Feedback::NoRtx), (p3, Feedback::NoTwcc)] {
+        let (sub, n) = negotiate_subscriber_with(&handle, p, wanted.clone(), feedback).await;
+        assert_eq!(n, 2, "both m-lines answered");
+        world.subscribers.push(sub);
+    }
+    world
+        .eventually("video at both subscribers", |w| {
+            w.subscribers
+                .iter()
+                .all(|s| s.client.connected && s.count(RtcCodec::Vp8) >= 10)
+        })
+        .await;
+    let start = now();
+    world.run_for(Duration::from_secs(20)).await;
+    for (i, s) in world.subscribers.iter().enumerate() {
+        let video = s
+            .streams
+            .values()
+            .find(|r| r.codec == Some(RtcCodec::Vp8))
+            .expect("a video stream");
+        for second in 0..20 {
+            let n =
+                video.count_between(start + Duration::from_secs(second), Duration::from_secs(1));
+            // 30 frames a second are sent; a loaded test machine may delay a few.
+            assert!(
+                n >= 10,
+                "subscriber {i}: {n} video packets in second {second}"
+            );
+        }
+    }
+    assert!(
+        !world.seen.iter().any(|e| matches!(
+            e,
+            ShardEvent::ForwardingChanged {
+                change: ForwardingChange::Paused,
+                ..
+            }
+        )),
+        "no subscriber was paused"
+    );
+    let stats = handle.stats().await.expect("stats");
+    assert_eq!(stats.paused_subscriptions, 0, "{stats:?}");
+    for p in [p1, p2, p3] {
+        handle.remove_participant(p).await.expect("leave");
+    }
     handle.shutdown().await.expect("shutdown");
 }
 

@@ -8,10 +8,18 @@
 //! raised as far towards its best layer as what remains allows.
 //!
 //! Hysteresis keeps layers from flapping (DECISIONS.md §9). A downgrade happens at once, in the
-//! call that sees the lower estimate. A raise above the previous target must wait until that
-//! target has been stable for `up_dwell`, and the new total must leave `up_headroom_pct` of spare
-//! margin. An estimate that wobbles by ±5% around a layer's rate therefore drops that layer once
-//! and does not take it back until the estimate really grows.
+//! call that sees the lower estimate. A raise above the previous target needs the new total to
+//! leave `up_headroom_pct` of spare margin, and, after a downgrade, that `up_dwell` has passed
+//! since it. An estimate that wobbles by ±5% around a layer's rate therefore drops that layer
+//! once and does not take it back until the estimate really grows. Raises that follow raises
+//! (a subscription starting up, encodings appearing one by one) do not wait: a subscriber on a
+//! free link reaches its requested layer as soon as the estimate allows (issue 13, goal 3).
+//!
+//! The lowest layer is special (issue 13, goal 1). An estimate that was never probed up (no RTX
+//! to pad with, REMB only) says nothing about what the link can carry, so unless the caller
+//! reports sustained measured congestion (`keep_lowest == false`, see `CongestionMonitor`),
+//! phase 1 grants every subscription its lowest layer whatever the estimate, and only raises
+//! are bounded by it.
 //!
 //! The allocator is pure: time comes in as `now`, it does no I/O, and its output depends only on
 //! its inputs. It runs on a timer tick and when an estimate or a request changes, never per
@@ -39,11 +47,12 @@ pub struct Demand {
     pub priority: u8,
     /// The target this allocator granted last time (`None`: new, or paused).
     pub target: Option<Layer>,
-    /// When `target` was last changed; `None` for a new subscription. A `None` target with
-    /// `Some` here reads as "paused by the allocator", whose resume waits for the dwell and needs
-    /// headroom. A caller should therefore pass `None` again after the subscriber resumes from
-    /// its own pause, so that the subscription starts over like a new one.
-    pub target_since: Option<Instant>,
+    /// When the target was last lowered (or paused) by the allocator; `None` when it never
+    /// was. A `None` target with `Some` here reads as "paused by the allocator", whose resume
+    /// waits for the dwell and needs headroom. A caller should therefore pass `None` again after
+    /// the subscriber resumes from its own pause, so that the subscription starts over like a
+    /// new one.
+    pub lowered_at: Option<Instant>,
 }
 
 impl Demand {
@@ -60,6 +69,14 @@ impl Demand {
     /// [`Demand::best`].
     pub fn lowest(&self) -> Option<Layer> {
         self.candidates().last().map(|(layer, _)| layer)
+    }
+
+    /// What phase 1 keeps for this demand while the downlink is not congested: its lowest
+    /// spatial layer with every temporal layer it asked for (the full frame rate of a
+    /// single-encoding camera). `None` as for [`Demand::best`].
+    pub fn floor(&self) -> Option<(Layer, Bitrate)> {
+        let lowest = self.lowest()?;
+        self.candidates().find(|(l, _)| l.spatial == lowest.spatial)
     }
 
     /// The bitrate of forwarding `layer` now; `None` when it is not being received.
@@ -96,7 +113,7 @@ impl Demand {
     fn is_raise(&self, layer: Layer) -> bool {
         match self.target {
             Some(previous) => layer > previous,
-            None => self.target_since.is_some(),
+            None => self.lowered_at.is_some(),
         }
     }
 }
@@ -109,9 +126,10 @@ pub struct AllocatorConfig {
     /// It must exceed the estimate's usual noise (about ±5%, so a 10% swing) so that a noisy
     /// estimate cannot take back a layer it has just dropped.
     pub up_headroom_pct: u32,
-    /// A subscription's target must have been stable this long before it is raised again. This
-    /// bounds the switches per subscription when the estimate swings widely. It is also short
-    /// enough that a recovered estimate restores the requested layer within 5 s.
+    /// After a downgrade (or an allocator pause), a subscription waits this long before it is
+    /// raised again. This bounds the switches per subscription when the estimate swings widely.
+    /// It is also short enough that a recovered estimate restores the requested layer within
+    /// 5 s.
     pub up_dwell: Duration,
 }
 
@@ -142,11 +160,14 @@ impl Allocator {
     }
 
     /// Writes one target per demand into `targets` (cleared first, same order as `demands`).
-    /// `estimate == None` means no bandwidth estimate yet: no constraint.
+    /// `estimate == None` means no bandwidth estimate yet: no constraint. `keep_lowest`: the
+    /// downlink shows no sustained measured congestion, so every demand keeps its lowest layer
+    /// even where the estimate is below it.
     pub fn allocate(
         &mut self,
         now: Instant,
         estimate: Option<Bitrate>,
+        keep_lowest: bool,
         demands: &[Demand],
         targets: &mut Vec<Option<Layer>>,
     ) {
@@ -165,15 +186,20 @@ impl Allocator {
             .sort_unstable_by_key(|&i| (Reverse(demands[i].priority), i));
 
         // Phase 1: the lowest layer for everyone while it fits. The lowest-priority subscriptions
-        // are the ones paused when it does not.
+        // are the ones paused when it does not. Without congestion, everyone keeps its floor.
         let mut total: u64 = 0;
         for &i in &self.order {
             let demand = &demands[i];
-            let Some((lowest, rate)) = demand.candidates().last() else {
+            let floor = if keep_lowest {
+                demand.floor()
+            } else {
+                demand.candidates().last()
+            };
+            let Some((lowest, rate)) = floor else {
                 continue;
             };
             let after = total.saturating_add(rate.0);
-            if self.may_grant(now, demand, lowest, after, budget) {
+            if keep_lowest || self.may_grant(now, demand, lowest, after, budget) {
                 targets[i] = Some(lowest);
                 total = after;
             }
@@ -218,7 +244,7 @@ impl Allocator {
             return total_after <= budget.0;
         }
         let settled = demand
-            .target_since
+            .lowered_at
             .is_none_or(|since| now.saturating_duration_since(since) >= self.config.up_dwell);
         // In u128 so that no estimate or percentage can overflow.
         let needed = u128::from(total_after) * (100 + u128::from(self.config.up_headroom_pct));
@@ -255,11 +281,12 @@ mod tests {
             available: LADDER,
             priority,
             target: None,
-            target_since: None,
+            lowered_at: None,
         }
     }
 
-    /// One allocation, checked for shape.
+    /// One allocation under sustained congestion (the estimate bounds every layer), checked for
+    /// shape.
     fn run(
         alloc: &mut Allocator,
         now: Instant,
@@ -267,13 +294,14 @@ mod tests {
         demands: &[Demand],
     ) -> Vec<Option<Layer>> {
         let mut targets = Vec::new();
-        alloc.allocate(now, estimate, demands, &mut targets);
+        alloc.allocate(now, estimate, false, demands, &mut targets);
         assert_eq!(targets.len(), demands.len());
         targets
     }
 
-    /// One tick the way the media core drives it: allocate, then feed each target back as the
-    /// next call's `target`/`target_since`. Returns which demands changed target.
+    /// One tick the way the media core drives it under congestion: allocate, then feed each
+    /// target back as the next call's `target`/`lowered_at`. Returns which demands changed
+    /// target.
     fn tick(
         alloc: &mut Allocator,
         now: Instant,
@@ -281,16 +309,33 @@ mod tests {
         demands: &mut [Demand],
         targets: &mut Vec<Option<Layer>>,
     ) -> Vec<bool> {
-        alloc.allocate(now, estimate, demands, targets);
+        tick_with(alloc, now, estimate, false, demands, targets)
+    }
+
+    fn tick_with(
+        alloc: &mut Allocator,
+        now: Instant,
+        estimate: Option<Bitrate>,
+        keep_lowest: bool,
+        demands: &mut [Demand],
+        targets: &mut Vec<Option<Layer>>,
+    ) -> Vec<bool> {
+        alloc.allocate(now, estimate, keep_lowest, demands, targets);
         assert_eq!(targets.len(), demands.len());
         let mut changed = vec![false; demands.len()];
         for ((d, &t), changed) in demands.iter_mut().zip(targets.iter()).zip(&mut changed) {
             *changed = t != d.target;
-            // After its first tick a subscription is no longer new, even if it got nothing.
-            if *changed || (d.target_since.is_none() && d.requested.is_some()) {
-                d.target = t;
-                d.target_since = Some(now);
+            let lowered = match (d.target, t) {
+                (Some(old), Some(new)) => new < old,
+                (Some(_), None) => true,
+                // A new subscription that got nothing waits like a paused one.
+                (None, None) => d.lowered_at.is_none() && d.requested.is_some(),
+                (None, Some(_)) => false,
+            };
+            if lowered {
+                d.lowered_at = Some(now);
             }
+            d.target = t;
         }
         changed
     }
@@ -393,7 +438,7 @@ mod tests {
         let t0 = Instant::now();
         let demands = [Demand {
             target: l(2, 2),
-            target_since: Some(t0),
+            lowered_at: Some(t0),
             ..demand(Some(FULL), 0)
         }];
         let targets = run(&mut Allocator::default(), t0 + ms(500), kbps(600), &demands);
@@ -409,7 +454,7 @@ mod tests {
         let now = t0 + Duration::from_secs(10);
         let held = Demand {
             target: l(2, 2),
-            target_since: Some(t0),
+            lowered_at: Some(t0),
             ..demand(Some(FULL), 0)
         };
         let rising = Demand {
@@ -422,6 +467,60 @@ mod tests {
         assert_eq!(run(&mut alloc, now, kbps(2050), &[rising]), [l(2, 1)]);
     }
 
+    // Without sustained congestion every subscription keeps its lowest layer, however low the
+    // estimate (one that was never probed up says nothing about the link); the estimate still
+    // bounds every raise above it.
+    #[test]
+    fn keep_lowest_grants_every_lowest_layer_below_the_estimate() {
+        #[allow(clippy::disallowed_methods)] // tests own the clock
+        let t0 = Instant::now();
+        let paused_by_allocator = Demand {
+            target: None,
+            lowered_at: Some(t0),
+            ..demand(Some(FULL), 0)
+        };
+        let demands = [
+            demand(Some(FULL), 0),
+            demand(Some(FULL), 1),
+            paused_by_allocator,
+        ];
+        let mut alloc = Allocator::default();
+        let mut targets = Vec::new();
+        // The floor is the lowest encoding at every requested temporal layer.
+        alloc.allocate(t0 + ms(100), kbps(40), true, &demands, &mut targets);
+        assert_eq!(targets, [l(0, 2), l(0, 2), l(0, 2)]);
+        let capped = [demand(l(2, 0), 0)];
+        alloc.allocate(t0 + ms(100), kbps(40), true, &capped, &mut targets);
+        assert_eq!(targets, [l(0, 0)]);
+        // 3 x 150 kbps of floors leave 550 of 1000 kbps: the priority-1 demand takes h/T2
+        // (total 800), the next h/T0 (total 950), and the third, whose allocator pause is
+        // younger than the dwell, keeps its floor.
+        alloc.allocate(t0 + ms(100), kbps(1000), true, &demands, &mut targets);
+        assert_eq!(targets, [l(1, 0), l(1, 2), l(0, 2)]);
+    }
+
+    // Raises that follow raises do not wait for the dwell: a subscription that started on a
+    // low layer goes straight to its requested layer once the estimate allows it.
+    #[test]
+    fn raise_after_raise_does_not_wait() {
+        #[allow(clippy::disallowed_methods)] // tests own the clock
+        let t0 = Instant::now();
+        let mut alloc = Allocator::default();
+        let mut demands = [demand(Some(FULL), 0)];
+        let mut targets = Vec::new();
+        tick_with(&mut alloc, t0, kbps(200), true, &mut demands, &mut targets);
+        assert_eq!(targets[0], l(0, 2));
+        tick_with(
+            &mut alloc,
+            t0 + ms(100),
+            kbps(3000),
+            true,
+            &mut demands,
+            &mut targets,
+        );
+        assert_eq!(targets[0], l(2, 2), "no dwell after a raise");
+    }
+
     // A raise waits until the target has been stable for `up_dwell`.
     #[test]
     fn raise_waits_for_dwell() {
@@ -429,7 +528,7 @@ mod tests {
         let t0 = Instant::now();
         let demands = [Demand {
             target: l(1, 0),
-            target_since: Some(t0),
+            lowered_at: Some(t0),
             ..demand(Some(FULL), 0)
         }];
         let mut alloc = Allocator::default();
@@ -594,7 +693,7 @@ mod tests {
             demand(Some(FULL), 2),
         ];
         let mut targets = Vec::new();
-        alloc.allocate(t0, kbps(1000), &demands, &mut targets);
+        alloc.allocate(t0, kbps(1000), false, &demands, &mut targets);
         let capacities = (alloc.order.capacity(), targets.capacity());
         for (n, estimate) in [kbps(1000), None, kbps(50), kbps(5000)]
             .into_iter()
@@ -602,7 +701,7 @@ mod tests {
         {
             for len in [demands.len(), 0, 2] {
                 let now = t0 + ms(500 * (n as u64 + 1));
-                alloc.allocate(now, estimate, &demands[..len], &mut targets);
+                alloc.allocate(now, estimate, n % 2 == 0, &demands[..len], &mut targets);
                 assert_eq!(targets.len(), len);
                 assert_eq!((alloc.order.capacity(), targets.capacity()), capacities);
             }

@@ -17,7 +17,10 @@ use super::seq_rewriter::{Extender, SeqError, SeqRewriter};
 use super::ts_rewriter::TsRewriter;
 use super::vp8_rewriter::Vp8Rewriter;
 
-/// A forwarded packet and, if this packet completed a switch, the layer now forwarded.
+/// A forwarded packet and, if this packet completed a switch, the layer now forwarded. A
+/// switch is any change of `current`: a new encoding (on its keyframe), or a temporal layer
+/// dropped or added at a frame boundary (issue 13, goal 6: subscribers hear frame-rate
+/// changes too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Forwarded {
     pub pkt: RtpOut,
@@ -34,6 +37,9 @@ pub struct Forwarder {
     target: Option<Layer>,
     /// What is being forwarded; `None`: not started, needs a keyframe of the target.
     current: Option<Layer>,
+    /// `current` changed its temporal layer since the last packet forwarded, which will report
+    /// it.
+    unreported: bool,
     seq_in: Extender<16>,
     seq: SeqRewriter<16>,
     ts: TsRewriter,
@@ -49,6 +55,7 @@ impl Forwarder {
             requested: Some(Layer::HIGHEST),
             target: None,
             current: None,
+            unreported: false,
             seq_in: Extender::new(),
             seq: SeqRewriter::new(),
             ts: TsRewriter::new(codec.clock_rate()),
@@ -156,7 +163,10 @@ impl Forwarder {
                 switched_to,
             });
         };
+        let before = self.current.map(|c| c.temporal);
         let current = self.update_temporal(target, pkt);
+        // Reported with the next packet forwarded: this one may be of a layer just dropped.
+        self.unreported |= before != Some(current.temporal);
         if pkt.temporal_id() > current.temporal {
             let ext = self.seq_in.extend(u64::from(pkt.header.sequence_number));
             self.vp8.drop_frame(desc);
@@ -168,6 +178,9 @@ impl Forwarder {
         let patch = self.vp8.rewrite(desc);
         let vp8_patch = (!patch.is_identity(desc)).then_some((*desc, patch));
         let out = self.rewrite(now, pkt, vp8_patch)?;
+        if std::mem::take(&mut self.unreported) {
+            switched_to = self.current;
+        }
         Ok(Forwarded {
             pkt: out,
             switched_to,

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use slotmap::{SecondaryMap, SlotMap};
 
 use super::allocator::{Allocator, AllocatorConfig, Demand, LayerRates};
+use super::congestion::CongestionMonitor;
 use super::drop_reason::{CoreStats, DropReason};
 use super::forwarder::Forwarder;
 use super::id::{
@@ -24,7 +25,7 @@ use super::id::{
 use super::keyframe_throttle::{KeyframeKind, KeyframeThrottle, ThrottleConfig};
 use super::policy::{ForwardingPolicy, SubscriberView};
 use super::routing_table::{Candidate, RouteEntry, RoutingTable};
-use super::rtp_in::{Codec, RtpIn};
+use super::rtp_in::{Codec, PayloadInfo, RtpIn};
 use super::rtp_out::RtpOut;
 
 /// Tunables of the core; the defaults are what the server runs with.
@@ -66,12 +67,27 @@ pub enum Input {
         subscription: SubscriptionId,
         kind: KeyframeKind,
     },
-    /// A downlink's bandwidth estimate (str0m's TWCC estimator).
+    /// A downlink's bandwidth estimate (str0m's TWCC estimator, or the subscriber's REMB). It
+    /// bounds every layer above the lowest; the lowest is paused only on sustained loss
+    /// ([`Input::Loss`]), because an estimate may simply never have been probed up.
     Estimate {
         at: Instant,
         downlink: DownlinkId,
         bitrate: Bitrate,
     },
+    /// The loss the subscriber of `subscription` reported for its stream (RTCP receiver report
+    /// fraction lost, RFC 3550 §6.4.2), in thousandths. Only video reports count: sustained
+    /// loss on a downlink's video is what lets the allocator pause lowest layers.
+    Loss {
+        at: Instant,
+        subscription: SubscriptionId,
+        lost_per_mille: u16,
+    },
+    /// The subscriber transport of `downlink` is connected (ICE and DTLS are up). Whatever was
+    /// forwarded before could not reach it, so every video subscription on it restarts on a
+    /// keyframe, asked for at once through the throttle: a joining subscriber's first frame
+    /// need not wait for the publisher's periodic keyframe (issue 13, goal 3).
+    DownlinkConnected { at: Instant, downlink: DownlinkId },
     /// The time asked for by the last [`Output::Timeout`] (or later) has come.
     Timeout(Instant),
 }
@@ -193,6 +209,13 @@ struct EncodingState {
     bytes: [u64; MAX_TEMPORAL],
     /// Smoothed bitrate per temporal layer (not cumulative).
     rate: [Bitrate; MAX_TEMPORAL],
+    /// The encoding has temporal layers (its VP8 packets carry a TID). Without them it is one
+    /// layer, `{spatial, temporal 0}`: it is reported so and offers no temporal layer above.
+    layered: bool,
+    /// Whether a packet since the last tick carried a TID (what `layered` becomes then).
+    saw_tid: bool,
+    /// The RTP timestamp of the last keyframe: its packets are not counted in `bytes`.
+    keyframe_ts: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -205,7 +228,8 @@ struct Subscription {
     route_epoch: u32,
     /// Index of this subscription in its publication's `candidates`.
     slot: usize,
-    target_since: Option<Instant>,
+    /// When the allocator last lowered or paused its target (the allocator's `lowered_at`).
+    lowered_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -217,6 +241,10 @@ struct Downlink {
     dirty: bool,
     /// The demand last reported in [`CoreEvent::DownlinkDemand`].
     demand_sent: Option<Bitrate>,
+    /// The highest video loss reported since the last tick (one sample per tick for the
+    /// monitor: the streams of one link report at different moments).
+    loss_in_tick: Option<u16>,
+    congestion: CongestionMonitor,
 }
 
 /// Bitrates assumed for an encoding that just appeared, before the first measurement: typical
@@ -304,6 +332,8 @@ impl MediaCore {
             subscriptions: Vec::new(),
             dirty: false,
             demand_sent: None,
+            loss_in_tick: None,
+            congestion: CongestionMonitor::default(),
         })
     }
 
@@ -337,6 +367,9 @@ impl MediaCore {
             available: false,
             bytes: [0; MAX_TEMPORAL],
             rate: [Bitrate::ZERO; MAX_TEMPORAL],
+            layered: false,
+            saw_tid: false,
+            keyframe_ts: None,
         };
         let id = self.publications.insert(Publication {
             spec,
@@ -392,7 +425,7 @@ impl MediaCore {
             priority: 0,
             route_epoch: 0,
             slot,
-            target_since: None,
+            lowered_at: None,
         });
         d.subscriptions.push(sid);
         if let Some(p) = self.publications.get_mut(publication) {
@@ -451,10 +484,9 @@ impl MediaCore {
         if s.forwarder.requested() == requested {
             return Ok(());
         }
-        if s.forwarder.requested().is_none() {
-            // Resumed by its subscriber: start over like a new subscription (no dwell).
-            s.target_since = None;
-        }
+        // The subscriber changed its mind (or resumed from its own pause): start over like a
+        // new subscription, with no dwell left from an earlier bandwidth downgrade.
+        s.lowered_at = None;
         s.forwarder.set_requested(requested);
         let downlink = s.downlink;
         self.clock = self.clock.max(now);
@@ -539,6 +571,27 @@ impl MediaCore {
                     self.mark_dirty(downlink);
                 }
             }
+            Input::Loss {
+                at,
+                subscription,
+                lost_per_mille,
+            } => {
+                self.clock = self.clock.max(at);
+                let Some(s) = self.subscriptions.get(subscription) else {
+                    return;
+                };
+                if s.forwarder.kind() != MediaKind::Video {
+                    return;
+                }
+                if let Some(d) = self.downlinks.get_mut(s.downlink) {
+                    let lost = lost_per_mille.min(1000);
+                    d.loss_in_tick = Some(d.loss_in_tick.map_or(lost, |l| l.max(lost)));
+                }
+            }
+            Input::DownlinkConnected { at, downlink } => {
+                self.clock = self.clock.max(at);
+                self.restart_downlink(at, downlink);
+            }
             Input::Timeout(now) => {
                 self.clock = self.clock.max(now);
                 self.handle_timeout(now);
@@ -589,14 +642,22 @@ impl MediaCore {
         let enc = &mut p.encodings[e];
         enc.last_packet_at = Some(at);
         let tid = usize::from(pkt.temporal_id()).min(MAX_TEMPORAL - 1);
-        enc.bytes[tid] += pkt.payload.len() as u64;
         if pkt.is_keyframe() {
             enc.throttle.handle_keyframe();
+            enc.keyframe_ts = Some(pkt.header.timestamp);
         }
+        // The allocator budgets sustained rates. A keyframe (several times a delta frame) is a
+        // transient that the pacer absorbs; counted, the keyframe asked for by one layer switch
+        // would make that layer look too expensive and switch it back (flapping).
+        if enc.keyframe_ts != Some(pkt.header.timestamp) {
+            enc.bytes[tid] += pkt.payload.len() as u64;
+        }
+        enc.saw_tid |= matches!(&pkt.info, PayloadInfo::Vp8(d) if d.tid.is_some());
         if !enc.available {
             // A new layer changes what every subscriber of this publication may be given;
             // decide before this packet (often the keyframe that starts them) is offered.
             enc.available = true;
+            enc.layered = enc.saw_tid;
             p.rates = layer_rates(p);
             self.queue_downlinks_of(publication);
             self.reallocate_dirty(at);
@@ -675,6 +736,30 @@ impl MediaCore {
         }
     }
 
+    /// Restarts every video subscription of `downlink` on a keyframe and asks for it.
+    fn restart_downlink(&mut self, now: Instant, downlink: DownlinkId) {
+        let Some(d) = self.downlinks.get(downlink) else {
+            return;
+        };
+        let mut wanted: Vec<(PublicationId, u8)> = Vec::new();
+        for &sid in &d.subscriptions {
+            let routed = self.is_routed(sid);
+            let Some(s) = self.subscriptions.get_mut(sid) else {
+                continue;
+            };
+            if s.forwarder.kind() != MediaKind::Video {
+                continue;
+            }
+            s.forwarder.stop();
+            if let (true, Some(enc)) = (routed, s.forwarder.awaited_keyframe()) {
+                wanted.push((s.publication, enc));
+            }
+        }
+        for (publication, enc) in wanted {
+            self.request_keyframe(now, publication, enc, KeyframeKind::Pli);
+        }
+    }
+
     // ---- timers --------------------------------------------------------------------------
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -707,12 +792,18 @@ impl MediaCore {
         let tick_secs = self.config.tick.as_secs_f64();
         for p in self.publications.values_mut() {
             for enc in p.encodings.iter_mut().take(usize::from(p.spec.encodings)) {
+                let seen = enc.bytes.iter().any(|&b| b > 0);
                 for t in 0..MAX_TEMPORAL {
                     let measured = (enc.bytes[t] * 8) as f64 / tick_secs;
                     // Halfway smoothing: follows a real change within two ticks, but one
                     // keyframe does not double a layer's rate.
                     enc.rate[t] = Bitrate(((enc.rate[t].0 as f64 + measured) / 2.0) as u64);
                     enc.bytes[t] = 0;
+                }
+                // A publisher may start or stop temporal layering (libwebrtc does per
+                // encoding): one tick of packets decides.
+                if seen {
+                    enc.layered = std::mem::take(&mut enc.saw_tid);
                 }
                 let alive = enc.last_packet_at.is_some_and(|t| {
                     now.saturating_duration_since(t) < self.config.encoding_timeout
@@ -725,6 +816,9 @@ impl MediaCore {
         }
         // Every downlink: rates moved, and removals since the last tick freed bandwidth.
         for (id, d) in &mut self.downlinks {
+            if let Some(lost) = d.loss_in_tick.take() {
+                d.congestion.handle_loss(now, lost);
+            }
             if !d.dirty {
                 d.dirty = true;
                 self.dirty.push(id);
@@ -899,7 +993,7 @@ impl MediaCore {
             if !p.spec.codec.is_video() {
                 // Audio is never paused for bandwidth: its rate comes off the top.
                 if route.routed {
-                    audio.0 += p.rates[0][MAX_TEMPORAL - 1].map_or(0, |r| r.0);
+                    audio.0 += p.rates[0][0].map_or(0, |r| r.0);
                 }
                 demand_subs.push((sid, route.routed));
                 continue;
@@ -912,18 +1006,19 @@ impl MediaCore {
                 available: p.rates,
                 priority: s.priority,
                 target: s.forwarder.target(),
-                target_since: s.target_since,
+                lowered_at: s.lowered_at,
             });
             demand_subs.push((sid, true));
         }
         let estimate = d.estimate.map(|e| Bitrate(e.0.saturating_sub(audio.0)));
+        let keep_lowest = d.congestion.keeps_lowest(now);
         let demand = demands
             .iter()
             .filter_map(|demand| demand.best().and_then(|layer| demand.rate(layer)))
             .fold(audio.0, |sum, rate| sum.saturating_add(rate.0));
         self.report_demand(downlink, Bitrate(demand));
         self.allocator
-            .allocate(now, estimate, &demands, &mut targets);
+            .allocate(now, estimate, keep_lowest, &demands, &mut targets);
         let mut video_targets = targets.iter();
         for &(sid, routed) in &demand_subs {
             let Some(s) = self.subscriptions.get(sid) else {
@@ -971,7 +1066,14 @@ impl MediaCore {
         let old = s.forwarder.target();
         if old != target {
             s.forwarder.set_target(target);
-            s.target_since = Some(now);
+            let lowered = match (old, target) {
+                (Some(old), Some(new)) => new < old,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if lowered && s.forwarder.requested().is_some() {
+                s.lowered_at = Some(now);
+            }
             match (old, target) {
                 (Some(_), None) => self
                     .outputs
@@ -1054,13 +1156,20 @@ fn layer_rates(p: &Publication) -> LayerRates {
             continue;
         }
         let measured: u64 = enc.rate.iter().map(|r| r.0).sum();
+        // An encoding without temporal layers is the one layer `{s, 0}` at its whole rate.
+        let layers = if enc.layered { MAX_TEMPORAL } else { 1 };
         let mut cumulative = 0;
-        for t in 0..MAX_TEMPORAL {
-            cumulative += enc.rate[t].0;
+        for t in 0..layers {
+            cumulative += if enc.layered { enc.rate[t].0 } else { measured };
+            let share = if enc.layered {
+                TEMPORAL_SHARE_PCT[t]
+            } else {
+                100
+            };
             rates[s][t] = Some(Bitrate(if measured == 0 && !p.spec.codec.is_video() {
                 NOMINAL_AUDIO_RATE
             } else if measured == 0 {
-                NOMINAL_VIDEO_RATES[s] * TEMPORAL_SHARE_PCT[t] / 100
+                NOMINAL_VIDEO_RATES[s] * share / 100
             } else {
                 cumulative
             }));

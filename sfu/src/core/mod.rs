@@ -4,6 +4,7 @@
 //! timeout (STYLE.md rules 1-4). See `../shared/design/ARCHITECTURE.md` §3.
 
 pub mod allocator;
+pub mod congestion;
 pub mod drop_reason;
 pub mod forwarder;
 pub mod h264;
@@ -22,6 +23,7 @@ pub mod vp8;
 pub mod vp8_rewriter;
 
 pub use allocator::{Allocator, AllocatorConfig, Demand, LayerRates};
+pub use congestion::CongestionMonitor;
 pub use drop_reason::{CoreStats, DropReason};
 pub use forwarder::{Forwarded, Forwarder};
 pub use id::{

@@ -758,6 +758,38 @@ impl TestRoom {
         self.drain();
     }
 
+    /// `p`'s subscriber transport connects, as the shell reports str0m's `Event::Connected`.
+    pub fn connect(&mut self, p: ParticipantId) {
+        let downlink = self.downlink(p);
+        self.core.handle_input(Input::DownlinkConnected {
+            at: self.now,
+            downlink,
+        });
+        self.drain();
+    }
+
+    /// A receiver report from `p` for each of its video subscriptions, losing `lost_per_mille`
+    /// thousandths of the packets, as the shell feeds it from str0m's stats.
+    pub fn loss(&mut self, p: ParticipantId, lost_per_mille: u16) {
+        let mut subs: Vec<SubscriptionId> = self
+            .subscriptions
+            .iter()
+            .filter(|((s, publication), _)| {
+                *s == p && self.codec_of.get(publication).is_some_and(|c| c.is_video())
+            })
+            .map(|(_, sid)| *sid)
+            .collect();
+        subs.sort();
+        for subscription in subs {
+            self.core.handle_input(Input::Loss {
+                at: self.now,
+                subscription,
+                lost_per_mille,
+            });
+        }
+        self.drain();
+    }
+
     /// Every recorded packet that its subscriber was not allowed to receive under the policy
     /// in force when it was forwarded (spec §13.1): `(subscriber, publisher, video, packet)`.
     /// Empty means no media crossed a location.

@@ -17,6 +17,7 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind as RtcMediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, Ssrc};
+use str0m::stats::MediaEgressStats;
 use str0m::{Event, IceConnectionState, Output as RtcOutput};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -454,6 +455,7 @@ impl ShardLoop {
                     transport: peer.transport(),
                 };
                 self.emit(e);
+                self.restart_downlink_on_connect(key, now);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.fail(key, PeerFault("ICE disconnected".into()));
@@ -511,10 +513,54 @@ impl ShardLoop {
                     Some(d.out.get(*sid)?.written)
                 });
                 peer.rtcp.egress(&mut self.stats.rtcp, &stats, written);
+                self.feed_receiver_loss(key, now, &stats);
             }
             Event::MediaIngressStats(stats) => peer.rtcp.ingress(&mut self.stats.rtcp, &stats),
             _ => {}
         }
+    }
+
+    /// A subscriber transport just connected: the core restarts its video on keyframes and
+    /// asks the publishers for them (what was written before could not reach the client).
+    fn restart_downlink_on_connect(&mut self, key: PeerKey, now: Instant) {
+        let Some(peer) = self.peers.get(key) else {
+            return;
+        };
+        let Some(downlink) = peer.downlink().map(|d| d.id) else {
+            return;
+        };
+        let room = peer.room;
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.core
+                .handle_input(Input::DownlinkConnected { at: now, downlink });
+        }
+        self.drain_core(room, now);
+    }
+
+    /// Hands the loss a subscriber reported for one of its streams (receiver reports, via
+    /// str0m's stats) to the room's core: sustained loss is what may pause a lowest layer
+    /// (`core::congestion`).
+    fn feed_receiver_loss(&mut self, key: PeerKey, now: Instant, stats: &MediaEgressStats) {
+        let Some(loss) = stats.loss else {
+            return;
+        };
+        let Some(peer) = self.peers.get(key) else {
+            return;
+        };
+        let Some(&subscription) = peer.downlink().and_then(|d| d.by_mid.get(&stats.mid)) else {
+            return;
+        };
+        let room = peer.room;
+        // A fraction in 0..=1 (RFC 3550 fraction lost / 255); NaN or junk clamps to the range.
+        let lost_per_mille = (f64::from(loss) * 1000.0).round().clamp(0.0, 1000.0) as u16;
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.core.handle_input(Input::Loss {
+                at: now,
+                subscription,
+                lost_per_mille,
+            });
+        }
+        self.drain_core(room, now);
     }
 
     // ---- the packet path --------------------------------------------------------------

@@ -46,18 +46,52 @@ pub struct Client {
     pub connected: bool,
 }
 
+/// What a client transport negotiates for the feedback the server's bandwidth estimation
+/// depends on (issue 13: "any standard subscriber keeps its video").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feedback {
+    /// TWCC and VP8 with RTX, like a browser.
+    Full,
+    /// TWCC, but VP8 without an RTX payload type: the server's str0m cannot pad to probe.
+    NoRtx,
+    /// Neither RTX nor the transport-wide sequence number extension: no TWCC at all.
+    NoTwcc,
+}
+
 impl Client {
     pub fn new() -> Client {
+        Client::with_feedback(Feedback::Full)
+    }
+
+    pub fn with_feedback(feedback: Feedback) -> Client {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
         socket.set_nonblocking(true).expect("nonblocking");
         let local = socket.local_addr().expect("local addr");
-        let mut rtc = Rtc::builder()
+        let mut config = Rtc::builder()
             .set_crypto_provider(crypto())
             .set_rtp_mode(true)
             .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
-            .build(now());
+            .enable_opus(true, false);
+        if feedback == Feedback::Full {
+            config = config.enable_vp8(true);
+        } else {
+            // The default VP8 payload type (96), with no `resend`.
+            config.codec_config().add_config(
+                96.into(),
+                None,
+                RtcCodec::Vp8,
+                str0m::media::Frequency::NINETY_KHZ,
+                None,
+                Default::default(),
+            );
+        }
+        if feedback == Feedback::NoTwcc {
+            let mut exts = str0m::rtp::ExtensionMap::empty();
+            exts.set(1, str0m::rtp::Extension::AudioLevel);
+            exts.set(4, str0m::rtp::Extension::RtpMid);
+            config = config.set_extension_map(exts);
+        }
+        let mut rtc = config.build(now());
         rtc.add_local_candidate(Candidate::host(local, "udp").expect("host candidate"));
         Client {
             rtc,
@@ -268,6 +302,8 @@ impl Publisher {
 pub struct Received {
     /// Extended sequence numbers in arrival order, and whether each was a VP8 keyframe.
     pub packets: Vec<(u64, bool)>,
+    /// When each packet arrived, in the same order.
+    pub arrived: Vec<Instant>,
     pub codec: Option<RtcCodec>,
 }
 
@@ -292,6 +328,7 @@ impl Subscriber {
                 r.codec = codec;
                 let key = codec == Some(RtcCodec::Vp8) && is_vp8_keyframe(&p.payload);
                 r.packets.push((*p.seq_no, key));
+                r.arrived.push(now());
             }
         }
     }
@@ -309,5 +346,15 @@ impl Subscriber {
             .iter()
             .find(|(_, r)| r.codec == Some(RtcCodec::Vp8))
             .map(|(s, _)| Ssrc::from(*s))
+    }
+}
+
+impl Received {
+    /// The packets that arrived in `[from, from + len)`.
+    pub fn count_between(&self, from: Instant, len: Duration) -> usize {
+        self.arrived
+            .iter()
+            .filter(|t| **t >= from && **t < from + len)
+            .count()
     }
 }
