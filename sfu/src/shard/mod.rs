@@ -28,6 +28,7 @@ mod peer;
 mod rtcp_tally;
 mod shard_loop;
 mod speakers;
+mod stats;
 mod uplink;
 
 use std::fmt;
@@ -37,12 +38,15 @@ pub use fixed_histogram::{
     FixedHistogram, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
 pub use handle::{
-    layer_switch_reason, publication_kind, AnnouncedTrack, ForwardingChange, Preference,
-    RtcpTotals, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer,
-    LAYER_SWITCH_REASONS, PUBLICATION_KINDS,
+    AnnouncedTrack, ForwardingChange, Preference, ShardError, ShardEvent, ShardHandle, Subscribed,
+    SubscriberOffer,
 };
 pub use peer::Transport;
 pub use shard_loop::spawn;
+pub use stats::{
+    layer_switch_reason, publication_kind, RtcpTotals, ShardStats, LAYER_SWITCH_REASONS,
+    PUBLICATION_KINDS,
+};
 
 use crate::config::Config;
 use crate::core::CoreConfig;

@@ -27,11 +27,12 @@ use super::fixed_histogram::{
     BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
 use super::handle::{
-    layer_switch_reason, publication_kind, AnnouncedTrack, Command, ForwardingChange, Preference,
-    Reply, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer,
+    AnnouncedTrack, Command, ForwardingChange, Preference, Reply, ShardError, ShardEvent,
+    ShardHandle, Subscribed, SubscriberOffer,
 };
 use super::peer::{Peer, PeerFault, PeerSetup, Role, Transport};
 use super::speakers::SpeakerMeter;
+use super::stats::{layer_switch_reason, publication_kind, ShardStats};
 use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
 use super::{RoomId, ShardConfig};
 use crate::clock;
