@@ -11,9 +11,9 @@ use std::net::SocketAddr;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::peer::Transport;
+use super::room_id::RoomId;
 use super::stats::ShardStats;
-use super::RoomId;
+use super::transport::Transport;
 use crate::core::{
     Codec, ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
 };

@@ -25,13 +25,14 @@ mod downlink;
 mod fixed_histogram;
 mod handle;
 mod peer;
+mod room_id;
 mod rtcp_tally;
 mod shard_loop;
 mod speakers;
 mod stats;
+mod transport;
 mod uplink;
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 pub use fixed_histogram::{
@@ -41,25 +42,16 @@ pub use handle::{
     AnnouncedTrack, ForwardingChange, Preference, ShardError, ShardEvent, ShardHandle, Subscribed,
     SubscriberOffer,
 };
-pub use peer::Transport;
+pub use room_id::RoomId;
 pub use shard_loop::spawn;
 pub use stats::{
     layer_switch_reason, publication_kind, RtcpTotals, ShardStats, LAYER_SWITCH_REASONS,
     PUBLICATION_KINDS,
 };
+pub use transport::Transport;
 
 use crate::config::Config;
 use crate::core::CoreConfig;
-
-/// A room placed on a shard; minted by the caller (the room registry).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoomId(pub u64);
-
-impl fmt::Display for RoomId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "r{}", self.0)
-    }
-}
 
 /// How a shard is set up.
 #[derive(Debug, Clone)]

@@ -15,22 +15,14 @@ use str0m::crypto::CryptoProvider;
 use str0m::{Candidate, Rtc};
 
 use super::downlink::Downlink;
+use super::room_id::RoomId;
 use super::rtcp_tally::RtcpTally;
+use super::transport::Transport;
 use super::uplink::Uplink;
-use super::RoomId;
 use crate::core::ParticipantId;
 
 /// How often str0m reports each stream's RTCP counts (`MediaIngressStats`, `MediaEgressStats`).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Which of a participant's two transports a peer is (DECISIONS.md §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// The client offers and publishes; never renegotiated by subscription changes.
-    Publisher,
-    /// The server offers the participant's subscriptions.
-    Subscriber,
-}
 
 #[derive(Debug)]
 pub(crate) enum Role {

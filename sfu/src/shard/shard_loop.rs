@@ -30,11 +30,13 @@ use super::handle::{
     AnnouncedTrack, Command, ForwardingChange, Preference, Reply, ShardError, ShardEvent,
     ShardHandle, Subscribed, SubscriberOffer,
 };
-use super::peer::{Peer, PeerFault, PeerSetup, Role, Transport};
+use super::peer::{Peer, PeerFault, PeerSetup, Role};
+use super::room_id::RoomId;
 use super::speakers::SpeakerMeter;
 use super::stats::{layer_switch_reason, publication_kind, ShardStats};
+use super::transport::Transport;
 use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
-use super::{RoomId, ShardConfig};
+use super::ShardConfig;
 use crate::clock;
 use crate::core::{
     Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, DownlinkId, EncodingIdx, Input, KeyframeKind,
