@@ -13,9 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::room_id::RoomId;
 use super::stats::ShardStats;
-use super::transport::Transport;
 use crate::core::{
-    Codec, ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
+    ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
 };
 
 /// Errors a command can answer with. All are caused by the caller or the client's SDP; none
@@ -59,84 +58,6 @@ impl fmt::Display for ShardError {
 }
 
 impl std::error::Error for ShardError {}
-
-/// What the shard tells the async side, unprompted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ShardEvent {
-    /// The first packet of a new published track arrived: the publication exists on the
-    /// media side (spec §13.1 rule 2) and may be subscribed to.
-    PublicationAdded {
-        room: RoomId,
-        participant: ParticipantId,
-        publication: PublicationId,
-        stream: StreamRef,
-        codec: Codec,
-        encodings: u8,
-    },
-    /// A transport finished ICE + DTLS.
-    TransportConnected {
-        room: RoomId,
-        participant: ParticipantId,
-        transport: Transport,
-    },
-    /// A transport failed (str0m error, panic, or ICE gave up) and was dropped with its
-    /// publications or subscriptions; the participant stays on the shard.
-    TransportFailed {
-        room: RoomId,
-        participant: ParticipantId,
-        transport: Transport,
-        reason: String,
-    },
-    /// What a subscription forwards changed (the core's layer switches and pauses).
-    ForwardingChanged {
-        room: RoomId,
-        /// The subscriber.
-        participant: ParticipantId,
-        subscription: SubscriptionId,
-        change: ForwardingChange,
-    },
-    /// The speakers of the last window (every 500 ms while anyone speaks, and once when
-    /// everyone went quiet), loudest first, with their loudest level in dB under full scale.
-    Speakers {
-        room: RoomId,
-        speakers: Vec<(ParticipantId, u8)>,
-    },
-    /// A subscription ended because its publication went away; the next subscriber offer
-    /// stops its m-line.
-    SubscriptionEnded {
-        room: RoomId,
-        participant: ParticipantId,
-        subscription: SubscriptionId,
-    },
-}
-
-impl ShardEvent {
-    /// The room the event concerns.
-    pub fn room(&self) -> RoomId {
-        match self {
-            ShardEvent::PublicationAdded { room, .. }
-            | ShardEvent::TransportConnected { room, .. }
-            | ShardEvent::TransportFailed { room, .. }
-            | ShardEvent::ForwardingChanged { room, .. }
-            | ShardEvent::Speakers { room, .. }
-            | ShardEvent::SubscriptionEnded { room, .. } => *room,
-        }
-    }
-}
-
-/// A change of what one subscription forwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForwardingChange {
-    /// Forwarding `current` now (started, or switched on a keyframe); `target` is what the
-    /// allocator allows.
-    Layer {
-        current: Layer,
-        target: Option<Layer>,
-    },
-    /// Nothing forwarded: paused by the subscriber, or no layer fits the bandwidth.
-    Paused,
-    Resumed,
-}
 
 /// A server offer for the subscriber transport, for the caller to send to the client
 /// (DECISIONS.md §10: `subscriber_offer {sdp}`).

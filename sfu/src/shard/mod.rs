@@ -22,6 +22,7 @@
 //!   per-stream RTCP stats turned into the shard's totals.
 
 mod downlink;
+mod event;
 mod fixed_histogram;
 mod handle;
 mod peer;
@@ -35,12 +36,12 @@ mod uplink;
 
 use std::net::{IpAddr, SocketAddr};
 
+pub use event::{ForwardingChange, ShardEvent};
 pub use fixed_histogram::{
     FixedHistogram, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
 pub use handle::{
-    AnnouncedTrack, ForwardingChange, Preference, ShardError, ShardEvent, ShardHandle, Subscribed,
-    SubscriberOffer,
+    AnnouncedTrack, Preference, ShardError, ShardHandle, Subscribed, SubscriberOffer,
 };
 pub use room_id::RoomId;
 pub use shard_loop::spawn;

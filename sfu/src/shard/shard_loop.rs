@@ -23,12 +23,13 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
+use super::event::{EventSender, ForwardingChange, ShardEvent};
 use super::fixed_histogram::{
     BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
 use super::handle::{
-    AnnouncedTrack, Command, ForwardingChange, Preference, Reply, ShardError, ShardEvent,
-    ShardHandle, Subscribed, SubscriberOffer,
+    AnnouncedTrack, Command, Preference, Reply, ShardError, ShardHandle, Subscribed,
+    SubscriberOffer,
 };
 use super::peer::{Peer, PeerFault, PeerSetup, Role};
 use super::room_id::RoomId;
@@ -71,7 +72,7 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<Sha
     std_socket.set_nonblocking(true)?;
     let local_addr = std_socket.local_addr()?;
     let (tx, commands) = mpsc::channel(config.command_capacity.max(1));
-    let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
+    let (events, events_rx) = EventSender::channel(config.event_capacity);
     let setup = PeerSetup {
         crypto: std::sync::Arc::new(str0m::crypto::from_feature_flags()),
         candidate: SocketAddr::new(config.public_ip, local_addr.port()),
@@ -176,7 +177,7 @@ struct ShardLoop {
     dirty: Vec<PeerKey>,
     /// Peers whose `Rtc` failed, removed after the current fan-out.
     failed: Vec<(PeerKey, PeerFault)>,
-    events: mpsc::Sender<ShardEvent>,
+    events: EventSender,
     stats: ShardStats,
     /// While the core fans out one received RTP packet: when the shard received it (for the
     /// forwarding latency of each copy).
@@ -193,7 +194,7 @@ impl ShardLoop {
         local_addr: SocketAddr,
         setup: PeerSetup,
         core_config: CoreConfig,
-        events: mpsc::Sender<ShardEvent>,
+        events: EventSender,
     ) -> ShardLoop {
         ShardLoop {
             socket,
@@ -365,7 +366,7 @@ impl ShardLoop {
             }
         }
         for report in reports {
-            self.emit(report);
+            self.events.emit(report);
         }
     }
 
@@ -456,7 +457,7 @@ impl ShardLoop {
                     participant: peer.participant,
                     transport: peer.transport(),
                 };
-                self.emit(e);
+                self.events.emit(e);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 self.fail(key, PeerFault("ICE disconnected".into()));
@@ -622,7 +623,7 @@ impl ShardLoop {
         info!(%participant, ?publication, stream = %spec.stream.stream, kind = ?spec.stream.kind,
               codec = ?spec.codec, encodings = spec.encodings, "publication added");
         self.drain_core(room_id, now);
-        self.emit(ShardEvent::PublicationAdded {
+        self.events.emit(ShardEvent::PublicationAdded {
             room: room_id,
             participant,
             publication,
@@ -779,7 +780,7 @@ impl ShardLoop {
                         .and_then(|s| self.peers.get(s.peer))
                         .map(|p| p.participant);
                     if let Some(participant) = subscriber {
-                        self.emit(ShardEvent::ForwardingChanged {
+                        self.events.emit(ShardEvent::ForwardingChanged {
                             room: room_id,
                             participant,
                             subscription,
@@ -896,6 +897,7 @@ impl ShardLoop {
             publications_by_kind,
             subscriptions_by_kind,
             paused_subscriptions,
+            events_dropped: self.events.dropped(),
             ..self.stats
         }
     }
@@ -1253,7 +1255,7 @@ impl ShardLoop {
                     Transport::Subscriber => s.subscriber = None,
                 }
             }
-            self.emit(ShardEvent::TransportFailed {
+            self.events.emit(ShardEvent::TransportFailed {
                 room,
                 participant,
                 transport,
@@ -1311,7 +1313,7 @@ impl ShardLoop {
                         d.stale.push(t.mid);
                     }
                 }
-                self.emit(ShardEvent::SubscriptionEnded {
+                self.events.emit(ShardEvent::SubscriptionEnded {
                     room: room_id,
                     participant,
                     subscription: sid,
@@ -1320,14 +1322,6 @@ impl ShardLoop {
         }
         self.dirty.retain(|k| *k != key);
         self.drain_core(room_id, now);
-    }
-
-    fn emit(&mut self, event: ShardEvent) {
-        // The media loop never waits for the async side: a full channel drops the event and
-        // counts it.
-        if self.events.try_send(event).is_err() {
-            self.stats.events_dropped += 1;
-        }
     }
 }
 
