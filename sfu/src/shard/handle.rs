@@ -6,138 +6,15 @@
 //! change governs every later packet (spec §13.3: install the policy, await the ack, then send
 //! events).
 
-use std::fmt;
 use std::net::SocketAddr;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::command::{AnnouncedTrack, Command, Preference, Reply, Subscribed, SubscriberOffer};
+use super::error::ShardError;
 use super::room_id::RoomId;
 use super::stats::ShardStats;
-use crate::core::{
-    ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
-};
-
-/// Errors a command can answer with. All are caused by the caller or the client's SDP; none
-/// stops the shard.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ShardError {
-    /// The participant is not on this shard.
-    UnknownParticipant,
-    /// The participant is already on this shard.
-    ParticipantExists,
-    /// No room with this id is on the shard.
-    UnknownRoom,
-    /// A publication or subscription id the room does not know.
-    UnknownPublication,
-    /// The client's SDP could not be parsed or applied.
-    BadSdp(String),
-    /// A subscriber offer is still waiting for its answer (one renegotiation at a time).
-    OfferPending,
-    /// An answer arrived with no offer outstanding.
-    NoOfferPending,
-    /// The participant's transport failed (str0m error or panic) and was dropped.
-    TransportFailed(String),
-    /// The shard thread has stopped.
-    ShardGone,
-}
-
-impl fmt::Display for ShardError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShardError::UnknownParticipant => f.write_str("unknown participant"),
-            ShardError::ParticipantExists => f.write_str("participant already on the shard"),
-            ShardError::UnknownRoom => f.write_str("unknown room"),
-            ShardError::UnknownPublication => f.write_str("unknown publication or subscription"),
-            ShardError::BadSdp(e) => write!(f, "bad SDP: {e}"),
-            ShardError::OfferPending => f.write_str("a subscriber offer awaits its answer"),
-            ShardError::NoOfferPending => f.write_str("no subscriber offer is pending"),
-            ShardError::TransportFailed(e) => write!(f, "transport failed: {e}"),
-            ShardError::ShardGone => f.write_str("the shard has stopped"),
-        }
-    }
-}
-
-impl std::error::Error for ShardError {}
-
-/// A server offer for the subscriber transport, for the caller to send to the client
-/// (DECISIONS.md §10: `subscriber_offer {sdp}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubscriberOffer {
-    pub sdp: String,
-}
-
-/// The stream a published m-line carries, as the client announced it (`publish_tracks`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnnouncedTrack {
-    /// The `a=mid` of the m-line in the publisher offer.
-    pub mid: String,
-    pub stream: StreamRef,
-}
-
-/// A subscriber's wish for one subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Preference {
-    pub subscription: SubscriptionId,
-    /// The highest layer wanted; `None` pauses the subscription.
-    pub requested: Option<Layer>,
-    /// Higher is served first when bandwidth is short.
-    pub priority: u8,
-}
-
-/// The subscriptions an applied answer created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subscribed {
-    pub publication: PublicationId,
-    pub subscription: SubscriptionId,
-}
-
-pub(crate) type Reply<T> = oneshot::Sender<Result<T, ShardError>>;
-
-#[derive(Debug)]
-pub(crate) enum Command {
-    AddParticipant {
-        room: RoomId,
-        participant: ParticipantId,
-        reply: Reply<()>,
-    },
-    PublisherOffer {
-        participant: ParticipantId,
-        sdp: String,
-        tracks: Vec<AnnouncedTrack>,
-        reply: Reply<String>,
-    },
-    SetPreferences {
-        participant: ParticipantId,
-        preferences: Vec<Preference>,
-        reply: Reply<()>,
-    },
-    UpdateSubscriptions {
-        participant: ParticipantId,
-        add: Vec<PublicationId>,
-        remove: Vec<SubscriptionId>,
-        reply: Reply<Option<SubscriberOffer>>,
-    },
-    SubscriberAnswer {
-        participant: ParticipantId,
-        sdp: String,
-        reply: Reply<Vec<Subscribed>>,
-    },
-    InstallPolicy {
-        room: RoomId,
-        policy: ForwardingPolicy,
-        reply: Reply<u64>,
-    },
-    RemoveParticipant {
-        participant: ParticipantId,
-        reply: Reply<()>,
-    },
-    Stats {
-        reply: Reply<ShardStats>,
-    },
-    Shutdown {
-        reply: Reply<()>,
-    },
-}
+use crate::core::{ForwardingPolicy, ParticipantId, PublicationId, SubscriptionId};
 
 /// A cheap, cloneable handle to one shard thread.
 #[derive(Debug, Clone)]

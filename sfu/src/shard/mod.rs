@@ -21,7 +21,9 @@
 //! * `fixed_histogram`: the fixed-bucket histograms among those counters; `rtcp_tally`: str0m's
 //!   per-stream RTCP stats turned into the shard's totals.
 
+mod command;
 mod downlink;
+mod error;
 mod event;
 mod fixed_histogram;
 mod handle;
@@ -36,13 +38,13 @@ mod uplink;
 
 use std::net::{IpAddr, SocketAddr};
 
+pub use command::{AnnouncedTrack, Preference, Subscribed, SubscriberOffer};
+pub use error::ShardError;
 pub use event::{ForwardingChange, ShardEvent};
 pub use fixed_histogram::{
     FixedHistogram, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
-pub use handle::{
-    AnnouncedTrack, Preference, ShardError, ShardHandle, Subscribed, SubscriberOffer,
-};
+pub use handle::ShardHandle;
 pub use room_id::RoomId;
 pub use shard_loop::spawn;
 pub use stats::{

@@ -22,15 +22,14 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
+use super::command::{AnnouncedTrack, Command, Preference, Reply, Subscribed, SubscriberOffer};
 use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
+use super::error::ShardError;
 use super::event::{EventSender, ForwardingChange, ShardEvent};
 use super::fixed_histogram::{
     BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
-use super::handle::{
-    AnnouncedTrack, Command, Preference, Reply, ShardError, ShardHandle, Subscribed,
-    SubscriberOffer,
-};
+use super::handle::ShardHandle;
 use super::peer::{Peer, PeerFault, PeerSetup, Role};
 use super::room_id::RoomId;
 use super::speakers::SpeakerMeter;

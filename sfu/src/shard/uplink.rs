@@ -14,7 +14,7 @@ use str0m::media::{MediaKind as RtcMediaKind, Mid, Rid, Rids};
 use str0m::rtp::{RtpPacket, Ssrc};
 use str0m::Rtc;
 
-use super::handle::AnnouncedTrack;
+use super::command::AnnouncedTrack;
 use crate::core::{
     AudioLevel, Codec, EncodingIdx, MediaKind, PublicationId, RtpHeader, RtpIn, StreamId,
     StreamRef, MAX_ENCODINGS,
