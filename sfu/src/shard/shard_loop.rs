@@ -32,11 +32,11 @@ use super::fixed_histogram::{
 use super::handle::ShardHandle;
 use super::peer::{Peer, PeerFault, PeerSetup, Role};
 use super::room_id::RoomId;
+use super::shard_config::ShardConfig;
 use super::speakers::SpeakerMeter;
 use super::stats::{layer_switch_reason, publication_kind, ShardStats};
 use super::transport::Transport;
 use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
-use super::ShardConfig;
 use crate::clock;
 use crate::core::{
     Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, DownlinkId, EncodingIdx, Input, KeyframeKind,
