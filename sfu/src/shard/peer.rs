@@ -21,6 +21,11 @@ use super::transport::Transport;
 use super::uplink::Uplink;
 use crate::core::ParticipantId;
 
+slotmap::new_key_type! {
+    /// One `Rtc` on the shard.
+    pub(crate) struct PeerKey;
+}
+
 /// How often str0m reports each stream's RTCP counts (`MediaIngressStats`, `MediaEgressStats`).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 

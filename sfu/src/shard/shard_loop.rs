@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
-use slotmap::{SecondaryMap, SlotMap};
+use slotmap::SlotMap;
 use str0m::bwe::{Bitrate as RtcBitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind as RtcMediaKind, Mid, Pt};
@@ -30,24 +30,19 @@ use super::fixed_histogram::{
     BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
 use super::handle::ShardHandle;
-use super::peer::{Peer, PeerFault, PeerSetup, Role};
+use super::participant_state::ParticipantState;
+use super::peer::{Peer, PeerFault, PeerKey, PeerSetup, Role};
+use super::room::{PublicationInfo, Room, SubscriptionInfo};
 use super::room_id::RoomId;
 use super::shard_config::ShardConfig;
-use super::speakers::SpeakerMeter;
-use super::stats::{layer_switch_reason, publication_kind, ShardStats};
+use super::stats::{layer_switch_reason, ShardStats};
 use super::transport::Transport;
 use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
 use crate::clock;
 use crate::core::{
-    Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, DownlinkId, EncodingIdx, Input, KeyframeKind,
-    Layer, MediaCore, MediaKind, Output, ParticipantId, PublicationId, PublicationSpec, StreamRef,
-    SubscriptionId,
+    Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, EncodingIdx, Input, KeyframeKind, MediaKind,
+    Output, ParticipantId, PublicationId, PublicationSpec, SubscriptionId,
 };
-
-slotmap::new_key_type! {
-    /// One `Rtc` on the shard.
-    struct PeerKey;
-}
 
 /// Datagrams read per wake-up before the touched peers are flushed, so one busy socket cannot
 /// starve timers and commands (quinn's work limit).
@@ -113,44 +108,6 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<Sha
             );
         })?;
     Ok((ShardHandle { tx, local_addr }, events_rx))
-}
-
-#[derive(Debug)]
-struct Room {
-    core: MediaCore,
-    participants: Vec<ParticipantId>,
-    /// The subscriber transport of each core downlink (slab-indexed: no hashing per forward).
-    downlink_peers: SecondaryMap<DownlinkId, PeerKey>,
-    publications: SecondaryMap<PublicationId, PublicationInfo>,
-    subscriptions: SecondaryMap<SubscriptionId, SubscriptionInfo>,
-    speakers: SpeakerMeter,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct PublicationInfo {
-    peer: PeerKey,
-    participant: ParticipantId,
-    stream: StreamRef,
-    codec: Codec,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct SubscriptionInfo {
-    publication: PublicationId,
-    peer: PeerKey,
-    /// The video layer forwarded last (none before the first, and after a pause), to tell a
-    /// layer switch's reason.
-    layer: Option<Layer>,
-}
-
-#[derive(Debug)]
-struct ParticipantState {
-    room: RoomId,
-    /// When the participant was added to the shard (the start of its join latency).
-    joined_at: Instant,
-    downlink: DownlinkId,
-    publisher: Option<PeerKey>,
-    subscriber: Option<PeerKey>,
 }
 
 enum Wake {
@@ -867,38 +824,23 @@ impl ShardLoop {
     }
 
     fn stats(&self) -> ShardStats {
-        let mut core = self.retired_core;
-        let mut publications_by_kind = [0; 4];
-        let mut subscriptions_by_kind = [0; 4];
-        let mut paused_subscriptions = 0;
-        for room in self.rooms.values() {
-            core.accumulate(room.core.stats());
-            for info in room.publications.values() {
-                publications_by_kind[publication_kind(info.stream)] += 1;
-            }
-            for (sid, sub) in &room.subscriptions {
-                if let Some(info) = room.publications.get(sub.publication) {
-                    subscriptions_by_kind[publication_kind(info.stream)] += 1;
-                }
-                let layers = room.core.layers(sid);
-                if layers.is_some_and(|l| l.routed && l.target.is_none()) {
-                    paused_subscriptions += 1;
-                }
-            }
-        }
-        ShardStats {
-            core,
+        let mut stats = ShardStats {
+            core: self.retired_core,
             rooms: self.rooms.len(),
             participants: self.participants.len(),
             peers: self.peers.len(),
-            publications: self.rooms.values().map(|r| r.publications.len()).sum(),
-            subscriptions: self.rooms.values().map(|r| r.subscriptions.len()).sum(),
-            publications_by_kind,
-            subscriptions_by_kind,
-            paused_subscriptions,
+            publications: 0,
+            subscriptions: 0,
+            publications_by_kind: [0; 4],
+            subscriptions_by_kind: [0; 4],
+            paused_subscriptions: 0,
             events_dropped: self.events.dropped(),
             ..self.stats
+        };
+        for room in self.rooms.values() {
+            room.count(&mut stats);
         }
+        stats
     }
 
     fn add_participant(
@@ -911,14 +853,10 @@ impl ShardLoop {
             return Err(ShardError::ParticipantExists);
         }
         let core_config = &self.core_config;
-        let room = self.rooms.entry(room_id).or_insert_with(|| Room {
-            core: MediaCore::new(core_config.clone(), now),
-            participants: Vec::new(),
-            downlink_peers: SecondaryMap::new(),
-            publications: SecondaryMap::new(),
-            subscriptions: SecondaryMap::new(),
-            speakers: SpeakerMeter::new(now),
-        });
+        let room = self
+            .rooms
+            .entry(room_id)
+            .or_insert_with(|| Room::new(core_config.clone(), now));
         room.participants.push(participant);
         let downlink = room.core.add_downlink(participant);
         self.participants.insert(
@@ -1282,27 +1220,10 @@ impl ShardLoop {
         match &peer.role {
             Role::Uplink(u) => {
                 for publication in u.publications() {
-                    let _ = room.core.remove_publication(publication);
-                    room.publications.remove(publication);
-                    let subs: Vec<(SubscriptionId, PeerKey)> = room
-                        .subscriptions
-                        .iter()
-                        .filter(|(_, s)| s.publication == publication)
-                        .map(|(id, s)| (id, s.peer))
-                        .collect();
-                    for (sid, sub_peer) in subs {
-                        room.subscriptions.remove(sid);
-                        ended.push((sid, sub_peer));
-                    }
+                    room.remove_publication(publication, &mut ended);
                 }
             }
-            Role::Downlink(d) => {
-                for (sid, _) in &d.out {
-                    let _ = room.core.unsubscribe(sid);
-                    room.subscriptions.remove(sid);
-                }
-                room.downlink_peers.remove(d.id);
-            }
+            Role::Downlink(d) => room.remove_subscriber(d.id, d.out.keys()),
         }
         for (sid, sub_peer) in ended {
             if let Some(p) = self.peers.get_mut(sub_peer) {
