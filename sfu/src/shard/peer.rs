@@ -128,6 +128,18 @@ impl Peer {
         catch_unwind(AssertUnwindSafe(|| f(rtc))).map_err(|p| PeerFault(panic_text(&p)))
     }
 
+    /// Runs a fallible call on the `Rtc`: a panic inside str0m and an error it returns both
+    /// become a fault of this peer (the error's text after `what`), so a caller has one
+    /// result to handle.
+    pub fn drive<R, E: std::fmt::Display>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut Rtc) -> Result<R, E>,
+    ) -> Result<R, PeerFault> {
+        self.guard(f)?
+            .map_err(|e| PeerFault(format!("{what}: {e}")))
+    }
+
     pub fn accepts(&self, input: &str0m::Input) -> bool {
         // `accepts` only reads state; a panic there is still a str0m bug of this peer, and
         // the shard treats it as "not mine" rather than failing every lookup.

@@ -271,10 +271,8 @@ impl ShardLoop {
             peer.addrs.push(source);
         }
         self.by_addr.insert(source, key);
-        match peer.guard(|rtc| rtc.handle_input(input)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.fail(key, PeerFault(format!("input: {e}"))),
-            Err(fault) => self.fail(key, fault),
+        if let Err(fault) = peer.drive("input", |rtc| rtc.handle_input(input)) {
+            self.fail(key, fault);
         }
         // Poll at once: str0m holds one received RTP packet for `Event::RtpPacket` at a time.
         self.poll_peer(key, now);
@@ -291,9 +289,9 @@ impl ShardLoop {
             .collect();
         for key in due {
             if let Some(peer) = self.peers.get_mut(key) {
-                match peer.guard(|rtc| rtc.handle_input(str0m::Input::Timeout(now))) {
-                    Ok(Ok(())) => self.mark_dirty(key),
-                    Ok(Err(e)) => self.fail(key, PeerFault(format!("timeout: {e}"))),
+                let timeout = str0m::Input::Timeout(now);
+                match peer.drive("timeout", |rtc| rtc.handle_input(timeout)) {
+                    Ok(()) => self.mark_dirty(key),
                     Err(fault) => self.fail(key, fault),
                 }
             }
@@ -360,9 +358,8 @@ impl ShardLoop {
             let Some(peer) = self.peers.get_mut(key) else {
                 return;
             };
-            let output = match peer.guard(|rtc| rtc.poll_output()) {
-                Ok(Ok(o)) => o,
-                Ok(Err(e)) => return self.fail(key, PeerFault(format!("poll: {e}"))),
+            let output = match peer.drive("poll", |rtc| rtc.poll_output()) {
+                Ok(o) => o,
                 Err(fault) => return self.fail(key, fault),
             };
             match output {
@@ -372,10 +369,9 @@ impl ShardLoop {
                 // previous timeout made progress (a timer that stays due must not spin).
                 RtcOutput::Timeout(t) if t <= now && progressed => {
                     progressed = false;
-                    match peer.guard(|rtc| rtc.handle_input(str0m::Input::Timeout(now))) {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return self.fail(key, PeerFault(format!("timeout: {e}"))),
-                        Err(fault) => return self.fail(key, fault),
+                    let timeout = str0m::Input::Timeout(now);
+                    if let Err(fault) = peer.drive("timeout", |rtc| rtc.handle_input(timeout)) {
+                        return self.fail(key, fault);
                     }
                 }
                 RtcOutput::Timeout(t) => {
@@ -910,11 +906,7 @@ impl ShardLoop {
         let answer = match peer.guard(|rtc| rtc.sdp_api().accept_offer(offer)) {
             Ok(Ok(a)) => a,
             Ok(Err(e)) => return Err(ShardError::BadSdp(e.to_string())),
-            Err(fault) => {
-                let e = ShardError::TransportFailed(fault.0.clone());
-                self.fail(key, fault);
-                return Err(e);
-            }
+            Err(fault) => return Err(self.transport_failed(key, fault)),
         };
         self.mark_dirty(key);
         Ok(answer.to_sdp_string())
@@ -1053,11 +1045,7 @@ impl ShardLoop {
                 self.drain_core(room_id, now);
                 Ok(sdp.map(|sdp| SubscriberOffer { sdp }))
             }
-            Err(fault) => {
-                let e = ShardError::TransportFailed(fault.0.clone());
-                self.fail(key, fault);
-                Err(e)
-            }
+            Err(fault) => Err(self.transport_failed(key, fault)),
         }
     }
 
@@ -1109,11 +1097,7 @@ impl ShardLoop {
         });
         let streams = match applied {
             Ok(r) => r?,
-            Err(fault) => {
-                let e = ShardError::TransportFailed(fault.0.clone());
-                self.fail(key, fault);
-                return Err(e);
-            }
+            Err(fault) => return Err(self.transport_failed(key, fault)),
         };
         let mut subscribed = Vec::with_capacity(streams.len());
         for (publication, track) in streams {
@@ -1175,6 +1159,13 @@ impl ShardLoop {
         if !self.failed.iter().any(|(k, _)| *k == key) {
             self.failed.push((key, fault));
         }
+    }
+
+    /// Fails a transport from inside a command, and names the failure for the command's reply.
+    fn transport_failed(&mut self, key: PeerKey, fault: PeerFault) -> ShardError {
+        let error = ShardError::TransportFailed(fault.0.clone());
+        self.fail(key, fault);
+        error
     }
 
     fn reap_failed(&mut self, now: Instant) {
