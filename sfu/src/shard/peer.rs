@@ -155,6 +155,20 @@ impl Peer {
         catch_unwind(AssertUnwindSafe(|| f(rtc, role))).map_err(|p| PeerFault(panic_text(&p)))
     }
 
+    /// [`Peer::guard`] on a publisher transport, with its `Uplink` alongside the `Rtc`;
+    /// `Ok(None)` on a subscriber transport.
+    pub fn guard_uplink<R>(
+        &mut self,
+        f: impl FnOnce(&mut Uplink, &mut Rtc) -> R,
+    ) -> Result<Option<R>, PeerFault> {
+        let Role::Uplink(uplink) = &mut self.role else {
+            return Ok(None);
+        };
+        let rtc = &mut self.rtc;
+        catch_unwind(AssertUnwindSafe(|| Some(f(uplink, rtc))))
+            .map_err(|p| PeerFault(panic_text(&p)))
+    }
+
     pub fn downlink(&self) -> Option<&Downlink> {
         match &self.role {
             Role::Downlink(d) => Some(d),

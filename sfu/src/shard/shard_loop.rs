@@ -40,8 +40,8 @@ use super::transport::Transport;
 use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
 use crate::clock;
 use crate::core::{
-    Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, EncodingIdx, Input, KeyframeKind, MediaKind,
-    Output, ParticipantId, PublicationId, PublicationSpec, SubscriptionId,
+    Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, Input, KeyframeKind, MediaKind, Output,
+    ParticipantId, PublicationId, PublicationSpec, SubscriptionId,
 };
 
 /// Datagrams read per wake-up before the touched peers are flushed, so one busy socket cannot
@@ -526,10 +526,7 @@ impl ShardLoop {
     /// packet of a new track (its codec is known only now).
     fn map_new_ssrc(&mut self, key: PeerKey, now: Instant, pkt: &RtpPacket) -> Option<Mapped> {
         let peer = self.peers.get_mut(key)?;
-        let classified = peer.guard_role(|rtc, role| match role {
-            Role::Uplink(u) => Some(u.classify(rtc, pkt)),
-            Role::Downlink(_) => None,
-        });
+        let classified = peer.guard_uplink(|u, rtc| u.classify(rtc, pkt));
         let spec = match classified {
             Err(fault) => {
                 self.fail(key, fault);
@@ -563,11 +560,7 @@ impl ShardLoop {
                 codec: spec.codec,
             },
         );
-        let bound = peer.guard_role(|rtc, role| {
-            if let Role::Uplink(u) = role {
-                u.bind_track(rtc, &spec, publication);
-            }
-        });
+        let bound = peer.guard_uplink(|u, rtc| u.bind_track(rtc, &spec, publication));
         if let Err(fault) = bound {
             self.fail(key, fault);
             return None;
@@ -662,19 +655,15 @@ impl ShardLoop {
                     let Some(peer) = self.peers.get_mut(key) else {
                         continue;
                     };
-                    let kind = match kind {
-                        KeyframeKind::Pli => KeyframeRequestKind::Pli,
-                        KeyframeKind::Fir => KeyframeRequestKind::Fir,
-                    };
-                    let sent = peer.guard_role(|rtc, role| {
-                        request_keyframe(rtc, role, publication, encoding, kind)
+                    let sent = peer.guard_uplink(|u, rtc| {
+                        u.request_keyframe(rtc, publication, encoding, kind)
                     });
                     match sent {
-                        Ok(true) => {
+                        Ok(Some(true)) => {
                             self.stats.keyframe_requests_sent += 1;
                             self.mark_dirty(key);
                         }
-                        Ok(false) => {}
+                        Ok(Some(false) | None) => {}
                         Err(fault) => self.fail(key, fault),
                     }
                 }
@@ -900,12 +889,11 @@ impl ShardLoop {
             }
         };
         let peer = &mut self.peers[key];
-        if let Role::Uplink(u) = &mut peer.role {
-            u.announce(tracks);
-        }
-        let answer = match peer.guard(|rtc| rtc.sdp_api().accept_offer(offer)) {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) => return Err(ShardError::BadSdp(e.to_string())),
+        let answer = match peer.guard_uplink(|u, rtc| u.accept_offer(rtc, offer, tracks)) {
+            Ok(Some(Ok(a))) => a,
+            Ok(Some(Err(e))) => return Err(ShardError::BadSdp(e.to_string())),
+            // Cannot happen: a participant's `publisher` is its publisher transport.
+            Ok(None) => return Err(ShardError::UnknownParticipant),
             Err(fault) => return Err(self.transport_failed(key, fault)),
         };
         self.mark_dirty(key);
@@ -1257,31 +1245,4 @@ fn out_track(rtc: &mut str0m::Rtc, mid: Mid, codec: Codec) -> Option<OutTrack> {
         seq_base: None,
         written: 0,
     })
-}
-
-/// Sends a PLI/FIR on the publisher's stream of one encoding. False when that stream has not
-/// been seen yet (nothing to ask).
-fn request_keyframe(
-    rtc: &mut str0m::Rtc,
-    role: &mut Role,
-    publication: PublicationId,
-    encoding: EncodingIdx,
-    kind: KeyframeRequestKind,
-) -> bool {
-    let Role::Uplink(u) = role else {
-        return false;
-    };
-    let Some(track) = u.track_of(publication) else {
-        return false;
-    };
-    let rid = track.rids.get(usize::from(encoding.0)).copied().flatten();
-    let mid = track.mid;
-    let mut api = rtc.direct_api();
-    match api.stream_rx_by_mid(mid, rid) {
-        Some(rx) => {
-            rx.request_keyframe(kind);
-            true
-        }
-        None => false,
-    }
 }
