@@ -146,15 +146,6 @@ impl Peer {
         catch_unwind(AssertUnwindSafe(|| self.rtc.accepts(input))).unwrap_or(false)
     }
 
-    /// [`Peer::guard`] with the transport's shell state alongside the `Rtc`.
-    pub fn guard_role<R>(
-        &mut self,
-        f: impl FnOnce(&mut Rtc, &mut Role) -> R,
-    ) -> Result<R, PeerFault> {
-        let (rtc, role) = (&mut self.rtc, &mut self.role);
-        catch_unwind(AssertUnwindSafe(|| f(rtc, role))).map_err(|p| PeerFault(panic_text(&p)))
-    }
-
     /// [`Peer::guard`] on a publisher transport, with its `Uplink` alongside the `Rtc`;
     /// `Ok(None)` on a subscriber transport.
     pub fn guard_uplink<R>(
@@ -169,8 +160,29 @@ impl Peer {
             .map_err(|p| PeerFault(panic_text(&p)))
     }
 
+    /// [`Peer::guard`] on a subscriber transport, with its `Downlink` alongside the `Rtc`;
+    /// `Ok(None)` on a publisher transport.
+    pub fn guard_downlink<R>(
+        &mut self,
+        f: impl FnOnce(&mut Downlink, &mut Rtc) -> R,
+    ) -> Result<Option<R>, PeerFault> {
+        let Role::Downlink(downlink) = &mut self.role else {
+            return Ok(None);
+        };
+        let rtc = &mut self.rtc;
+        catch_unwind(AssertUnwindSafe(|| Some(f(downlink, rtc))))
+            .map_err(|p| PeerFault(panic_text(&p)))
+    }
+
     pub fn downlink(&self) -> Option<&Downlink> {
         match &self.role {
+            Role::Downlink(d) => Some(d),
+            Role::Uplink(_) => None,
+        }
+    }
+
+    pub fn downlink_mut(&mut self) -> Option<&mut Downlink> {
+        match &mut self.role {
             Role::Downlink(d) => Some(d),
             Role::Uplink(_) => None,
         }

@@ -14,16 +14,16 @@ use rustc_hash::FxHashMap;
 use slotmap::SlotMap;
 use str0m::bwe::{Bitrate as RtcBitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind as RtcMediaKind, Mid, Pt};
+use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpPacket, Ssrc};
+use str0m::rtp::RtpPacket;
 use str0m::{Event, IceConnectionState, Output as RtcOutput};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::command::{AnnouncedTrack, Command, Preference, Reply, Subscribed, SubscriberOffer};
-use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
+use super::downlink::{Downlink, Vp8PatchCache, Written};
 use super::error::ShardError;
 use super::event::{EventSender, ForwardingChange, ShardEvent};
 use super::fixed_histogram::{
@@ -37,19 +37,16 @@ use super::room_id::RoomId;
 use super::shard_config::ShardConfig;
 use super::stats::{layer_switch_reason, ShardStats};
 use super::transport::Transport;
-use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
+use super::uplink::{rtp_in, Mapped, NewStream, Uplink};
 use crate::clock;
 use crate::core::{
-    Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, Input, KeyframeKind, MediaKind, Output,
-    ParticipantId, PublicationId, PublicationSpec, SubscriptionId,
+    Bitrate, CoreConfig, CoreEvent, CoreStats, Input, KeyframeKind, Output, ParticipantId,
+    PublicationId, PublicationSpec, SubscriptionId,
 };
 
 /// Datagrams read per wake-up before the touched peers are flushed, so one busy socket cannot
 /// starve timers and commands (quinn's work limit).
 const RECV_BATCH: usize = 64;
-/// How far above a downlink's demand its bandwidth estimator probes: enough headroom for the
-/// allocator to raise a layer (DECISIONS.md §9) without probing for bandwidth nobody asked for.
-const DEMAND_HEADROOM_PCT: u64 = 25;
 /// Outputs drained from one `Rtc` per poll before it goes back in the queue.
 const POLL_LIMIT: usize = 4096;
 /// Rounds of "poll every dirty peer" per wake-up; forwards only ever dirty subscriber peers,
@@ -418,7 +415,7 @@ impl ShardLoop {
             Event::KeyframeRequest(req) => {
                 self.stats.keyframe_requests_received += 1;
                 let (room, sub) = match peer.downlink() {
-                    Some(d) => (peer.room, d.by_mid.get(&req.mid).copied()),
+                    Some(d) => (peer.room, d.subscription_at(req.mid)),
                     None => return,
                 };
                 let Some(subscription) = sub else {
@@ -462,10 +459,7 @@ impl ShardLoop {
                 self.drain_core(room, now);
             }
             Event::MediaEgressStats(stats) => {
-                let written = peer.downlink().and_then(|d| {
-                    let sid = d.by_mid.get(&stats.mid)?;
-                    Some(d.out.get(*sid)?.written)
-                });
+                let written = peer.downlink().and_then(|d| d.written(stats.mid));
                 peer.rtcp.egress(&mut self.stats.rtcp, &stats, written);
             }
             Event::MediaIngressStats(stats) => peer.rtcp.ingress(&mut self.stats.rtcp, &stats),
@@ -602,28 +596,13 @@ impl ShardLoop {
                     };
                     let vp8 = &mut self.vp8;
                     let connected = peer.connected;
-                    // `Some(first)` when written; `first` is the join instant of a subscriber
-                    // whose connected transport gets its first media packet.
-                    let written = peer.guard_role(|rtc, role| {
-                        let Role::Downlink(d) = role else {
-                            return None;
-                        };
-                        let track = d.out.get_mut(f.subscription)?;
-                        let ssrc = track.ssrc;
-                        let write = rtp_write(track, &f.pkt, now, vp8).ok()?;
-                        let mut api = rtc.direct_api();
-                        let tx = api.stream_tx(&ssrc)?;
-                        tx.write_rtp(write);
-                        track.written += 1;
-                        let first_media = if connected {
-                            d.awaiting_first_media.take()
-                        } else {
-                            None
-                        };
-                        Some(first_media)
-                    });
+                    let written = peer
+                        .guard_downlink(|d, rtc| {
+                            d.write(rtc, f.subscription, &f.pkt, now, vp8, connected)
+                        })
+                        .map(Option::flatten);
                     match written {
-                        Ok(Some(first_media)) => {
+                        Ok(Some(Written { first_media })) => {
                             self.stats.forwards_written += 1;
                             if let Some(received) = self.rtp_received_at {
                                 self.stats.forwarding_latency.record_duration(
@@ -701,13 +680,8 @@ impl ShardLoop {
                             let Some(peer) = self.peers.get_mut(key) else {
                                 continue;
                             };
-                            let desired = RtcBitrate::bps(
-                                bitrate.0.saturating_mul(100 + DEMAND_HEADROOM_PCT) / 100,
-                            );
-                            // No minimum: str0m pads a transport up to its minimum, and media
-                            // below the demand needs no padding, only probes towards it.
                             if let Err(fault) =
-                                peer.guard(|rtc| rtc.bwe().set_bitrate(RtcBitrate::ZERO, desired))
+                                peer.guard_downlink(|d, rtc| d.set_demand(rtc, bitrate))
                             {
                                 self.fail(key, fault);
                             }
@@ -916,7 +890,7 @@ impl ShardLoop {
                 .subscriber
                 .and_then(|key| self.peers.get(key))
                 .and_then(|p| p.downlink())
-                .is_some_and(|d| d.out.contains_key(sid))
+                .is_some_and(|d| d.carries(sid))
         };
         if !preferences.iter().all(|p| own(p.subscription)) {
             return Err(ShardError::UnknownPublication);
@@ -957,7 +931,7 @@ impl ShardLoop {
                 .publications
                 .get(p)
                 .ok_or(ShardError::UnknownPublication)?;
-            adds.push((p, *info));
+            adds.push((p, info.participant, info.stream));
         }
         let key = match state.subscriber {
             Some(k) => k,
@@ -982,7 +956,7 @@ impl ShardLoop {
             }
         };
         let peer = &mut self.peers[key];
-        if peer.downlink().is_some_and(|d| d.pending.is_some()) {
+        if peer.downlink().is_some_and(|d| d.offer_pending()) {
             return Err(ShardError::OfferPending);
         }
         for &sid in remove {
@@ -990,43 +964,9 @@ impl ShardLoop {
                 let _ = room.core.unsubscribe(sid);
             }
         }
-        let made = peer.guard_role(|rtc, role| {
-            let Role::Downlink(d) = role else {
-                return None;
-            };
-            for &sid in remove {
-                if let Some(t) = d.remove(sid) {
-                    d.stale.push(t.mid);
-                }
-            }
-            let mut api = rtc.sdp_api();
-            if !d.keepalive {
-                // A data channel keeps one m-line open for the life of the transport: when
-                // every media m-line is stopped (the subscriber alone in a breakout session,
-                // its last publisher gone), an empty BUNDLE group would end the transport in
-                // browsers (JSEP), and no later offer could add media without a new ICE and
-                // DTLS handshake.
-                api.add_channel("sfu".to_owned());
-                d.keepalive = true;
-            }
-            for mid in d.stale.drain(..) {
-                api.stop_media(mid);
-            }
-            let mut added = Vec::with_capacity(adds.len());
-            for (publication, info) in &adds {
-                let kind = match info.stream.kind {
-                    MediaKind::Audio => RtcMediaKind::Audio,
-                    MediaKind::Video => RtcMediaKind::Video,
-                };
-                // msid: the publisher's stream groups its audio and video for lip sync.
-                let stream_id = format!("{}-{}", info.participant, info.stream.stream);
-                let mid = api.add_media(kind, Direction::SendOnly, Some(stream_id), None, None);
-                added.push((mid, *publication));
-            }
-            let (offer, pending) = api.apply()?;
-            d.pending = Some(PendingOffer { pending, added });
-            Some(offer.to_sdp_string())
-        });
+        let made = peer
+            .guard_downlink(|d, rtc| d.create_offer(rtc, remove, &adds))
+            .map(Option::flatten);
         match made {
             Ok(sdp) => {
                 self.mark_dirty(key);
@@ -1055,36 +995,13 @@ impl ShardLoop {
             .rooms
             .get_mut(&room_id)
             .ok_or(ShardError::UnknownRoom)?;
-        let codecs: FxHashMap<PublicationId, Codec> = room
-            .publications
-            .iter()
-            .map(|(id, info)| (id, info.codec))
-            .collect();
         let peer = self.peers.get_mut(key).ok_or(ShardError::NoOfferPending)?;
-        let applied = peer.guard_role(|rtc, role| {
-            let Role::Downlink(d) = role else {
-                return Err(ShardError::NoOfferPending);
-            };
-            let pending = d.pending.take().ok_or(ShardError::NoOfferPending)?;
-            rtc.sdp_api()
-                .accept_answer(pending.pending, answer)
-                .map_err(|e| ShardError::BadSdp(e.to_string()))?;
-            let mut streams = Vec::with_capacity(pending.added.len());
-            for (mid, publication) in pending.added {
-                let Some(&codec) = codecs.get(&publication) else {
-                    d.stale.push(mid);
-                    continue;
-                };
-                // An m-line the client rejected has no send stream or no matching codec.
-                match out_track(rtc, mid, codec) {
-                    Some(track) => streams.push((publication, track)),
-                    None => d.stale.push(mid),
-                }
-            }
-            Ok(streams)
-        });
+        let publications = &room.publications;
+        let codec_of = |p: PublicationId| publications.get(p).map(|info| info.codec);
+        let applied = peer.guard_downlink(|d, rtc| d.accept_answer(rtc, answer, codec_of));
         let streams = match applied {
-            Ok(r) => r?,
+            Ok(Some(r)) => r?,
+            Ok(None) => return Err(ShardError::NoOfferPending),
             Err(fault) => return Err(self.transport_failed(key, fault)),
         };
         let mut subscribed = Vec::with_capacity(streams.len());
@@ -1101,9 +1018,8 @@ impl ShardLoop {
                     layer: None,
                 },
             );
-            if let Role::Downlink(d) = &mut self.peers[key].role {
-                d.out.insert(subscription, track);
-                d.by_mid.insert(track.mid, subscription);
+            if let Some(d) = self.peers[key].downlink_mut() {
+                d.add_subscription(subscription, track);
             }
             subscribed.push(Subscribed {
                 publication,
@@ -1202,15 +1118,13 @@ impl ShardLoop {
                     room.remove_publication(publication, &mut ended);
                 }
             }
-            Role::Downlink(d) => room.remove_subscriber(d.id, d.out.keys()),
+            Role::Downlink(d) => room.remove_subscriber(d.id, d.subscriptions()),
         }
         for (sid, sub_peer) in ended {
             if let Some(p) = self.peers.get_mut(sub_peer) {
                 let participant = p.participant;
-                if let Role::Downlink(d) = &mut p.role {
-                    if let Some(t) = d.remove(sid) {
-                        d.stale.push(t.mid);
-                    }
+                if let Some(d) = p.downlink_mut() {
+                    d.end(sid);
                 }
                 self.events.emit(ShardEvent::SubscriptionEnded {
                     room: room_id,
@@ -1227,22 +1141,4 @@ impl ShardLoop {
 fn answer<T>(reply: Reply<T>, result: Result<T, ShardError>) {
     // The caller may have given up waiting; the change is applied either way.
     let _ = reply.send(result);
-}
-
-/// The send stream and payload type of an answered m-line.
-fn out_track(rtc: &mut str0m::Rtc, mid: Mid, codec: Codec) -> Option<OutTrack> {
-    let remote_pts: Vec<Pt> = rtc.media(mid)?.remote_pts().to_vec();
-    let pt = rtc
-        .codec_config()
-        .find(|p| remote_pts.contains(&p.pt()) && core_codec(p.spec().codec) == Some(codec))?
-        .pt();
-    let ssrc: Ssrc = rtc.direct_api().stream_tx_by_mid(mid, None)?.ssrc();
-    Some(OutTrack {
-        mid,
-        ssrc,
-        pt,
-        nackable: codec.is_video(),
-        seq_base: None,
-        written: 0,
-    })
 }

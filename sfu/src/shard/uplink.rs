@@ -75,7 +75,7 @@ pub(crate) enum Unmapped {
 
 #[derive(Debug, Default)]
 pub(crate) struct Uplink {
-    pub tracks: FxHashMap<Mid, Track>,
+    tracks: FxHashMap<Mid, Track>,
     /// SSRC -> encoding, filled from the first packet of each SSRC.
     ssrcs: FxHashMap<Ssrc, Mapped>,
     /// The stream of each m-line as the client announced it (`publish_tracks`).
@@ -121,7 +121,7 @@ impl Uplink {
 
     /// Records the streams the client named for its m-lines. A later announcement for the
     /// same mid wins; tracks already carrying media keep their publication.
-    pub fn announce(&mut self, tracks: Vec<AnnouncedTrack>) {
+    fn announce(&mut self, tracks: Vec<AnnouncedTrack>) {
         for track in tracks {
             self.announced
                 .insert(Mid::from(track.mid.as_str()), track.stream);
