@@ -13,13 +13,27 @@
 //! a bounded channel) and hears from it through [`ShardEvent`]s. Membership and policy
 //! decisions belong to the caller; the shard executes them.
 //!
-//! * `peer`: one `Rtc` and the `catch_unwind` fence around it.
-//! * `uplink` / `downlink`: the shell state of the publisher / subscriber transports (SSRC and
-//!   mid/rid maps, pending offers) and the packet conversions in each direction.
-//! * `shard_loop`: the loop (socket, demux, timers, command handling, the core drain).
-//! * `handle`: the public command/event API and the shard's counters.
-//! * `fixed_histogram`: the fixed-bucket histograms among those counters; `rtcp_tally`: str0m's
-//!   per-stream RTCP stats turned into the shard's totals.
+//! A transport owns its operations and the loop only routes (str0m's own SFU example splits
+//! the same way: its `Client` does the work, its `main` routes). The modules, each one concept,
+//! top to bottom; each imports only from the ones below it:
+//!
+//! * `shard_loop`: [`spawn`] and the loop: reads the socket, finds the datagram's transport,
+//!   drains every touched `Rtc` and the rooms' cores, fires timers, applies commands, and routes
+//!   each output to the transport or room it concerns.
+//! * `room`: one room's `MediaCore` with the slab-indexed maps from its keys to transports;
+//!   `participant_state`: a participant's room, downlink and two transports.
+//! * `peer`: one `Rtc` with its `Uplink` or `Downlink`, behind the `catch_unwind` fence
+//!   (`Peer::drive`: a str0m panic or error is a fault of that one transport).
+//! * `uplink` / `downlink`: the publisher / subscriber transport's state and operations: the
+//!   uplink answers the client's offer, maps each SSRC to a publication encoding and sends
+//!   PLI/FIR; the downlink creates offers, applies answers, writes each forward to its stream
+//!   and sets the bandwidth estimator's probe target. `rtcp_tally`: str0m's per-stream RTCP
+//!   stats turned into the shard's totals.
+//! * `handle` ([`ShardHandle`]) over `command` (what the async side asks, and the reply);
+//!   `event` ([`ShardEvent`] and the shard's end of its channel); `stats` ([`ShardStats`]) with
+//!   `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers` (the active-speaker meter).
+//! * At the bottom, with no shard imports: `room_id` ([`RoomId`]), `transport`
+//!   ([`Transport`]), `error` ([`ShardError`]).
 
 mod command;
 mod downlink;
