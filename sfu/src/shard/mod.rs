@@ -19,7 +19,9 @@
 //!
 //! * `shard_loop`: [`spawn`] and the loop: reads the socket, finds the datagram's transport,
 //!   drains every touched `Rtc` and the rooms' cores, fires timers, applies commands, and routes
-//!   each output to the transport or room it concerns.
+//!   each output to the transport or room it concerns; its parts `shard_loop/packet_path`
+//!   (RTP into a room's core, the core's outputs routed) and `shard_loop/commands` (applying
+//!   each command).
 //! * `room`: one room's `MediaCore` with the slab-indexed maps from its keys to transports;
 //!   `participant_state`: a participant's room, downlink and two transports.
 //! * `peer`: one `Rtc` with its `Uplink` or `Downlink`, behind the `catch_unwind` fence
