@@ -1,4 +1,5 @@
-//! `Downlink`: the shell side of a participant's subscriber transport (DECISIONS.md §10).
+//! `Downlink`: the state and operations of a participant's subscriber transport (DECISIONS.md
+//! §10): it creates offers, applies answers, writes forwards and sets its estimator's target.
 //!
 //! The server offers one send-only m-line per subscription; the client answers. After the
 //! answer str0m has a `StreamTx` per m-line, whose SSRC becomes the subscription's SSRC in the

@@ -2,8 +2,9 @@
 //!
 //! str0m panics on internal bugs by design (its crate docs, "Panics, Errors and unwraps");
 //! an `Rtc` has no threads, locks or tasks, so discarding one after a panic leaves nothing
-//! poisoned. Every call into an `Rtc` goes through [`Peer::guard`], and a panic drops that one
-//! peer, never the shard (ARCHITECTURE.md §1).
+//! poisoned. Every call into an `Rtc` goes through [`Peer::guard`] (or [`Peer::drive`],
+//! [`Peer::guard_uplink`], [`Peer::guard_downlink`], built on the same fence), and a panic
+//! drops that one peer, never the shard (ARCHITECTURE.md §1).
 
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};

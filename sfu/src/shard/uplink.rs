@@ -1,4 +1,5 @@
-//! `Uplink`: the shell side of a participant's publisher transport (DECISIONS.md §10).
+//! `Uplink`: the state and operations of a participant's publisher transport (DECISIONS.md
+//! §10): it answers the client's offer, maps inbound streams and sends keyframe requests.
 //!
 //! The client offers send-only audio and video (video possibly as simulcast rids q/h/f); the
 //! shard answers. Each incoming stream is mapped once to the core's `(PublicationId,
