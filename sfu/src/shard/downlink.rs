@@ -1,4 +1,5 @@
-//! `Downlink`: the shell side of a participant's subscriber transport (DECISIONS.md §10).
+//! `Downlink`: the state and operations of a participant's subscriber transport (DECISIONS.md
+//! §10): it creates offers, applies answers, writes forwards and sets its estimator's target.
 //!
 //! The server offers one send-only m-line per subscription; the client answers. After the
 //! answer str0m has a `StreamTx` per m-line, whose SSRC becomes the subscription's SSRC in the
@@ -10,11 +11,22 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 use slotmap::SecondaryMap;
-use str0m::change::SdpPendingOffer;
-use str0m::media::{Mid, Pt};
+use str0m::bwe::Bitrate as RtcBitrate;
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::media::{Direction, MediaKind as RtcMediaKind, Mid, Pt};
 use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Ssrc, Vp8Descriptor as RtcVp8Descriptor};
+use str0m::Rtc;
 
-use crate::core::{DownlinkId, PublicationId, RtpOut, SubscriptionId};
+use super::error::ShardError;
+use super::uplink::core_codec;
+use crate::core::{
+    Bitrate, Codec, DownlinkId, MediaKind, ParticipantId, PublicationId, RtpOut, StreamRef,
+    SubscriptionId,
+};
+
+/// How far above a downlink's demand its bandwidth estimator probes: enough headroom for the
+/// allocator to raise a layer (DECISIONS.md §9) without probing for bandwidth nobody asked for.
+const DEMAND_HEADROOM_PCT: u64 = 25;
 
 /// One subscription's outgoing stream.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +47,14 @@ pub(crate) struct OutTrack {
     pub written: u64,
 }
 
+/// A forward handed to its subscription's stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Written {
+    /// The join instant of a subscriber whose connected transport got its first media
+    /// packet with this forward (the join latency metric).
+    pub first_media: Option<Instant>,
+}
+
 /// An offer sent to the client and not answered yet.
 #[derive(Debug)]
 pub(crate) struct PendingOffer {
@@ -47,18 +67,18 @@ pub(crate) struct PendingOffer {
 pub(crate) struct Downlink {
     pub id: DownlinkId,
     /// Indexed by slab key: the packet path finds a subscription's stream with no hashing.
-    pub out: SecondaryMap<SubscriptionId, OutTrack>,
+    out: SecondaryMap<SubscriptionId, OutTrack>,
     /// For the subscriber's PLI/FIR, which names the m-line.
-    pub by_mid: FxHashMap<Mid, SubscriptionId>,
-    pub pending: Option<PendingOffer>,
+    by_mid: FxHashMap<Mid, SubscriptionId>,
+    pending: Option<PendingOffer>,
     /// m-lines whose subscription ended (its publication went away) and that the next offer
     /// stops.
-    pub stale: Vec<Mid>,
+    stale: Vec<Mid>,
     /// Whether the transport's data channel (the m-line that is never stopped) was offered.
-    pub keepalive: bool,
+    keepalive: bool,
     /// When the participant joined the shard, until the first media packet is forwarded on
     /// this transport once it is connected (the join latency metric).
-    pub awaiting_first_media: Option<Instant>,
+    awaiting_first_media: Option<Instant>,
 }
 
 impl Downlink {
@@ -74,10 +94,157 @@ impl Downlink {
         }
     }
 
-    pub fn remove(&mut self, subscription: SubscriptionId) -> Option<OutTrack> {
+    /// The subscriptions written to this transport.
+    pub fn subscriptions(&self) -> impl Iterator<Item = SubscriptionId> + '_ {
+        self.out.keys()
+    }
+
+    fn remove(&mut self, subscription: SubscriptionId) -> Option<OutTrack> {
         let t = self.out.remove(subscription)?;
         self.by_mid.remove(&t.mid);
         Some(t)
+    }
+
+    /// Whether an offer awaits the client's answer (one renegotiation at a time).
+    pub fn offer_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Whether `subscription` is written to this transport.
+    pub fn carries(&self, subscription: SubscriptionId) -> bool {
+        self.out.contains_key(subscription)
+    }
+
+    /// The subscription an m-line carries (a subscriber's PLI/FIR names the m-line).
+    pub fn subscription_at(&self, mid: Mid) -> Option<SubscriptionId> {
+        self.by_mid.get(&mid).copied()
+    }
+
+    /// How many packets the shard wrote to the stream of an m-line (`None` when the m-line
+    /// carries no subscription now).
+    pub fn written(&self, mid: Mid) -> Option<u64> {
+        let sid = self.by_mid.get(&mid)?;
+        Some(self.out.get(*sid)?.written)
+    }
+
+    /// Ends a subscription whose publication went away: the next offer stops its m-line.
+    pub fn end(&mut self, subscription: SubscriptionId) {
+        if let Some(t) = self.remove(subscription) {
+            self.stale.push(t.mid);
+        }
+    }
+
+    /// Creates the next subscriber offer: stops the m-lines of `remove` and of ended
+    /// subscriptions, and adds a send-only m-line for each publication in `add` (with its
+    /// publisher and stream, for the msid). Returns the offer's SDP, or `None` when nothing
+    /// changed.
+    pub fn create_offer(
+        &mut self,
+        rtc: &mut Rtc,
+        remove: &[SubscriptionId],
+        add: &[(PublicationId, ParticipantId, StreamRef)],
+    ) -> Option<String> {
+        for &sid in remove {
+            self.end(sid);
+        }
+        let mut api = rtc.sdp_api();
+        if !self.keepalive {
+            // A data channel keeps one m-line open for the life of the transport: when
+            // every media m-line is stopped (the subscriber alone in a breakout session,
+            // its last publisher gone), an empty BUNDLE group would end the transport in
+            // browsers (JSEP), and no later offer could add media without a new ICE and
+            // DTLS handshake.
+            api.add_channel("sfu".to_owned());
+            self.keepalive = true;
+        }
+        for mid in self.stale.drain(..) {
+            api.stop_media(mid);
+        }
+        let mut added = Vec::with_capacity(add.len());
+        for &(publication, publisher, stream) in add {
+            let kind = match stream.kind {
+                MediaKind::Audio => RtcMediaKind::Audio,
+                MediaKind::Video => RtcMediaKind::Video,
+            };
+            // msid: the publisher's stream groups its audio and video for lip sync.
+            let stream_id = format!("{}-{}", publisher, stream.stream);
+            let mid = api.add_media(kind, Direction::SendOnly, Some(stream_id), None, None);
+            added.push((mid, publication));
+        }
+        let (offer, pending) = api.apply()?;
+        self.pending = Some(PendingOffer { pending, added });
+        Some(offer.to_sdp_string())
+    }
+
+    /// Applies the client's answer to the pending offer. Returns the stream of each m-line it
+    /// accepted, with its publication; an m-line the client rejected (no send stream or no
+    /// matching codec), or whose publication has gone (`codec_of` knows none), is stopped by
+    /// the next offer.
+    pub fn accept_answer(
+        &mut self,
+        rtc: &mut Rtc,
+        answer: SdpAnswer,
+        codec_of: impl Fn(PublicationId) -> Option<Codec>,
+    ) -> Result<Vec<(PublicationId, OutTrack)>, ShardError> {
+        let pending = self.pending.take().ok_or(ShardError::NoOfferPending)?;
+        rtc.sdp_api()
+            .accept_answer(pending.pending, answer)
+            .map_err(|e| ShardError::BadSdp(e.to_string()))?;
+        let mut streams = Vec::with_capacity(pending.added.len());
+        for (mid, publication) in pending.added {
+            let Some(codec) = codec_of(publication) else {
+                self.stale.push(mid);
+                continue;
+            };
+            match out_track(rtc, mid, codec) {
+                Some(track) => streams.push((publication, track)),
+                None => self.stale.push(mid),
+            }
+        }
+        Ok(streams)
+    }
+
+    /// Starts writing `subscription` to the stream of an answered m-line.
+    pub fn add_subscription(&mut self, subscription: SubscriptionId, track: OutTrack) {
+        self.out.insert(subscription, track);
+        self.by_mid.insert(track.mid, subscription);
+    }
+
+    /// Hands one forwarded packet to its subscription's stream (str0m encrypts, paces and
+    /// sends it). `None` when it was not written: the subscription has no stream here, or
+    /// the write could not be built. `connected` is whether the transport finished ICE and
+    /// DTLS (only then does a first packet end the join latency).
+    pub fn write(
+        &mut self,
+        rtc: &mut Rtc,
+        subscription: SubscriptionId,
+        pkt: &RtpOut,
+        now: Instant,
+        vp8: &mut Vp8PatchCache,
+        connected: bool,
+    ) -> Option<Written> {
+        let track = self.out.get_mut(subscription)?;
+        let ssrc = track.ssrc;
+        let write = rtp_write(track, pkt, now, vp8).ok()?;
+        let mut api = rtc.direct_api();
+        let tx = api.stream_tx(&ssrc)?;
+        tx.write_rtp(write);
+        track.written += 1;
+        let first_media = if connected {
+            self.awaiting_first_media.take()
+        } else {
+            None
+        };
+        Some(Written { first_media })
+    }
+
+    /// Lets the bandwidth estimator probe up to `demand` (what the core's allocator would send
+    /// this downlink with no limit) plus headroom.
+    pub fn set_demand(&self, rtc: &mut Rtc, demand: Bitrate) {
+        let desired = RtcBitrate::bps(demand.0.saturating_mul(100 + DEMAND_HEADROOM_PCT) / 100);
+        // No minimum: str0m pads a transport up to its minimum, and media below the demand
+        // needs no padding, only probes towards it.
+        rtc.bwe().set_bitrate(RtcBitrate::ZERO, desired);
     }
 }
 
@@ -167,4 +334,22 @@ pub(crate) fn rtp_write(
         }
     }
     Ok(write)
+}
+
+/// The send stream and payload type of an answered m-line.
+fn out_track(rtc: &mut Rtc, mid: Mid, codec: Codec) -> Option<OutTrack> {
+    let remote_pts: Vec<Pt> = rtc.media(mid)?.remote_pts().to_vec();
+    let pt = rtc
+        .codec_config()
+        .find(|p| remote_pts.contains(&p.pt()) && core_codec(p.spec().codec) == Some(codec))?
+        .pt();
+    let ssrc: Ssrc = rtc.direct_api().stream_tx_by_mid(mid, None)?.ssrc();
+    Some(OutTrack {
+        mid,
+        ssrc,
+        pt,
+        nackable: codec.is_video(),
+        seq_base: None,
+        written: 0,
+    })
 }

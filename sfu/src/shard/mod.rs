@@ -13,95 +13,60 @@
 //! a bounded channel) and hears from it through [`ShardEvent`]s. Membership and policy
 //! decisions belong to the caller; the shard executes them.
 //!
-//! * `peer`: one `Rtc` and the `catch_unwind` fence around it.
-//! * `uplink` / `downlink`: the shell state of the publisher / subscriber transports (SSRC and
-//!   mid/rid maps, pending offers) and the packet conversions in each direction.
-//! * `shard_loop`: the loop (socket, demux, timers, command handling, the core drain).
-//! * `handle`: the public command/event API and the shard's counters.
-//! * `fixed_histogram`: the fixed-bucket histograms among those counters; `rtcp_tally`: str0m's
-//!   per-stream RTCP stats turned into the shard's totals.
+//! A transport owns its operations and the loop only routes (str0m's own SFU example splits
+//! the same way: its `Client` does the work, its `main` routes). The modules, each one concept,
+//! top to bottom; each imports only from the ones below it:
+//!
+//! * `shard_loop`: [`spawn`] and the loop: reads the socket, finds the datagram's transport,
+//!   drains every touched `Rtc` and the rooms' cores, fires timers, applies commands, and routes
+//!   each output to the transport or room it concerns; its parts `shard_loop/packet_path`
+//!   (RTP into a room's core, the core's outputs routed) and `shard_loop/commands` (applying
+//!   each command).
+//! * `room`: one room's `MediaCore` with the slab-indexed maps from its keys to transports;
+//!   `participant_state`: a participant's room, downlink and two transports.
+//! * `peer`: one `Rtc` with its `Uplink` or `Downlink`, behind the `catch_unwind` fence
+//!   (`Peer::drive`: a str0m panic or error is a fault of that one transport).
+//! * `uplink` / `downlink`: the publisher / subscriber transport's state and operations: the
+//!   uplink answers the client's offer, maps each SSRC to a publication encoding and sends
+//!   PLI/FIR; the downlink creates offers, applies answers, writes each forward to its stream
+//!   and sets the bandwidth estimator's probe target. `rtcp_tally`: str0m's per-stream RTCP
+//!   stats turned into the shard's totals.
+//! * `handle` ([`ShardHandle`]) over `command` (what the async side asks, and the reply);
+//!   `event` ([`ShardEvent`] and the shard's end of its channel); `stats` ([`ShardStats`]) with
+//!   `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers` (the active-speaker meter).
+//! * At the bottom, with no shard imports: `room_id` ([`RoomId`]), `transport`
+//!   ([`Transport`]), `error` ([`ShardError`]).
 
+mod command;
 mod downlink;
+mod error;
+mod event;
 mod fixed_histogram;
 mod handle;
+mod participant_state;
 mod peer;
+mod room;
+mod room_id;
 mod rtcp_tally;
+mod shard_config;
 mod shard_loop;
 mod speakers;
+mod stats;
+mod transport;
 mod uplink;
 
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-
+pub use command::{AnnouncedTrack, Preference, Subscribed, SubscriberOffer};
+pub use error::ShardError;
+pub use event::{ForwardingChange, ShardEvent};
 pub use fixed_histogram::{
     FixedHistogram, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
-pub use handle::{
-    layer_switch_reason, publication_kind, AnnouncedTrack, ForwardingChange, Preference,
-    RtcpTotals, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer,
-    LAYER_SWITCH_REASONS, PUBLICATION_KINDS,
-};
-pub use peer::Transport;
+pub use handle::ShardHandle;
+pub use room_id::RoomId;
+pub use shard_config::ShardConfig;
 pub use shard_loop::spawn;
-
-use crate::config::Config;
-use crate::core::CoreConfig;
-
-/// A room placed on a shard; minted by the caller (the room registry).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoomId(pub u64);
-
-impl fmt::Display for RoomId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "r{}", self.0)
-    }
-}
-
-/// How a shard is set up.
-#[derive(Debug, Clone)]
-pub struct ShardConfig {
-    /// The media UDP address to bind (port 0: an ephemeral one, DECISIONS.md §13).
-    pub bind: SocketAddr,
-    /// The address advertised in the host candidate, with the bound port.
-    pub public_ip: IpAddr,
-    pub core: CoreConfig,
-    /// Commands waiting for the shard before callers are made to wait.
-    pub command_capacity: usize,
-    /// Events waiting for the async side before the shard drops (and counts) them.
-    pub event_capacity: usize,
-    /// The first downlink bandwidth estimate, in bits per second, before TWCC feedback.
-    pub initial_estimate_bps: u64,
-    /// What downlink bandwidth estimation probes towards, in bits per second.
-    pub desired_bitrate_bps: u64,
-    /// Accept datagrams only from loopback addresses. On by default when the advertised
-    /// address is loopback: such a server has no business answering anyone else, and a peer
-    /// that pairs another local interface with 127.0.0.1 (REAL-PEERS.md) would otherwise make
-    /// it send off loopback.
-    pub loopback_only: bool,
-}
-
-impl ShardConfig {
-    pub fn new(bind: SocketAddr, public_ip: IpAddr) -> ShardConfig {
-        ShardConfig {
-            bind,
-            public_ip,
-            core: CoreConfig::default(),
-            command_capacity: 256,
-            event_capacity: 1024,
-            initial_estimate_bps: 1_000_000,
-            desired_bitrate_bps: 3_000_000,
-            loopback_only: public_ip.is_loopback(),
-        }
-    }
-
-    /// Shard `index` of the server: port `--rtc-port + index` (or ephemeral with port 0) on
-    /// the public IP (ARCHITECTURE.md §2, "Ports").
-    pub fn from_config(config: &Config, index: u16) -> ShardConfig {
-        let port = if config.rtc_port == 0 {
-            0
-        } else {
-            config.rtc_port.saturating_add(index)
-        };
-        ShardConfig::new(SocketAddr::new(config.public_ip, port), config.public_ip)
-    }
-}
+pub use stats::{
+    layer_switch_reason, publication_kind, RtcpTotals, ShardStats, LAYER_SWITCH_REASONS,
+    PUBLICATION_KINDS,
+};
+pub use transport::Transport;

@@ -2,8 +2,9 @@
 //!
 //! str0m panics on internal bugs by design (its crate docs, "Panics, Errors and unwraps");
 //! an `Rtc` has no threads, locks or tasks, so discarding one after a panic leaves nothing
-//! poisoned. Every call into an `Rtc` goes through [`Peer::guard`], and a panic drops that one
-//! peer, never the shard (ARCHITECTURE.md §1).
+//! poisoned. Every call into an `Rtc` goes through [`Peer::guard`] (or [`Peer::drive`],
+//! [`Peer::guard_uplink`], [`Peer::guard_downlink`], built on the same fence), and a panic
+//! drops that one peer, never the shard (ARCHITECTURE.md §1).
 
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,22 +16,19 @@ use str0m::crypto::CryptoProvider;
 use str0m::{Candidate, Rtc};
 
 use super::downlink::Downlink;
+use super::room_id::RoomId;
 use super::rtcp_tally::RtcpTally;
+use super::transport::Transport;
 use super::uplink::Uplink;
-use super::RoomId;
 use crate::core::ParticipantId;
+
+slotmap::new_key_type! {
+    /// One `Rtc` on the shard.
+    pub(crate) struct PeerKey;
+}
 
 /// How often str0m reports each stream's RTCP counts (`MediaIngressStats`, `MediaEgressStats`).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Which of a participant's two transports a peer is (DECISIONS.md §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// The client offers and publishes; never renegotiated by subscription changes.
-    Publisher,
-    /// The server offers the participant's subscriptions.
-    Subscriber,
-}
 
 #[derive(Debug)]
 pub(crate) enum Role {
@@ -131,23 +129,61 @@ impl Peer {
         catch_unwind(AssertUnwindSafe(|| f(rtc))).map_err(|p| PeerFault(panic_text(&p)))
     }
 
+    /// Runs a fallible call on the `Rtc`: a panic inside str0m and an error it returns both
+    /// become a fault of this peer (the error's text after `what`), so a caller has one
+    /// result to handle.
+    pub fn drive<R, E: std::fmt::Display>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut Rtc) -> Result<R, E>,
+    ) -> Result<R, PeerFault> {
+        self.guard(f)?
+            .map_err(|e| PeerFault(format!("{what}: {e}")))
+    }
+
     pub fn accepts(&self, input: &str0m::Input) -> bool {
         // `accepts` only reads state; a panic there is still a str0m bug of this peer, and
         // the shard treats it as "not mine" rather than failing every lookup.
         catch_unwind(AssertUnwindSafe(|| self.rtc.accepts(input))).unwrap_or(false)
     }
 
-    /// [`Peer::guard`] with the transport's shell state alongside the `Rtc`.
-    pub fn guard_role<R>(
+    /// [`Peer::guard`] on a publisher transport, with its `Uplink` alongside the `Rtc`;
+    /// `Ok(None)` on a subscriber transport.
+    pub fn guard_uplink<R>(
         &mut self,
-        f: impl FnOnce(&mut Rtc, &mut Role) -> R,
-    ) -> Result<R, PeerFault> {
-        let (rtc, role) = (&mut self.rtc, &mut self.role);
-        catch_unwind(AssertUnwindSafe(|| f(rtc, role))).map_err(|p| PeerFault(panic_text(&p)))
+        f: impl FnOnce(&mut Uplink, &mut Rtc) -> R,
+    ) -> Result<Option<R>, PeerFault> {
+        let Role::Uplink(uplink) = &mut self.role else {
+            return Ok(None);
+        };
+        let rtc = &mut self.rtc;
+        catch_unwind(AssertUnwindSafe(|| Some(f(uplink, rtc))))
+            .map_err(|p| PeerFault(panic_text(&p)))
+    }
+
+    /// [`Peer::guard`] on a subscriber transport, with its `Downlink` alongside the `Rtc`;
+    /// `Ok(None)` on a publisher transport.
+    pub fn guard_downlink<R>(
+        &mut self,
+        f: impl FnOnce(&mut Downlink, &mut Rtc) -> R,
+    ) -> Result<Option<R>, PeerFault> {
+        let Role::Downlink(downlink) = &mut self.role else {
+            return Ok(None);
+        };
+        let rtc = &mut self.rtc;
+        catch_unwind(AssertUnwindSafe(|| Some(f(downlink, rtc))))
+            .map_err(|p| PeerFault(panic_text(&p)))
     }
 
     pub fn downlink(&self) -> Option<&Downlink> {
         match &self.role {
+            Role::Downlink(d) => Some(d),
+            Role::Uplink(_) => None,
+        }
+    }
+
+    pub fn downlink_mut(&mut self) -> Option<&mut Downlink> {
+        match &mut self.role {
             Role::Downlink(d) => Some(d),
             Role::Uplink(_) => None,
         }

@@ -10,7 +10,7 @@
 use str0m::media::{Mid, Rid};
 use str0m::stats::{MediaEgressStats, MediaIngressStats};
 
-use super::handle::RtcpTotals;
+use super::stats::RtcpTotals;
 
 /// One transport's last-seen counts, per (mid, rid, direction).
 #[derive(Debug, Default)]

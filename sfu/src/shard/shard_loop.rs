@@ -5,54 +5,48 @@
 //! returns a timeout (writing forwards into subscriber `Rtc`s on the way), and fires the timers
 //! that are due. Commands are applied between two datagrams, never inside a packet's fan-out,
 //! so a command's reply is the ack that it governs every later packet (spec §13.3).
+//!
+//! This file holds the loop itself: the socket, demux, timers, polling each touched `Rtc`, and
+//! dropping failed transports. `packet_path` takes an RTP packet into its room's core and
+//! routes the core's outputs; `commands` applies each command.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
-use slotmap::{SecondaryMap, SlotMap};
+use slotmap::SlotMap;
 use str0m::bwe::{Bitrate as RtcBitrate, BweKind};
-use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::media::{Direction, KeyframeRequestKind, MediaKind as RtcMediaKind, Mid, Pt};
+use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpPacket, Ssrc};
 use str0m::stats::MediaEgressStats;
 use str0m::{Event, IceConnectionState, Output as RtcOutput};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
-use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
-use super::fixed_histogram::{
-    BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
-};
-use super::handle::{
-    layer_switch_reason, publication_kind, AnnouncedTrack, Command, ForwardingChange, Preference,
-    Reply, ShardError, ShardEvent, ShardHandle, ShardStats, Subscribed, SubscriberOffer,
-};
-use super::peer::{Peer, PeerFault, PeerSetup, Role, Transport};
-use super::speakers::SpeakerMeter;
-use super::uplink::{core_codec, rtp_in, Mapped, NewStream, Uplink};
-use super::{RoomId, ShardConfig};
+use super::command::Command;
+use super::downlink::Vp8PatchCache;
+use super::error::ShardError;
+use super::event::{EventSender, ShardEvent};
+use super::fixed_histogram::BANDWIDTH_BOUNDS_BPS;
+use super::handle::ShardHandle;
+use super::participant_state::ParticipantState;
+use super::peer::{Peer, PeerFault, PeerKey, PeerSetup, Role};
+use super::room::Room;
+use super::room_id::RoomId;
+use super::shard_config::ShardConfig;
+use super::stats::ShardStats;
+use super::transport::Transport;
 use crate::clock;
-use crate::core::{
-    Bitrate, Codec, CoreConfig, CoreEvent, CoreStats, DownlinkId, EncodingIdx, Input, KeyframeKind,
-    Layer, MediaCore, MediaKind, Output, ParticipantId, PublicationId, PublicationSpec, StreamRef,
-    SubscriptionId,
-};
+use crate::core::{Bitrate, CoreConfig, CoreStats, Input, KeyframeKind, ParticipantId};
 
-slotmap::new_key_type! {
-    /// One `Rtc` on the shard.
-    struct PeerKey;
-}
+mod commands;
+mod packet_path;
 
 /// Datagrams read per wake-up before the touched peers are flushed, so one busy socket cannot
 /// starve timers and commands (quinn's work limit).
 const RECV_BATCH: usize = 64;
-/// How far above a downlink's demand its bandwidth estimator probes: enough headroom for the
-/// allocator to raise a layer (DECISIONS.md §9) without probing for bandwidth nobody asked for.
-const DEMAND_HEADROOM_PCT: u64 = 25;
 /// Outputs drained from one `Rtc` per poll before it goes back in the queue.
 const POLL_LIMIT: usize = 4096;
 /// Rounds of "poll every dirty peer" per wake-up; forwards only ever dirty subscriber peers,
@@ -69,7 +63,7 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<Sha
     std_socket.set_nonblocking(true)?;
     let local_addr = std_socket.local_addr()?;
     let (tx, commands) = mpsc::channel(config.command_capacity.max(1));
-    let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
+    let (events, events_rx) = EventSender::channel(config.event_capacity);
     let setup = PeerSetup {
         crypto: std::sync::Arc::new(str0m::crypto::from_feature_flags()),
         candidate: SocketAddr::new(config.public_ip, local_addr.port()),
@@ -113,44 +107,6 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<Sha
     Ok((ShardHandle { tx, local_addr }, events_rx))
 }
 
-#[derive(Debug)]
-struct Room {
-    core: MediaCore,
-    participants: Vec<ParticipantId>,
-    /// The subscriber transport of each core downlink (slab-indexed: no hashing per forward).
-    downlink_peers: SecondaryMap<DownlinkId, PeerKey>,
-    publications: SecondaryMap<PublicationId, PublicationInfo>,
-    subscriptions: SecondaryMap<SubscriptionId, SubscriptionInfo>,
-    speakers: SpeakerMeter,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct PublicationInfo {
-    peer: PeerKey,
-    participant: ParticipantId,
-    stream: StreamRef,
-    codec: Codec,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct SubscriptionInfo {
-    publication: PublicationId,
-    peer: PeerKey,
-    /// The video layer forwarded last (none before the first, and after a pause), to tell a
-    /// layer switch's reason.
-    layer: Option<Layer>,
-}
-
-#[derive(Debug)]
-struct ParticipantState {
-    room: RoomId,
-    /// When the participant was added to the shard (the start of its join latency).
-    joined_at: Instant,
-    downlink: DownlinkId,
-    publisher: Option<PeerKey>,
-    subscriber: Option<PeerKey>,
-}
-
 enum Wake {
     Command(Option<Command>),
     Datagram(io::Result<(usize, SocketAddr)>),
@@ -174,7 +130,7 @@ struct ShardLoop {
     dirty: Vec<PeerKey>,
     /// Peers whose `Rtc` failed, removed after the current fan-out.
     failed: Vec<(PeerKey, PeerFault)>,
-    events: mpsc::Sender<ShardEvent>,
+    events: EventSender,
     stats: ShardStats,
     /// While the core fans out one received RTP packet: when the shard received it (for the
     /// forwarding latency of each copy).
@@ -191,7 +147,7 @@ impl ShardLoop {
         local_addr: SocketAddr,
         setup: PeerSetup,
         core_config: CoreConfig,
-        events: mpsc::Sender<ShardEvent>,
+        events: EventSender,
     ) -> ShardLoop {
         ShardLoop {
             socket,
@@ -312,10 +268,8 @@ impl ShardLoop {
             peer.addrs.push(source);
         }
         self.by_addr.insert(source, key);
-        match peer.guard(|rtc| rtc.handle_input(input)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.fail(key, PeerFault(format!("input: {e}"))),
-            Err(fault) => self.fail(key, fault),
+        if let Err(fault) = peer.drive("input", |rtc| rtc.handle_input(input)) {
+            self.fail(key, fault);
         }
         // Poll at once: str0m holds one received RTP packet for `Event::RtpPacket` at a time.
         self.poll_peer(key, now);
@@ -332,9 +286,9 @@ impl ShardLoop {
             .collect();
         for key in due {
             if let Some(peer) = self.peers.get_mut(key) {
-                match peer.guard(|rtc| rtc.handle_input(str0m::Input::Timeout(now))) {
-                    Ok(Ok(())) => self.mark_dirty(key),
-                    Ok(Err(e)) => self.fail(key, PeerFault(format!("timeout: {e}"))),
+                let timeout = str0m::Input::Timeout(now);
+                match peer.drive("timeout", |rtc| rtc.handle_input(timeout)) {
+                    Ok(()) => self.mark_dirty(key),
                     Err(fault) => self.fail(key, fault),
                 }
             }
@@ -363,7 +317,7 @@ impl ShardLoop {
             }
         }
         for report in reports {
-            self.emit(report);
+            self.events.emit(report);
         }
     }
 
@@ -401,9 +355,8 @@ impl ShardLoop {
             let Some(peer) = self.peers.get_mut(key) else {
                 return;
             };
-            let output = match peer.guard(|rtc| rtc.poll_output()) {
-                Ok(Ok(o)) => o,
-                Ok(Err(e)) => return self.fail(key, PeerFault(format!("poll: {e}"))),
+            let output = match peer.drive("poll", |rtc| rtc.poll_output()) {
+                Ok(o) => o,
                 Err(fault) => return self.fail(key, fault),
             };
             match output {
@@ -413,10 +366,9 @@ impl ShardLoop {
                 // previous timeout made progress (a timer that stays due must not spin).
                 RtcOutput::Timeout(t) if t <= now && progressed => {
                     progressed = false;
-                    match peer.guard(|rtc| rtc.handle_input(str0m::Input::Timeout(now))) {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return self.fail(key, PeerFault(format!("timeout: {e}"))),
-                        Err(fault) => return self.fail(key, fault),
+                    let timeout = str0m::Input::Timeout(now);
+                    if let Err(fault) = peer.drive("timeout", |rtc| rtc.handle_input(timeout)) {
+                        return self.fail(key, fault);
                     }
                 }
                 RtcOutput::Timeout(t) => {
@@ -454,7 +406,7 @@ impl ShardLoop {
                     participant: peer.participant,
                     transport: peer.transport(),
                 };
-                self.emit(e);
+                self.events.emit(e);
                 self.restart_downlink_on_connect(key, now);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -464,7 +416,7 @@ impl ShardLoop {
             Event::KeyframeRequest(req) => {
                 self.stats.keyframe_requests_received += 1;
                 let (room, sub) = match peer.downlink() {
-                    Some(d) => (peer.room, d.by_mid.get(&req.mid).copied()),
+                    Some(d) => (peer.room, d.subscription_at(req.mid)),
                     None => return,
                 };
                 let Some(subscription) = sub else {
@@ -508,10 +460,7 @@ impl ShardLoop {
                 self.drain_core(room, now);
             }
             Event::MediaEgressStats(stats) => {
-                let written = peer.downlink().and_then(|d| {
-                    let sid = d.by_mid.get(&stats.mid)?;
-                    Some(d.out.get(*sid)?.written)
-                });
+                let written = peer.downlink().and_then(|d| d.written(stats.mid));
                 peer.rtcp.egress(&mut self.stats.rtcp, &stats, written);
                 self.feed_receiver_loss(key, now, &stats);
             }
@@ -547,7 +496,7 @@ impl ShardLoop {
         let Some(peer) = self.peers.get(key) else {
             return;
         };
-        let Some(&subscription) = peer.downlink().and_then(|d| d.by_mid.get(&stats.mid)) else {
+        let Some(subscription) = peer.downlink().and_then(|d| d.subscription_at(stats.mid)) else {
             return;
         };
         let room = peer.room;
@@ -563,722 +512,19 @@ impl ShardLoop {
         self.drain_core(room, now);
     }
 
-    // ---- the packet path --------------------------------------------------------------
-
-    fn handle_rtp(&mut self, key: PeerKey, now: Instant, pkt: &RtpPacket) {
-        self.stats.rtp_in += 1;
-        let Some(peer) = self.peers.get_mut(key) else {
-            return;
-        };
-        let (room_id, participant) = (peer.room, peer.participant);
-        let mapped = match peer.uplink().and_then(|u| u.encoding_of(pkt.header.ssrc)) {
-            Some(m) => m,
-            None => match self.map_new_ssrc(key, now, pkt) {
-                Some(m) => m,
-                None => {
-                    self.stats.rtp_unmapped += 1;
-                    return;
-                }
-            },
-        };
-        let Mapped {
-            publication,
-            encoding,
-            codec,
-        } = mapped;
-        let rtp = match rtp_in(pkt, codec) {
-            Ok(r) => r,
-            Err(_) => {
-                self.stats.rtp_malformed_payload += 1;
-                return;
-            }
-        };
-        let Some(room) = self.rooms.get_mut(&room_id) else {
-            return;
-        };
-        debug_assert!(room.participants.contains(&participant));
-        if let Some(level) = rtp.header.audio_level {
-            room.speakers.observe(participant, level);
-        }
-        room.core.handle_input(Input::Rtp {
-            at: now,
-            publication,
-            encoding,
-            pkt: rtp,
-        });
-        self.rtp_received_at = Some(now);
-        self.drain_core(room_id, now);
-        self.rtp_received_at = None;
-        self.vp8.clear();
-    }
-
-    /// The first packet of an SSRC: find its track, creating the publication on the first
-    /// packet of a new track (its codec is known only now).
-    fn map_new_ssrc(&mut self, key: PeerKey, now: Instant, pkt: &RtpPacket) -> Option<Mapped> {
-        let peer = self.peers.get_mut(key)?;
-        let classified = peer.guard_role(|rtc, role| match role {
-            Role::Uplink(u) => Some(u.classify(rtc, pkt)),
-            Role::Downlink(_) => None,
-        });
-        let spec = match classified {
-            Err(fault) => {
-                self.fail(key, fault);
-                return None;
-            }
-            Ok(None) => return None,
-            Ok(Some(Err(why))) => {
-                debug!(?why, ssrc = %pkt.header.ssrc, "unmapped RTP stream");
-                return None;
-            }
-            Ok(Some(Ok(NewStream::Known(m)))) => return Some(m),
-            Ok(Some(Ok(NewStream::NewTrack(spec)))) => spec,
-        };
-        let (room_id, participant) = (peer.room, peer.participant);
-        let room = self.rooms.get_mut(&room_id)?;
-        let publication = room
-            .core
-            .add_publication(PublicationSpec {
-                participant,
-                stream: spec.stream,
-                codec: spec.codec,
-                encodings: spec.encodings,
-            })
-            .ok()?;
-        room.publications.insert(
-            publication,
-            PublicationInfo {
-                peer: key,
-                participant,
-                stream: spec.stream,
-                codec: spec.codec,
-            },
-        );
-        let bound = peer.guard_role(|rtc, role| {
-            if let Role::Uplink(u) = role {
-                u.bind_track(rtc, &spec, publication);
-            }
-        });
-        if let Err(fault) = bound {
-            self.fail(key, fault);
-            return None;
-        }
-        info!(%participant, ?publication, stream = %spec.stream.stream, kind = ?spec.stream.kind,
-              codec = ?spec.codec, encodings = spec.encodings, "publication added");
-        self.drain_core(room_id, now);
-        self.emit(ShardEvent::PublicationAdded {
-            room: room_id,
-            participant,
-            publication,
-            stream: spec.stream,
-            codec: spec.codec,
-            encodings: spec.encodings,
-        });
-        Some(Mapped {
-            publication,
-            encoding: spec.encoding,
-            codec: spec.codec,
-        })
-    }
-
-    /// Drains the room's core until its timeout, doing what each output asks.
-    fn drain_core(&mut self, room_id: RoomId, now: Instant) {
-        loop {
-            let Some(room) = self.rooms.get_mut(&room_id) else {
-                return;
-            };
-            match room.core.poll_output() {
-                Output::Timeout(_) => return,
-                Output::Forward(f) => {
-                    let Some(&key) = room.downlink_peers.get(f.downlink) else {
-                        self.stats.forwards_dropped += 1;
-                        continue;
-                    };
-                    let Some(peer) = self.peers.get_mut(key) else {
-                        self.stats.forwards_dropped += 1;
-                        continue;
-                    };
-                    let vp8 = &mut self.vp8;
-                    let connected = peer.connected;
-                    // `Some(first)` when written; `first` is the join instant of a subscriber
-                    // whose connected transport gets its first media packet.
-                    let written = peer.guard_role(|rtc, role| {
-                        let Role::Downlink(d) = role else {
-                            return None;
-                        };
-                        let track = d.out.get_mut(f.subscription)?;
-                        let ssrc = track.ssrc;
-                        let write = rtp_write(track, &f.pkt, now, vp8).ok()?;
-                        let mut api = rtc.direct_api();
-                        let tx = api.stream_tx(&ssrc)?;
-                        tx.write_rtp(write);
-                        track.written += 1;
-                        let first_media = if connected {
-                            d.awaiting_first_media.take()
-                        } else {
-                            None
-                        };
-                        Some(first_media)
-                    });
-                    match written {
-                        Ok(Some(first_media)) => {
-                            self.stats.forwards_written += 1;
-                            if let Some(received) = self.rtp_received_at {
-                                self.stats.forwarding_latency.record_duration(
-                                    &FORWARDING_LATENCY_BOUNDS_NS,
-                                    clock::now().saturating_duration_since(received),
-                                );
-                            }
-                            if let Some(joined) = first_media {
-                                self.stats.join_latency.record_duration(
-                                    &JOIN_LATENCY_BOUNDS_NS,
-                                    now.saturating_duration_since(joined),
-                                );
-                            }
-                            self.mark_dirty(key);
-                        }
-                        Ok(None) => self.stats.forwards_dropped += 1,
-                        Err(fault) => self.fail(key, fault),
-                    }
-                }
-                Output::RequestKeyframe {
-                    publication,
-                    encoding,
-                    kind,
-                } => {
-                    let Some(info) = room.publications.get(publication) else {
-                        continue;
-                    };
-                    let key = info.peer;
-                    let Some(peer) = self.peers.get_mut(key) else {
-                        continue;
-                    };
-                    let kind = match kind {
-                        KeyframeKind::Pli => KeyframeRequestKind::Pli,
-                        KeyframeKind::Fir => KeyframeRequestKind::Fir,
-                    };
-                    let sent = peer.guard_role(|rtc, role| {
-                        request_keyframe(rtc, role, publication, encoding, kind)
-                    });
-                    match sent {
-                        Ok(true) => {
-                            self.stats.keyframe_requests_sent += 1;
-                            self.mark_dirty(key);
-                        }
-                        Ok(false) => {}
-                        Err(fault) => self.fail(key, fault),
-                    }
-                }
-                Output::Event(e) => {
-                    let (subscription, change) = match e {
-                        CoreEvent::LayerChanged {
-                            subscription,
-                            layer,
-                        } => {
-                            let before = room
-                                .subscriptions
-                                .get_mut(subscription)
-                                .and_then(|s| s.layer.replace(layer));
-                            self.stats.layer_switches[layer_switch_reason(before, layer)] += 1;
-                            let target = room.core.layers(subscription).and_then(|l| l.target);
-                            let change = ForwardingChange::Layer {
-                                current: layer,
-                                target,
-                            };
-                            (subscription, change)
-                        }
-                        CoreEvent::Paused { subscription } => {
-                            if let Some(s) = room.subscriptions.get_mut(subscription) {
-                                s.layer = None;
-                            }
-                            (subscription, ForwardingChange::Paused)
-                        }
-                        CoreEvent::Resumed { subscription } => {
-                            (subscription, ForwardingChange::Resumed)
-                        }
-                        CoreEvent::DownlinkDemand { downlink, bitrate } => {
-                            let Some(&key) = room.downlink_peers.get(downlink) else {
-                                continue;
-                            };
-                            let Some(peer) = self.peers.get_mut(key) else {
-                                continue;
-                            };
-                            let desired = RtcBitrate::bps(
-                                bitrate.0.saturating_mul(100 + DEMAND_HEADROOM_PCT) / 100,
-                            );
-                            // No minimum: str0m pads a transport up to its minimum, and media
-                            // below the demand needs no padding, only probes towards it.
-                            if let Err(fault) =
-                                peer.guard(|rtc| rtc.bwe().set_bitrate(RtcBitrate::ZERO, desired))
-                            {
-                                self.fail(key, fault);
-                            }
-                            continue;
-                        }
-                        CoreEvent::PolicyInstalled { .. } => continue,
-                    };
-                    let subscriber = room
-                        .subscriptions
-                        .get(subscription)
-                        .and_then(|s| self.peers.get(s.peer))
-                        .map(|p| p.participant);
-                    if let Some(participant) = subscriber {
-                        self.emit(ShardEvent::ForwardingChanged {
-                            room: room_id,
-                            participant,
-                            subscription,
-                            change,
-                        });
-                    }
-                }
-            }
-        }
-    }
-
-    // ---- commands ---------------------------------------------------------------------
-
-    fn handle_command(&mut self, now: Instant, cmd: Command) {
-        match cmd {
-            Command::AddParticipant {
-                room,
-                participant,
-                reply,
-            } => {
-                let r = self.add_participant(now, room, participant);
-                answer(reply, r);
-            }
-            Command::PublisherOffer {
-                participant,
-                sdp,
-                tracks,
-                reply,
-            } => {
-                let r = self.publisher_offer(now, participant, &sdp, tracks);
-                answer(reply, r);
-            }
-            Command::SetPreferences {
-                participant,
-                preferences,
-                reply,
-            } => {
-                let r = self.set_preferences(now, participant, &preferences);
-                answer(reply, r);
-            }
-            Command::UpdateSubscriptions {
-                participant,
-                add,
-                remove,
-                reply,
-            } => {
-                let r = self.update_subscriptions(now, participant, &add, &remove);
-                answer(reply, r);
-            }
-            Command::SubscriberAnswer {
-                participant,
-                sdp,
-                reply,
-            } => {
-                let r = self.subscriber_answer(now, participant, &sdp);
-                answer(reply, r);
-            }
-            Command::InstallPolicy {
-                room,
-                policy,
-                reply,
-            } => {
-                let r = match self.rooms.get_mut(&room) {
-                    Some(r) => {
-                        r.core.install_policy(now, policy);
-                        Ok(r.core.policy_version())
-                    }
-                    None => Err(ShardError::UnknownRoom),
-                };
-                // The install's keyframe requests go out before the ack.
-                self.drain_core(room, now);
-                answer(reply, r);
-            }
-            Command::RemoveParticipant { participant, reply } => {
-                let r = self.remove_participant(now, participant);
-                answer(reply, r);
-            }
-            Command::Stats { reply } => {
-                let r = Ok(self.stats());
-                answer(reply, r);
-            }
-            Command::Shutdown { reply } => answer(reply, Ok(())),
-        }
-        self.reap_failed(now);
-    }
-
-    fn stats(&self) -> ShardStats {
-        let mut core = self.retired_core;
-        let mut publications_by_kind = [0; 4];
-        let mut subscriptions_by_kind = [0; 4];
-        let mut paused_subscriptions = 0;
-        for room in self.rooms.values() {
-            core.accumulate(room.core.stats());
-            for info in room.publications.values() {
-                publications_by_kind[publication_kind(info.stream)] += 1;
-            }
-            for (sid, sub) in &room.subscriptions {
-                if let Some(info) = room.publications.get(sub.publication) {
-                    subscriptions_by_kind[publication_kind(info.stream)] += 1;
-                }
-                let layers = room.core.layers(sid);
-                if layers.is_some_and(|l| l.routed && l.target.is_none()) {
-                    paused_subscriptions += 1;
-                }
-            }
-        }
-        ShardStats {
-            core,
-            rooms: self.rooms.len(),
-            participants: self.participants.len(),
-            peers: self.peers.len(),
-            publications: self.rooms.values().map(|r| r.publications.len()).sum(),
-            subscriptions: self.rooms.values().map(|r| r.subscriptions.len()).sum(),
-            publications_by_kind,
-            subscriptions_by_kind,
-            paused_subscriptions,
-            ..self.stats
-        }
-    }
-
-    fn add_participant(
-        &mut self,
-        now: Instant,
-        room_id: RoomId,
-        participant: ParticipantId,
-    ) -> Result<(), ShardError> {
-        if self.participants.contains_key(&participant) {
-            return Err(ShardError::ParticipantExists);
-        }
-        let core_config = &self.core_config;
-        let room = self.rooms.entry(room_id).or_insert_with(|| Room {
-            core: MediaCore::new(core_config.clone(), now),
-            participants: Vec::new(),
-            downlink_peers: SecondaryMap::new(),
-            publications: SecondaryMap::new(),
-            subscriptions: SecondaryMap::new(),
-            speakers: SpeakerMeter::new(now),
-        });
-        room.participants.push(participant);
-        let downlink = room.core.add_downlink(participant);
-        self.participants.insert(
-            participant,
-            ParticipantState {
-                room: room_id,
-                joined_at: now,
-                downlink,
-                publisher: None,
-                subscriber: None,
-            },
-        );
-        Ok(())
-    }
-
-    fn publisher_offer(
-        &mut self,
-        now: Instant,
-        participant: ParticipantId,
-        sdp: &str,
-        tracks: Vec<AnnouncedTrack>,
-    ) -> Result<String, ShardError> {
-        let state = self
-            .participants
-            .get(&participant)
-            .ok_or(ShardError::UnknownParticipant)?;
-        let offer =
-            SdpOffer::from_sdp_string(sdp).map_err(|e| ShardError::BadSdp(e.to_string()))?;
-        let key = match state.publisher {
-            Some(k) => k,
-            None => {
-                let peer = Peer::new(
-                    now,
-                    &self.setup,
-                    participant,
-                    state.room,
-                    Role::Uplink(Uplink::default()),
-                )
-                .map_err(|f| ShardError::TransportFailed(f.0))?;
-                let key = self.peers.insert(peer);
-                if let Some(s) = self.participants.get_mut(&participant) {
-                    s.publisher = Some(key);
-                }
-                key
-            }
-        };
-        let peer = &mut self.peers[key];
-        if let Role::Uplink(u) = &mut peer.role {
-            u.announce(tracks);
-        }
-        let answer = match peer.guard(|rtc| rtc.sdp_api().accept_offer(offer)) {
-            Ok(Ok(a)) => a,
-            Ok(Err(e)) => return Err(ShardError::BadSdp(e.to_string())),
-            Err(fault) => {
-                let e = ShardError::TransportFailed(fault.0.clone());
-                self.fail(key, fault);
-                return Err(e);
-            }
-        };
-        self.mark_dirty(key);
-        Ok(answer.to_sdp_string())
-    }
-
-    fn set_preferences(
-        &mut self,
-        now: Instant,
-        participant: ParticipantId,
-        preferences: &[Preference],
-    ) -> Result<(), ShardError> {
-        let state = self
-            .participants
-            .get(&participant)
-            .ok_or(ShardError::UnknownParticipant)?;
-        let room_id = state.room;
-        let own = |sid: SubscriptionId| {
-            state
-                .subscriber
-                .and_then(|key| self.peers.get(key))
-                .and_then(|p| p.downlink())
-                .is_some_and(|d| d.out.contains_key(sid))
-        };
-        if !preferences.iter().all(|p| own(p.subscription)) {
-            return Err(ShardError::UnknownPublication);
-        }
-        let room = self
-            .rooms
-            .get_mut(&room_id)
-            .ok_or(ShardError::UnknownRoom)?;
-        for p in preferences {
-            room.core
-                .set_requested(now, p.subscription, p.requested)
-                .and_then(|()| room.core.set_priority(now, p.subscription, p.priority))
-                .map_err(|_| ShardError::UnknownPublication)?;
-        }
-        self.drain_core(room_id, now);
-        Ok(())
-    }
-
-    fn update_subscriptions(
-        &mut self,
-        now: Instant,
-        participant: ParticipantId,
-        add: &[PublicationId],
-        remove: &[SubscriptionId],
-    ) -> Result<Option<SubscriberOffer>, ShardError> {
-        let state = self
-            .participants
-            .get(&participant)
-            .ok_or(ShardError::UnknownParticipant)?;
-        let (room_id, downlink, joined_at) = (state.room, state.downlink, state.joined_at);
-        let room = self
-            .rooms
-            .get_mut(&room_id)
-            .ok_or(ShardError::UnknownRoom)?;
-        let mut adds = Vec::with_capacity(add.len());
-        for &p in add {
-            let info = room
-                .publications
-                .get(p)
-                .ok_or(ShardError::UnknownPublication)?;
-            adds.push((p, *info));
-        }
-        let key = match state.subscriber {
-            Some(k) => k,
-            None => {
-                if adds.is_empty() {
-                    return Ok(None);
-                }
-                let peer = Peer::new(
-                    now,
-                    &self.setup,
-                    participant,
-                    room_id,
-                    Role::Downlink(Downlink::new(downlink, joined_at)),
-                )
-                .map_err(|f| ShardError::TransportFailed(f.0))?;
-                let key = self.peers.insert(peer);
-                room.downlink_peers.insert(downlink, key);
-                if let Some(s) = self.participants.get_mut(&participant) {
-                    s.subscriber = Some(key);
-                }
-                key
-            }
-        };
-        let peer = &mut self.peers[key];
-        if peer.downlink().is_some_and(|d| d.pending.is_some()) {
-            return Err(ShardError::OfferPending);
-        }
-        for &sid in remove {
-            if room.subscriptions.remove(sid).is_some() {
-                let _ = room.core.unsubscribe(sid);
-            }
-        }
-        let made = peer.guard_role(|rtc, role| {
-            let Role::Downlink(d) = role else {
-                return None;
-            };
-            for &sid in remove {
-                if let Some(t) = d.remove(sid) {
-                    d.stale.push(t.mid);
-                }
-            }
-            let mut api = rtc.sdp_api();
-            if !d.keepalive {
-                // A data channel keeps one m-line open for the life of the transport: when
-                // every media m-line is stopped (the subscriber alone in a breakout session,
-                // its last publisher gone), an empty BUNDLE group would end the transport in
-                // browsers (JSEP), and no later offer could add media without a new ICE and
-                // DTLS handshake.
-                api.add_channel("sfu".to_owned());
-                d.keepalive = true;
-            }
-            for mid in d.stale.drain(..) {
-                api.stop_media(mid);
-            }
-            let mut added = Vec::with_capacity(adds.len());
-            for (publication, info) in &adds {
-                let kind = match info.stream.kind {
-                    MediaKind::Audio => RtcMediaKind::Audio,
-                    MediaKind::Video => RtcMediaKind::Video,
-                };
-                // msid: the publisher's stream groups its audio and video for lip sync.
-                let stream_id = format!("{}-{}", info.participant, info.stream.stream);
-                let mid = api.add_media(kind, Direction::SendOnly, Some(stream_id), None, None);
-                added.push((mid, *publication));
-            }
-            let (offer, pending) = api.apply()?;
-            d.pending = Some(PendingOffer { pending, added });
-            Some(offer.to_sdp_string())
-        });
-        match made {
-            Ok(sdp) => {
-                self.mark_dirty(key);
-                self.drain_core(room_id, now);
-                Ok(sdp.map(|sdp| SubscriberOffer { sdp }))
-            }
-            Err(fault) => {
-                let e = ShardError::TransportFailed(fault.0.clone());
-                self.fail(key, fault);
-                Err(e)
-            }
-        }
-    }
-
-    fn subscriber_answer(
-        &mut self,
-        now: Instant,
-        participant: ParticipantId,
-        sdp: &str,
-    ) -> Result<Vec<Subscribed>, ShardError> {
-        let state = self
-            .participants
-            .get(&participant)
-            .ok_or(ShardError::UnknownParticipant)?;
-        let (room_id, downlink) = (state.room, state.downlink);
-        let key = state.subscriber.ok_or(ShardError::NoOfferPending)?;
-        let answer =
-            SdpAnswer::from_sdp_string(sdp).map_err(|e| ShardError::BadSdp(e.to_string()))?;
-        let room = self
-            .rooms
-            .get_mut(&room_id)
-            .ok_or(ShardError::UnknownRoom)?;
-        let codecs: FxHashMap<PublicationId, Codec> = room
-            .publications
-            .iter()
-            .map(|(id, info)| (id, info.codec))
-            .collect();
-        let peer = self.peers.get_mut(key).ok_or(ShardError::NoOfferPending)?;
-        let applied = peer.guard_role(|rtc, role| {
-            let Role::Downlink(d) = role else {
-                return Err(ShardError::NoOfferPending);
-            };
-            let pending = d.pending.take().ok_or(ShardError::NoOfferPending)?;
-            rtc.sdp_api()
-                .accept_answer(pending.pending, answer)
-                .map_err(|e| ShardError::BadSdp(e.to_string()))?;
-            let mut streams = Vec::with_capacity(pending.added.len());
-            for (mid, publication) in pending.added {
-                let Some(&codec) = codecs.get(&publication) else {
-                    d.stale.push(mid);
-                    continue;
-                };
-                // An m-line the client rejected has no send stream or no matching codec.
-                match out_track(rtc, mid, codec) {
-                    Some(track) => streams.push((publication, track)),
-                    None => d.stale.push(mid),
-                }
-            }
-            Ok(streams)
-        });
-        let streams = match applied {
-            Ok(r) => r?,
-            Err(fault) => {
-                let e = ShardError::TransportFailed(fault.0.clone());
-                self.fail(key, fault);
-                return Err(e);
-            }
-        };
-        let mut subscribed = Vec::with_capacity(streams.len());
-        for (publication, track) in streams {
-            let Ok(subscription) = room.core.subscribe(now, downlink, publication, *track.ssrc)
-            else {
-                continue;
-            };
-            room.subscriptions.insert(
-                subscription,
-                SubscriptionInfo {
-                    publication,
-                    peer: key,
-                    layer: None,
-                },
-            );
-            if let Role::Downlink(d) = &mut self.peers[key].role {
-                d.out.insert(subscription, track);
-                d.by_mid.insert(track.mid, subscription);
-            }
-            subscribed.push(Subscribed {
-                publication,
-                subscription,
-            });
-        }
-        self.mark_dirty(key);
-        self.drain_core(room_id, now);
-        Ok(subscribed)
-    }
-
-    fn remove_participant(
-        &mut self,
-        now: Instant,
-        participant: ParticipantId,
-    ) -> Result<(), ShardError> {
-        let state = self
-            .participants
-            .remove(&participant)
-            .ok_or(ShardError::UnknownParticipant)?;
-        for key in [state.publisher, state.subscriber].into_iter().flatten() {
-            self.remove_peer(now, key);
-        }
-        if let Some(room) = self.rooms.get_mut(&state.room) {
-            let _ = room.core.remove_downlink(state.downlink);
-            room.participants.retain(|p| *p != participant);
-            if room.participants.is_empty() {
-                if let Some(closed) = self.rooms.remove(&state.room) {
-                    self.retired_core.accumulate(closed.core.stats());
-                }
-                return Ok(());
-            }
-        }
-        self.drain_core(state.room, now);
-        Ok(())
-    }
-
     // ---- failures and removal ---------------------------------------------------------
 
     fn fail(&mut self, key: PeerKey, fault: PeerFault) {
         if !self.failed.iter().any(|(k, _)| *k == key) {
             self.failed.push((key, fault));
         }
+    }
+
+    /// Fails a transport from inside a command, and names the failure for the command's reply.
+    fn transport_failed(&mut self, key: PeerKey, fault: PeerFault) -> ShardError {
+        let error = ShardError::TransportFailed(fault.0.clone());
+        self.fail(key, fault);
+        error
     }
 
     fn reap_failed(&mut self, now: Instant) {
@@ -1296,7 +542,7 @@ impl ShardLoop {
                     Transport::Subscriber => s.subscriber = None,
                 }
             }
-            self.emit(ShardEvent::TransportFailed {
+            self.events.emit(ShardEvent::TransportFailed {
                 room,
                 participant,
                 transport,
@@ -1324,37 +570,18 @@ impl ShardLoop {
         match &peer.role {
             Role::Uplink(u) => {
                 for publication in u.publications() {
-                    let _ = room.core.remove_publication(publication);
-                    room.publications.remove(publication);
-                    let subs: Vec<(SubscriptionId, PeerKey)> = room
-                        .subscriptions
-                        .iter()
-                        .filter(|(_, s)| s.publication == publication)
-                        .map(|(id, s)| (id, s.peer))
-                        .collect();
-                    for (sid, sub_peer) in subs {
-                        room.subscriptions.remove(sid);
-                        ended.push((sid, sub_peer));
-                    }
+                    room.remove_publication(publication, &mut ended);
                 }
             }
-            Role::Downlink(d) => {
-                for (sid, _) in &d.out {
-                    let _ = room.core.unsubscribe(sid);
-                    room.subscriptions.remove(sid);
-                }
-                room.downlink_peers.remove(d.id);
-            }
+            Role::Downlink(d) => room.remove_subscriber(d.id, d.subscriptions()),
         }
         for (sid, sub_peer) in ended {
             if let Some(p) = self.peers.get_mut(sub_peer) {
                 let participant = p.participant;
-                if let Role::Downlink(d) = &mut p.role {
-                    if let Some(t) = d.remove(sid) {
-                        d.stale.push(t.mid);
-                    }
+                if let Some(d) = p.downlink_mut() {
+                    d.end(sid);
                 }
-                self.emit(ShardEvent::SubscriptionEnded {
+                self.events.emit(ShardEvent::SubscriptionEnded {
                     room: room_id,
                     participant,
                     subscription: sid,
@@ -1363,63 +590,5 @@ impl ShardLoop {
         }
         self.dirty.retain(|k| *k != key);
         self.drain_core(room_id, now);
-    }
-
-    fn emit(&mut self, event: ShardEvent) {
-        // The media loop never waits for the async side: a full channel drops the event and
-        // counts it.
-        if self.events.try_send(event).is_err() {
-            self.stats.events_dropped += 1;
-        }
-    }
-}
-
-fn answer<T>(reply: Reply<T>, result: Result<T, ShardError>) {
-    // The caller may have given up waiting; the change is applied either way.
-    let _ = reply.send(result);
-}
-
-/// The send stream and payload type of an answered m-line.
-fn out_track(rtc: &mut str0m::Rtc, mid: Mid, codec: Codec) -> Option<OutTrack> {
-    let remote_pts: Vec<Pt> = rtc.media(mid)?.remote_pts().to_vec();
-    let pt = rtc
-        .codec_config()
-        .find(|p| remote_pts.contains(&p.pt()) && core_codec(p.spec().codec) == Some(codec))?
-        .pt();
-    let ssrc: Ssrc = rtc.direct_api().stream_tx_by_mid(mid, None)?.ssrc();
-    Some(OutTrack {
-        mid,
-        ssrc,
-        pt,
-        nackable: codec.is_video(),
-        seq_base: None,
-        written: 0,
-    })
-}
-
-/// Sends a PLI/FIR on the publisher's stream of one encoding. False when that stream has not
-/// been seen yet (nothing to ask).
-fn request_keyframe(
-    rtc: &mut str0m::Rtc,
-    role: &mut Role,
-    publication: PublicationId,
-    encoding: EncodingIdx,
-    kind: KeyframeRequestKind,
-) -> bool {
-    let Role::Uplink(u) = role else {
-        return false;
-    };
-    let Some(track) = u.track_of(publication) else {
-        return false;
-    };
-    let rid = track.rids.get(usize::from(encoding.0)).copied().flatten();
-    let mid = track.mid;
-    let mut api = rtc.direct_api();
-    match api.stream_rx_by_mid(mid, rid) {
-        Some(rx) => {
-            rx.request_keyframe(kind);
-            true
-        }
-        None => false,
     }
 }

@@ -1,4 +1,5 @@
-//! `Uplink`: the shell side of a participant's publisher transport (DECISIONS.md §10).
+//! `Uplink`: the state and operations of a participant's publisher transport (DECISIONS.md
+//! §10): it answers the client's offer, maps inbound streams and sends keyframe requests.
 //!
 //! The client offers send-only audio and video (video possibly as simulcast rids q/h/f); the
 //! shard answers. Each incoming stream is mapped once to the core's `(PublicationId,
@@ -9,15 +10,16 @@
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as RtcCodec;
-use str0m::media::{MediaKind as RtcMediaKind, Mid, Rid, Rids};
+use str0m::media::{KeyframeRequestKind, MediaKind as RtcMediaKind, Mid, Rid, Rids};
 use str0m::rtp::{RtpPacket, Ssrc};
-use str0m::Rtc;
+use str0m::{Rtc, RtcError};
 
-use super::handle::AnnouncedTrack;
+use super::command::AnnouncedTrack;
 use crate::core::{
-    AudioLevel, Codec, EncodingIdx, MediaKind, PublicationId, RtpHeader, RtpIn, StreamId,
-    StreamRef, MAX_ENCODINGS,
+    AudioLevel, Codec, EncodingIdx, KeyframeKind, MediaKind, PublicationId, RtpHeader, RtpIn,
+    StreamId, StreamRef, MAX_ENCODINGS,
 };
 
 /// One m-line the client publishes on, once its codec is known (first packet).
@@ -74,7 +76,7 @@ pub(crate) enum Unmapped {
 
 #[derive(Debug, Default)]
 pub(crate) struct Uplink {
-    pub tracks: FxHashMap<Mid, Track>,
+    tracks: FxHashMap<Mid, Track>,
     /// SSRC -> encoding, filled from the first packet of each SSRC.
     ssrcs: FxHashMap<Ssrc, Mapped>,
     /// The stream of each m-line as the client announced it (`publish_tracks`).
@@ -120,7 +122,7 @@ impl Uplink {
 
     /// Records the streams the client named for its m-lines. A later announcement for the
     /// same mid wins; tracks already carrying media keep their publication.
-    pub fn announce(&mut self, tracks: Vec<AnnouncedTrack>) {
+    fn announce(&mut self, tracks: Vec<AnnouncedTrack>) {
         for track in tracks {
             self.announced
                 .insert(Mid::from(track.mid.as_str()), track.stream);
@@ -212,6 +214,45 @@ impl Uplink {
             codec: spec.codec,
         };
         self.ssrcs.insert(spec.ssrc, mapped);
+    }
+
+    /// Applies the client's offer (after recording the streams it announced for its m-lines)
+    /// and returns the answer.
+    pub fn accept_offer(
+        &mut self,
+        rtc: &mut Rtc,
+        offer: SdpOffer,
+        tracks: Vec<AnnouncedTrack>,
+    ) -> Result<SdpAnswer, RtcError> {
+        self.announce(tracks);
+        rtc.sdp_api().accept_offer(offer)
+    }
+
+    /// Sends a PLI/FIR on the publisher's stream of one encoding. False when that stream has
+    /// not been seen yet (nothing to ask).
+    pub fn request_keyframe(
+        &self,
+        rtc: &mut Rtc,
+        publication: PublicationId,
+        encoding: EncodingIdx,
+        kind: KeyframeKind,
+    ) -> bool {
+        let Some(track) = self.track_of(publication) else {
+            return false;
+        };
+        let kind = match kind {
+            KeyframeKind::Pli => KeyframeRequestKind::Pli,
+            KeyframeKind::Fir => KeyframeRequestKind::Fir,
+        };
+        let rid = track.rids.get(usize::from(encoding.0)).copied().flatten();
+        let mut api = rtc.direct_api();
+        match api.stream_rx_by_mid(track.mid, rid) {
+            Some(rx) => {
+                rx.request_keyframe(kind);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn track_of(&self, publication: PublicationId) -> Option<&Track> {

@@ -1,0 +1,56 @@
+//! `ShardConfig`: how a shard is set up (its socket, advertised address, queue sizes and the
+//! downlink bandwidth estimator's starting points).
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::config::Config;
+use crate::core::CoreConfig;
+
+/// How a shard is set up.
+#[derive(Debug, Clone)]
+pub struct ShardConfig {
+    /// The media UDP address to bind (port 0: an ephemeral one, DECISIONS.md §13).
+    pub bind: SocketAddr,
+    /// The address advertised in the host candidate, with the bound port.
+    pub public_ip: IpAddr,
+    pub core: CoreConfig,
+    /// Commands waiting for the shard before callers are made to wait.
+    pub command_capacity: usize,
+    /// Events waiting for the async side before the shard drops (and counts) them.
+    pub event_capacity: usize,
+    /// The first downlink bandwidth estimate, in bits per second, before TWCC feedback.
+    pub initial_estimate_bps: u64,
+    /// What downlink bandwidth estimation probes towards, in bits per second.
+    pub desired_bitrate_bps: u64,
+    /// Accept datagrams only from loopback addresses. On by default when the advertised
+    /// address is loopback: such a server has no business answering anyone else, and a peer
+    /// that pairs another local interface with 127.0.0.1 (REAL-PEERS.md) would otherwise make
+    /// it send off loopback.
+    pub loopback_only: bool,
+}
+
+impl ShardConfig {
+    pub fn new(bind: SocketAddr, public_ip: IpAddr) -> ShardConfig {
+        ShardConfig {
+            bind,
+            public_ip,
+            core: CoreConfig::default(),
+            command_capacity: 256,
+            event_capacity: 1024,
+            initial_estimate_bps: 1_000_000,
+            desired_bitrate_bps: 3_000_000,
+            loopback_only: public_ip.is_loopback(),
+        }
+    }
+
+    /// Shard `index` of the server: port `--rtc-port + index` (or ephemeral with port 0) on
+    /// the public IP (ARCHITECTURE.md §2, "Ports").
+    pub fn from_config(config: &Config, index: u16) -> ShardConfig {
+        let port = if config.rtc_port == 0 {
+            0
+        } else {
+            config.rtc_port.saturating_add(index)
+        };
+        ShardConfig::new(SocketAddr::new(config.public_ip, port), config.public_ip)
+    }
+}

@@ -1,0 +1,137 @@
+//! `ShardStats`: the plain counters of one shard, and the label sets the metrics module
+//! exports them under.
+//!
+//! The counters are integers on the shard thread (no atomic, lock or allocation per packet);
+//! the async side reads a copy with `ShardHandle::stats`.
+
+use super::fixed_histogram::FixedHistogram;
+#[cfg(doc)]
+use super::fixed_histogram::{
+    BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
+};
+use crate::core::{CoreStats, Layer, MediaKind, StreamId, StreamRef};
+
+/// The four kinds of publication (spec §13.1), named as the wire's track sources
+/// (`publish_tracks`): the `kind` label of the publication and subscription gauges.
+pub const PUBLICATION_KINDS: [&str; 4] =
+    ["microphone", "camera", "screenshare", "screenshare_audio"];
+
+/// The index of `stream`'s kind in [`PUBLICATION_KINDS`].
+pub fn publication_kind(stream: StreamRef) -> usize {
+    match (stream.stream, stream.kind) {
+        (StreamId::Camera, MediaKind::Audio) => 0,
+        (StreamId::Camera, MediaKind::Video) => 1,
+        (StreamId::Screenshare(_), MediaKind::Video) => 2,
+        (StreamId::Screenshare(_), MediaKind::Audio) => 3,
+    }
+}
+
+/// Why a subscription's video layer changed (the `reason` label of the layer switch counter).
+/// The core switches only on a keyframe of the target (STYLE.md rule 7); the shell classifies
+/// each switch against the layer the subscription forwarded before.
+pub const LAYER_SWITCH_REASONS: [&str; 3] = ["start", "up", "down"];
+
+/// The index in [`LAYER_SWITCH_REASONS`] of a switch from `before` to `after`: `start` when
+/// nothing was forwarded before (a new subscription, a resume after a pause) or the same layer
+/// starts again (after a route change), else `up` or `down` by (spatial, temporal) order.
+pub fn layer_switch_reason(before: Option<Layer>, after: Layer) -> usize {
+    match before {
+        Some(b) if after > b => 1,
+        Some(b) if after < b => 2,
+        _ => 0,
+    }
+}
+
+/// A shard's cumulative RTCP feedback and retransmission totals, summed over its transports
+/// from str0m's `MediaIngressStats` / `MediaEgressStats` and kept monotonic when a transport
+/// goes away. `_in` is what subscribers sent the server, `_out` what the server sent
+/// publishers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RtcpTotals {
+    /// NACKs received from subscribers.
+    pub nacks_in: u64,
+    /// NACKs sent to publishers.
+    pub nacks_out: u64,
+    pub plis_in: u64,
+    pub plis_out: u64,
+    pub firs_in: u64,
+    pub firs_out: u64,
+    /// Packets str0m resent to subscribers from its RTX cache in answer to NACKs: what it
+    /// sent on a stream beyond what the shard wrote to it (str0m 0.25 counts resends in
+    /// `MediaEgressStats::packets` but does not report them apart).
+    pub retransmissions: u64,
+}
+
+/// Plain counters of one shard (the metrics module exports them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub rooms: usize,
+    pub participants: usize,
+    /// str0m transports (two per participant once both are negotiated).
+    pub peers: usize,
+    pub publications: usize,
+    pub subscriptions: usize,
+    /// Publications by [`PUBLICATION_KINDS`] index.
+    pub publications_by_kind: [usize; 4],
+    /// Subscriptions by the [`PUBLICATION_KINDS`] index of their publication.
+    pub subscriptions_by_kind: [usize; 4],
+    /// Subscriptions forwarding nothing now: paused by their subscriber, or no layer fits the
+    /// downlink's bandwidth (the core's target is none).
+    pub paused_subscriptions: usize,
+    /// Video layer switches by [`LAYER_SWITCH_REASONS`] index.
+    pub layer_switches: [u64; 3],
+    /// From receiving an RTP datagram (the loop's wake-up instant for its batch) to handing
+    /// each forwarded copy to the subscriber's transport, in nanoseconds
+    /// ([`FORWARDING_LATENCY_BOUNDS_NS`]).
+    pub forwarding_latency: FixedHistogram<9>,
+    /// From a participant joining the shard (`add_participant`, during `join_room`) to the
+    /// first media packet forwarded on its connected subscriber transport, in nanoseconds
+    /// ([`JOIN_LATENCY_BOUNDS_NS`]). Participants that never receive media are not counted.
+    pub join_latency: FixedHistogram<10>,
+    /// Each downlink bandwidth estimate str0m reported (`EgressBitrateEstimate`), in bits per
+    /// second ([`BANDWIDTH_BOUNDS_BPS`]).
+    pub bandwidth_estimates: FixedHistogram<10>,
+    pub rtcp: RtcpTotals,
+    pub datagrams_in: u64,
+    /// Datagrams that are no STUN, DTLS, RTP or RTCP at all.
+    pub datagrams_malformed: u64,
+    /// Well-formed datagrams no peer accepted (unknown sender, stale ufrag).
+    pub datagrams_unmatched: u64,
+    /// Datagrams from a non-loopback source on a loopback-only shard, dropped unread.
+    pub datagrams_refused: u64,
+    pub datagrams_out: u64,
+    /// Datagrams the socket would not take (buffer full): media is dropped and counted.
+    pub send_dropped: u64,
+    pub rtp_in: u64,
+    /// RTP the shell could not map to a publication encoding (unknown rid, codec).
+    pub rtp_unmapped: u64,
+    /// RTP whose codec payload the core could not parse.
+    pub rtp_malformed_payload: u64,
+    pub forwards_written: u64,
+    pub forwards_dropped: u64,
+    pub keyframe_requests_sent: u64,
+    pub keyframe_requests_received: u64,
+    pub peers_failed: u64,
+    /// Events the async side was too slow to take (the event channel was full).
+    pub events_dropped: u64,
+    /// The forwarding cores' counters, summed over every room the shard has run.
+    pub core: CoreStats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A switch is `start` with nothing forwarded before or the same layer again, else `up` or
+    // `down` by spatial layer first, then temporal.
+    #[test]
+    fn layer_switch_reasons_follow_the_layer_order() {
+        let layer = |spatial, temporal| Layer { spatial, temporal };
+        let reason = |before, after| LAYER_SWITCH_REASONS[layer_switch_reason(before, after)];
+        assert_eq!(reason(None, layer(2, 0)), "start");
+        assert_eq!(reason(Some(layer(1, 2)), layer(1, 2)), "start");
+        assert_eq!(reason(Some(layer(0, 2)), layer(1, 0)), "up");
+        assert_eq!(reason(Some(layer(1, 0)), layer(1, 1)), "up");
+        assert_eq!(reason(Some(layer(2, 0)), layer(1, 2)), "down");
+    }
+}
