@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::shard::{self, ShardConfig, ShardEvent, ShardHandle};
+use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
 use crate::signalling::http::{self, HttpState};
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
@@ -71,9 +71,11 @@ pub async fn run(
     let mut shard_handles = Vec::with_capacity(shards.len());
     for (handle, mut events) in shards {
         let registry = registry.clone();
+        // Dispatch never waits for a room (each has its own queues), so one busy room cannot
+        // hold back the events of the others on this shard.
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                registry.dispatch_shard_event(event).await;
+                registry.dispatch_shard_event(event);
             }
         });
         shard_handles.push(handle);
@@ -126,9 +128,7 @@ pub async fn run(
 
 /// Starts `--shards` media shards on `--rtc-port` + k (ARCHITECTURE.md §2) and logs the
 /// media address each bound.
-fn start_shards(
-    config: &Config,
-) -> io::Result<Vec<(ShardHandle, tokio::sync::mpsc::Receiver<ShardEvent>)>> {
+fn start_shards(config: &Config) -> io::Result<Vec<(ShardHandle, ShardEvents)>> {
     let count = u16::try_from(config.shards.get()).unwrap_or(u16::MAX);
     let mut shards = Vec::with_capacity(usize::from(count));
     for index in 0..count {

@@ -65,7 +65,8 @@ impl fmt::Display for ShardError {
 
 impl std::error::Error for ShardError {}
 
-/// What the shard tells the async side, unprompted.
+/// What the shard tells the async side, unprompted: control events, which are never dropped,
+/// and telemetry, which may be (see [`ShardEvent::is_control`] and the `events` module).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShardEvent {
     /// The first packet of a new published track arrived: the publication exists on the
@@ -116,6 +117,20 @@ pub enum ShardEvent {
 }
 
 impl ShardEvent {
+    /// Whether the event changes what the room knows (STYLE.md rule 16): control events
+    /// travel a path that never drops them and reach each room on its own queue. The speaker
+    /// samples are telemetry: one may be dropped (and is counted), the next supersedes it.
+    pub fn is_control(&self) -> bool {
+        match self {
+            ShardEvent::PublicationAdded { .. }
+            | ShardEvent::TransportConnected { .. }
+            | ShardEvent::TransportFailed { .. }
+            | ShardEvent::ForwardingChanged { .. }
+            | ShardEvent::SubscriptionEnded { .. } => true,
+            ShardEvent::Speakers { .. } => false,
+        }
+    }
+
     /// The room the event concerns.
     pub fn room(&self) -> RoomId {
         match self {
@@ -276,7 +291,8 @@ pub struct ShardStats {
     pub keyframe_requests_sent: u64,
     pub keyframe_requests_received: u64,
     pub peers_failed: u64,
-    /// Events the async side was too slow to take (the event channel was full).
+    /// Telemetry events (speaker samples) the async side was too slow to take (their channel
+    /// was full). Control events are never dropped.
     pub events_dropped: u64,
     /// The forwarding cores' counters, summed over every room the shard has run.
     pub core: CoreStats,

@@ -18,10 +18,13 @@
 //!   mid/rid maps, pending offers) and the packet conversions in each direction.
 //! * `shard_loop`: the loop (socket, demux, timers, command handling, the core drain).
 //! * `handle`: the public command/event API and the shard's counters.
+//! * `events`: the two paths events take to the async side: control (never dropped) and
+//!   telemetry (dropped and counted when the async side falls behind).
 //! * `fixed_histogram`: the fixed-bucket histograms among those counters; `rtcp_tally`: str0m's
 //!   per-stream RTCP stats turned into the shard's totals.
 
 mod downlink;
+mod events;
 mod fixed_histogram;
 mod handle;
 mod peer;
@@ -33,6 +36,7 @@ mod uplink;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+pub use events::ShardEvents;
 pub use fixed_histogram::{
     FixedHistogram, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
@@ -67,7 +71,8 @@ pub struct ShardConfig {
     pub core: CoreConfig,
     /// Commands waiting for the shard before callers are made to wait.
     pub command_capacity: usize,
-    /// Events waiting for the async side before the shard drops (and counts) them.
+    /// Telemetry events (speaker samples) waiting for the async side before the shard drops
+    /// (and counts) them. Control events have their own queue and are never dropped.
     pub event_capacity: usize,
     /// The first downlink bandwidth estimate, in bits per second, before TWCC feedback.
     pub initial_estimate_bps: u64,

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::downlink::{rtp_write, Downlink, OutTrack, PendingOffer, Vp8PatchCache};
+use super::events::{self, EventSender, ShardEvents};
 use super::fixed_histogram::{
     BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };
@@ -63,12 +64,12 @@ const RECV_BUF: usize = 65_536;
 /// Starts a shard thread on `config.bind` and returns its handle and event stream.
 ///
 /// Errors are I/O errors of binding the socket or starting the thread.
-pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<ShardEvent>)> {
+pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
     let std_socket = std::net::UdpSocket::bind(config.bind)?;
     std_socket.set_nonblocking(true)?;
     let local_addr = std_socket.local_addr()?;
     let (tx, commands) = mpsc::channel(config.command_capacity.max(1));
-    let (events, events_rx) = mpsc::channel(config.event_capacity.max(1));
+    let (events, events_rx) = events::channel(config.event_capacity);
     let setup = PeerSetup {
         crypto: std::sync::Arc::new(str0m::crypto::from_feature_flags()),
         candidate: SocketAddr::new(config.public_ip, local_addr.port()),
@@ -173,7 +174,7 @@ struct ShardLoop {
     dirty: Vec<PeerKey>,
     /// Peers whose `Rtc` failed, removed after the current fan-out.
     failed: Vec<(PeerKey, PeerFault)>,
-    events: mpsc::Sender<ShardEvent>,
+    events: EventSender,
     stats: ShardStats,
     /// While the core fans out one received RTP packet: when the shard received it (for the
     /// forwarding latency of each copy).
@@ -190,7 +191,7 @@ impl ShardLoop {
         local_addr: SocketAddr,
         setup: PeerSetup,
         core_config: CoreConfig,
-        events: mpsc::Sender<ShardEvent>,
+        events: EventSender,
     ) -> ShardLoop {
         ShardLoop {
             socket,
@@ -1320,9 +1321,9 @@ impl ShardLoop {
     }
 
     fn emit(&mut self, event: ShardEvent) {
-        // The media loop never waits for the async side: a full channel drops the event and
-        // counts it.
-        if self.events.try_send(event).is_err() {
+        // The media loop never waits for the async side: control events are always queued,
+        // telemetry is dropped and counted when its channel is full (`events` module).
+        if !self.events.send(event) {
             self.stats.events_dropped += 1;
         }
     }
