@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use signalling_proto::Role;
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 use ws_support::*;
 #[tokio::test]
@@ -461,4 +462,48 @@ async fn full_outgoing_queue_disconnects_the_client() {
         .expect("the slow client is told to disconnect");
     // The fast client is unaffected.
     assert!(fast_queue.try_recv().is_ok());
+}
+
+// WebSocket protocol errors end with the close code RFC 6455 §7.4.1 names (1002 protocol
+// error, 1007 invalid payload data), not a bare TCP close; a valid close is answered with
+// its echo (RFC 6455 §5.5.1).
+#[tokio::test]
+async fn protocol_errors_close_with_1002_or_1007() {
+    let server = TestServer::start().await;
+    let cases: [(&str, Vec<u8>, u16); 8] = [
+        ("unmasked frame", vec![0x81, 0x02, b'h', b'i'], 1002),
+        ("reserved bit RSV1", masked_frame(0xc1, b"hi"), 1002),
+        (
+            "invalid UTF-8 text",
+            masked_frame(0x81, &[0xc3, 0x28]),
+            1007,
+        ),
+        (
+            "close code 999",
+            masked_frame(0x88, &999u16.to_be_bytes()),
+            1002,
+        ),
+        (
+            "close code 1005",
+            masked_frame(0x88, &1005u16.to_be_bytes()),
+            1002,
+        ),
+        ("one-byte close payload", masked_frame(0x88, &[0x03]), 1002),
+        (
+            "invalid UTF-8 close reason",
+            masked_frame(0x88, &[0x03, 0xe8, 0xff]),
+            1007,
+        ),
+        (
+            "normal close",
+            masked_frame(0x88, &1000u16.to_be_bytes()),
+            1000,
+        ),
+    ];
+    for (what, bytes, code) in cases {
+        let mut stream = raw_upgrade(server.addr).await;
+        stream.write_all(&bytes).await.expect("frame sent");
+        let close = raw_close(&mut stream).await;
+        assert_eq!(close.as_ref().map(|c| c.0), Some(code), "{what}: {close:?}");
+    }
 }

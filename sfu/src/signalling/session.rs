@@ -6,6 +6,10 @@
 //! two kinds of frames: its own answers, and the room's frames from the connection's bounded
 //! outgoing queue (responses, then the events they caused, spec §6.3). Each event written to
 //! the socket is counted by name (`sfu_signalling_events_total`).
+//!
+//! A WebSocket protocol error from the client closes the socket with the code RFC 6455
+//! §7.4.1 names (1002 protocol error, 1007 invalid payload data, 1009 too big), never a bare
+//! TCP close.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +24,7 @@ use signalling_proto::{
 };
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, info, Instrument};
+use tungstenite::error::ProtocolError;
 
 use crate::clock;
 use crate::control::ConnectionId;
@@ -35,6 +40,16 @@ pub const OUTGOING_QUEUE: usize = 1024;
 
 /// Close code when the server shuts down (RFC 6455 1001, going away).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// Close code for a frame that breaks RFC 6455 framing (§7.4.1: 1002, protocol error).
+pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+
+/// Close code for a text frame or close reason that is not UTF-8 (§7.4.1: 1007, invalid
+/// frame payload data).
+pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+
+/// How long a session waits for its close reply to a client's close frame to be written.
+const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every session shares: the token key, the rooms, and the shutdown signal.
 #[derive(Debug, Clone)]
@@ -169,12 +184,10 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
                 },
                 frame = socket.recv() => match frame {
                     None => break "peer went away",
-                    Some(Err(error)) => {
-                        if is_too_big(error) {
-                            break close(&mut socket, CLOSE_MESSAGE_TOO_BIG, "frame larger than 64 KiB").await;
-                        }
-                        break "read failed";
-                    }
+                    Some(Err(error)) => match read_error_close(error) {
+                        Some((code, reason)) => break close(&mut socket, code, reason).await,
+                        None => break "read failed",
+                    },
                     Some(Ok(Message::Text(text))) => {
                         if session.handle_text(&mut socket, text.as_str()).await.is_err() {
                             break "write failed";
@@ -193,7 +206,13 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
                     }
                     // tungstenite answers pings itself; pongs need nothing.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) => break "peer closed",
+                    Some(Ok(Message::Close(_))) => {
+                        // tungstenite has queued the reply (RFC 6455 §5.5.1: the echo, or 1002
+                        // for a code not allowed on the wire); reading once more writes it and
+                        // ends the stream.
+                        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, socket.recv()).await;
+                        break "peer closed";
+                    }
                 },
             }
         };
@@ -213,12 +232,37 @@ async fn shutting_down(closing: &mut watch::Receiver<bool>) {
     let _ = closing.wait_for(|closing| *closing).await.map(|_| ());
 }
 
-/// Whether a read error is tungstenite's "message/frame too long" (the 64 KiB limit).
-fn is_too_big(error: axum::Error) -> bool {
-    error
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)))
+/// The close code and reason for a read error (RFC 6455 §7.4.1), or `None` when the peer can
+/// no longer be told (the connection is gone).
+fn read_error_close(error: axum::Error) -> Option<(u16, &'static str)> {
+    let error = error.into_inner();
+    match error.downcast_ref::<tungstenite::Error>()? {
+        // The 64 KiB limit on frames and messages.
+        tungstenite::Error::Capacity(_) => {
+            Some((CLOSE_MESSAGE_TOO_BIG, "frame larger than 64 KiB"))
+        }
+        tungstenite::Error::Utf8(_) => Some((CLOSE_INVALID_PAYLOAD, "invalid UTF-8")),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(error) => {
+            let reason = match error {
+                ProtocolError::UnmaskedFrameFromClient => "unmasked client frame",
+                ProtocolError::NonZeroReservedBits => "reserved bits set",
+                ProtocolError::InvalidCloseSequence => "invalid close frame",
+                ProtocolError::FragmentedControlFrame | ProtocolError::ControlFrameTooBig => {
+                    "invalid control frame"
+                }
+                ProtocolError::UnknownControlFrameType(_)
+                | ProtocolError::UnknownDataFrameType(_)
+                | ProtocolError::InvalidOpcode(_) => "unknown opcode",
+                ProtocolError::UnexpectedContinueFrame | ProtocolError::ExpectedFragment(_) => {
+                    "invalid fragmentation"
+                }
+                _ => "WebSocket protocol error",
+            };
+            Some((CLOSE_PROTOCOL_ERROR, reason))
+        }
+        _ => None,
+    }
 }
 
 /// Sends a close frame; the session ends either way.
