@@ -19,6 +19,7 @@ use crate::signalling::http::{self, HttpState};
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
 use crate::signalling::token::TokenKey;
+use crate::signalling::unjoined::UnjoinedSockets;
 
 /// How long `run` waits, after the listener closed, for the signalling sessions to send their
 /// close frames before it returns anyway.
@@ -82,7 +83,11 @@ pub async fn run(
     }
     let sessions = Sessions::new(tokens, registry.clone(), closing_rx)
         .with_draining(draining_rx.clone())
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_unjoined(UnjoinedSockets::new(
+            config.join_deadline,
+            config.max_unjoined_per_ip.get(),
+        ));
     let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
     info!(
@@ -109,9 +114,13 @@ pub async fn run(
         info!("drain grace over: closing the HTTP listener and the signalling sessions");
         closing_tx.send_replace(true);
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(drained)
-        .await?;
+    // The peer address lets `/rtc` limit the sockets each address holds before joining.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(drained)
+    .await?;
     if tokio::time::timeout(SESSION_CLOSE_WAIT, sessions.all_closed())
         .await
         .is_err()
