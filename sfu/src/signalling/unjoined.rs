@@ -20,6 +20,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tracing::warn;
+
 /// The WebSocket read buffer of a signalling socket. Signalling frames are small JSON (SDP is
 /// the largest, a few KiB); a larger frame grows the buffer to its size.
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -39,8 +41,9 @@ pub struct UnjoinedSockets {
     counts: Arc<Mutex<HashMap<AddressKey, u32>>>,
 }
 
-/// What the limit counts by: an IPv4 address, an IPv6 /64, or "unknown" when the server was
-/// not told the peer's address (every such socket shares one count).
+/// What the limit counts by: an IPv4 address, an IPv6 /64, or "unknown" when the listener did
+/// not hand over the peer's address (`ConnectInfo`). Unknown sockets are counted but never
+/// refused: one shared count would let a single client lock everyone else out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum AddressKey {
     V4([u8; 4]),
@@ -92,8 +95,14 @@ impl UnjoinedSockets {
         let key = AddressKey::of(ip);
         let mut counts = self.lock();
         let count = counts.entry(key).or_insert(0);
-        if *count >= self.per_address {
+        if *count >= self.per_address && key != AddressKey::Unknown {
             return None;
+        }
+        if key == AddressKey::Unknown && *count == 0 {
+            warn!(
+                "signalling socket without a peer address: the per-address limit of unjoined \
+                 sockets does not apply (serve with ConnectInfo<SocketAddr>)"
+            );
         }
         *count += 1;
         Some(UnjoinedSlot {
@@ -186,5 +195,14 @@ mod tests {
             sockets.try_take(Some(mapped)).is_none(),
             "same IPv4 address"
         );
+    }
+
+    // Sockets whose address the listener did not hand over are never refused: a shared count
+    // would let one client lock out every other.
+    #[test]
+    fn sockets_without_an_address_are_not_refused() {
+        let sockets = UnjoinedSockets::new(Duration::from_secs(1), 1);
+        let slots: Vec<_> = (0..3).map(|_| sockets.try_take(None)).collect();
+        assert!(slots.iter().all(Option::is_some));
     }
 }
