@@ -150,6 +150,16 @@ pub struct Config {
     #[arg(long, env = "SFU_DRAIN_GRACE", default_value = "0s", value_parser = parse_duration)]
     #[serde(deserialize_with = "de_duration")]
     pub drain_grace: Duration,
+    /// How long a new signalling WebSocket may take to join a room (`join_room` or `resume`
+    /// admitted, or answered room_locked, which lets it knock) before it is closed with 1008;
+    /// more than 0s.
+    #[arg(long, env = "SFU_JOIN_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de_duration")]
+    pub join_deadline: Duration,
+    /// Signalling WebSockets one IP address (IPv6: one /64) may hold open before they join a
+    /// room; one more is refused with HTTP 429. Loopback counts like any address.
+    #[arg(long, env = "SFU_MAX_UNJOINED_PER_IP", default_value_t = NonZeroU32::new(64).expect("64 > 0"))]
+    pub max_unjoined_per_ip: NonZeroU32,
     // --- Room policy (spec §5.1): the same for every room; defaults are `RoomPolicy::default`.
     /// Room policy: viewers knock at a locked room like visitors and, once a host accepts
     /// them, join as granted_viewer (spec viewersMustKnock). false: viewers bypass the lock.
@@ -191,6 +201,8 @@ impl Default for Config {
             api_secret: None,
             log_format: LogFormat::Text,
             drain_grace: Duration::ZERO,
+            join_deadline: Duration::from_secs(10),
+            max_unjoined_per_ip: NonZeroU32::new(64).expect("64 > 0"),
             viewers_must_knock: false,
             max_participants: NonZeroU32::new(200).expect("200 > 0"),
             max_viewers: NonZeroU32::new(400).expect("400 > 0"),
@@ -214,6 +226,8 @@ impl fmt::Debug for Config {
             api_secret,
             log_format,
             drain_grace,
+            join_deadline,
+            max_unjoined_per_ip,
             viewers_must_knock,
             max_participants,
             max_viewers,
@@ -231,6 +245,8 @@ impl fmt::Debug for Config {
             .field("api_secret", api_secret)
             .field("log_format", log_format)
             .field("drain_grace", drain_grace)
+            .field("join_deadline", join_deadline)
+            .field("max_unjoined_per_ip", max_unjoined_per_ip)
             .field("viewers_must_knock", viewers_must_knock)
             .field("max_participants", max_participants)
             .field("max_viewers", max_viewers)
@@ -395,6 +411,8 @@ impl Config {
             "api_secret" => self.api_secret.clone_from(&file.api_secret),
             "log_format" => self.log_format = file.log_format,
             "drain_grace" => self.drain_grace = file.drain_grace,
+            "join_deadline" => self.join_deadline = file.join_deadline,
+            "max_unjoined_per_ip" => self.max_unjoined_per_ip = file.max_unjoined_per_ip,
             "viewers_must_knock" => self.viewers_must_knock = file.viewers_must_knock,
             "max_participants" => self.max_participants = file.max_participants,
             "max_viewers" => self.max_viewers = file.max_viewers,
@@ -411,6 +429,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "api_key (--api-key / SFU_API_KEY) requires api_secret (--api-secret / \
                  SFU_API_SECRET)"
+                    .to_owned(),
+            ));
+        }
+        if self.join_deadline.is_zero() {
+            return Err(ConfigError::Invalid(
+                "join_deadline (--join-deadline / SFU_JOIN_DEADLINE) must be more than 0s"
                     .to_owned(),
             ));
         }
@@ -447,6 +471,14 @@ impl Config {
         line(format!(
             "drain_grace = \"{}\"",
             format_duration(self.drain_grace)
+        ));
+        line(format!(
+            "join_deadline = \"{}\"",
+            format_duration(self.join_deadline)
+        ));
+        line(format!(
+            "max_unjoined_per_ip = {}",
+            self.max_unjoined_per_ip
         ));
         line(format!("viewers_must_knock = {}", self.viewers_must_knock));
         line(format!("max_participants = {}", self.max_participants));
@@ -584,6 +616,8 @@ mod tests {
             api_secret: Some(Secret::from(secret.as_str())),
             log_format: LogFormat::Json,
             drain_grace: Duration::from_secs(9),
+            join_deadline: Duration::from_secs(3),
+            max_unjoined_per_ip: NonZeroU32::new(5).unwrap(),
             viewers_must_knock: true,
             max_participants: NonZeroU32::new(3).unwrap(),
             max_viewers: NonZeroU32::new(4).unwrap(),
@@ -596,7 +630,7 @@ mod tests {
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 15, "{ids:?}");
+        assert_eq!(ids.len(), 17, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.
@@ -606,6 +640,8 @@ mod tests {
             api_key: Some("key \"1\"".into()),
             api_secret: Some(Secret::from("s".repeat(MIN_API_SECRET_BYTES).as_str())),
             drain_grace: Duration::from_millis(1500),
+            join_deadline: Duration::from_millis(2500),
+            max_unjoined_per_ip: NonZeroU32::new(9).unwrap(),
             log_format: LogFormat::Json,
             viewers_must_knock: true,
             max_viewers: NonZeroU32::new(12).unwrap(),
@@ -712,5 +748,19 @@ mod tests {
             key_alone.to_string().contains("--api-secret"),
             "{key_alone}"
         );
+    }
+
+    // The unjoined-socket rules come from flags; a join deadline of 0s would close every
+    // socket at once and is refused, naming the flag.
+    #[test]
+    fn unjoined_socket_flags_parse_and_zero_deadline_is_refused() {
+        let cli =
+            Cli::load_from(["sfu", "--join-deadline", "3s", "--max-unjoined-per-ip", "7"]).unwrap();
+        assert_eq!(cli.config.join_deadline, Duration::from_secs(3));
+        assert_eq!(cli.config.max_unjoined_per_ip.get(), 7);
+        let zero = Cli::load_from(["sfu", "--join-deadline", "0s"]).unwrap_err();
+        assert!(zero.to_string().contains("--join-deadline"), "{zero}");
+        let none = Cli::try_parse_from(["sfu", "--max-unjoined-per-ip", "0"]).unwrap_err();
+        assert!(none.to_string().contains("--max-unjoined-per-ip"), "{none}");
     }
 }

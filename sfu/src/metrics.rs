@@ -15,6 +15,7 @@
 //! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
 //! | `sfu_signalling_commands_total`, `sfu_resumes_total` | each room actor when it answers |
 //! | `sfu_signalling_events_total` | the signalling session, once it wrote the event to its socket |
+//! | `sfu_signalling_unjoined_closed_total` | the `/rtc` handler and the session, for sockets refused or closed before they joined |
 //!
 //! The histograms a shard measures on its packet path (forwarding latency, join latency,
 //! bandwidth estimates) are [`FixedHistogram`]s in [`ShardStats`]: plain integer buckets the
@@ -54,6 +55,29 @@ const SHARD_DROP_REASONS: [&str; 7] = [
     "forward_unwritable",
     "event_channel_full",
 ];
+
+/// Why a signalling socket that had not joined a room was refused or closed (the `reason`
+/// label of `sfu_signalling_unjoined_closed_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnjoinedClose {
+    /// No `join_room` (or `resume`) admitted within `--join-deadline`: closed with 1008.
+    JoinDeadline,
+    /// Its address already held `--max-unjoined-per-ip` unjoined sockets: upgrade refused
+    /// with 429.
+    AddressLimit,
+}
+
+impl UnjoinedClose {
+    pub const ALL: [UnjoinedClose; 2] = [UnjoinedClose::JoinDeadline, UnjoinedClose::AddressLimit];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnjoinedClose::JoinDeadline => "join_deadline",
+            UnjoinedClose::AddressLimit => "address_limit",
+        }
+    }
+}
 
 /// Every metric the server exports, registered in one registry. Cheap to clone (the counters
 /// are shared), so each task that feeds it keeps its own clone.
@@ -127,6 +151,8 @@ pub struct Metrics {
     pub signalling_events: IntCounterVec,
     /// Session resumes (spec §9): `ok` or `failed`.
     pub resumes: IntCounterVec,
+    /// Signalling sockets refused or closed before they joined a room, by [`UnjoinedClose`].
+    pub unjoined_closed: IntCounterVec,
     /// This process's user + system CPU seconds at the kernel's tick resolution, read at
     /// scrape time: the process collector's `process_cpu_seconds_total` counts whole seconds,
     /// too coarse for CPU per packet over a 30 s load-test window.
@@ -289,6 +315,11 @@ impl Metrics {
                 "Session resumes on a new WebSocket, by result.",
                 &["result"],
             )?,
+            unjoined_closed: counter_vec(
+                "signalling_unjoined_closed_total",
+                "Signalling sockets refused (address limit) or closed (join deadline) before they joined a room, by reason.",
+                &["reason"],
+            )?,
             process_cpu: register(
                 &registry,
                 Counter::new(
@@ -328,6 +359,11 @@ impl Metrics {
         }
         for result in ["ok", "failed"] {
             metrics.resumes.with_label_values(&[result]);
+        }
+        for reason in UnjoinedClose::ALL {
+            metrics
+                .unjoined_closed
+                .with_label_values(&[reason.as_str()]);
         }
         for kind in PUBLICATION_KINDS {
             metrics.publications.with_label_values(&[kind]);
@@ -551,6 +587,14 @@ impl Metrics {
     pub fn observe_event(&self, event: EventName) {
         self.signalling_events
             .with_label_values(&[event.as_str()])
+            .inc();
+    }
+
+    /// A signalling socket refused or closed before it joined a room. Fed by the `/rtc`
+    /// handler and the session.
+    pub fn observe_unjoined_closed(&self, reason: UnjoinedClose) {
+        self.unjoined_closed
+            .with_label_values(&[reason.as_str()])
             .inc();
     }
 

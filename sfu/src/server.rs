@@ -14,11 +14,12 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::shard::{self, ShardConfig, ShardEvent, ShardHandle};
+use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
 use crate::signalling::http::{self, HttpState};
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
 use crate::signalling::token::TokenKey;
+use crate::signalling::unjoined::UnjoinedSockets;
 
 /// How long `run` waits, after the listener closed, for the signalling sessions to send their
 /// close frames before it returns anyway.
@@ -71,16 +72,22 @@ pub async fn run(
     let mut shard_handles = Vec::with_capacity(shards.len());
     for (handle, mut events) in shards {
         let registry = registry.clone();
+        // Dispatch never waits for a room (each has its own queues), so one busy room cannot
+        // hold back the events of the others on this shard.
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                registry.dispatch_shard_event(event).await;
+                registry.dispatch_shard_event(event);
             }
         });
         shard_handles.push(handle);
     }
     let sessions = Sessions::new(tokens, registry.clone(), closing_rx)
         .with_draining(draining_rx.clone())
-        .with_metrics(metrics.clone());
+        .with_metrics(metrics.clone())
+        .with_unjoined(UnjoinedSockets::new(
+            config.join_deadline,
+            config.max_unjoined_per_ip.get(),
+        ));
     let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
     let addr = listener.local_addr()?;
     info!(
@@ -107,9 +114,13 @@ pub async fn run(
         info!("drain grace over: closing the HTTP listener and the signalling sessions");
         closing_tx.send_replace(true);
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(drained)
-        .await?;
+    // The peer address lets `/rtc` limit the sockets each address holds before joining.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(drained)
+    .await?;
     if tokio::time::timeout(SESSION_CLOSE_WAIT, sessions.all_closed())
         .await
         .is_err()
@@ -126,9 +137,7 @@ pub async fn run(
 
 /// Starts `--shards` media shards on `--rtc-port` + k (ARCHITECTURE.md §2) and logs the
 /// media address each bound.
-fn start_shards(
-    config: &Config,
-) -> io::Result<Vec<(ShardHandle, tokio::sync::mpsc::Receiver<ShardEvent>)>> {
+fn start_shards(config: &Config) -> io::Result<Vec<(ShardHandle, ShardEvents)>> {
     let count = u16::try_from(config.shards.get()).unwrap_or(u16::MAX);
     let mut shards = Vec::with_capacity(usize::from(count));
     for index in 0..count {

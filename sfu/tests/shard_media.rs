@@ -16,11 +16,12 @@ use rustc_hash::FxHashMap;
 use sfu::core::{
     ForwardingPolicy, Location, MediaKind, Member, ParticipantId, PublicationId, StreamRef,
 };
-use sfu::shard::{self, ForwardingChange, RoomId, ShardConfig, ShardEvent, ShardHandle, Transport};
+use sfu::shard::{
+    self, ForwardingChange, RoomId, ShardConfig, ShardEvent, ShardEvents, ShardHandle, Transport,
+};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::KeyframeRequestKind;
-use tokio::sync::mpsc;
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -28,7 +29,7 @@ const DEADLINE: Duration = Duration::from_secs(15);
 struct World {
     publisher: Publisher,
     subscribers: Vec<Subscriber>,
-    events: mpsc::Receiver<ShardEvent>,
+    events: ShardEvents,
     seen: Vec<ShardEvent>,
     simulcast: bool,
     handle: ShardHandle,
@@ -554,5 +555,55 @@ async fn garbage_datagrams_are_counted_and_the_shard_keeps_serving() {
     handle.remove_participant(p).await.expect("leave");
     let stats = handle.stats().await.expect("stats");
     assert_eq!((stats.peers, stats.publications, stats.rooms), (0, 0, 0));
+    handle.shutdown().await.expect("shutdown");
+}
+
+// Control events are never dropped (STYLE.md rule 16): with room for a single telemetry event
+// and nobody reading, the shard still announces the publisher's connected transport and both
+// of its publications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_events_are_kept_while_nobody_reads() {
+    init_log();
+    let mut config = shard_config();
+    config.event_capacity = 1;
+    let (handle, mut events) = shard::spawn(config).expect("shard starts");
+    let (room, p) = (RoomId(3), ParticipantId(30));
+    handle.add_participant(room, p).await.expect("join");
+    let mut publisher = publish(&handle, p, false).await;
+    // Drive the publisher, reading no event, until the shard has both publications.
+    let until = now() + DEADLINE;
+    for turn in 0u32.. {
+        publisher.step(false);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        if turn % 20 == 0 {
+            let stats = handle.stats().await.expect("stats");
+            if stats.publications == 2 {
+                break;
+            }
+            assert!(now() < until, "no publications: {stats:?}");
+        }
+    }
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let added = seen
+        .iter()
+        .filter(
+            |e| matches!(e, ShardEvent::PublicationAdded { participant, .. } if *participant == p),
+        )
+        .count();
+    assert_eq!(added, 2, "{seen:?}");
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            ShardEvent::TransportConnected {
+                transport: Transport::Publisher,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    handle.remove_participant(p).await.expect("leave");
     handle.shutdown().await.expect("shutdown");
 }

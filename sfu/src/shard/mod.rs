@@ -32,8 +32,8 @@
 //!   and sets the bandwidth estimator's probe target. `rtcp_tally`: str0m's per-stream RTCP
 //!   stats turned into the shard's totals.
 //! * `handle` ([`ShardHandle`]) over `command` (what the async side asks, and the reply);
-//!   `event` ([`ShardEvent`] and the shard's end of its channel); `stats` ([`ShardStats`]) with
-//!   `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers` (the active-speaker meter).
+//!   `event` ([`ShardEvent`] and its two paths: control, never dropped, and telemetry);
+//!   `stats` ([`ShardStats`]) with `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers` (the active-speaker meter).
 //! * At the bottom, with no shard imports: `room_id` ([`RoomId`]), `transport`
 //!   ([`Transport`]), `error` ([`ShardError`]).
 
@@ -57,7 +57,7 @@ mod uplink;
 
 pub use command::{AnnouncedTrack, Preference, Subscribed, SubscriberOffer};
 pub use error::ShardError;
-pub use event::{ForwardingChange, ShardEvent};
+pub use event::{ForwardingChange, ShardEvent, ShardEvents};
 pub use fixed_histogram::{
     FixedHistogram, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS,
 };

@@ -16,7 +16,8 @@ pub struct ShardConfig {
     pub core: CoreConfig,
     /// Commands waiting for the shard before callers are made to wait.
     pub command_capacity: usize,
-    /// Events waiting for the async side before the shard drops (and counts) them.
+    /// Telemetry events (speaker samples) waiting for the async side before the shard drops
+    /// (and counts) them. Control events have their own queue and are never dropped.
     pub event_capacity: usize,
     /// The first downlink bandwidth estimate, in bits per second, before TWCC feedback.
     pub initial_estimate_bps: u64,

@@ -28,7 +28,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 use super::command::Command;
 use super::downlink::Vp8PatchCache;
 use super::error::ShardError;
-use super::event::{EventSender, ShardEvent};
+use super::event::{EventSender, ShardEvent, ShardEvents};
 use super::fixed_histogram::BANDWIDTH_BOUNDS_BPS;
 use super::handle::ShardHandle;
 use super::participant_state::ParticipantState;
@@ -58,7 +58,7 @@ const RECV_BUF: usize = 65_536;
 /// Starts a shard thread on `config.bind` and returns its handle and event stream.
 ///
 /// Errors are I/O errors of binding the socket or starting the thread.
-pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, mpsc::Receiver<ShardEvent>)> {
+pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
     let std_socket = std::net::UdpSocket::bind(config.bind)?;
     std_socket.set_nonblocking(true)?;
     let local_addr = std_socket.local_addr()?;

@@ -112,7 +112,8 @@ pub struct ShardStats {
     pub keyframe_requests_sent: u64,
     pub keyframe_requests_received: u64,
     pub peers_failed: u64,
-    /// Events the async side was too slow to take (the event channel was full).
+    /// Telemetry events (speaker samples) the async side was too slow to take (their channel
+    /// was full). Control events are never dropped.
     pub events_dropped: u64,
     /// The forwarding cores' counters, summed over every room the shard has run.
     pub core: CoreStats,

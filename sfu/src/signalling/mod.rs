@@ -1,9 +1,11 @@
 //! The signalling side of the shell: the HTTP endpoints, the `/rtc` WebSocket sessions (one
 //! task per socket) and the room actors they talk to (one task per room), ARCHITECTURE.md §2.
+//! `unjoined` holds the rules a socket lives under until it joins a room.
 
 pub mod http;
 pub mod room_actor;
 pub mod room_media;
 pub mod session;
 pub mod token;
+pub mod unjoined;
 pub mod web_assets;

@@ -7,6 +7,11 @@
 //! Nothing here awaits a session: frames go into each connection's bounded outgoing queue with
 //! `try_send`, and a connection whose queue is full is disconnected rather than blocking the
 //! room or dropping a control message silently (STYLE.md rule 10).
+//!
+//! Shard events reach each room on queues of its own, so a busy room never holds back another
+//! (STYLE.md rule 16): control events on an unbounded queue (their number is bounded by what
+//! the room's participants do, see `shard::events`), speaker samples through the bounded inbox,
+//! dropped and counted (`sfu_shard_drops_total{reason="event_channel_full"}`) when it is full.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +38,10 @@ use crate::signalling::room_media::RoomMedia;
 
 /// Inputs waiting for one room actor; senders wait (backpressure) when it is full.
 const ROOM_INBOX: usize = 256;
+
+/// The `sfu_shard_drops_total` reason of a telemetry event that found its room's inbox full:
+/// the same as the shard's own when its telemetry channel is full.
+const TELEMETRY_DROP_REASON: &str = "event_channel_full";
 
 /// What a session's writer is asked to put on its socket, in order.
 #[derive(Debug)]
@@ -87,7 +96,8 @@ enum RoomInput {
     Disconnect { connection: ConnectionId },
     /// A timer the room armed is due.
     TimerFired { timer: Timer, generation: u64 },
-    /// Something happened on the room's media shard.
+    /// Something happened on the room's media shard (control events come on their own queue,
+    /// telemetry through the inbox).
     Media(ShardEvent),
 }
 
@@ -98,6 +108,9 @@ pub struct RoomHandle {
     /// Tells this actor apart from a later one under the same name.
     instance: u64,
     inbox: mpsc::Sender<RoomInput>,
+    /// The room's shard control events: unbounded, so delivering one never waits
+    /// ([`RoomRegistry::dispatch_shard_event`]).
+    shard_events: mpsc::UnboundedSender<ShardEvent>,
 }
 
 impl RoomHandle {
@@ -142,12 +155,6 @@ impl RoomHandle {
         };
         self.inbox.send(input).await.ok()?;
         answer.await.ok()
-    }
-
-    /// Hands a shard event to the room (waits while the room's inbox is full).
-    pub async fn shard_event(&self, event: ShardEvent) {
-        // A stopped actor has no media left to hear about.
-        let _ = self.inbox.send(RoomInput::Media(event)).await;
     }
 
     /// Tells the room the socket is gone (the room decides about grace and resume).
@@ -225,11 +232,28 @@ impl RoomRegistry {
         Some(self.shards[index].clone())
     }
 
-    /// Delivers a shard event to the room it concerns (rooms that stopped are skipped).
-    pub async fn dispatch_shard_event(&self, event: ShardEvent) {
-        let handle = self.lock().by_instance.get(&event.room().0).cloned();
-        if let Some(handle) = handle {
-            handle.shard_event(event).await;
+    /// Delivers a shard event to the room it concerns (rooms that stopped are skipped)
+    /// without waiting, so one busy room never holds back the others on its shard. A control
+    /// event is always queued; a telemetry event that finds the room's inbox full is dropped
+    /// and counted (STYLE.md rule 16).
+    pub fn dispatch_shard_event(&self, event: ShardEvent) {
+        let Some(handle) = self.lock().by_instance.get(&event.room().0).cloned() else {
+            return;
+        };
+        if event.is_control() {
+            // Closed only once the actor stopped: a stopped room has no media left to hear about.
+            let _ = handle.shard_events.send(event);
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            handle.inbox.try_send(RoomInput::Media(event))
+        {
+            if let Some(metrics) = &self.metrics {
+                metrics
+                    .shard_drops
+                    .with_label_values(&[TELEMETRY_DROP_REASON])
+                    .inc();
+            }
         }
     }
 
@@ -256,10 +280,12 @@ impl RoomRegistry {
         inner.next_instance += 1;
         let instance = inner.next_instance;
         let (tx, rx) = mpsc::channel(ROOM_INBOX);
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
         let handle = RoomHandle {
             name: Arc::from(name),
             instance,
             inbox: tx.clone(),
+            shard_events: media_tx,
         };
         inner.rooms.insert(name.to_owned(), handle.clone());
         inner.by_instance.insert(instance, handle.clone());
@@ -271,7 +297,7 @@ impl RoomRegistry {
             RoomActor::new(name, self.policy.clone(), self.clone(), instance, tx, media);
         actor.gauges = self.metrics.as_ref().map(Metrics::room_gauges);
         let span = tracing::info_span!("room", room = name);
-        tokio::spawn(actor.run(rx).instrument(span));
+        tokio::spawn(actor.run(rx, media_rx).instrument(span));
         info!(room = name, "room created");
         handle
     }
@@ -376,10 +402,21 @@ impl RoomActor {
         }
     }
 
-    /// Serves inputs until the room is finished: no room session and no bound socket.
-    async fn run(mut self, mut inbox: mpsc::Receiver<RoomInput>) {
-        // The actor holds a sender itself (for timers), so `recv` never ends on its own.
-        while let Some(input) = inbox.recv().await {
+    /// Serves inputs and shard control events until the room is finished: no room session and
+    /// no bound socket.
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<RoomInput>,
+        mut media: mpsc::UnboundedReceiver<ShardEvent>,
+    ) {
+        loop {
+            // The actor holds an inbox sender itself (for timers), so the inbox never ends on
+            // its own; the registry holds the media sender until `remove`.
+            let input = tokio::select! {
+                Some(event) = media.recv() => RoomInput::Media(event),
+                Some(input) = inbox.recv() => input,
+                else => break,
+            };
             self.handle(input).await;
             if !self.room.has_session()
                 && self.connections.is_empty()
@@ -392,6 +429,7 @@ impl RoomActor {
         // closed channel and asks the registry again, which by then starts a fresh actor.
         self.registry.remove(&self.name, self.instance);
         inbox.close();
+        media.close();
         info!(room = %self.name, "room actor stopped");
     }
 
@@ -867,4 +905,93 @@ fn os_seed() -> [u8; 32] {
 /// `internal_error` response body for a room that stopped under a session.
 pub(crate) fn room_gone() -> ErrorBody {
     ErrorBody::new(ErrorCode::InternalError, "the room stopped; join again")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::Transport;
+
+    /// A room whose actor is not running: the test holds its queues and takes nothing from
+    /// them until it looks.
+    struct StalledRoom {
+        inbox: mpsc::Receiver<RoomInput>,
+        media: mpsc::UnboundedReceiver<ShardEvent>,
+    }
+
+    impl StalledRoom {
+        fn new(registry: &RoomRegistry, instance: u64) -> Self {
+            let (inbox, inbox_rx) = mpsc::channel(ROOM_INBOX);
+            let (shard_events, media_rx) = mpsc::unbounded_channel();
+            let handle = RoomHandle {
+                name: Arc::from(format!("stalled-{instance}").as_str()),
+                instance,
+                inbox,
+                shard_events,
+            };
+            registry.lock().by_instance.insert(instance, handle);
+            Self {
+                inbox: inbox_rx,
+                media: media_rx,
+            }
+        }
+
+        /// How many shard events are waiting for the room, on either queue.
+        fn shard_events(&mut self) -> usize {
+            let mut count = 0;
+            while let Ok(RoomInput::Media(_)) = self.inbox.try_recv() {
+                count += 1;
+            }
+            while self.media.try_recv().is_ok() {
+                count += 1;
+            }
+            count
+        }
+    }
+
+    fn connected(room: u64) -> ShardEvent {
+        ShardEvent::TransportConnected {
+            room: RoomId(room),
+            participant: ParticipantId(room),
+            transport: Transport::Publisher,
+        }
+    }
+
+    // A room that does not take its shard events does not hold back those of another room on
+    // the same shard, and none of its own is lost.
+    #[tokio::test]
+    async fn a_stalled_room_does_not_hold_back_other_rooms_events() {
+        let registry = RoomRegistry::default();
+        let mut stalled = StalledRoom::new(&registry, 1);
+        let mut quiet = StalledRoom::new(&registry, 2);
+        let events = 2 * ROOM_INBOX;
+        for _ in 0..events {
+            registry.dispatch_shard_event(connected(1));
+        }
+        registry.dispatch_shard_event(connected(2));
+        assert_eq!(quiet.shard_events(), 1);
+        assert_eq!(stalled.shard_events(), events);
+    }
+
+    // A speaker sample for a room whose inbox is full is dropped and counted, never waited
+    // for.
+    #[tokio::test]
+    async fn telemetry_for_a_full_room_is_dropped_and_counted() {
+        let metrics = Metrics::new().expect("metrics");
+        let registry = RoomRegistry::default().with_metrics(metrics.clone());
+        let mut stalled = StalledRoom::new(&registry, 1);
+        let speakers = || ShardEvent::Speakers {
+            room: RoomId(1),
+            speakers: vec![(ParticipantId(1), 30)],
+        };
+        for _ in 0..ROOM_INBOX + 3 {
+            registry.dispatch_shard_event(speakers());
+        }
+        assert_eq!(stalled.shard_events(), ROOM_INBOX);
+        let dropped = metrics
+            .shard_drops
+            .with_label_values(&[TELEMETRY_DROP_REASON])
+            .get();
+        assert_eq!(dropped, 3);
+    }
 }

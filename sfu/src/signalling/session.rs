@@ -6,13 +6,21 @@
 //! two kinds of frames: its own answers, and the room's frames from the connection's bounded
 //! outgoing queue (responses, then the events they caused, spec §6.3). Each event written to
 //! the socket is counted by name (`sfu_signalling_events_total`).
+//!
+//! Until it joins a room a socket lives under the rules of [`super::unjoined`]: a join
+//! deadline, a per-address limit and a small read buffer. A WebSocket protocol error from the
+//! client closes the socket with the code RFC 6455 §7.4.1 names (1002 protocol error, 1007
+//! invalid payload data, 1009 too big), never a bare TCP close.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response as HttpResponse;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::Extension;
 use signalling_proto::{
     decode_client_frame, encode_server_message, ClientMessage, Command, Credential, ErrorBody,
     ErrorCode, JoinRoomArgs, ReqId, Response, ResumeArgs, ServerMessage, CLOSE_MESSAGE_TOO_BIG,
@@ -20,15 +28,19 @@ use signalling_proto::{
 };
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, info, Instrument};
+use tungstenite::error::ProtocolError;
 
 use crate::clock;
 use crate::control::ConnectionId;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, UnjoinedClose};
 use crate::signalling::http::HttpState;
 use crate::signalling::room_actor::{
     room_gone, ConnectionLink, Handled, Outgoing, RoomHandle, RoomRegistry, CLOSE_SLOW_CONSUMER,
 };
 use crate::signalling::token::TokenKey;
+use crate::signalling::unjoined::{
+    UnjoinedSlot, UnjoinedSockets, CLOSE_JOIN_DEADLINE, JOIN_DEADLINE_REASON, READ_BUFFER_BYTES,
+};
 
 /// Frames queued for one socket before the client counts as too slow and is disconnected.
 pub const OUTGOING_QUEUE: usize = 1024;
@@ -36,11 +48,23 @@ pub const OUTGOING_QUEUE: usize = 1024;
 /// Close code when the server shuts down (RFC 6455 1001, going away).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
-/// What every session shares: the token key, the rooms, and the shutdown signal.
+/// Close code for a frame that breaks RFC 6455 framing (§7.4.1: 1002, protocol error).
+pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+
+/// Close code for a text frame or close reason that is not UTF-8 (§7.4.1: 1007, invalid
+/// frame payload data).
+pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+
+/// How long a session waits for its close reply to a client's close frame to be written.
+const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What every session shares: the token key, the rooms, and the shutdown signal. Each socket's
+/// task holds a clone, so the large parts (the registry, the metrics) sit behind `Arc`s: an
+/// unjoined socket must stay cheap (see [`super::unjoined`]).
 #[derive(Debug, Clone)]
 pub struct Sessions {
     tokens: Arc<TokenKey>,
-    rooms: RoomRegistry,
+    rooms: Arc<RoomRegistry>,
     /// `true` once the server closes its sessions (end of the drain grace).
     closing: watch::Receiver<bool>,
     /// `true` once shutdown has begun: nobody new is admitted (`server_draining`).
@@ -49,7 +73,9 @@ pub struct Sessions {
     running: Arc<watch::Sender<usize>>,
     next_connection: Arc<AtomicU64>,
     /// Where the events written to sockets are counted; `None` in tests without metrics.
-    metrics: Option<Metrics>,
+    metrics: Option<Arc<Metrics>>,
+    /// Sockets that have not joined a room yet, by address, and their deadline.
+    unjoined: UnjoinedSockets,
 }
 
 impl Sessions {
@@ -57,18 +83,26 @@ impl Sessions {
     pub fn new(tokens: Arc<TokenKey>, rooms: RoomRegistry, closing: watch::Receiver<bool>) -> Self {
         Self {
             tokens,
-            rooms,
+            rooms: Arc::new(rooms),
             closing,
             draining: watch::channel(false).1,
             running: Arc::new(watch::Sender::new(0)),
             next_connection: Arc::new(AtomicU64::new(1)),
             metrics: None,
+            unjoined: UnjoinedSockets::default(),
         }
+    }
+
+    /// Sockets that have not joined a room live under `unjoined`'s deadline and per-address
+    /// limit (default: [`UnjoinedSockets::default`]).
+    pub fn with_unjoined(mut self, unjoined: UnjoinedSockets) -> Self {
+        self.unjoined = unjoined;
+        self
     }
 
     /// Counts every event the sessions write to their sockets in `metrics`.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
-        self.metrics = Some(metrics);
+        self.metrics = Some(Arc::new(metrics));
         self
     }
 
@@ -113,17 +147,38 @@ impl Drop for RunningGuard {
     }
 }
 
-/// The `/rtc` handler: upgrades to a WebSocket limited to 64 KiB frames and messages (spec §3).
-pub async fn rtc(upgrade: WebSocketUpgrade, State(state): State<HttpState>) -> HttpResponse {
+/// The `/rtc` handler: upgrades to a WebSocket limited to 64 KiB frames and messages (spec §3),
+/// unless the peer's address already holds its limit of sockets that have not joined a room
+/// (429 Too Many Requests).
+pub async fn rtc(
+    upgrade: WebSocketUpgrade,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    State(state): State<HttpState>,
+) -> HttpResponse {
     let sessions = state.sessions().clone();
+    let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let Some(slot) = sessions.unjoined.try_take(ip) else {
+        debug!(
+            ?ip,
+            "too many unjoined sockets from this address: upgrade refused"
+        );
+        if let Some(metrics) = &sessions.metrics {
+            metrics.observe_unjoined_closed(UnjoinedClose::AddressLimit);
+        }
+        let body = "too many signalling sockets from this address have not joined a room yet";
+        return (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+    };
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve(socket, sessions))
+        .on_upgrade(move |socket| serve(socket, sessions, slot))
 }
 
-/// Serves one socket until it closes, the room closes it, or the server shuts down.
-pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
+/// Serves one socket until it closes, the room closes it, the join deadline passes before it
+/// joined, or the server shuts down. `slot` is the socket's place among the unjoined sockets
+/// of its address, given back once it joins.
+pub async fn serve(mut socket: WebSocket, sessions: Sessions, slot: UnjoinedSlot) {
     let _running = RunningGuard::new(&sessions.running);
     let id = ConnectionId(sessions.next_connection.fetch_add(1, Ordering::Relaxed));
     let span = tracing::info_span!("session", connection = %id);
@@ -132,6 +187,8 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
         let overflowed = Arc::new(Notify::new());
         let mut closing = sessions.closing.clone();
         let metrics = sessions.metrics.clone();
+        let join_deadline = tokio::time::sleep(sessions.unjoined.join_deadline());
+        tokio::pin!(join_deadline);
         let mut session = Session {
             link: ConnectionLink {
                 id,
@@ -140,6 +197,7 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
             },
             sessions,
             room: None,
+            unjoined: Some(slot),
         };
         debug!("socket opened");
         let end = loop {
@@ -147,6 +205,12 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
                 biased;
                 () = shutting_down(&mut closing) => {
                     break close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
+                }
+                () = &mut join_deadline, if session.unjoined.is_some() => {
+                    if let Some(metrics) = &metrics {
+                        metrics.observe_unjoined_closed(UnjoinedClose::JoinDeadline);
+                    }
+                    break close(&mut socket, CLOSE_JOIN_DEADLINE, JOIN_DEADLINE_REASON).await;
                 }
                 () = overflowed.notified() => {
                     break close(&mut socket, CLOSE_SLOW_CONSUMER, "outgoing queue overflow").await;
@@ -169,14 +233,15 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
                 },
                 frame = socket.recv() => match frame {
                     None => break "peer went away",
-                    Some(Err(error)) => {
-                        if is_too_big(error) {
-                            break close(&mut socket, CLOSE_MESSAGE_TOO_BIG, "frame larger than 64 KiB").await;
-                        }
-                        break "read failed";
-                    }
+                    Some(Err(error)) => match read_error_close(error) {
+                        Some((code, reason)) => break close(&mut socket, code, reason).await,
+                        None => break "read failed",
+                    },
                     Some(Ok(Message::Text(text))) => {
-                        if session.handle_text(&mut socket, text.as_str()).await.is_err() {
+                        // Boxed: the command's future (a join holds its arguments and claims
+                        // twice) lives only while it runs, not in every idle socket's task.
+                        let handled = Box::pin(session.handle_text(&mut socket, text.as_str()));
+                        if handled.await.is_err() {
                             break "write failed";
                         }
                     }
@@ -193,7 +258,13 @@ pub async fn serve(mut socket: WebSocket, sessions: Sessions) {
                     }
                     // tungstenite answers pings itself; pongs need nothing.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) => break "peer closed",
+                    Some(Ok(Message::Close(_))) => {
+                        // tungstenite has queued the reply (RFC 6455 §5.5.1: the echo, or 1002
+                        // for a code not allowed on the wire); reading once more writes it and
+                        // ends the stream.
+                        let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, socket.recv()).await;
+                        break "peer closed";
+                    }
                 },
             }
         };
@@ -213,12 +284,37 @@ async fn shutting_down(closing: &mut watch::Receiver<bool>) {
     let _ = closing.wait_for(|closing| *closing).await.map(|_| ());
 }
 
-/// Whether a read error is tungstenite's "message/frame too long" (the 64 KiB limit).
-fn is_too_big(error: axum::Error) -> bool {
-    error
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|error| matches!(error, tungstenite::Error::Capacity(_)))
+/// The close code and reason for a read error (RFC 6455 §7.4.1), or `None` when the peer can
+/// no longer be told (the connection is gone).
+fn read_error_close(error: axum::Error) -> Option<(u16, &'static str)> {
+    let error = error.into_inner();
+    match error.downcast_ref::<tungstenite::Error>()? {
+        // The 64 KiB limit on frames and messages.
+        tungstenite::Error::Capacity(_) => {
+            Some((CLOSE_MESSAGE_TOO_BIG, "frame larger than 64 KiB"))
+        }
+        tungstenite::Error::Utf8(_) => Some((CLOSE_INVALID_PAYLOAD, "invalid UTF-8")),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(error) => {
+            let reason = match error {
+                ProtocolError::UnmaskedFrameFromClient => "unmasked client frame",
+                ProtocolError::NonZeroReservedBits => "reserved bits set",
+                ProtocolError::InvalidCloseSequence => "invalid close frame",
+                ProtocolError::FragmentedControlFrame | ProtocolError::ControlFrameTooBig => {
+                    "invalid control frame"
+                }
+                ProtocolError::UnknownControlFrameType(_)
+                | ProtocolError::UnknownDataFrameType(_)
+                | ProtocolError::InvalidOpcode(_) => "unknown opcode",
+                ProtocolError::UnexpectedContinueFrame | ProtocolError::ExpectedFragment(_) => {
+                    "invalid fragmentation"
+                }
+                _ => "WebSocket protocol error",
+            };
+            Some((CLOSE_PROTOCOL_ERROR, reason))
+        }
+        _ => None,
+    }
 }
 
 /// Sends a close frame; the session ends either way.
@@ -244,6 +340,9 @@ struct Session {
     /// The room this socket is bound to (admitted, knocking, or holding a `room_locked`
     /// reservation), which receives every command after the first.
     room: Option<RoomHandle>,
+    /// The socket's place among its address's unjoined sockets, until it is first bound to a
+    /// room; while it is held the join deadline runs.
+    unjoined: Option<UnjoinedSlot>,
 }
 
 impl Session {
@@ -403,6 +502,10 @@ impl Session {
             Some(Handled { bound }) => {
                 if bound && self.room.is_none() {
                     info!(room = room.name(), "socket bound to room");
+                }
+                if bound {
+                    // Joined: no deadline any more, and the address's place is free again.
+                    self.unjoined = None;
                 }
                 self.room = bound.then_some(room);
                 None

@@ -284,3 +284,66 @@ pub fn sample(exposition: &str, name: &str) -> Option<f64> {
         rest.trim().parse().ok()
     })
 }
+
+/// A `/rtc` WebSocket opened by hand on a raw TCP socket, for frames no well-behaved client
+/// library would send (RFC 6455 violations). Returns the stream just after the 101 response.
+pub async fn raw_upgrade(addr: SocketAddr) -> TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = "GET /rtc HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\
+                   Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   Sec-WebSocket-Version: 13\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.expect("request");
+    // Byte by byte up to the blank line, so no frame byte after the head is consumed.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(DEADLINE, stream.read_u8())
+            .await
+            .expect("upgrade answered in time")
+            .expect("upgrade response");
+        head.push(byte);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream
+}
+
+/// One client frame (FIN and opcode in `first`, with any reserved bits), masked as RFC 6455
+/// §5.3 requires of clients; payloads under 126 bytes.
+pub fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+    let len = u8::try_from(payload.len()).expect("short payload");
+    assert!(len < 126, "short payload");
+    let mut frame = vec![first, 0x80 | len];
+    frame.extend_from_slice(&MASK);
+    frame.extend(payload.iter().zip(MASK.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
+}
+
+/// Reads everything the server sends until it closes the TCP connection, and returns the
+/// code and reason of the close frame among it; `None` for a bare TCP close.
+pub async fn raw_close(stream: &mut TcpStream) -> Option<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    // A reset after the close frame still leaves what was read.
+    let _ = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut bytes))
+        .await
+        .expect("the server ends the connection in time");
+    let mut rest = &bytes[..];
+    // Server frames are unmasked (RFC 6455 §5.1).
+    while rest.len() >= 2 {
+        let opcode = rest[0] & 0x0f;
+        let (len, start) = match rest[1] & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
+            127 => panic!("no server frame here is that long"),
+            n => (usize::from(n), 2),
+        };
+        let payload = &rest[start..start + len];
+        if opcode == 0x8 {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
+        }
+        rest = &rest[start + len..];
+    }
+    None
+}
