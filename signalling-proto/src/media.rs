@@ -204,6 +204,43 @@ pub struct StreamKinds {
     pub participant_id: ParticipantId,
     pub stream_id: StreamId,
     pub kinds: Vec<MediaKind>,
+    /// The msid stream id of this stream's m-lines in subscriber offers ([`msid_stream_id`]):
+    /// clients look a received track's stream up by it instead of splitting it, because ids
+    /// are opaque and may contain `-`. Always sent by this server; optional so that frames of
+    /// a server that predates it still decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msid: Option<String>,
+}
+
+impl StreamKinds {
+    /// `participant`'s `stream`, for `kinds`, with its msid filled in.
+    pub fn new(participant_id: ParticipantId, stream_id: StreamId, kinds: Vec<MediaKind>) -> Self {
+        let msid = msid_stream_id(&participant_id, &stream_id);
+        Self {
+            participant_id,
+            stream_id,
+            kinds,
+            msid: Some(msid),
+        }
+    }
+}
+
+/// The msid stream id (RFC 8830 `msid-id`) of a publisher's stream in subscriber offers:
+/// `<participantId>-<streamId>`. Audio and video of one stream share it, so a browser puts
+/// them in one `MediaStream` and plays them in sync. It is one opaque token: the events carry
+/// it whole (`subscriptions_changed`), so nobody needs to split it.
+pub fn msid_stream_id(participant: &ParticipantId, stream: &StreamId) -> String {
+    format!("{participant}-{stream}")
+}
+
+/// The msid track id (RFC 8830 `msid-appdata`) of one kind of a stream:
+/// `<msid stream id>-audio` or `-video`, so each m-line of a subscriber offer is named.
+pub fn msid_track_id(participant: &ParticipantId, stream: &StreamId, kind: MediaKind) -> String {
+    let kind = match kind {
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+    };
+    format!("{}-{kind}", msid_stream_id(participant, stream))
 }
 
 /// `layer_changed`: the video layer forwarded to this subscriber changed.
@@ -265,4 +302,25 @@ pub struct Speaker {
     pub participant_id: ParticipantId,
     /// 0.0 (silence) to 1.0 (full scale), from the RFC 6464 audio level.
     pub level: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The msid is one token built from the whole ids, so ids containing `-` give distinct msids
+    // for distinct streams; the track id appends the kind.
+    #[test]
+    fn msid_names_the_stream_and_the_track() {
+        let entry = StreamKinds::new("p-2".into(), "ss-1".into(), vec![MediaKind::Video]);
+        assert_eq!(entry.msid.as_deref(), Some("p-2-ss-1"));
+        assert_eq!(
+            msid_track_id(&"p-2".into(), &"ss-1".into(), MediaKind::Audio),
+            "p-2-ss-1-audio"
+        );
+        assert_ne!(
+            msid_stream_id(&"p-2".into(), &"camera".into()),
+            msid_stream_id(&"p".into(), &"camera".into())
+        );
+    }
 }

@@ -1096,9 +1096,23 @@ impl ShardLoop {
                     MediaKind::Audio => RtcMediaKind::Audio,
                     MediaKind::Video => RtcMediaKind::Video,
                 };
-                // msid: the publisher's stream groups its audio and video for lip sync.
-                let stream_id = format!("{}-{}", info.participant, info.stream.stream);
-                let mid = api.add_media(kind, Direction::SendOnly, Some(stream_id), None, None);
+                // msid: the publisher's stream groups its audio and video for lip sync; the
+                // same ids travel in `subscriptions_changed` (PROTOCOL.md §4.8).
+                let participant = signalling_proto::ParticipantId(info.participant.to_string());
+                let stream = signalling_proto::StreamId(info.stream.stream.to_string());
+                let proto_kind = match info.stream.kind {
+                    MediaKind::Audio => signalling_proto::MediaKind::Audio,
+                    MediaKind::Video => signalling_proto::MediaKind::Video,
+                };
+                let stream_id = signalling_proto::msid_stream_id(&participant, &stream);
+                let track_id = signalling_proto::msid_track_id(&participant, &stream, proto_kind);
+                let mid = api.add_media(
+                    kind,
+                    Direction::SendOnly,
+                    Some(stream_id),
+                    Some(track_id),
+                    None,
+                );
                 added.push((mid, *publication));
             }
             let (offer, pending) = api.apply()?;
