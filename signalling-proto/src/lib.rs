@@ -44,7 +44,9 @@ mod timestamp;
 
 pub use admission::*;
 pub use argument_error::{ArgumentError, ArgumentReason, InvalidArgumentDetails};
-pub use argument_rules::{MAX_CLIENT_MSG_ID_CHARS, MAX_SESSIONS_PER_CREATE, MAX_TARGETS};
+pub use argument_rules::{
+    MAX_CLIENT_MSG_ID_CHARS, MAX_ID_BYTES, MAX_SESSIONS_PER_CREATE, MAX_TARGETS,
+};
 pub use breakout::*;
 pub use breakout_config::*;
 pub use breakout_view::*;
