@@ -452,8 +452,9 @@ fn s14_4_empty_or_long_session_ids_are_invalid_argument() {
     let (host_conn, _) = b.setup(1, json!({"moveGracePeriod": 0}));
     let (v_conn, v) = b.join("v", Role::Visitor);
     let long = format!("s{}", "1".repeat(64));
-    let args = |value: serde_json::Value| -> Vec<(sfu::control::ConnectionId, Command, &'static str)> {
-        vec![
+    let args =
+        |value: serde_json::Value| -> Vec<(sfu::control::ConnectionId, Command, &'static str)> {
+            vec![
             (host_conn, Command::BreakoutRenameSession(serde_json::from_value(json!({"sessionId": value, "name": "Z"})).unwrap()), "sessionId"),
             (host_conn, Command::BreakoutDeleteSession(serde_json::from_value(json!({"sessionId": value})).unwrap()), "sessionId"),
             (host_conn, Command::BreakoutSetSessionOpen(serde_json::from_value(json!({"sessionId": value, "open": true})).unwrap()), "sessionId"),
@@ -464,7 +465,7 @@ fn s14_4_empty_or_long_session_ids_are_invalid_argument() {
             (host_conn, Command::HandleKnock(serde_json::from_value(json!({"participantId": "p99", "action": "accept", "targetSessionId": value})).unwrap()), "targetSessionId"),
             (v_conn, Command::BreakoutJoin(serde_json::from_value(json!({"sessionId": value})).unwrap()), "sessionId"),
         ]
-    };
+        };
     b.take();
     for started in [false, true] {
         if started {
@@ -480,7 +481,11 @@ fn s14_4_empty_or_long_session_ids_are_invalid_argument() {
                 let e = b.err(conn, command);
                 assert_eq!(e.code, ErrorCode::InvalidArgument, "{name} {value}: {e:?}");
                 let d = e.details_as::<InvalidArgumentDetails>().expect("details");
-                assert_eq!((d.field.as_str(), d.reason, d.max), (field, reason, max), "{name}");
+                assert_eq!(
+                    (d.field.as_str(), d.reason, d.max),
+                    (field, reason, max),
+                    "{name}"
+                );
             }
         }
         assert!(b.take().is_empty(), "a refused command emits nothing");

@@ -243,13 +243,19 @@ impl serde::de::Error for ArgumentError {
             if value < min {
                 return Self {
                     min: fits(min),
-                    ..Self::new(ArgumentReason::BelowMinimum, format!("must be at least {min}"))
+                    ..Self::new(
+                        ArgumentReason::BelowMinimum,
+                        format!("must be at least {min}"),
+                    )
                 };
             }
             if value > max {
                 return Self {
                     max: fits(max),
-                    ..Self::new(ArgumentReason::AboveMaximum, format!("must be at most {max}"))
+                    ..Self::new(
+                        ArgumentReason::AboveMaximum,
+                        format!("must be at most {max}"),
+                    )
                 };
             }
         }

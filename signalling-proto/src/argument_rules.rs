@@ -59,7 +59,9 @@ impl Command {
             }
             Command::BreakoutRenameSession(args) => check_session_id("sessionId", &args.session_id),
             Command::BreakoutDeleteSession(args) => check_session_id("sessionId", &args.session_id),
-            Command::BreakoutSetSessionOpen(args) => check_session_id("sessionId", &args.session_id),
+            Command::BreakoutSetSessionOpen(args) => {
+                check_session_id("sessionId", &args.session_id)
+            }
             Command::BreakoutJoin(args) | Command::BreakoutMonitor(args) => {
                 check_session_id("sessionId", &args.session_id)
             }

@@ -1,5 +1,6 @@
 //! Wire types of the SFU's signalling protocol: JSON text frames over one WebSocket per
-//! participant (`../shared/spec/control-plane.md` §6, DECISIONS.md §10-§12).
+//! participant. `PROTOCOL.md` beside this crate is the reference; the meeting rules it cites as
+//! "spec §N" are summarised in the repository's `docs/control-plane.md`.
 //!
 //! * Client → server frames are commands: [`ClientMessage`] = `reqId` + [`Command`]. Decode
 //!   them with [`decode_client_frame`], which classifies failures into the spec's

@@ -421,11 +421,31 @@ fn empty_or_long_session_ids_are_invalid_argument() {
         for (name, args, field) in [
             ("breakout_join", json!({"sessionId": value}), "sessionId"),
             ("breakout_monitor", json!({"sessionId": value}), "sessionId"),
-            ("breakout_delete_session", json!({"sessionId": value}), "sessionId"),
-            ("breakout_rename_session", json!({"sessionId": value, "name": "A"}), "sessionId"),
-            ("breakout_set_session_open", json!({"sessionId": value, "open": true}), "sessionId"),
-            ("breakout_move", json!({"participantIds": ["p1"], "target": value}), "target"),
-            ("breakout_broadcast", json!({"message": "hi", "sessionId": value}), "sessionId"),
+            (
+                "breakout_delete_session",
+                json!({"sessionId": value}),
+                "sessionId",
+            ),
+            (
+                "breakout_rename_session",
+                json!({"sessionId": value, "name": "A"}),
+                "sessionId",
+            ),
+            (
+                "breakout_set_session_open",
+                json!({"sessionId": value, "open": true}),
+                "sessionId",
+            ),
+            (
+                "breakout_move",
+                json!({"participantIds": ["p1"], "target": value}),
+                "target",
+            ),
+            (
+                "breakout_broadcast",
+                json!({"message": "hi", "sessionId": value}),
+                "sessionId",
+            ),
             (
                 "breakout_assign",
                 json!({"assignments": [{"sessionId": "s1"}, {"sessionId": value}]}),
@@ -443,7 +463,11 @@ fn empty_or_long_session_ids_are_invalid_argument() {
             } else {
                 ArgumentReason::TooLong
             };
-            assert_eq!((details.field.as_str(), details.reason), (field, reason), "{name}");
+            assert_eq!(
+                (details.field.as_str(), details.reason),
+                (field, reason),
+                "{name}"
+            );
         }
     }
     let frame = json!({"type": "command", "name": "breakout_join", "reqId": "r",
