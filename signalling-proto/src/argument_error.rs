@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// `details.reason` of an `invalid_argument` error (spec §6.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArgumentReason {
     /// A required field is absent.
@@ -33,7 +33,7 @@ pub enum ArgumentReason {
 ///
 /// `field` is a path inside `args`: `"text"`, `"config.countdownTimer"`,
 /// `"assignments[1].sessionId"`; `"args"` when `args` as a whole is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InvalidArgumentDetails {
     /// Path of the offending field inside `args`.

@@ -10,7 +10,7 @@ use crate::{ParticipantId, StreamId};
 use serde::{Deserialize, Serialize};
 
 /// Which of a participant's two transports a message is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransportKind {
     /// Client → SFU media; the client offers.
@@ -20,7 +20,19 @@ pub enum TransportKind {
 }
 
 /// Audio or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     Audio,
@@ -29,7 +41,7 @@ pub enum MediaKind {
 
 /// What a published track carries. Camera and microphone belong to stream `"camera"`; screen
 /// video and screen audio to a screenshare's `"ss-<n>"` stream (spec §3, §13.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrackSource {
     Camera,
@@ -50,7 +62,7 @@ impl TrackSource {
 }
 
 /// An SDP body (`publisher_offer` arguments and result).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Sdp {
     pub sdp: String,
@@ -58,7 +70,7 @@ pub struct Sdp {
 
 /// `subscriber_offer` event data and `subscriber_answer` arguments. `version` increases with
 /// every server offer; an answer for an older version is ignored by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VersionedSdp {
     pub sdp: String,
@@ -66,7 +78,7 @@ pub struct VersionedSdp {
 }
 
 /// `ice_candidate` command arguments and event data (trickle ICE, RFC 8838).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrickleCandidate {
     pub transport: TransportKind,
@@ -76,7 +88,7 @@ pub struct TrickleCandidate {
 }
 
 /// The browser's `RTCIceCandidateInit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IceCandidate {
     /// The `candidate:` attribute line (RFC 8839 §5.1).
@@ -95,14 +107,14 @@ pub struct IceCandidate {
 
 /// `publish_tracks` arguments: announce the tracks of the publisher offer by `mid` before (or
 /// with) the `publisher_offer` that contains them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublishTracksArgs {
     pub tracks: Vec<TrackPublication>,
 }
 
 /// One published track.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrackPublication {
     /// The `a=mid` of the track's m-section in the publisher offer.
@@ -119,7 +131,7 @@ pub struct TrackPublication {
 }
 
 /// One simulcast encoding as the client configured it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SimulcastLayer {
     /// The RTP stream id (`a=rid`), e.g. `"q"`, `"h"`, `"f"`.
@@ -133,7 +145,7 @@ pub struct SimulcastLayer {
 }
 
 /// `unpublish_tracks` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UnpublishTracksArgs {
     pub mids: Vec<String>,
@@ -141,14 +153,14 @@ pub struct UnpublishTracksArgs {
 
 /// `set_subscription_preferences` arguments. Preferences are intersected with the allowed set
 /// (spec §13.9): a stream outside it is `stream_not_found`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionPreferencesArgs {
     pub preferences: Vec<SubscriptionPreference>,
 }
 
 /// What a subscriber wants of one stream. Absent fields keep their previous value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionPreference {
     pub participant_id: ParticipantId,
@@ -170,7 +182,7 @@ pub struct SubscriptionPreference {
 }
 
 /// A video layer: spatial = simulcast encoding index, temporal = VP8 temporal id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Layer {
     pub spatial: u8,
@@ -178,7 +190,7 @@ pub struct Layer {
 }
 
 /// Width and height in pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VideoSize {
     pub width: u32,
@@ -188,7 +200,7 @@ pub struct VideoSize {
 // ---- events ----
 
 /// `subscriptions_changed` (spec §9.1): the subscriber's allowed set changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionsChanged {
     pub added: Vec<StreamKinds>,
@@ -198,7 +210,7 @@ pub struct SubscriptionsChanged {
 }
 
 /// A stream and which of its kinds are concerned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StreamKinds {
     pub participant_id: ParticipantId,
@@ -244,7 +256,7 @@ pub fn msid_track_id(participant: &ParticipantId, stream: &StreamId, kind: Media
 }
 
 /// `layer_changed`: the video layer forwarded to this subscriber changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LayerChanged {
     pub participant_id: ParticipantId,
@@ -256,7 +268,7 @@ pub struct LayerChanged {
 }
 
 /// `stream_state_changed`: a subscribed stream paused or resumed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StreamStateChanged {
     pub participant_id: ParticipantId,
@@ -269,7 +281,7 @@ pub struct StreamStateChanged {
 }
 
 /// Whether media of a subscribed stream flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamState {
     Active,
@@ -277,7 +289,7 @@ pub enum StreamState {
 }
 
 /// Why a subscribed stream is paused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PauseReason {
     /// The subscriber asked (`paused: true`).
@@ -289,14 +301,14 @@ pub enum PauseReason {
 }
 
 /// `active_speakers_changed`: loudest first, computed per location (spec §13.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActiveSpeakers {
     pub speakers: Vec<Speaker>,
 }
 
 /// One active speaker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Speaker {
     pub participant_id: ParticipantId,
