@@ -1,6 +1,6 @@
 //! A selective forwarding unit (SFU) for WebRTC media with breakout groups inside one room.
 //!
-//! The crate is split the way `../shared/design/ARCHITECTURE.md` describes:
+//! The crate is split the way `docs/architecture.md` (in the repository) describes:
 //!
 //! * [`core`]: the sans-IO forwarding core. Pure state machines over packets and an injected
 //!   clock: no sockets, no async runtime, no WebRTC stack, no clock reads. Everything on the

@@ -149,7 +149,8 @@ fn s14_3_to_13_sessions_and_states() {
     let e = b.err(host_conn, create(47));
     assert_eq!(e.code, ErrorCode::TooManySessions);
     assert_eq!(e.details_as::<TooManySessionsDetails>().unwrap().max, 50);
-    // #3 unknown session ids; #4 malformed ones are simply unknown.
+    // #3 unknown session ids: well-formed strings that name no session (#4, an empty or
+    // over-long id, is an argument error: `s14_4_empty_or_long_session_ids_are_invalid_argument`).
     let rename = |id: SessionId, name: &str| {
         Command::BreakoutRenameSession(RenameSessionArgs {
             session_id: id,
@@ -440,6 +441,62 @@ fn s14_29_to_35_help_and_broadcast() {
         b.err(host_conn, broadcast("late", None)).code,
         ErrorCode::BreakoutNotActive
     );
+}
+
+// §14 #4: a `sessionId` argument that is empty or over 64 bytes is `invalid_argument` naming
+// the field (`empty` / `too_long`), in every command that takes one, whatever the state; a
+// well-formed id that names no session stays `session_not_found` (#3).
+#[test]
+fn s14_4_empty_or_long_session_ids_are_invalid_argument() {
+    let mut b = Bx::new();
+    let (host_conn, _) = b.setup(1, json!({"moveGracePeriod": 0}));
+    let (v_conn, v) = b.join("v", Role::Visitor);
+    let long = format!("s{}", "1".repeat(64));
+    let args =
+        |value: serde_json::Value| -> Vec<(sfu::control::ConnectionId, Command, &'static str)> {
+            vec![
+            (host_conn, Command::BreakoutRenameSession(serde_json::from_value(json!({"sessionId": value, "name": "Z"})).unwrap()), "sessionId"),
+            (host_conn, Command::BreakoutDeleteSession(serde_json::from_value(json!({"sessionId": value})).unwrap()), "sessionId"),
+            (host_conn, Command::BreakoutSetSessionOpen(serde_json::from_value(json!({"sessionId": value, "open": true})).unwrap()), "sessionId"),
+            (host_conn, Command::BreakoutAssign(serde_json::from_value(json!({"assignments": [{"sessionId": value, "participantIds": [v.to_string()]}]})).unwrap()), "assignments[0].sessionId"),
+            (host_conn, Command::BreakoutMove(serde_json::from_value(json!({"participantIds": [v.to_string()], "target": value})).unwrap()), "target"),
+            (host_conn, Command::BreakoutBroadcast(serde_json::from_value(json!({"message": "hi", "sessionId": value})).unwrap()), "sessionId"),
+            (host_conn, Command::BreakoutMonitor(serde_json::from_value(json!({"sessionId": value})).unwrap()), "sessionId"),
+            (host_conn, Command::HandleKnock(serde_json::from_value(json!({"participantId": "p99", "action": "accept", "targetSessionId": value})).unwrap()), "targetSessionId"),
+            (v_conn, Command::BreakoutJoin(serde_json::from_value(json!({"sessionId": value})).unwrap()), "sessionId"),
+        ]
+        };
+    b.take();
+    for started in [false, true] {
+        if started {
+            b.ok(host_conn, start());
+            b.take();
+        }
+        for (value, reason, max) in [
+            (json!(""), ArgumentReason::Empty, None),
+            (json!(long), ArgumentReason::TooLong, Some(64)),
+        ] {
+            for (conn, command, field) in args(value.clone()) {
+                let name = command.name();
+                let e = b.err(conn, command);
+                assert_eq!(e.code, ErrorCode::InvalidArgument, "{name} {value}: {e:?}");
+                let d = e.details_as::<InvalidArgumentDetails>().expect("details");
+                assert_eq!(
+                    (d.field.as_str(), d.reason, d.max),
+                    (field, reason, max),
+                    "{name}"
+                );
+            }
+        }
+        assert!(b.take().is_empty(), "a refused command emits nothing");
+    }
+    // 64 bytes is a well-formed id: it names no session.
+    let longest = format!("s{}", "1".repeat(63));
+    let e = b.err(
+        v_conn,
+        Command::BreakoutJoin(serde_json::from_value(json!({"sessionId": longest})).unwrap()),
+    );
+    assert_eq!(e.code, ErrorCode::SessionNotFound);
 }
 
 // §14 #36-#42: configuration ranges and the automatic-end commands.

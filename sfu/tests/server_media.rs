@@ -448,3 +448,70 @@ async fn metrics_of_a_meeting_in_progress_pass_promtool() {
     assert_eq!(value("sfu_transports"), 2.0);
     still_serves(&mut host).await;
 }
+
+// Each media m-line of a subscriber offer names its stream with the msid that
+// `subscriptions_changed` gave for that stream (PROTOCOL.md §4.8), so a client looks a track's
+// stream up instead of splitting an id that may contain `-`; the track id adds the kind. The
+// offer starts with the data-channel section that keeps the transport alive (§4.6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriber_m_lines_carry_the_msid_of_subscriptions_changed() {
+    peer_support::init_log();
+    let server = TestServer::start().await;
+    let mut host = server.client().await;
+    let host_id = self_id(&host.join("media-8", "host", Role::Host).await);
+    let mut ada = server.client().await;
+    ada.join("media-8", "ada", Role::Visitor).await;
+    let changed = ada.event("subscriptions_changed").await;
+    let entry = changed["data"]["added"]
+        .as_array()
+        .expect("added")
+        .iter()
+        .find(|e| e["participantId"] == host_id.as_str() && e["streamId"] == "camera")
+        .unwrap_or_else(|| panic!("the host's camera is not in {changed}"))
+        .clone();
+    let msid = entry["msid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no msid in {entry}"));
+
+    let (mut publisher, offer, pending) = Publisher::new(false);
+    let answer = host
+        .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
+        .await;
+    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
+    publisher
+        .client
+        .rtc
+        .sdp_api()
+        .accept_answer(
+            pending,
+            SdpAnswer::from_sdp_string(sdp).expect("answer parses"),
+        )
+        .expect("publisher accepts the answer");
+    let until = peer_support::now() + Duration::from_secs(15);
+    let offer = loop {
+        assert!(peer_support::now() < until, "no subscriber offer");
+        publisher.step(false);
+        let offered =
+            tokio::time::timeout(Duration::from_millis(2), ada.event("subscriber_offer")).await;
+        if let Ok(offer) = offered {
+            break offer["data"]["sdp"].as_str().expect("offer sdp").to_owned();
+        }
+    };
+
+    // The first m-section is the data channel; each media m-section names its stream and
+    // kind (the first offer may hold one kind only: the other's m-line comes with its first
+    // packet, in a later offer).
+    let sections: Vec<&str> = offer.split("\r\nm=").skip(1).collect();
+    assert!(sections[0].starts_with("application "), "{offer}");
+    let media: Vec<&&str> = sections[1..].iter().collect();
+    assert!(!media.is_empty(), "{offer}");
+    for section in media {
+        let kind = section.split(' ').next().expect("a kind");
+        let line = section
+            .lines()
+            .find_map(|l| l.strip_prefix("a=msid:"))
+            .unwrap_or_else(|| panic!("no msid in m={section}"));
+        assert_eq!(line, format!("{msid} {msid}-{kind}"), "{offer}");
+    }
+    still_serves(&mut host).await;
+}

@@ -4,7 +4,7 @@ use crate::{ParticipantId, Secret, SessionId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// `join_room` arguments (spec §8.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JoinRoomArgs {
     /// `[a-z0-9-]{1,64}`; see [`is_valid_room_name`].
@@ -27,7 +27,7 @@ pub struct JoinRoomArgs {
 }
 
 /// `credential`: exactly one of `{token}`, `{roomKey}`, `{grant}` (spec §8.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Credential {
     /// An HS256 JWT with claims `room`, `sub`, `role`, optional `name`, `externalId`, `exp`.
@@ -39,7 +39,7 @@ pub enum Credential {
 }
 
 /// What the client can do, declared at join (spec §5.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Capabilities {
     /// Understands breakout sessions; without it the client is never moved (`client_unsupported`).
@@ -48,7 +48,7 @@ pub struct Capabilities {
 }
 
 /// Initial camera and microphone state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MediaFlags {
     pub audio: bool,
@@ -56,7 +56,7 @@ pub struct MediaFlags {
 }
 
 /// `details` of the `room_locked` error: the id reserved on this socket for `knock_room`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomLockedDetails {
     pub self_id: ParticipantId,
@@ -64,7 +64,7 @@ pub struct RoomLockedDetails {
 }
 
 /// `knock_room` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KnockRoomArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,7 +76,7 @@ pub struct KnockRoomArgs {
 }
 
 /// `resume` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResumeArgs {
     pub resume_token: Secret,
@@ -85,7 +85,7 @@ pub struct ResumeArgs {
 }
 
 /// `handle_knock` arguments (spec §8.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HandleKnockArgs {
     pub participant_id: ParticipantId,
@@ -99,7 +99,7 @@ pub struct HandleKnockArgs {
 }
 
 /// What a host does with a knocker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KnockAction {
     Accept,
@@ -108,7 +108,7 @@ pub enum KnockAction {
 }
 
 /// `KnockerView`: a waiting-room entry as hosts see it (spec §8.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KnockerView {
     pub participant_id: ParticipantId,
@@ -120,7 +120,7 @@ pub struct KnockerView {
 }
 
 /// Waiting-room status of a knocker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KnockerStatus {
     Knocking,
@@ -130,7 +130,7 @@ pub enum KnockerStatus {
 // ---- events (§9.1) ----
 
 /// `room_knocked`, to hosts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomKnocked {
     pub participant_id: ParticipantId,
@@ -141,7 +141,7 @@ pub struct RoomKnocked {
 }
 
 /// `knocker_left`, to hosts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KnockerLeft {
     pub participant_id: ParticipantId,
@@ -149,7 +149,7 @@ pub struct KnockerLeft {
 }
 
 /// Why a knocker left the waiting room without being handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KnockerLeftReason {
     Cancelled,
@@ -158,7 +158,7 @@ pub enum KnockerLeftReason {
 }
 
 /// `knock_handled`. The knocker and the hosts get different shapes (spec §8.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum KnockHandled {
     /// To hosts: who was handled and by whom (never the grant).
@@ -168,7 +168,7 @@ pub enum KnockHandled {
 }
 
 /// `knock_handled` as the knocker receives it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KnockHandledForKnocker {
     pub resolution: KnockResolution,
@@ -184,7 +184,7 @@ pub struct KnockHandledForKnocker {
 }
 
 /// `knock_handled` as hosts receive it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KnockHandledForHosts {
     pub participant_id: ParticipantId,
@@ -197,7 +197,7 @@ pub struct KnockHandledForHosts {
 }
 
 /// Outcome of a knock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KnockResolution {
     Accepted,
@@ -206,7 +206,7 @@ pub enum KnockResolution {
 }
 
 /// Why a knock was handled automatically (spec §8.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KnockHandledReason {
     RoomUnlocked,

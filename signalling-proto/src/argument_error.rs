@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// `details.reason` of an `invalid_argument` error (spec §6.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ArgumentReason {
     /// A required field is absent.
@@ -33,7 +33,7 @@ pub enum ArgumentReason {
 ///
 /// `field` is a path inside `args`: `"text"`, `"config.countdownTimer"`,
 /// `"assignments[1].sessionId"`; `"args"` when `args` as a whole is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InvalidArgumentDetails {
     /// Path of the offending field inside `args`.
@@ -57,6 +57,31 @@ impl InvalidArgumentDetails {
             min: None,
             max: None,
         }
+    }
+
+    /// The problem in plain words, prefixed with the field: the `message` of the
+    /// `invalid_argument` error (`"config.countdownTimer: must be at most 300"`).
+    pub fn describe(&self) -> String {
+        let bound = |b: Option<i64>| b.map(|v| v.to_string()).unwrap_or_default();
+        let problem = match self.reason {
+            ArgumentReason::Missing => "is missing".to_owned(),
+            ArgumentReason::Type => "has the wrong type".to_owned(),
+            ArgumentReason::UnknownField => "is not a field of this command".to_owned(),
+            ArgumentReason::Empty => "must not be empty".to_owned(),
+            ArgumentReason::TooLong => match self.max {
+                Some(max) => format!("is too long (at most {max})"),
+                None => "is too long".to_owned(),
+            },
+            ArgumentReason::TooMany => match self.max {
+                Some(max) => format!("has too many entries (at most {max})"),
+                None => "has too many entries".to_owned(),
+            },
+            ArgumentReason::BelowMinimum => format!("must be at least {}", bound(self.min)),
+            ArgumentReason::AboveMaximum => format!("must be at most {}", bound(self.max)),
+            ArgumentReason::InvalidChars => "contains characters that are not allowed".to_owned(),
+            ArgumentReason::InvalidValue => "has a value that is not allowed here".to_owned(),
+        };
+        format!("{}: {problem}", self.field)
     }
 
     /// A number outside `min..=max`: `below_minimum` or `above_maximum` with both bounds.
@@ -89,6 +114,9 @@ enum PathSegment {
 pub struct ArgumentError {
     reason: ArgumentReason,
     message: String,
+    /// The bounds of a number outside its type's range (`below_minimum` / `above_maximum`).
+    min: Option<i64>,
+    max: Option<i64>,
     /// Innermost segment first; reversed when rendered.
     path: Vec<PathSegment>,
 }
@@ -98,6 +126,8 @@ impl ArgumentError {
         Self {
             reason,
             message,
+            min: None,
+            max: None,
             path: Vec::new(),
         }
     }
@@ -145,7 +175,38 @@ impl ArgumentError {
 
     /// The spec's `details` object.
     pub fn details(&self) -> InvalidArgumentDetails {
-        InvalidArgumentDetails::new(self.field(), self.reason)
+        InvalidArgumentDetails {
+            min: self.min,
+            max: self.max,
+            ..InvalidArgumentDetails::new(self.field(), self.reason)
+        }
+    }
+}
+
+/// The range of the integer type serde names as "expected `u32`" and the like.
+fn integer_bounds(expected: &str) -> Option<(i128, i128)> {
+    Some(match expected {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" => (0, u64::MAX.into()),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" => (i64::MIN.into(), i64::MAX.into()),
+        _ => return None,
+    })
+}
+
+/// What serde expected, in words a client developer reads: its primitive types are Rust
+/// names (`u32`), which mean nothing on the wire.
+fn in_words(expected: &dyn serde::de::Expected) -> String {
+    let text = expected.to_string();
+    match text.as_str() {
+        "u8" | "u16" | "u32" | "u64" => "a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        _ => text,
     }
 }
 
@@ -165,14 +226,42 @@ impl serde::de::Error for ArgumentError {
     fn invalid_type(unexp: serde::de::Unexpected<'_>, exp: &dyn serde::de::Expected) -> Self {
         Self::new(
             ArgumentReason::Type,
-            format!("invalid type: {unexp}, expected {exp}"),
+            format!("invalid type: {unexp}, expected {}", in_words(exp)),
         )
     }
 
     fn invalid_value(unexp: serde::de::Unexpected<'_>, exp: &dyn serde::de::Expected) -> Self {
+        // An integer outside its field's type (`-1` or `2^40` for a `u32` field) is a range
+        // error (spec §14 #37: `countdownTimer: -1` is `below_minimum`), with the type's bound.
+        let value = match unexp {
+            serde::de::Unexpected::Signed(v) => Some(i128::from(v)),
+            serde::de::Unexpected::Unsigned(v) => Some(i128::from(v)),
+            _ => None,
+        };
+        if let (Some(value), Some((min, max))) = (value, integer_bounds(&exp.to_string())) {
+            let fits = |b: i128| i64::try_from(b).ok();
+            if value < min {
+                return Self {
+                    min: fits(min),
+                    ..Self::new(
+                        ArgumentReason::BelowMinimum,
+                        format!("must be at least {min}"),
+                    )
+                };
+            }
+            if value > max {
+                return Self {
+                    max: fits(max),
+                    ..Self::new(
+                        ArgumentReason::AboveMaximum,
+                        format!("must be at most {max}"),
+                    )
+                };
+            }
+        }
         Self::new(
             ArgumentReason::InvalidValue,
-            format!("invalid value: {unexp}, expected {exp}"),
+            format!("invalid value: {unexp}, expected {}", in_words(exp)),
         )
     }
 

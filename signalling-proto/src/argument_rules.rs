@@ -6,8 +6,8 @@
 //! checks against room state.
 
 use crate::{
-    ArgumentReason, Command, Credential, InvalidArgumentDetails, KnockAction, ParticipantId,
-    TrackSource,
+    ArgumentReason, Command, Credential, InvalidArgumentDetails, KnockAction, Location,
+    ParticipantId, SessionId, TrackSource,
 };
 use std::collections::HashSet;
 
@@ -17,6 +17,8 @@ pub const MAX_TARGETS: usize = 200;
 pub const MAX_SESSIONS_PER_CREATE: usize = 100;
 /// Longest `clientMsgId` (spec §6.4).
 pub const MAX_CLIENT_MSG_ID_CHARS: usize = 64;
+/// Longest server-minted id, in bytes (spec §3).
+pub const MAX_ID_BYTES: usize = 64;
 
 impl Command {
     /// Checks the rules above; the first violation is returned as `invalid_argument` details.
@@ -35,6 +37,9 @@ impl Command {
                 Ok(())
             }
             Command::HandleKnock(args) => {
+                if let Some(id) = &args.target_session_id {
+                    check_session_id("targetSessionId", id)?;
+                }
                 if args.target_session_id.is_some() && args.action != KnockAction::Accept {
                     return Err(InvalidArgumentDetails::new(
                         "targetSessionId",
@@ -46,7 +51,24 @@ impl Command {
             Command::RequestAudioEnable(args) | Command::RequestVideoEnable(args) => {
                 check_targets("participantIds", &args.participant_ids)
             }
-            Command::BreakoutMove(args) => check_targets("participantIds", &args.participant_ids),
+            Command::BreakoutMove(args) => {
+                if let Location::Session(id) = &args.target {
+                    check_session_id("target", id)?;
+                }
+                check_targets("participantIds", &args.participant_ids)
+            }
+            Command::BreakoutRenameSession(args) => check_session_id("sessionId", &args.session_id),
+            Command::BreakoutDeleteSession(args) => check_session_id("sessionId", &args.session_id),
+            Command::BreakoutSetSessionOpen(args) => {
+                check_session_id("sessionId", &args.session_id)
+            }
+            Command::BreakoutJoin(args) | Command::BreakoutMonitor(args) => {
+                check_session_id("sessionId", &args.session_id)
+            }
+            Command::BreakoutBroadcast(args) => match &args.session_id {
+                Some(id) => check_session_id("sessionId", id),
+                None => Ok(()),
+            },
             Command::SendChatMessage(args) => match &args.client_msg_id {
                 Some(id) if id.chars().count() > MAX_CLIENT_MSG_ID_CHARS => {
                     Err(InvalidArgumentDetails {
@@ -76,6 +98,9 @@ impl Command {
             Command::BreakoutAssign(args) => {
                 let mut seen: HashSet<&ParticipantId> = HashSet::new();
                 for (i, assignment) in args.assignments.iter().enumerate() {
+                    if let Some(id) = &assignment.session_id {
+                        check_session_id(&format!("assignments[{i}].sessionId"), id)?;
+                    }
                     let ids = assignment.participant_ids.iter().flatten();
                     for (j, id) in ids.enumerate() {
                         if !seen.insert(id) {
@@ -140,6 +165,21 @@ fn check_room_name(name: &str) -> Result<(), InvalidArgumentDetails> {
         max: (reason == ArgumentReason::TooLong).then_some(64),
         ..InvalidArgumentDetails::new("roomName", reason)
     })
+}
+
+/// A session id argument is never `""` and at most 64 bytes (spec §3); anything else is
+/// `invalid_argument` (§14 #4), not an unknown session.
+fn check_session_id(field: &str, id: &SessionId) -> Result<(), InvalidArgumentDetails> {
+    if id.as_str().is_empty() {
+        Err(InvalidArgumentDetails::new(field, ArgumentReason::Empty))
+    } else if id.as_str().len() > MAX_ID_BYTES {
+        Err(InvalidArgumentDetails {
+            max: Some(MAX_ID_BYTES as i64),
+            ..InvalidArgumentDetails::new(field, ArgumentReason::TooLong)
+        })
+    } else {
+        Ok(())
+    }
 }
 
 fn check_targets(field: &str, ids: &[ParticipantId]) -> Result<(), InvalidArgumentDetails> {

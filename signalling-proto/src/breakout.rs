@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// Arguments of a runtime management command that takes nothing but the optional revision check:
 /// `breakout_enable`, `breakout_cancel_auto_end`, `breakout_ask_all_to_return`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevisionArgs {
     /// Fail with `revision_conflict {current}` unless the breakout revision equals this.
@@ -20,7 +20,7 @@ pub struct RevisionArgs {
 
 /// Arguments of a plan mutation without further arguments: `breakout_disable`,
 /// `breakout_clear_sessions`. Plan mutations are subject to the edit lock (spec §12).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,7 +34,7 @@ pub struct PlanArgs {
 }
 
 /// `breakout_get` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakoutGetArgs {
     /// Hosts only: also acquire the edit lock (like `breakout_edit_lock_acquire`).
@@ -44,7 +44,7 @@ pub struct BreakoutGetArgs {
 
 /// `breakout_get` result: `{breakout}`, plus `editLockError: "edit_locked"` when the lock was
 /// requested but another host holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakoutGetResult {
     pub breakout: BreakoutView,
@@ -53,7 +53,7 @@ pub struct BreakoutGetResult {
 }
 
 /// `breakout_configure` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakoutConfigureArgs {
     pub config: BreakoutConfigPatch,
@@ -67,7 +67,7 @@ pub struct BreakoutConfigureArgs {
 
 /// `breakout_create_sessions` arguments: exactly one of `sessions` (1..=100) or `count`
 /// (1..=100).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionsArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,7 +83,7 @@ pub struct CreateSessionsArgs {
 }
 
 /// One session to create; a missing name becomes `"Session N"`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,14 +93,14 @@ pub struct NewSession {
 }
 
 /// `breakout_create_sessions` result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionsResult {
     pub sessions: Vec<SessionRef>,
 }
 
 /// `breakout_rename_session` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RenameSessionArgs {
     pub session_id: SessionId,
@@ -115,7 +115,7 @@ pub struct RenameSessionArgs {
 }
 
 /// `breakout_delete_session` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteSessionArgs {
     pub session_id: SessionId,
@@ -128,7 +128,7 @@ pub struct DeleteSessionArgs {
 }
 
 /// `breakout_set_session_open` arguments (sets `anyoneCanJoin`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetSessionOpenArgs {
     pub session_id: SessionId,
@@ -142,7 +142,7 @@ pub struct SetSessionOpenArgs {
 }
 
 /// `breakout_assign` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignArgs {
     pub assignments: Vec<Assignment>,
@@ -155,7 +155,7 @@ pub struct AssignArgs {
 }
 
 /// One entry of `breakout_assign`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Assignment {
     /// Required; `null` unassigns.
@@ -169,14 +169,14 @@ pub struct Assignment {
 }
 
 /// `breakout_assign` result: the participants whose assignment changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignResult {
     pub changed: Vec<ParticipantId>,
 }
 
 /// `breakout_auto_assign` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutoAssignArgs {
     /// Clear the eligible participants' assignments first (Zoom "recreate"). Default `false`.
@@ -191,14 +191,14 @@ pub struct AutoAssignArgs {
 }
 
 /// `breakout_auto_assign` result: the new assignments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutoAssignResult {
     pub assignments: Vec<NewAssignment>,
 }
 
 /// One assignment made by `breakout_auto_assign`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAssignment {
     pub participant_id: ParticipantId,
@@ -206,7 +206,7 @@ pub struct NewAssignment {
 }
 
 /// `breakout_start` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartArgs {
     /// Applied as a `breakout_configure` first, same validation.
@@ -221,7 +221,7 @@ pub struct StartArgs {
 }
 
 /// `breakout_start` result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartResult {
     pub run_id: u64,
@@ -232,7 +232,7 @@ pub struct StartResult {
 }
 
 /// `breakout_end` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndArgs {
     /// Seconds of countdown, 0..=300; default `config.countdownTimer`.
@@ -247,7 +247,7 @@ pub struct EndArgs {
 
 /// `breakout_end` result: `closingEndsAt` of the countdown, `null` when the run ended at once;
 /// `changed: false` for a repeated non-immediate end while closing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndResult {
     #[serde(default = "yes", skip_serializing_if = "is_true")]
@@ -264,7 +264,7 @@ fn is_true(value: &bool) -> bool {
 }
 
 /// `breakout_extend_auto_end` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExtendAutoEndArgs {
     /// 60..=3600.
@@ -274,14 +274,14 @@ pub struct ExtendAutoEndArgs {
 }
 
 /// `breakout_extend_auto_end` result: the new end time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExtendAutoEndResult {
     pub auto_end_at: Timestamp,
 }
 
 /// `breakout_move` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveArgs {
     /// 1..=200; atomic.
@@ -293,7 +293,7 @@ pub struct MoveArgs {
 }
 
 /// `breakout_broadcast` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BroadcastArgs {
     /// 1-1000 characters after trim.
@@ -311,7 +311,7 @@ pub struct BroadcastArgs {
 }
 
 /// Recipient classes of a broadcast; union semantics, none selected = everybody (spec §11.7).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BroadcastRecipients {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -323,14 +323,14 @@ pub struct BroadcastRecipients {
 }
 
 /// `breakout_broadcast` result; zero is success.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BroadcastResult {
     pub delivered_to: u32,
 }
 
 /// `breakout_edit_lock_acquire` result (spec §12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditLockGrant {
     pub token: Secret,
@@ -340,14 +340,14 @@ pub struct EditLockGrant {
 }
 
 /// `breakout_edit_lock_refresh` / `breakout_edit_lock_release` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditLockTokenArgs {
     pub token: Secret,
 }
 
 /// `breakout_edit_lock_refresh` result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditLockRefreshed {
     pub expires_at: Timestamp,
@@ -356,7 +356,7 @@ pub struct EditLockRefreshed {
 // ---- participation (§8.8) and monitor (§17.1) ----
 
 /// Arguments naming one session: `breakout_join`, `breakout_monitor`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionArgs {
     pub session_id: SessionId,
@@ -365,7 +365,7 @@ pub struct SessionArgs {
 // ---- error details ----
 
 /// `details` of `edit_locked`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditLockedDetails {
     pub holder_id: ParticipantId,
@@ -373,14 +373,14 @@ pub struct EditLockedDetails {
 }
 
 /// `details` of `revision_conflict`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevisionConflictDetails {
     pub current: u64,
 }
 
 /// `details` of `duplicate_name`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DuplicateNameDetails {
     pub name: String,
@@ -390,14 +390,14 @@ pub struct DuplicateNameDetails {
 }
 
 /// `details` of `too_many_sessions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TooManySessionsDetails {
     pub max: u32,
 }
 
 /// `details` of `session_not_found`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionNotFoundDetails {
     pub session_id: SessionId,
@@ -406,7 +406,7 @@ pub struct SessionNotFoundDetails {
 // ---- events (§9.3) ----
 
 /// `breakout_location_changed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocationChanged {
     pub participant_id: ParticipantId,
@@ -416,7 +416,7 @@ pub struct LocationChanged {
 }
 
 /// Why a participant was relocated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RelocationReason {
     /// `breakout_join` / `breakout_leave`.
@@ -433,7 +433,7 @@ pub enum RelocationReason {
 }
 
 /// `breakout_move_requested`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoveRequested {
     pub session_id: SessionId,
@@ -444,7 +444,7 @@ pub struct MoveRequested {
 }
 
 /// Why a move was announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MoveRequestReason {
     Start,
@@ -454,7 +454,7 @@ pub enum MoveRequestReason {
 }
 
 /// `breakout_return_requested`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReturnRequested {
     pub requested_by: ParticipantId,
@@ -462,7 +462,7 @@ pub struct ReturnRequested {
 }
 
 /// `breakout_timer_warning`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TimerWarning {
     pub auto_end_at: Timestamp,
@@ -470,7 +470,7 @@ pub struct TimerWarning {
 }
 
 /// `breakout_timer_changed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TimerChanged {
     pub auto_end_at: Option<Timestamp>,
@@ -478,7 +478,7 @@ pub struct TimerChanged {
 }
 
 /// Why the auto-end timer changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimerChangeReason {
     Cancelled,
@@ -486,7 +486,7 @@ pub enum TimerChangeReason {
 }
 
 /// `breakout_closing`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Closing {
     pub closing_ends_at: Timestamp,
@@ -495,7 +495,7 @@ pub struct Closing {
 }
 
 /// Why the run entered `closing`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClosingReason {
     Manual,
@@ -503,7 +503,7 @@ pub enum ClosingReason {
 }
 
 /// `breakout_ended`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ended {
     pub run_id: u64,
@@ -512,7 +512,7 @@ pub struct Ended {
 }
 
 /// Why the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     Manual,
@@ -522,7 +522,7 @@ pub enum EndReason {
 }
 
 /// `breakout_message`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakoutMessage {
     pub sender_id: ParticipantId,
@@ -534,7 +534,7 @@ pub struct BreakoutMessage {
 }
 
 /// `breakout_monitor_changed` (spec §17.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MonitorChanged {
     pub host_id: ParticipantId,
@@ -542,7 +542,7 @@ pub struct MonitorChanged {
 }
 
 /// `breakout_help_requested`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HelpRequested {
     pub participant_id: ParticipantId,
@@ -553,7 +553,7 @@ pub struct HelpRequested {
 }
 
 /// `breakout_edit_lock_changed`, to hosts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditLockChanged {
     pub holder_id: Option<ParticipantId>,
@@ -562,7 +562,7 @@ pub struct EditLockChanged {
 }
 
 /// Why the edit lock changed hands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EditLockChangeReason {
     Acquired,

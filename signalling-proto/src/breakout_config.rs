@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `BreakoutConfig` with the spec's defaults (spec §5.8). Wire names are the camelCase forms,
 /// except `automaticallyEndBreakoutsAfter` (the seed's name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakoutConfig {
     /// Seconds of closing countdown, 0..=300; 0 = immediate return.
@@ -45,7 +45,7 @@ impl Default for BreakoutConfig {
 }
 
 /// How participants get a session (spec §11.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentMethod {
     Auto,
@@ -54,7 +54,7 @@ pub enum AssignmentMethod {
 }
 
 /// What is switched off when a non-host returns to `MAIN` (spec §11.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MuteOnReturn {
     None,
@@ -64,7 +64,7 @@ pub enum MuteOnReturn {
 
 /// `Partial<BreakoutConfig>`: absent fields are kept; for the two nullable fields `null` clears
 /// the value and is different from absent.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakoutConfigPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]

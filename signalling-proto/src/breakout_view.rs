@@ -4,7 +4,7 @@ use crate::{BreakoutConfig, Location, ParticipantId, Secret, SessionId, Timestam
 use serde::{Deserialize, Serialize};
 
 /// The per-recipient view sent in `breakout_updated`, `breakout_get` and snapshots (spec §9.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakoutView {
     /// +1 on every visible change; compare with `ifRevision` (spec §6.4).
@@ -33,7 +33,7 @@ pub struct BreakoutView {
 }
 
 /// Breakout lifecycle state (spec §10.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakoutState {
     Disabled,
@@ -44,7 +44,7 @@ pub enum BreakoutState {
 }
 
 /// One session in a [`BreakoutView`], with flags for the recipient (Webex semantics, §9.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionView {
     pub id: SessionId,
@@ -69,7 +69,7 @@ pub struct SessionView {
 }
 
 /// `self` in a [`BreakoutView`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OwnBreakoutView {
     pub location: Location,
@@ -81,7 +81,7 @@ pub struct OwnBreakoutView {
 }
 
 /// An announced move into a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PendingMove {
     pub target: SessionId,
@@ -90,7 +90,7 @@ pub struct PendingMove {
 }
 
 /// `editLock` in a host's [`BreakoutView`] (spec §12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditLockView {
     pub holder_id: ParticipantId,

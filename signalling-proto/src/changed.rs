@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// `{}` when the command changed something, `{"changed": false}` when it would not have changed
 /// anything and so emitted nothing (spec §6.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Changed {
     #[serde(default = "yes", skip_serializing_if = "is_true")]

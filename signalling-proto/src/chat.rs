@@ -4,7 +4,7 @@ use crate::{Location, MessageId, ParticipantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A chat message as delivered in `chat_message`, `chat_history` and snapshots (spec §5.5, §9.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatMessage {
     pub id: MessageId,
@@ -22,7 +22,7 @@ pub struct ChatMessage {
 }
 
 /// `send_chat_message` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendChatMessageArgs {
     /// 1-2000 characters after trim, ≤ 8 KiB (spec §3).
@@ -39,7 +39,7 @@ pub struct SendChatMessageArgs {
 }
 
 /// `send_chat_message` result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendChatMessageResult {
     pub message_id: MessageId,
@@ -47,14 +47,14 @@ pub struct SendChatMessageResult {
 }
 
 /// `remove_chat_message` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveChatMessageArgs {
     pub message_id: MessageId,
 }
 
 /// `chat_message_removed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatMessageRemoved {
     pub message_id: MessageId,
@@ -62,7 +62,7 @@ pub struct ChatMessageRemoved {
 }
 
 /// `chat_history`, to a participant after each location change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatHistory {
     pub scope: Location,

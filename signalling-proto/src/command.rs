@@ -46,6 +46,20 @@ macro_rules! commands {
             pub fn from_wire(name: &str) -> Option<Self> {
                 match name { $($wire => Some(CommandName::$variant),)* _ => None }
             }
+
+            /// The JSON Schemas of this command's `args` and of its `result`, their named parts
+            /// collected in `generator` ([`crate::protocol_schema`]).
+            pub fn schemas(
+                self,
+                generator: &mut schemars::SchemaGenerator,
+            ) -> (schemars::Schema, schemars::Schema) {
+                match self {
+                    $(CommandName::$variant => (
+                        generator.subschema_for::<$args>(),
+                        generator.subschema_for::<$result>(),
+                    ),)*
+                }
+            }
         }
 
         impl Command {

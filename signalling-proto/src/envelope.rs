@@ -237,7 +237,7 @@ impl ClientMessage {
             DecodeError::invalid_argument(req_id.clone(), &e.details(), e.to_string())
         })?;
         if let Err(details) = command.check_arguments() {
-            let message = format!("{}: {:?}", details.field, details.reason);
+            let message = details.describe();
             return Err(DecodeError::invalid_argument(req_id, &details, message));
         }
         Ok(ClientMessage { req_id, command })

@@ -8,7 +8,7 @@ use std::fmt;
 /// Checks run in this order (§6.2): envelope and argument shape (`invalid_request`,
 /// `unknown_command`, `invalid_argument`), then admission (`not_connected`), then the caller's
 /// role (`forbidden`), then state and targets (every other code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame is not valid JSON, not a JSON object, or not a command envelope (`type`, `name`, `reqId`, `args`). Sent with `reqId: null` when the id could not be read (§6.2).

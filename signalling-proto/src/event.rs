@@ -34,6 +34,12 @@ macro_rules! events {
             pub fn from_wire(name: &str) -> Option<Self> {
                 match name { $($wire => Some(EventName::$variant),)* _ => None }
             }
+
+            /// The JSON Schema of this event's `data`, its named parts collected in
+            /// `generator` ([`crate::protocol_schema`]).
+            pub fn data_schema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match self { $(EventName::$variant => generator.subschema_for::<$data>(),)* }
+            }
         }
 
         impl Event {

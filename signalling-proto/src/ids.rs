@@ -1,8 +1,9 @@
 //! Identifiers as they travel on the wire: opaque strings (spec §3).
 //!
 //! The server mints participant, session, stream and message ids; clients only echo them back.
-//! Their length limits (≤ 64 bytes, never empty) are checked by the server when it resolves an id,
-//! because an over-long id is simply an id that does not exist (spec §14 #4), not a shape error.
+//! A session id argument that is empty or over 64 bytes is `invalid_argument` (spec §14 #4,
+//! [`Command::check_arguments`](crate::Command::check_arguments)); other ids of the wrong shape are
+//! simply ids that do not exist.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -10,7 +11,7 @@ use std::fmt;
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(transparent)]
         pub struct $name(pub String);
 

@@ -1,5 +1,6 @@
 //! Wire types of the SFU's signalling protocol: JSON text frames over one WebSocket per
-//! participant (`../shared/spec/control-plane.md` §6, DECISIONS.md §10-§12).
+//! participant. `PROTOCOL.md` beside this crate is the reference; the meeting rules it cites as
+//! "spec §N" are summarised in the repository's `docs/control-plane.md`.
 //!
 //! * Client → server frames are commands: [`ClientMessage`] = `reqId` + [`Command`]. Decode
 //!   them with [`decode_client_frame`], which classifies failures into the spec's
@@ -36,6 +37,7 @@ mod media;
 mod moderation;
 mod nullable;
 mod participant;
+mod protocol_schema;
 mod recording;
 mod role;
 mod room;
@@ -44,7 +46,9 @@ mod timestamp;
 
 pub use admission::*;
 pub use argument_error::{ArgumentError, ArgumentReason, InvalidArgumentDetails};
-pub use argument_rules::{MAX_CLIENT_MSG_ID_CHARS, MAX_SESSIONS_PER_CREATE, MAX_TARGETS};
+pub use argument_rules::{
+    MAX_CLIENT_MSG_ID_CHARS, MAX_ID_BYTES, MAX_SESSIONS_PER_CREATE, MAX_TARGETS,
+};
 pub use breakout::*;
 pub use breakout_config::*;
 pub use breakout_view::*;
@@ -62,6 +66,7 @@ pub use location::Location;
 pub use media::*;
 pub use moderation::*;
 pub use participant::*;
+pub use protocol_schema::protocol_schema;
 pub use recording::*;
 pub use role::Role;
 pub use room::*;

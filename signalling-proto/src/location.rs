@@ -75,3 +75,19 @@ impl<'de> Visitor<'de> for LocationVisitor {
         Ok(Location::Session(SessionId(id)))
     }
 }
+
+impl schemars::JsonSchema for Location {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Location".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Serialised by hand above: a session id, or `null` for `MAIN`.
+        schemars::json_schema!({
+            "description": "A breakout session id, or null for the main room (MAIN).",
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": 64
+        })
+    }
+}

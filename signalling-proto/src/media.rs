@@ -10,7 +10,7 @@ use crate::{ParticipantId, StreamId};
 use serde::{Deserialize, Serialize};
 
 /// Which of a participant's two transports a message is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransportKind {
     /// Client → SFU media; the client offers.
@@ -20,7 +20,19 @@ pub enum TransportKind {
 }
 
 /// Audio or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     Audio,
@@ -29,7 +41,7 @@ pub enum MediaKind {
 
 /// What a published track carries. Camera and microphone belong to stream `"camera"`; screen
 /// video and screen audio to a screenshare's `"ss-<n>"` stream (spec §3, §13.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrackSource {
     Camera,
@@ -50,7 +62,7 @@ impl TrackSource {
 }
 
 /// An SDP body (`publisher_offer` arguments and result).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Sdp {
     pub sdp: String,
@@ -58,7 +70,7 @@ pub struct Sdp {
 
 /// `subscriber_offer` event data and `subscriber_answer` arguments. `version` increases with
 /// every server offer; an answer for an older version is ignored by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VersionedSdp {
     pub sdp: String,
@@ -66,7 +78,7 @@ pub struct VersionedSdp {
 }
 
 /// `ice_candidate` command arguments and event data (trickle ICE, RFC 8838).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrickleCandidate {
     pub transport: TransportKind,
@@ -76,7 +88,7 @@ pub struct TrickleCandidate {
 }
 
 /// The browser's `RTCIceCandidateInit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IceCandidate {
     /// The `candidate:` attribute line (RFC 8839 §5.1).
@@ -95,14 +107,14 @@ pub struct IceCandidate {
 
 /// `publish_tracks` arguments: announce the tracks of the publisher offer by `mid` before (or
 /// with) the `publisher_offer` that contains them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublishTracksArgs {
     pub tracks: Vec<TrackPublication>,
 }
 
 /// One published track.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrackPublication {
     /// The `a=mid` of the track's m-section in the publisher offer.
@@ -119,7 +131,7 @@ pub struct TrackPublication {
 }
 
 /// One simulcast encoding as the client configured it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SimulcastLayer {
     /// The RTP stream id (`a=rid`), e.g. `"q"`, `"h"`, `"f"`.
@@ -133,7 +145,7 @@ pub struct SimulcastLayer {
 }
 
 /// `unpublish_tracks` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UnpublishTracksArgs {
     pub mids: Vec<String>,
@@ -141,14 +153,14 @@ pub struct UnpublishTracksArgs {
 
 /// `set_subscription_preferences` arguments. Preferences are intersected with the allowed set
 /// (spec §13.9): a stream outside it is `stream_not_found`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionPreferencesArgs {
     pub preferences: Vec<SubscriptionPreference>,
 }
 
 /// What a subscriber wants of one stream. Absent fields keep their previous value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionPreference {
     pub participant_id: ParticipantId,
@@ -170,7 +182,7 @@ pub struct SubscriptionPreference {
 }
 
 /// A video layer: spatial = simulcast encoding index, temporal = VP8 temporal id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Layer {
     pub spatial: u8,
@@ -178,7 +190,7 @@ pub struct Layer {
 }
 
 /// Width and height in pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VideoSize {
     pub width: u32,
@@ -188,7 +200,7 @@ pub struct VideoSize {
 // ---- events ----
 
 /// `subscriptions_changed` (spec §9.1): the subscriber's allowed set changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionsChanged {
     pub added: Vec<StreamKinds>,
@@ -198,16 +210,53 @@ pub struct SubscriptionsChanged {
 }
 
 /// A stream and which of its kinds are concerned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StreamKinds {
     pub participant_id: ParticipantId,
     pub stream_id: StreamId,
     pub kinds: Vec<MediaKind>,
+    /// The msid stream id of this stream's m-lines in subscriber offers ([`msid_stream_id`]):
+    /// clients look a received track's stream up by it instead of splitting it, because ids
+    /// are opaque and may contain `-`. Always sent by this server; optional so that frames of
+    /// a server that predates it still decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msid: Option<String>,
+}
+
+impl StreamKinds {
+    /// `participant`'s `stream`, for `kinds`, with its msid filled in.
+    pub fn new(participant_id: ParticipantId, stream_id: StreamId, kinds: Vec<MediaKind>) -> Self {
+        let msid = msid_stream_id(&participant_id, &stream_id);
+        Self {
+            participant_id,
+            stream_id,
+            kinds,
+            msid: Some(msid),
+        }
+    }
+}
+
+/// The msid stream id (RFC 8830 `msid-id`) of a publisher's stream in subscriber offers:
+/// `<participantId>-<streamId>`. Audio and video of one stream share it, so a browser puts
+/// them in one `MediaStream` and plays them in sync. It is one opaque token: the events carry
+/// it whole (`subscriptions_changed`), so nobody needs to split it.
+pub fn msid_stream_id(participant: &ParticipantId, stream: &StreamId) -> String {
+    format!("{participant}-{stream}")
+}
+
+/// The msid track id (RFC 8830 `msid-appdata`) of one kind of a stream:
+/// `<msid stream id>-audio` or `-video`, so each m-line of a subscriber offer is named.
+pub fn msid_track_id(participant: &ParticipantId, stream: &StreamId, kind: MediaKind) -> String {
+    let kind = match kind {
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+    };
+    format!("{}-{kind}", msid_stream_id(participant, stream))
 }
 
 /// `layer_changed`: the video layer forwarded to this subscriber changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LayerChanged {
     pub participant_id: ParticipantId,
@@ -219,7 +268,7 @@ pub struct LayerChanged {
 }
 
 /// `stream_state_changed`: a subscribed stream paused or resumed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StreamStateChanged {
     pub participant_id: ParticipantId,
@@ -232,7 +281,7 @@ pub struct StreamStateChanged {
 }
 
 /// Whether media of a subscribed stream flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamState {
     Active,
@@ -240,7 +289,7 @@ pub enum StreamState {
 }
 
 /// Why a subscribed stream is paused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PauseReason {
     /// The subscriber asked (`paused: true`).
@@ -252,17 +301,38 @@ pub enum PauseReason {
 }
 
 /// `active_speakers_changed`: loudest first, computed per location (spec §13.2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActiveSpeakers {
     pub speakers: Vec<Speaker>,
 }
 
 /// One active speaker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Speaker {
     pub participant_id: ParticipantId,
     /// 0.0 (silence) to 1.0 (full scale), from the RFC 6464 audio level.
     pub level: f32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The msid is one token built from the whole ids, so ids containing `-` give distinct msids
+    // for distinct streams; the track id appends the kind.
+    #[test]
+    fn msid_names_the_stream_and_the_track() {
+        let entry = StreamKinds::new("p-2".into(), "ss-1".into(), vec![MediaKind::Video]);
+        assert_eq!(entry.msid.as_deref(), Some("p-2-ss-1"));
+        assert_eq!(
+            msid_track_id(&"p-2".into(), &"ss-1".into(), MediaKind::Audio),
+            "p-2-ss-1-audio"
+        );
+        assert_ne!(
+            msid_stream_id(&"p-2".into(), &"camera".into()),
+            msid_stream_id(&"p".into(), &"camera".into())
+        );
+    }
 }

@@ -4,21 +4,21 @@ use crate::{ParticipantId, StreamId};
 use serde::{Deserialize, Serialize};
 
 /// `set_lock` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetLockArgs {
     pub locked: bool,
 }
 
 /// Arguments naming one participant: `kick_participant`, `clear_sticky_reaction`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ParticipantArgs {
     pub participant_id: ParticipantId,
 }
 
 /// `end_meeting` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndMeetingArgs {
     /// `true`: the caller stays and the room session continues. Default `false`.
@@ -27,7 +27,7 @@ pub struct EndMeetingArgs {
 }
 
 /// `request_audio_enable` / `request_video_enable` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestEnableArgs {
     /// 1..=200 admitted participants; the command is atomic.
@@ -37,7 +37,7 @@ pub struct RequestEnableArgs {
 }
 
 /// `add_spotlight` / `remove_spotlight` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SpotlightArgs {
     pub participant_id: ParticipantId,
@@ -47,7 +47,7 @@ pub struct SpotlightArgs {
 // ---- events (§9.1) ----
 
 /// `audio_enable_requested` / `video_enable_requested`, to the target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnableRequested {
     pub requested_by: ParticipantId,
@@ -55,7 +55,7 @@ pub struct EnableRequested {
 }
 
 /// `spotlight_added` / `spotlight_removed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SpotlightChanged {
     pub participant_id: ParticipantId,

@@ -4,7 +4,7 @@ use crate::{Location, ParticipantId, Role, SessionId, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// `ParticipantView`: the projection of a participant that other clients see (spec §5.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ParticipantView {
     pub id: ParticipantId,
@@ -34,7 +34,7 @@ pub struct ParticipantView {
 }
 
 /// One current screenshare of a participant (spec §5.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScreenshareView {
     pub stream_id: StreamId,
@@ -42,7 +42,7 @@ pub struct ScreenshareView {
 }
 
 /// A raised hand or other sticky reaction (spec §5.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StickyReaction {
     /// 1-8 characters, default `"✋"` (spec §3).
@@ -51,7 +51,7 @@ pub struct StickyReaction {
 }
 
 /// Whether an admitted participant's transport is up (spec §7.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     Connected,
@@ -62,14 +62,14 @@ pub enum ConnectionState {
 // ---- commands (§8.4) ----
 
 /// `set_audio_enabled` / `set_video_enabled` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetEnabledArgs {
     pub enabled: bool,
 }
 
 /// `start_screenshare` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartScreenshareArgs {
     pub has_audio_track: bool,
@@ -77,14 +77,14 @@ pub struct StartScreenshareArgs {
 
 /// `start_screenshare` result: the allocated `ss-<n>` id, which the client then uses to tag the
 /// published screenshare tracks (`publish_tracks`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartScreenshareResult {
     pub stream_id: StreamId,
 }
 
 /// `stop_screenshare` arguments; without `streamId` the caller's screenshare is stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StopScreenshareArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,7 +92,7 @@ pub struct StopScreenshareArgs {
 }
 
 /// `set_display_name` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetDisplayNameArgs {
     /// 1-100 characters after trim, no control characters (spec §3).
@@ -100,7 +100,7 @@ pub struct SetDisplayNameArgs {
 }
 
 /// `set_sticky_reaction` arguments. `reaction` is required; `null` lowers the hand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetStickyReactionArgs {
     #[serde(deserialize_with = "crate::nullable::required")]
@@ -110,7 +110,7 @@ pub struct SetStickyReactionArgs {
 // ---- events (§9.1) ----
 
 /// `audio_enabled` / `video_enabled`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnabledChanged {
     pub participant_id: ParticipantId,
@@ -119,7 +119,7 @@ pub struct EnabledChanged {
 }
 
 /// Why a media flag changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EnabledReason {
     /// The participant itself (`set_audio_enabled`).
@@ -132,7 +132,7 @@ pub enum EnabledReason {
 }
 
 /// `client_metadata_received`: display name or sticky reaction changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientMetadataReceived {
     pub participant_id: ParticipantId,
@@ -141,7 +141,7 @@ pub struct ClientMetadataReceived {
 }
 
 /// `screenshare_started`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScreenshareStarted {
     pub participant_id: ParticipantId,
@@ -150,7 +150,7 @@ pub struct ScreenshareStarted {
 }
 
 /// `screenshare_stopped`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScreenshareStopped {
     pub participant_id: ParticipantId,
@@ -159,7 +159,7 @@ pub struct ScreenshareStopped {
 }
 
 /// Why a screenshare stopped (spec §8.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScreenshareStopReason {
     /// `stop_screenshare`.
@@ -174,7 +174,7 @@ pub enum ScreenshareStopReason {
 }
 
 /// `participant_connection_changed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ParticipantConnectionChanged {
     pub participant_id: ParticipantId,

@@ -6,7 +6,7 @@ use crate::{ParticipantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// `room.recording` when not idle (idle is `null`, spec §5.6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordingView {
     pub status: RecordingStatus,
@@ -16,7 +16,7 @@ pub struct RecordingView {
 }
 
 /// Non-idle recording states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordingStatus {
     Requested,
@@ -25,7 +25,7 @@ pub enum RecordingStatus {
 }
 
 /// `room.liveStream` when not idle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LiveStreamView {
     pub status: LiveStreamStatus,
@@ -35,7 +35,7 @@ pub struct LiveStreamView {
 }
 
 /// Non-idle live-stream states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LiveStreamStatus {
     Requested,
@@ -44,7 +44,7 @@ pub enum LiveStreamStatus {
 }
 
 /// `room.transcription` when not idle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TranscriptionView {
     pub status: TranscriptionStatus,
@@ -54,7 +54,7 @@ pub struct TranscriptionView {
 }
 
 /// Non-idle transcription states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TranscriptionStatus {
     Requested,
@@ -63,7 +63,7 @@ pub enum TranscriptionStatus {
 }
 
 /// `start_live_stream` arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartLiveStreamArgs {
     /// The configured streaming destination.
@@ -74,7 +74,7 @@ pub struct StartLiveStreamArgs {
 
 /// `cloud_recording_started` and `live_stream_started`: `{startedAt}` on success or `{error}`
 /// when the service failed (spec §8.6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceStarted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,7 +84,7 @@ pub struct ServiceStarted {
 }
 
 /// `live_transcription_started`: `{transcriptionId, startedAt}` or `{error}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TranscriptionStarted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -96,7 +96,7 @@ pub struct TranscriptionStarted {
 }
 
 /// `live_transcription_stopped`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TranscriptionStopped {
     pub transcription_id: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 /// The role of an admitted participant, as `roleName` on the wire (spec §4.1).
 ///
 /// The spec's `none` (before admission) never appears in a message, so it has no variant here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Manager: locks, kicks, moderates, runs breakouts. Bypasses the lock.

@@ -9,7 +9,7 @@ use crate::{
 use serde::{Deserialize, Serialize};
 
 /// The room part of a snapshot (spec §8.1 `room_joined.room`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomView {
     pub name: String,
@@ -26,7 +26,7 @@ pub struct RoomView {
 }
 
 /// A room session: from the first admission until the room is empty (spec §5.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomSessionView {
     pub id: String,
@@ -34,7 +34,7 @@ pub struct RoomSessionView {
 }
 
 /// One spotlighted stream (spec §5.7).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spotlight {
     pub participant_id: ParticipantId,
@@ -42,7 +42,7 @@ pub struct Spotlight {
 }
 
 /// `{id, name}` of a breakout session, or `null` for `MAIN` where used as `breakoutGroup`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionRef {
     pub id: SessionId,
@@ -50,7 +50,7 @@ pub struct SessionRef {
 }
 
 /// `join_room` result, the seed's `RoomJoinedSuccess` (spec §8.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomJoined {
     pub self_id: ParticipantId,
@@ -69,7 +69,7 @@ pub struct RoomJoined {
 
 /// `get_room_state` result and `room_state` event data: `room_joined` minus the token (spec §8.1,
 /// §9.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomState {
     pub self_id: ParticipantId,
@@ -81,7 +81,7 @@ pub struct RoomState {
 }
 
 /// `resume` result (spec §8.1). Missed events (or a `room_state` snapshot) follow it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomResumed {
     pub self_id: ParticipantId,
@@ -99,7 +99,7 @@ pub struct RoomResumed {
 // ---- events (§9.1) ----
 
 /// `new_client`: someone was admitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewClient {
     pub client: ParticipantView,
@@ -107,14 +107,14 @@ pub struct NewClient {
 }
 
 /// `new_client.room`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewClientRoom {
     pub session: RoomSessionView,
 }
 
 /// `client_left`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientLeft {
     pub client_id: ParticipantId,
@@ -122,7 +122,7 @@ pub struct ClientLeft {
 }
 
 /// Why a participant is gone (spec §7.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaveReason {
     Left,
@@ -133,7 +133,7 @@ pub enum LeaveReason {
 }
 
 /// `client_kicked`, to the kicked participant before its socket closes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientKicked {
     pub client_id: ParticipantId,
@@ -142,7 +142,7 @@ pub struct ClientKicked {
 }
 
 /// Why a participant was kicked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KickReason {
     /// `kick_participant`: the identity is banned for the room session.
@@ -152,7 +152,7 @@ pub enum KickReason {
 }
 
 /// `room_locked` event (not the error of the same name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomLockChanged {
     pub is_locked: bool,
@@ -160,7 +160,7 @@ pub struct RoomLockChanged {
 }
 
 /// `room_session_ended`, for service roles and webhooks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoomSessionEnded {
     pub room_session_id: String,

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A secret string on the wire: a join token, a knock grant, a resume token, an edit-lock token.
 /// `Debug` prints `Secret(..)` so a logged message never leaks it (spec §12: "never logged").
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 

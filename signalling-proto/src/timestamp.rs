@@ -8,7 +8,7 @@ use std::fmt;
 /// The server produces them in UTC with millisecond precision ([`Timestamp::from_unix_millis`]);
 /// clients never supply times the server trusts (spec §0), so decoding only checks the shape and
 /// keeps the text as it came, which makes re-encoding exact.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Timestamp(String);
 

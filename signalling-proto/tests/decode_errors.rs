@@ -140,6 +140,10 @@ fn out_of_range_integers_are_refused() {
         json!({"config": {"countdownTimer": -1}}),
     );
     assert_eq!(negative.field, "config.countdownTimer");
+    assert_eq!(
+        (negative.reason, negative.min),
+        (ArgumentReason::BelowMinimum, Some(0))
+    );
     let too_big = args_err(
         "breakout_configure",
         json!({"config": {"countdownTimer": 301}}),
@@ -367,4 +371,106 @@ fn invalid_argument_response_shape() {
         response["error"]["details"],
         json!({"field": "locked", "reason": "type"})
     );
+}
+
+// Messages are plain words for a client developer: never an internal enum name (`InvalidValue`,
+// `AboveMaximum`) or a Rust type (`u32`); range errors name the bound.
+#[test]
+fn messages_are_plain_words() {
+    let message = |name: &str, args: Value| {
+        let frame = json!({"type": "command", "name": name, "reqId": "r-1", "args": args});
+        decode_err(&frame.to_string()).error.message
+    };
+    let cases = [
+        (
+            message("breakout_configure", json!({"config": {"countdownTimer": 301}})),
+            "config.countdownTimer: must be at most 300",
+        ),
+        (
+            message("breakout_configure", json!({"config": {"countdownTimer": -1}})),
+            "config.countdownTimer: must be at least 0",
+        ),
+        (
+            message("join_room", json!({"roomName": "", "capabilities": {"breakouts": true, "screenshare": true}, "media": {"audio": true, "video": true}})),
+            "roomName: must not be empty",
+        ),
+        (
+            message("breakout_join", json!({"sessionId": "s".repeat(65)})),
+            "sessionId: is too long (at most 64)",
+        ),
+        (
+            message("set_subscription_preferences", json!({"preferences": [{"participantId": "p1", "streamId": "camera", "priority": 256}]})),
+            "preferences[0].priority: must be at most 255",
+        ),
+        (
+            message("breakout_configure", json!({"config": {"countdownTimer": 60.5}})),
+            "config.countdownTimer: invalid type: floating point `60.5`, expected a whole number, 0 or more",
+        ),
+    ];
+    for (actual, expected) in cases {
+        assert_eq!(actual, expected);
+    }
+}
+
+// §14 #4: an empty or over-long session id is an argument error in every command that takes
+// one, naming the field; 64 bytes is still a well-formed id.
+#[test]
+fn empty_or_long_session_ids_are_invalid_argument() {
+    let long = "s".repeat(65);
+    for value in [json!(""), json!(long)] {
+        for (name, args, field) in [
+            ("breakout_join", json!({"sessionId": value}), "sessionId"),
+            ("breakout_monitor", json!({"sessionId": value}), "sessionId"),
+            (
+                "breakout_delete_session",
+                json!({"sessionId": value}),
+                "sessionId",
+            ),
+            (
+                "breakout_rename_session",
+                json!({"sessionId": value, "name": "A"}),
+                "sessionId",
+            ),
+            (
+                "breakout_set_session_open",
+                json!({"sessionId": value, "open": true}),
+                "sessionId",
+            ),
+            (
+                "breakout_move",
+                json!({"participantIds": ["p1"], "target": value}),
+                "target",
+            ),
+            (
+                "breakout_broadcast",
+                json!({"message": "hi", "sessionId": value}),
+                "sessionId",
+            ),
+            (
+                "breakout_assign",
+                json!({"assignments": [{"sessionId": "s1"}, {"sessionId": value}]}),
+                "assignments[1].sessionId",
+            ),
+            (
+                "handle_knock",
+                json!({"participantId": "p1", "action": "accept", "targetSessionId": value}),
+                "targetSessionId",
+            ),
+        ] {
+            let details = args_err(name, args);
+            let reason = if value == "" {
+                ArgumentReason::Empty
+            } else {
+                ArgumentReason::TooLong
+            };
+            assert_eq!(
+                (details.field.as_str(), details.reason),
+                (field, reason),
+                "{name}"
+            );
+        }
+    }
+    let frame = json!({"type": "command", "name": "breakout_join", "reqId": "r",
+                       "args": {"sessionId": "s".repeat(64)}});
+    assert!(decode_client_frame(&frame.to_string()).is_ok());
 }

@@ -198,9 +198,18 @@ fn event_examples() -> Vec<Value> {
             "subscriptions_changed",
             21,
             json!({"added": [{"participantId": "p-2", "streamId": "camera",
-                              "kinds": ["audio", "video"]}],
-                   "removed": [{"participantId": "p-3", "streamId": "ss-1", "kinds": ["video"]}],
+                              "kinds": ["audio", "video"], "msid": "p-2-camera"}],
+                   "removed": [{"participantId": "p-3", "streamId": "ss-1", "kinds": ["video"],
+                                "msid": "p-3-ss-1"}],
                    "policyVersion": 42}),
+        ),
+        // An older server's entries have no `msid`: they still decode (new fields only).
+        event(
+            "subscriptions_changed",
+            21,
+            json!({"added": [{"participantId": "p-2", "streamId": "camera",
+                              "kinds": ["audio", "video"]}],
+                   "removed": [], "policyVersion": 43}),
         ),
         // §9.2
         event("chat_message", 22, chat_message()),

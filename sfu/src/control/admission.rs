@@ -68,7 +68,7 @@ impl Room {
     ) -> Result<CommandResult, ErrorBody> {
         let command = Command::JoinRoom(args);
         if let Err(details) = command.check_arguments() {
-            return Err(ErrorBody::invalid_argument(&details, "invalid argument"));
+            return Err(ErrorBody::invalid_argument(&details, details.describe()));
         }
         let Command::JoinRoom(args) = command else {
             return Err(error(ErrorCode::InternalError, "unreachable"));

@@ -25,7 +25,7 @@ impl Room {
         command: &Command,
     ) -> Result<ParticipantId, ErrorBody> {
         if let Err(details) = command.check_arguments() {
-            return Err(ErrorBody::invalid_argument(&details, "invalid argument"));
+            return Err(ErrorBody::invalid_argument(&details, details.describe()));
         }
         let caller = match self.state.connections.get(&from) {
             Some(Binding::Admitted(id)) => *id,

@@ -140,7 +140,8 @@ pub(crate) fn subscription_changes(room: &Room, full: &[ParticipantId]) -> Subsc
     SubscriptionChanges { sets, events }
 }
 
-/// `(publisher, stream, kind)` triples as `[{participantId, streamId, kinds}]`.
+/// `(publisher, stream, kind)` triples as `[{participantId, streamId, kinds, msid}]`; the msid
+/// is the one the shard writes in the stream's subscriber m-lines (PROTOCOL.md §4.8).
 fn group(items: &[(ParticipantId, StreamId, MediaKind)]) -> Vec<proto::StreamKinds> {
     let mut grouped: BTreeMap<(ParticipantId, StreamId), Vec<proto::MediaKind>> = BTreeMap::new();
     for (q, stream, kind) in items {
@@ -151,10 +152,8 @@ fn group(items: &[(ParticipantId, StreamId, MediaKind)]) -> Vec<proto::StreamKin
     }
     grouped
         .into_iter()
-        .map(|((q, stream), kinds)| proto::StreamKinds {
-            participant_id: participant_to_wire(q),
-            stream_id: stream_to_wire(stream),
-            kinds,
+        .map(|((q, stream), kinds)| {
+            proto::StreamKinds::new(participant_to_wire(q), stream_to_wire(stream), kinds)
         })
         .collect()
 }

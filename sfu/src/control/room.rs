@@ -181,7 +181,7 @@ impl Room {
         command: Command,
     ) -> Result<CommandResult, ErrorBody> {
         if let Err(details) = command.check_arguments() {
-            return Err(ErrorBody::invalid_argument(&details, "invalid argument"));
+            return Err(ErrorBody::invalid_argument(&details, details.describe()));
         }
         self.last_input_at = now;
         let result = self.dispatch(now, from, command);

@@ -3,7 +3,8 @@
 //! The control plane mints participants and sessions as numbers so the forwarding policy
 //! compares integers; on the wire they are `p<n>` / `s<n>`. Parsing is strict (the rendering of
 //! the parsed number must give back the same text), so `p01` or `p+1` are ids that do not exist
-//! rather than aliases of `p1`; an over-long or empty id is simply unknown (spec §14 #4).
+//! rather than aliases of `p1`. An empty or over-long session id never gets here: it is
+//! `invalid_argument` at the argument check (spec §14 #4).
 
 use crate::core::{self, ParticipantId, SessionId, StreamId};
 use signalling_proto as proto;

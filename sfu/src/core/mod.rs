@@ -1,7 +1,7 @@
 //! The sans-IO forwarding core: no sockets, no async runtime, no WebRTC stack, no clock reads.
 //!
 //! Time comes in as an argument; outputs are drained with `poll_output()` until it returns a
-//! timeout (STYLE.md rules 1-4). See `../shared/design/ARCHITECTURE.md` §3.
+//! timeout (STYLE.md rules 1-4). See `docs/architecture.md` §3.
 
 pub mod allocator;
 pub mod congestion;

@@ -166,9 +166,23 @@ impl Downlink {
                 MediaKind::Audio => RtcMediaKind::Audio,
                 MediaKind::Video => RtcMediaKind::Video,
             };
-            // msid: the publisher's stream groups its audio and video for lip sync.
-            let stream_id = format!("{}-{}", publisher, stream.stream);
-            let mid = api.add_media(kind, Direction::SendOnly, Some(stream_id), None, None);
+            // msid: the publisher's stream groups its audio and video for lip sync; the
+            // same ids travel in `subscriptions_changed` (PROTOCOL.md §4.8).
+            let participant = signalling_proto::ParticipantId(publisher.to_string());
+            let stream_name = signalling_proto::StreamId(stream.stream.to_string());
+            let proto_kind = match stream.kind {
+                MediaKind::Audio => signalling_proto::MediaKind::Audio,
+                MediaKind::Video => signalling_proto::MediaKind::Video,
+            };
+            let stream_id = signalling_proto::msid_stream_id(&participant, &stream_name);
+            let track_id = signalling_proto::msid_track_id(&participant, &stream_name, proto_kind);
+            let mid = api.add_media(
+                kind,
+                Direction::SendOnly,
+                Some(stream_id),
+                Some(track_id),
+                None,
+            );
             added.push((mid, publication));
         }
         let (offer, pending) = api.apply()?;
