@@ -19,6 +19,8 @@ use crate::signalling::http::{self, HttpState};
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
 use crate::signalling::token::TokenKey;
+use crate::signalling::turn_credentials::TurnCredentials;
+use crate::tls_listener::{self, TlsListener};
 
 /// How long `run` waits, after the listener closed, for the signalling sessions to send their
 /// close frames before it returns anyway.
@@ -49,6 +51,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(tls_listener::load_acceptor(cert, key).map_err(io::Error::other)?)
+        }
+        _ => None,
+    };
     let tokens = Arc::new(TokenKey::from_config(&config));
     if tokens.is_development() {
         warn!(
@@ -68,6 +76,14 @@ pub async fn run(
         shards.iter().map(|(handle, _)| handle.clone()).collect(),
     )
     .with_metrics(metrics.clone());
+    let registry = match &config.turn_secret {
+        Some(secret) => registry.with_turn(TurnCredentials::new(
+            config.turn_url.clone(),
+            secret,
+            config.turn_credential_ttl,
+        )),
+        None => registry,
+    };
     let mut shard_handles = Vec::with_capacity(shards.len());
     for (handle, mut events) in shards {
         let registry = registry.clone();
@@ -86,8 +102,10 @@ pub async fn run(
     info!(
         %addr,
         shards = config.shards.get(),
-        public_ip = %config.public_ip,
+        public_ip = ?config.public_ip,
+        rtc_bind = %config.media_bind_ip(),
         development = config.is_development(),
+        tls = tls.is_some(),
         "serving"
     );
 
@@ -107,9 +125,18 @@ pub async fn run(
         info!("drain grace over: closing the HTTP listener and the signalling sessions");
         closing_tx.send_replace(true);
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(drained)
-        .await?;
+    match tls {
+        Some(acceptor) => {
+            axum::serve(TlsListener::new(listener, acceptor)?, app)
+                .with_graceful_shutdown(drained)
+                .await?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(drained)
+                .await?;
+        }
+    }
     if tokio::time::timeout(SESSION_CLOSE_WAIT, sessions.all_closed())
         .await
         .is_err()

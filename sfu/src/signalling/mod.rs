@@ -6,4 +6,5 @@ pub mod room_actor;
 pub mod room_media;
 pub mod session;
 pub mod token;
+pub mod turn_credentials;
 pub mod web_assets;
