@@ -43,9 +43,15 @@ async fn join_result_carries_turn_servers_with_rest_credentials() {
     let (expiry, id) = username.split_once(':').expect("expiry:id");
     assert_eq!(id, result["selfId"].as_str().expect("selfId"));
     #[allow(clippy::disallowed_methods)] // the test compares with the wall clock
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let expiry: u64 = expiry.parse().expect("expiry in Unix seconds");
-    assert!(expiry > now + 3500 && expiry <= now + 3601, "{expiry} vs {now}");
+    assert!(
+        expiry > now + 3500 && expiry <= now + 3601,
+        "{expiry} vs {now}"
+    );
     let key = aws_lc_rs::hmac::Key::new(
         aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
         SECRET.as_bytes(),
