@@ -99,7 +99,12 @@ async function join(browser, { room, name, role }) {
       timeout: 30_000,
     });
   } catch (error) {
-    const log = await page.evaluate(() => window.__iceLog);
+    const log = await page.evaluate(() => {
+      const pc = window.sfuApp.client?.publisherPc;
+      const pick = (sdp) => (sdp ?? "").split("\r\n").filter((l) => /^a=(setup|fingerprint|ice-lite|candidate|tls-id)|^m=/.test(l));
+      return [...window.__iceLog, `state ice=${pc?.iceConnectionState} dtls=${pc?.sctp?.transport?.state ?? "-"} conn=${pc?.connectionState}`,
+        ...pick(pc?.localDescription?.sdp).map((l) => `local ${l}`), ...pick(pc?.remoteDescription?.sdp).map((l) => `remote ${l}`)];
+    });
     const relayGathered = log.some((line) => / typ relay /.test(line));
     const message = `${name}'s publisher transport did not connect: ${error.message}\n    ${log.join("\n    ")}`;
     if (PHASE === "relay" && relayGathered) throw new Pending(`relay candidate gathered with the SFU's TURN credentials, but ${message}`);
