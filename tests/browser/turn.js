@@ -23,14 +23,6 @@ const PHASE = option("phase", "direct");
 const OUT = option("out", "target/browser");
 const CHROMIUM = option("chromium", process.env.CHROMIUM ?? "/usr/bin/chromium");
 const WANTED = PHASE === "relay" ? "relay" : "host";
-// Known gap: through the relay, ICE completes (the SFU nominates the relay address) but the
-// DTLS handshake never does: the browser's ClientHello reaches the SFU through coturn and is
-// retransmitted unanswered. Until that is fixed the relay phase checks what works (coturn
-// accepts the SFU's credentials: a relay candidate is gathered) and reports the rest PENDING;
-// --strict (or BROWSER_TEST_STRICT=1) makes it fail.
-const STRICT = args.includes("--strict") || process.env.BROWSER_TEST_STRICT === "1";
-class Pending extends Error {}
-
 const FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -105,10 +97,7 @@ async function join(browser, { room, name, role }) {
       return [...window.__iceLog, `state ice=${pc?.iceConnectionState} dtls=${pc?.sctp?.transport?.state ?? "-"} conn=${pc?.connectionState}`,
         ...pick(pc?.localDescription?.sdp).map((l) => `local ${l}`), ...pick(pc?.remoteDescription?.sdp).map((l) => `remote ${l}`)];
     });
-    const relayGathered = log.some((line) => / typ relay /.test(line));
-    const message = `${name}'s publisher transport did not connect: ${error.message}\n    ${log.join("\n    ")}`;
-    if (PHASE === "relay" && relayGathered) throw new Pending(`relay candidate gathered with the SFU's TURN credentials, but ${message}`);
-    throw new Error(message);
+    throw new Error(`${name}'s publisher transport did not connect: ${error.message}\n    ${log.join("\n    ")}`);
   }
   const joinMs = await page.evaluate(() => performance.now());
   const iceServers = await page.evaluate(() => window.sfuApp.client.joinedIceServers);
@@ -167,12 +156,8 @@ try {
   writeFileSync(path.join(OUT, `turn-${PHASE}.json`), JSON.stringify({ phase: PHASE, joinMs: [host.joinMs, guest.joinMs] }));
   console.log(`PASS turn ${PHASE}: both pages connected over ${WANTED} candidates and exchanged video`);
 } catch (error) {
-  if (error instanceof Pending && !STRICT) {
-    console.log(`PENDING turn ${PHASE}: ${error.message}`);
-  } else {
-    failed = true;
-    console.log(`FAIL turn ${PHASE}: ${error.message}`);
-  }
+  failed = true;
+  console.log(`FAIL turn ${PHASE}: ${error.message}`);
 } finally {
   await browser.close();
 }
