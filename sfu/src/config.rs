@@ -124,12 +124,29 @@ pub struct Config {
     /// Port of the HTTP/WebSocket listener (0 = ephemeral).
     #[arg(long, env = "SFU_HTTP_PORT", default_value_t = 7880)]
     pub http_port: u16,
+    /// PEM certificate chain: serve HTTPS and WSS on the HTTP port (needs --tls-key).
+    #[arg(long, env = "SFU_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "SFU_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// First UDP media port; shard k uses rtc-port + k (0 = ephemeral).
     #[arg(long, env = "SFU_RTC_PORT", default_value_t = 7882)]
     pub rtc_port: u16,
-    /// IP address advertised in ICE host candidates.
-    #[arg(long, env = "SFU_PUBLIC_IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub public_ip: IpAddr,
+    /// Address the UDP media sockets bind (0.0.0.0 or :: for every interface). Default:
+    /// 127.0.0.1 when every --public-ip is loopback, else 0.0.0.0 (:: when one is IPv6).
+    #[arg(long, env = "SFU_RTC_BIND")]
+    pub rtc_bind: Option<IpAddr>,
+    /// Address advertised in the ICE host candidates; repeat it (or separate with commas) for
+    /// IPv4 and IPv6. It need not be on a local interface (a cloud VM's public address).
+    #[arg(long, env = "SFU_PUBLIC_IP", value_delimiter = ',', action = ArgAction::Append,
+          default_values_t = [IpAddr::V4(Ipv4Addr::LOCALHOST)], value_parser = parse_public_ip)]
+    #[serde(deserialize_with = "de_public_ips")]
+    pub public_ip: Vec<IpAddr>,
+    /// First media port advertised in the candidates when a 1:1 NAT maps another port to
+    /// --rtc-port (shard k advertises it + k); default: the bound port.
+    #[arg(long, env = "SFU_RTC_ADVERTISED_PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub rtc_advertised_port: Option<u16>,
     /// Media shards (one thread each); default: the number of cores.
     #[arg(long, env = "SFU_SHARDS", default_value_t = default_shards())]
     pub shards: NonZeroUsize,
@@ -142,6 +159,21 @@ pub struct Config {
           value_parser = parse_api_secret)]
     #[serde(deserialize_with = "de_api_secret")]
     pub api_secret: Option<Secret>,
+    /// TURN (or STUN) server URL handed to clients in join_room's iceServers, e.g.
+    /// turn:turn.example.com:3478?transport=udp; repeat it (or separate with commas) for more.
+    #[arg(long, env = "SFU_TURN_URL", value_delimiter = ',', action = ArgAction::Append,
+          value_parser = parse_turn_url)]
+    #[serde(deserialize_with = "de_turn_urls")]
+    pub turn_url: Vec<String>,
+    /// Secret shared with the TURN server (coturn `use-auth-secret` / `static-auth-secret`);
+    /// the SFU signs time-limited TURN credentials with it.
+    #[arg(long, env = "SFU_TURN_SECRET", hide_env_values = true, value_parser = parse_turn_secret)]
+    #[serde(deserialize_with = "de_turn_secret")]
+    pub turn_secret: Option<Secret>,
+    /// How long the TURN credentials of a join stay valid (e.g. 12h).
+    #[arg(long, env = "SFU_TURN_CREDENTIAL_TTL", default_value = "12h", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de_duration")]
+    pub turn_credential_ttl: Duration,
     /// Log format.
     #[arg(long, env = "SFU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -194,11 +226,18 @@ impl Default for Config {
         Self {
             http_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
             http_port: 7880,
+            tls_cert: None,
+            tls_key: None,
             rtc_port: 7882,
-            public_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            rtc_bind: None,
+            public_ip: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            rtc_advertised_port: None,
             shards: default_shards(),
             api_key: None,
             api_secret: None,
+            turn_url: Vec::new(),
+            turn_secret: None,
+            turn_credential_ttl: Duration::from_secs(12 * 3600),
             log_format: LogFormat::Text,
             drain_grace: Duration::ZERO,
             join_deadline: Duration::from_secs(10),
@@ -219,11 +258,18 @@ impl fmt::Debug for Config {
         let Self {
             http_addr,
             http_port,
+            tls_cert,
+            tls_key,
             rtc_port,
+            rtc_bind,
             public_ip,
+            rtc_advertised_port,
             shards,
             api_key,
             api_secret,
+            turn_url,
+            turn_secret,
+            turn_credential_ttl,
             log_format,
             drain_grace,
             join_deadline,
@@ -238,11 +284,18 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("http_addr", http_addr)
             .field("http_port", http_port)
+            .field("tls_cert", tls_cert)
+            .field("tls_key", tls_key)
             .field("rtc_port", rtc_port)
+            .field("rtc_bind", rtc_bind)
             .field("public_ip", public_ip)
+            .field("rtc_advertised_port", rtc_advertised_port)
             .field("shards", shards)
             .field("api_key", api_key)
             .field("api_secret", api_secret)
+            .field("turn_url", turn_url)
+            .field("turn_secret", turn_secret)
+            .field("turn_credential_ttl", turn_credential_ttl)
             .field("log_format", log_format)
             .field("drain_grace", drain_grace)
             .field("join_deadline", join_deadline)
@@ -355,6 +408,13 @@ impl Cli {
                     message,
                 })?;
         }
+        // `--public-ip a --public-ip a` (or a flag repeating the variable) advertises it once.
+        let mut seen = Vec::with_capacity(cli.config.public_ip.len());
+        cli.config.public_ip.retain(|ip| {
+            let first = !seen.contains(ip);
+            seen.push(*ip);
+            first
+        });
         cli.config.validate()?;
         Ok(cli)
     }
@@ -404,11 +464,18 @@ impl Config {
         match key {
             "http_addr" => self.http_addr = file.http_addr,
             "http_port" => self.http_port = file.http_port,
+            "tls_cert" => self.tls_cert.clone_from(&file.tls_cert),
+            "tls_key" => self.tls_key.clone_from(&file.tls_key),
             "rtc_port" => self.rtc_port = file.rtc_port,
-            "public_ip" => self.public_ip = file.public_ip,
+            "rtc_bind" => self.rtc_bind = file.rtc_bind,
+            "public_ip" => self.public_ip.clone_from(&file.public_ip),
+            "rtc_advertised_port" => self.rtc_advertised_port = file.rtc_advertised_port,
             "shards" => self.shards = file.shards,
             "api_key" => self.api_key.clone_from(&file.api_key),
             "api_secret" => self.api_secret.clone_from(&file.api_secret),
+            "turn_url" => self.turn_url.clone_from(&file.turn_url),
+            "turn_secret" => self.turn_secret.clone_from(&file.turn_secret),
+            "turn_credential_ttl" => self.turn_credential_ttl = file.turn_credential_ttl,
             "log_format" => self.log_format = file.log_format,
             "drain_grace" => self.drain_grace = file.drain_grace,
             "join_deadline" => self.join_deadline = file.join_deadline,
@@ -438,7 +505,124 @@ impl Config {
                     .to_owned(),
             ));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert (--tls-cert / SFU_TLS_CERT) and tls_key (--tls-key / SFU_TLS_KEY) go \
+                 together"
+                    .to_owned(),
+            ));
+        }
+        let needs_secret = self.turn_url.iter().any(|u| u.starts_with("turn"));
+        if needs_secret && self.turn_secret.is_none() {
+            return Err(ConfigError::Invalid(
+                "turn_url (--turn-url / SFU_TURN_URL) names a TURN server, which needs \
+                 turn_secret (--turn-secret / SFU_TURN_SECRET), coturn's static-auth-secret"
+                    .to_owned(),
+            ));
+        }
+        if self.turn_secret.is_some() && !needs_secret {
+            return Err(ConfigError::Invalid(
+                "turn_secret (--turn-secret / SFU_TURN_SECRET) is set but turn_url \
+                 (--turn-url / SFU_TURN_URL) names no turn: or turns: server"
+                    .to_owned(),
+            ));
+        }
+        if self.turn_credential_ttl.is_zero() {
+            return Err(ConfigError::Invalid(
+                "turn_credential_ttl (--turn-credential-ttl / SFU_TURN_CREDENTIAL_TTL) must be \
+                 longer than 0s"
+                    .to_owned(),
+            ));
+        }
+        if self.public_ip.is_empty() {
+            return Err(ConfigError::Invalid(
+                "public_ip (--public-ip / SFU_PUBLIC_IP) needs at least one address".to_owned(),
+            ));
+        }
+        if self.media_bind_ip().is_unspecified() && self.advertises_only_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "rtc_bind (--rtc-bind / SFU_RTC_BIND) {} listens on every interface, but \
+                 public_ip (--public-ip / SFU_PUBLIC_IP) advertises only loopback ({}): no other \
+                 host could use it. Set --public-ip to the address clients reach this host on, \
+                 or bind 127.0.0.1",
+                self.media_bind_ip(),
+                self.public_ip_list()
+            )));
+        }
+        if self.media_bind_ip().is_loopback() && !self.advertises_only_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "rtc_bind (--rtc-bind / SFU_RTC_BIND) {} accepts only this host, but public_ip \
+                 (--public-ip / SFU_PUBLIC_IP) advertises {}: bind 0.0.0.0 (or ::) instead",
+                self.media_bind_ip(),
+                self.public_ip_list()
+            )));
+        }
         Ok(())
+    }
+
+    /// Combinations that start but cannot serve a browser on another host; `check-config`
+    /// prints each on stderr and the server logs them at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.advertises_only_loopback() && !self.http_addr.is_loopback() {
+            warnings.push(format!(
+                "http_addr {} is reachable from other hosts, but public_ip advertises only \
+                 loopback ({}): their browsers load the page and then cannot connect media. Set \
+                 --public-ip to this host's public address",
+                self.http_addr,
+                self.public_ip_list()
+            ));
+        }
+        if self.tls_cert.is_none() && !self.http_addr.is_loopback() {
+            warnings.push(format!(
+                "http_addr {} serves plain http: browsers on other hosts give the page no \
+                 camera or microphone (they need https). Set --tls-cert/--tls-key or put an \
+                 HTTPS reverse proxy in front (deploy/README.md)",
+                self.http_addr
+            ));
+        }
+        if self.is_development() && !self.http_addr.is_loopback() {
+            warnings.push(format!(
+                "development mode (no api_secret) on http_addr {}: anyone who reaches it can \
+                 fetch host tokens from /dev/token. Set --api-secret",
+                self.http_addr
+            ));
+        }
+        if let Some(bind) = self.rtc_bind {
+            if !bind.is_unspecified() && !bind.is_loopback() && !self.public_ip.contains(&bind) {
+                warnings.push(format!(
+                    "rtc_bind {bind} is not among public_ip ({}): fine behind a 1:1 NAT that \
+                     forwards to it, otherwise clients send to an address nobody listens on",
+                    self.public_ip_list()
+                ));
+            }
+        }
+        warnings
+    }
+
+    /// The address the media sockets bind: `--rtc-bind`, or derived from `--public-ip`.
+    pub fn media_bind_ip(&self) -> IpAddr {
+        if let Some(bind) = self.rtc_bind {
+            return bind;
+        }
+        if self.advertises_only_loopback() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else if self.public_ip.iter().any(IpAddr::is_ipv6) {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        }
+    }
+
+    /// Whether every advertised address is loopback: such a server answers only loopback
+    /// peers (`ShardConfig::loopback_only`).
+    pub fn advertises_only_loopback(&self) -> bool {
+        self.public_ip.iter().all(IpAddr::is_loopback)
+    }
+
+    fn public_ip_list(&self) -> String {
+        let ips: Vec<String> = self.public_ip.iter().map(ToString::to_string).collect();
+        ips.join(", ")
     }
 
     /// The configuration as a TOML file [`Config::from_toml`] reads back; the API secret is
@@ -452,8 +636,30 @@ impl Config {
         };
         line(format!("http_addr = \"{}\"", self.http_addr));
         line(format!("http_port = {}", self.http_port));
+        for (key, path) in [("tls_cert", &self.tls_cert), ("tls_key", &self.tls_key)] {
+            match path {
+                Some(path) => line(format!("{key} = {}", string(&path.to_string_lossy()))),
+                None => line(format!("# {key}: not set")),
+            }
+        }
         line(format!("rtc_port = {}", self.rtc_port));
-        line(format!("public_ip = \"{}\"", self.public_ip));
+        match self.rtc_bind {
+            Some(bind) => line(format!("rtc_bind = \"{bind}\"")),
+            None => line(format!(
+                "# rtc_bind: not set; binds {} (from public_ip)",
+                self.media_bind_ip()
+            )),
+        }
+        let ips: Vec<String> = self
+            .public_ip
+            .iter()
+            .map(|ip| format!("\"{ip}\""))
+            .collect();
+        line(format!("public_ip = [{}]", ips.join(", ")));
+        match self.rtc_advertised_port {
+            Some(port) => line(format!("rtc_advertised_port = {port}")),
+            None => line("# rtc_advertised_port: not set (the bound port)".to_owned()),
+        }
         line(format!("shards = {}", self.shards));
         match &self.api_key {
             Some(key) => line(format!("api_key = {}", string(key))),
@@ -463,6 +669,16 @@ impl Config {
             Some(_) => "# api_secret: set (redacted)".to_owned(),
             None => "# api_secret: not set (development mode)".to_owned(),
         });
+        let urls: Vec<String> = self.turn_url.iter().map(|u| string(u)).collect();
+        line(format!("turn_url = [{}]", urls.join(", ")));
+        line(match self.turn_secret {
+            Some(_) => "# turn_secret: set (redacted)".to_owned(),
+            None => "# turn_secret: not set".to_owned(),
+        });
+        line(format!(
+            "turn_credential_ttl = \"{}\"",
+            format_duration(self.turn_credential_ttl)
+        ));
         let format = match self.log_format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
@@ -533,6 +749,81 @@ fn de_api_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Se
     parse_api_secret(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+fn de_turn_urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let urls = Vec::<String>::deserialize(deserializer)?;
+    urls.iter()
+        .map(|url| parse_turn_url(url).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn de_turn_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Secret>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_turn_secret(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// `turn:`, `turns:` or `stun:` and a host (RFC 7065 / RFC 7064 URIs), as browsers accept them.
+fn parse_turn_url(text: &str) -> Result<String, String> {
+    let rest = ["turn:", "turns:", "stun:"]
+        .iter()
+        .find_map(|scheme| text.strip_prefix(scheme));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "'{text}' is not a TURN URL like turn:turn.example.com:3478?transport=udp"
+        )),
+    }
+}
+
+/// coturn accepts any secret; a short one would be guessable from one credential.
+fn parse_turn_secret(text: &str) -> Result<Secret, String> {
+    if text.len() < 16 {
+        return Err("must be at least 16 bytes (try `openssl rand -hex 32`)".to_owned());
+    }
+    Ok(Secret::from(text))
+}
+
+/// `public_ip = "192.0.2.1"` or `public_ip = ["192.0.2.1", "2001:db8::1"]`.
+fn de_public_ips<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let texts = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(text) => vec![text],
+        OneOrMany::Many(texts) => texts,
+    };
+    let mut ips = Vec::with_capacity(texts.len());
+    for text in texts {
+        let ip = parse_public_ip(&text).map_err(serde::de::Error::custom)?;
+        if !ips.contains(&ip) {
+            ips.push(ip);
+        }
+    }
+    Ok(ips)
+}
+
+/// An address a client can send to: not unspecified (0.0.0.0 binds, it is never a
+/// destination) and not multicast.
+fn parse_public_ip(text: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not an IPv4 or IPv6 address"))?;
+    if ip.is_unspecified() || ip.is_multicast() {
+        return Err(format!(
+            "'{text}' cannot be a destination: advertise the address clients send to (the \
+             bind address is --rtc-bind)"
+        ));
+    }
+    Ok(ip)
 }
 
 fn default_shards() -> NonZeroUsize {
@@ -609,11 +900,18 @@ mod tests {
         let file = Config {
             http_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             http_port: 1,
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
             rtc_port: 2,
-            public_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            rtc_bind: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            public_ip: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))],
+            rtc_advertised_port: Some(3),
             shards: NonZeroUsize::new(7).unwrap(),
             api_key: Some("k".into()),
             api_secret: Some(Secret::from(secret.as_str())),
+            turn_url: vec!["turn:192.0.2.1:3478".into()],
+            turn_secret: Some(Secret::from(secret.as_str())),
+            turn_credential_ttl: Duration::from_secs(60),
             log_format: LogFormat::Json,
             drain_grace: Duration::from_secs(9),
             join_deadline: Duration::from_secs(3),
@@ -630,7 +928,7 @@ mod tests {
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 17, "{ids:?}");
+        assert_eq!(ids.len(), 24, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.
@@ -647,6 +945,12 @@ mod tests {
             max_viewers: NonZeroU32::new(12).unwrap(),
             knock_timeout: Duration::ZERO,
             allow_self_unmute: false,
+            rtc_bind: Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            public_ip: vec![
+                IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                "2001:db8::1".parse().unwrap(),
+            ],
+            rtc_advertised_port: Some(40000),
             ..Config::ephemeral()
         };
         let text = config.to_toml();

@@ -22,6 +22,7 @@
 //!   the join tokens of spec §8.1.
 //! * [`shard`]: the media shards: one thread per shard driving str0m transports (ICE-lite,
 //!   RTP mode) and one [`core::MediaCore`] per room, from socket to socket in one loop turn.
+//! * [`tls_listener`]: HTTPS/WSS on the HTTP port with `--tls-cert` / `--tls-key` (rustls).
 //! * [`clock`]: the one place the shell reads time (DECISIONS.md §15).
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod server;
 pub mod shard;
 pub mod signalling;
+pub mod tls_listener;
 
 pub use config::Config;
 pub use server::{bind, run};

@@ -26,6 +26,9 @@ fn main() -> ExitCode {
         None => serve(cli.config),
         Some(Command::Token(TokenCommand::Create(args))) => token_create(&cli.config, args),
         Some(Command::CheckConfig) => {
+            for warning in cli.config.warnings() {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", cli.config.to_toml());
             ExitCode::SUCCESS
         }
@@ -34,6 +37,9 @@ fn main() -> ExitCode {
 
 fn serve(config: Config) -> ExitCode {
     init_tracing(config.log_format);
+    for warning in config.warnings() {
+        warn!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -19,7 +20,9 @@ use crate::signalling::http::{self, HttpState};
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
 use crate::signalling::token::TokenKey;
+use crate::signalling::turn_credentials::TurnCredentials;
 use crate::signalling::unjoined::UnjoinedSockets;
+use crate::tls_listener::{self, TlsListener};
 
 /// How long `run` waits, after the listener closed, for the signalling sessions to send their
 /// close frames before it returns anyway.
@@ -50,6 +53,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(tls_listener::load_acceptor(cert, key).map_err(io::Error::other)?)
+        }
+        _ => None,
+    };
     let tokens = Arc::new(TokenKey::from_config(&config));
     if tokens.is_development() {
         warn!(
@@ -69,6 +78,14 @@ pub async fn run(
         shards.iter().map(|(handle, _)| handle.clone()).collect(),
     )
     .with_metrics(metrics.clone());
+    let registry = match &config.turn_secret {
+        Some(secret) => registry.with_turn(TurnCredentials::new(
+            config.turn_url.clone(),
+            secret,
+            config.turn_credential_ttl,
+        )),
+        None => registry,
+    };
     let mut shard_handles = Vec::with_capacity(shards.len());
     for (handle, mut events) in shards {
         let registry = registry.clone();
@@ -93,8 +110,10 @@ pub async fn run(
     info!(
         %addr,
         shards = config.shards.get(),
-        public_ip = %config.public_ip,
+        public_ip = ?config.public_ip,
+        rtc_bind = %config.media_bind_ip(),
         development = config.is_development(),
+        tls = tls.is_some(),
         "serving"
     );
 
@@ -114,13 +133,27 @@ pub async fn run(
         info!("drain grace over: closing the HTTP listener and the signalling sessions");
         closing_tx.send_replace(true);
     };
-    // The peer address lets `/rtc` limit the sockets each address holds before joining.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(drained)
-    .await?;
+    // The peer address lets `/rtc` limit the sockets each address holds before joining; the
+    // TLS listener passes it on through `tap_io`, which gives it the same connect info.
+    match tls {
+        Some(acceptor) => {
+            let listener = TlsListener::new(listener, acceptor)?.tap_io(|_| ());
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(drained)
+            .await?;
+        }
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(drained)
+            .await?;
+        }
+    }
     if tokio::time::timeout(SESSION_CLOSE_WAIT, sessions.all_closed())
         .await
         .is_err()

@@ -124,7 +124,7 @@ fn precedence_is_flag_then_env_then_file_then_default() {
     assert_eq!(shown.shards.get(), 5, "env beats file");
     assert_eq!(shown.http_port, 1111, "file beats default");
     assert_eq!(shown.drain_grace, Duration::from_secs(10));
-    assert_eq!(shown.public_ip, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(shown.public_ip, [IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))]);
     assert_eq!(shown.http_addr, Config::default().http_addr, "default");
 
     let out = run(sfu_command()
@@ -191,6 +191,10 @@ fn bad_values_are_errors_naming_the_field() {
         ("log_format = \"xml\"", "log_format"),
         ("drain_grace = \"5 minutes\"", "drain_grace"),
         ("public_ip = 7", "public_ip"),
+        ("public_ip = \"203.0.113\"", "public_ip"),
+        ("public_ip = [\"192.0.2.1\", \"0.0.0.0\"]", "public_ip"),
+        ("rtc_bind = \"any\"", "rtc_bind"),
+        ("rtc_advertised_port = 70000", "rtc_advertised_port"),
         ("viewers_must_knock = \"yes\"", "viewers_must_knock"),
         ("max_participants = 0", "max_participants"),
         ("max_viewers = -1", "max_viewers"),
@@ -281,4 +285,116 @@ fn json_log_format_writes_one_object_per_line() {
         assert!(value["fields"]["message"].is_string(), "{line}");
         assert!(!line.contains('\u{1b}'), "ANSI escape in {line:?}");
     }
+}
+
+// Bind and advertise are separate (DECISIONS.md §23): several --public-ip (IPv4 and IPv6, also
+// comma-separated in the variable), an advertised port, and the bind address derived from
+// them when not given: loopback stays loopback, a public address binds every interface.
+#[test]
+fn bind_and_advertised_addresses_are_separate() {
+    let cli = Cli::load_from([
+        "sfu",
+        "--public-ip",
+        "203.0.113.7",
+        "--public-ip",
+        "2001:db8::7",
+        "--rtc-advertised-port",
+        "40000",
+    ])
+    .unwrap();
+    let config = cli.config;
+    assert_eq!(
+        config.public_ip,
+        [
+            "203.0.113.7".parse::<IpAddr>().unwrap(),
+            "2001:db8::7".parse().unwrap()
+        ]
+    );
+    assert_eq!(config.media_bind_ip(), "::".parse::<IpAddr>().unwrap());
+    assert_eq!(config.rtc_advertised_port, Some(40000));
+    let shard = sfu::shard::ShardConfig::from_config(&config, 2);
+    assert_eq!(shard.bind, "[::]:7884".parse().unwrap());
+    assert_eq!(shard.advertised_port, Some(40002));
+    assert!(!shard.loopback_only);
+
+    let config = Cli::load_from(["sfu", "--public-ip", "203.0.113.7,203.0.113.7"])
+        .unwrap()
+        .config;
+    assert_eq!(config.public_ip.len(), 1, "duplicates advertised once");
+    assert_eq!(config.media_bind_ip(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+
+    let default = Cli::load_from(["sfu"]).unwrap().config;
+    assert_eq!(default.media_bind_ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let shard = sfu::shard::ShardConfig::from_config(&default, 0);
+    assert!(
+        shard.loopback_only,
+        "a loopback server answers only loopback"
+    );
+
+    // The file takes one address or a list; check-config prints a list that reads back.
+    let file = TempToml::new("public_ip = [\"192.0.2.1\", \"2001:db8::1\"]\nrtc_bind = \"::\"\n");
+    let out = run(sfu_command().args(["--config", file.arg(), "check-config"]));
+    assert!(out.status.success(), "{out:?}");
+    let shown = Config::from_toml(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(shown.public_ip.len(), 2);
+    assert_eq!(shown.rtc_bind, Some("::".parse().unwrap()));
+}
+
+// Combinations no other host could use stop the server with a message naming the flags; a
+// public IP that does not parse names --public-ip.
+#[test]
+fn unusable_bind_and_advertise_combinations_are_refused() {
+    let error = |args: &[&str]| match Cli::load_from(args.iter().copied()) {
+        Ok(cli) => panic!("accepted {args:?}: {:?}", cli.config),
+        Err(error) => error.to_string(),
+    };
+    let message = error(&["sfu", "--rtc-bind", "0.0.0.0"]);
+    assert!(
+        message.contains("--rtc-bind") && message.contains("--public-ip"),
+        "{message}"
+    );
+    let message = error(&["sfu", "--rtc-bind", "::", "--public-ip", "127.0.0.2"]);
+    assert!(message.contains("only loopback"), "{message}");
+    let message = error(&["sfu", "--rtc-bind", "127.0.0.1", "--public-ip", "192.0.2.1"]);
+    assert!(message.contains("--rtc-bind"), "{message}");
+    for bad in ["203.0.113", "0.0.0.0", "my-host", "224.0.0.1"] {
+        let message = error(&["sfu", "--public-ip", bad]);
+        assert!(message.contains("--public-ip"), "{bad}: {message}");
+    }
+}
+
+// check-config warns about what starts but cannot serve a browser elsewhere: the HTTP port on
+// every interface while media advertises loopback, and development mode on a public address.
+#[test]
+fn check_config_warns_about_what_other_hosts_cannot_use() {
+    let out = run(sfu_command().args(["--http-addr", "0.0.0.0", "check-config"]));
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("advertises only loopback"), "{stderr}");
+    assert!(stderr.contains("development mode"), "{stderr}");
+
+    let out = run(sfu_command().args(["check-config"]));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "",
+        "the default is quiet"
+    );
+
+    // The shipped example advertises a public address: development mode and plain http are
+    // left to warn about (its deployments set SFU_API_SECRET and terminate TLS in front).
+    let example = TempToml::new(EXAMPLE);
+    let out = run(sfu_command().args(["--config", example.arg(), "check-config"]));
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("loopback"), "{stderr}");
+    let secret = "s".repeat(MIN_API_SECRET_BYTES);
+    let out = run(sfu_command()
+        .args(["--config", example.arg(), "check-config"])
+        .env("SFU_API_SECRET", &secret));
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("development mode"), "{stderr}");
+    assert!(stderr.contains("plain http"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

@@ -39,8 +39,28 @@ function showJoinError(error) {
   $("#join-error").textContent = error.code ?? error.message ?? String(error);
 }
 
+/** 32 hex digits; `crypto.randomUUID` exists only in secure contexts, this everywhere. */
+function randomId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Browsers give camera, microphone and screen capture only to secure contexts: https://, or
+ * http:// on localhost. Opened over plain http from another host, the page says what to do
+ * instead of failing inside an API.
+ */
+const INSECURE_CONTEXT_HELP =
+  "This page was opened over plain http from another machine, so the browser will not let it " +
+  "use your camera or microphone. Open it over https:// instead: start the server with " +
+  "--tls-cert and --tls-key, or put it behind an HTTPS reverse proxy (deploy/README.md). " +
+  "To only watch and listen, untick camera and microphone.";
+if (!window.isSecureContext) $("#join-error").textContent = INSECURE_CONTEXT_HELP;
+
 async function join() {
   $("#join-error").textContent = "";
+  if (!window.isSecureContext && (form.elements.audio.checked || form.elements.video.checked)) {
+    throw new Error(INSECURE_CONTEXT_HELP);
+  }
   const room = form.elements.room.value.trim();
   const name = form.elements.name.value.trim() || "Guest";
   const role = form.elements.role.value;
@@ -48,7 +68,7 @@ async function join() {
   const video = form.elements.video.checked;
   let token = form.elements.token.value.trim();
   if (!token) {
-    const identity = `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-${crypto.randomUUID().slice(0, 8)}`;
+    const identity = `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-${randomId().slice(0, 8)}`;
     token = await fetchDevToken({ room, identity, role, name });
   }
   client = new SfuClient({
@@ -56,6 +76,7 @@ async function join() {
     credential: { token },
     displayName: name,
     media: { audio, video },
+    iceTransportPolicy: params.get("relay") === "1" ? "relay" : "all",
   });
   window.sfuApp.client = client;
   wire(client);
@@ -317,7 +338,7 @@ $("#chat-form").addEventListener("submit", (event) => {
   const input = event.target.elements.text;
   const text = input.value.trim();
   if (!text) return;
-  client.command("send_chat_message", { text, clientMsgId: crypto.randomUUID() }).then(() => (input.value = ""), report);
+  client.command("send_chat_message", { text, clientMsgId: randomId() }).then(() => (input.value = ""), report);
 });
 
 function report(error) {

@@ -151,7 +151,10 @@ export class SfuClient extends Emitter {
    * @param {object} [options.capabilities] default `{breakouts: true, screenshare: true}`
    * @param {object} [options.media]        what we intend to send, default audio+video
    * @param {boolean} [options.reconnect]   resume after a lost socket (default true)
-   * @param {RTCIceServer[]} [options.iceServers] default none (the SFU is ICE-lite)
+   * @param {RTCIceServer[]} [options.iceServers] added to the STUN/TURN servers the server
+   *   hands out in `join_room`'s `iceServers` (default none: the SFU is ICE-lite)
+   * @param {RTCIceTransportPolicy} [options.iceTransportPolicy] `"all"` (default) or `"relay"`
+   *   (only TURN relay candidates, e.g. to check a TURN set-up)
    */
   constructor(options) {
     super();
@@ -161,8 +164,11 @@ export class SfuClient extends Emitter {
       media: { audio: true, video: true },
       reconnect: true,
       iceServers: [],
+      iceTransportPolicy: "all",
       ...options,
     };
+    /** STUN/TURN servers with credentials from the last `join_room` (PROTOCOL.md §10). */
+    this.joinedIceServers = [];
     this.status = Status.READY;
     this.error = null;
     this.selfId = null;
@@ -363,6 +369,7 @@ export class SfuClient extends Emitter {
     try {
       const joined = await this.command("join_room", args);
       this.grant = null;
+      this.joinedIceServers = joined.iceServers ?? [];
       this.#applyJoined(joined);
       this.resumeToken = joined.resumeToken;
       this.reconnectAttempt = 0;
@@ -597,6 +604,7 @@ export class SfuClient extends Emitter {
   async publishCamera({ audio = true, video = true, constraints, videoCodec = "video/VP8" } = {}) {
     this.videoCodec = videoCodec;
     if (!this.localStream) {
+      requireCapture();
       this.localStream = await navigator.mediaDevices.getUserMedia(
         constraints ?? {
           audio: audio ? { echoCancellation: true, noiseSuppression: true } : false,
@@ -674,9 +682,18 @@ export class SfuClient extends Emitter {
     return result;
   }
 
+  /** Both transports use the configured servers and the server's (with fresh credentials). */
+  #rtcConfiguration() {
+    return {
+      iceServers: [...this.options.iceServers, ...this.joinedIceServers],
+      iceTransportPolicy: this.options.iceTransportPolicy,
+      bundlePolicy: "max-bundle",
+    };
+  }
+
   #publisher() {
     if (this.publisherPc) return this.publisherPc;
-    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers, bundlePolicy: "max-bundle" });
+    const pc = new RTCPeerConnection(this.#rtcConfiguration());
     this.publisherPc = pc;
     this.publisherReady = false;
     this.queuedCandidates = [];
@@ -738,6 +755,7 @@ export class SfuClient extends Emitter {
   /** Shares the screen (and its audio when the browser offers it). Resolves with the stream. */
   async startScreenshare({ stream } = {}) {
     if (this.screen) return this.screen.stream;
+    if (!stream) requireCapture();
     const media = stream ?? (await navigator.mediaDevices.getDisplayMedia({ video: true, audio: true }));
     const videoTrack = media.getVideoTracks()[0];
     const audioTrack = media.getAudioTracks()[0];
@@ -798,7 +816,7 @@ export class SfuClient extends Emitter {
 
   #subscriber() {
     if (this.subscriberPc) return this.subscriberPc;
-    const pc = new RTCPeerConnection({ iceServers: this.options.iceServers, bundlePolicy: "max-bundle" });
+    const pc = new RTCPeerConnection(this.#rtcConfiguration());
     this.subscriberPc = pc;
     pc.onicecandidate = ({ candidate }) => {
       this.#sendCandidate("subscriber", candidate ? candidate.toJSON() : null);
@@ -1007,4 +1025,15 @@ function preferCodec(transceiver, mimeType) {
   const chosen = capabilities.codecs.filter((c) => c.mimeType.toLowerCase() === wanted);
   const rest = capabilities.codecs.filter((c) => repair.includes(c.mimeType.toLowerCase()));
   if (chosen.length) transceiver.setCodecPreferences([...chosen, ...rest]);
+}
+
+/** Capture APIs exist only in secure contexts; say so instead of "undefined is not a function". */
+function requireCapture() {
+  if (!globalThis.navigator?.mediaDevices) {
+    throw new Error(
+      "camera, microphone and screen capture need a secure context: open the page over " +
+        "https:// (or http://localhost), e.g. with the server's --tls-cert/--tls-key or an HTTPS " +
+        "reverse proxy",
+    );
+  }
 }

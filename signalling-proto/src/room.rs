@@ -65,6 +65,10 @@ pub struct RoomJoined {
     pub breakout: BreakoutView,
     /// The last messages of the caller's location (`chat_history_on_enter`).
     pub chat_history: Vec<ChatMessage>,
+    /// STUN/TURN servers for the client's peer connections, with time-limited TURN
+    /// credentials; absent when the server has none configured (PROTOCOL.md §10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ice_servers: Vec<crate::IceServer>,
 }
 
 /// `get_room_state` result and `room_state` event data: `room_joined` minus the token (spec §8.1,

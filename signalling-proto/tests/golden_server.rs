@@ -426,6 +426,18 @@ fn typed_results_round_trip() {
                    "room": room_view(), "breakout": host_breakout_view(),
                    "chatHistory": [chat_message()]}),
         ),
+        (
+            CommandName::JoinRoom,
+            json!({"selfId": "p-1", "resumeToken": "rt-1", "roleName": "visitor",
+                   "clientClaim": "rt-1", "breakoutGroup": null,
+                   "room": room_view(), "breakout": host_breakout_view(), "chatHistory": [],
+                   "iceServers": [
+                       {"urls": ["turn:turn.example.com:3478?transport=udp",
+                                 "turns:turn.example.com:443?transport=tcp"],
+                        "username": "1714564800:p-1",
+                        "credential": "vs8zoigdHJ3iDq1elVuVv93kY1Q="},
+                       {"urls": ["stun:stun.example.com:3478"]}]}),
+        ),
         (CommandName::GetRoomState, room_state()),
         (
             CommandName::Resume,

@@ -343,6 +343,8 @@ impl Room {
             room: self.room_view(now, me),
             breakout,
             chat_history: self.chat_history_for(me.location),
+            // The signalling shell adds the TURN servers (they are no room state).
+            ice_servers: Vec::new(),
         })))
     }
 

@@ -33,7 +33,9 @@
 //!   stats turned into the shard's totals.
 //! * `handle` ([`ShardHandle`]) over `command` (what the async side asks, and the reply);
 //!   `event` ([`ShardEvent`] and its two paths: control, never dropped, and telemetry);
-//!   `stats` ([`ShardStats`]) with `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers` (the active-speaker meter).
+//!   `stats` ([`ShardStats`]) with `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers`
+//!   (the active-speaker meter); `reply_source` (the source address of replies from a socket
+//!   bound to every interface).
 //! * At the bottom, with no shard imports: `room_id` ([`RoomId`]), `transport`
 //!   ([`Transport`]), `error` ([`ShardError`]).
 
@@ -45,6 +47,7 @@ mod fixed_histogram;
 mod handle;
 mod participant_state;
 mod peer;
+mod reply_source;
 mod room;
 mod room_id;
 mod rtcp_tally;

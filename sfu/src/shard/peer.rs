@@ -61,11 +61,25 @@ pub(crate) struct PeerFault(pub String);
 #[derive(Debug, Clone)]
 pub(crate) struct PeerSetup {
     pub crypto: Arc<CryptoProvider>,
-    /// The host candidate every peer advertises: the public IP and the shard's port.
-    pub candidate: SocketAddr,
+    /// The host candidates every peer advertises: each public IP with the shard's (advertised)
+    /// port, in the configured order.
+    pub candidates: Vec<SocketAddr>,
     /// The first downlink bandwidth estimate, before TWCC feedback refines it.
     pub initial_estimate: RtcBitrate,
     pub desired_bitrate: RtcBitrate,
+}
+
+impl PeerSetup {
+    /// The candidate a datagram from `source` is taken to have arrived on: the first of its
+    /// address family. str0m drops STUN that names no local candidate; a socket bound to
+    /// several addresses cannot tell which one the peer used, and need not (replies leave from
+    /// the same socket).
+    pub fn candidate_for(&self, source: SocketAddr) -> Option<SocketAddr> {
+        self.candidates
+            .iter()
+            .copied()
+            .find(|c| c.is_ipv4() == source.is_ipv4())
+    }
 }
 
 impl Peer {
@@ -97,9 +111,11 @@ impl Peer {
                 config = config.enable_bwe(Some(setup.initial_estimate));
             }
             let mut rtc = config.build(now);
-            let candidate = Candidate::host(setup.candidate, "udp")
-                .map_err(|e| PeerFault(format!("host candidate {}: {e}", setup.candidate)))?;
-            rtc.add_local_candidate(candidate);
+            for addr in &setup.candidates {
+                let candidate = Candidate::host(*addr, "udp")
+                    .map_err(|e| PeerFault(format!("host candidate {addr}: {e}")))?;
+                rtc.add_local_candidate(candidate);
+            }
             if subscriber {
                 // Probe towards a typical demand until the core reports this downlink's own
                 // (`CoreEvent::DownlinkDemand`). No minimum: str0m would pad the transport up

@@ -9,10 +9,13 @@ use crate::core::CoreConfig;
 /// How a shard is set up.
 #[derive(Debug, Clone)]
 pub struct ShardConfig {
-    /// The media UDP address to bind (port 0: an ephemeral one, DECISIONS.md §13).
+    /// The media UDP address to bind (port 0: an ephemeral one, DECISIONS.md §13); may be
+    /// unspecified (0.0.0.0 / ::) and differ from what is advertised (DECISIONS.md §23).
     pub bind: SocketAddr,
-    /// The address advertised in the host candidate, with the bound port.
-    pub public_ip: IpAddr,
+    /// The addresses advertised in host candidates, one candidate each (IPv4 and IPv6).
+    pub public_ips: Vec<IpAddr>,
+    /// The port advertised with them: the bound port unless a 1:1 NAT maps another one to it.
+    pub advertised_port: Option<u16>,
     pub core: CoreConfig,
     /// Commands waiting for the shard before callers are made to wait.
     pub command_capacity: usize,
@@ -23,10 +26,10 @@ pub struct ShardConfig {
     pub initial_estimate_bps: u64,
     /// What downlink bandwidth estimation probes towards, in bits per second.
     pub desired_bitrate_bps: u64,
-    /// Accept datagrams only from loopback addresses. On by default when the advertised
-    /// address is loopback: such a server has no business answering anyone else, and a peer
-    /// that pairs another local interface with 127.0.0.1 (REAL-PEERS.md) would otherwise make
-    /// it send off loopback.
+    /// Accept datagrams only from loopback addresses. On by default when every advertised
+    /// address is loopback (whatever the bind address): such a server has no business
+    /// answering anyone else, and a peer that pairs another local interface with 127.0.0.1
+    /// (REAL-PEERS.md) would otherwise make it send off loopback.
     pub loopback_only: bool,
 }
 
@@ -34,7 +37,8 @@ impl ShardConfig {
     pub fn new(bind: SocketAddr, public_ip: IpAddr) -> ShardConfig {
         ShardConfig {
             bind,
-            public_ip,
+            public_ips: vec![public_ip],
+            advertised_port: None,
             core: CoreConfig::default(),
             command_capacity: 256,
             event_capacity: 1024,
@@ -45,13 +49,26 @@ impl ShardConfig {
     }
 
     /// Shard `index` of the server: port `--rtc-port + index` (or ephemeral with port 0) on
-    /// the public IP (ARCHITECTURE.md §2, "Ports").
+    /// `--rtc-bind`, advertising every `--public-ip` with `--rtc-advertised-port + index` when
+    /// set (ARCHITECTURE.md §2, "Ports").
     pub fn from_config(config: &Config, index: u16) -> ShardConfig {
         let port = if config.rtc_port == 0 {
             0
         } else {
             config.rtc_port.saturating_add(index)
         };
-        ShardConfig::new(SocketAddr::new(config.public_ip, port), config.public_ip)
+        let first_ip = config
+            .public_ip
+            .first()
+            .copied()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        ShardConfig {
+            public_ips: config.public_ip.clone(),
+            advertised_port: config
+                .rtc_advertised_port
+                .map(|first| first.saturating_add(index)),
+            loopback_only: config.advertises_only_loopback(),
+            ..ShardConfig::new(SocketAddr::new(config.media_bind_ip(), port), first_ip)
+        }
     }
 }

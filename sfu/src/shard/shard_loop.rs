@@ -33,6 +33,7 @@ use super::fixed_histogram::BANDWIDTH_BOUNDS_BPS;
 use super::handle::ShardHandle;
 use super::participant_state::ParticipantState;
 use super::peer::{Peer, PeerFault, PeerKey, PeerSetup, Role};
+use super::reply_source::ReplySource;
 use super::room::Room;
 use super::room_id::RoomId;
 use super::shard_config::ShardConfig;
@@ -66,12 +67,17 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
     let (events, events_rx) = EventSender::channel(config.event_capacity);
     let setup = PeerSetup {
         crypto: std::sync::Arc::new(str0m::crypto::from_feature_flags()),
-        candidate: SocketAddr::new(config.public_ip, local_addr.port()),
+        candidates: config
+            .public_ips
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, config.advertised_port.unwrap_or(local_addr.port())))
+            .collect(),
         initial_estimate: RtcBitrate::bps(config.initial_estimate_bps),
         desired_bitrate: RtcBitrate::bps(config.desired_bitrate_bps),
     };
     let core_config = config.core.clone();
     let loopback_only = config.loopback_only;
+    let reply_source = ReplySource::new(config.bind.ip(), &config.public_ips);
     std::thread::Builder::new()
         .name(format!("shard-{}", local_addr.port()))
         .spawn(move || {
@@ -96,8 +102,9 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
                         }
                     };
                     info!("media shard serving");
-                    let mut shard = ShardLoop::new(socket, local_addr, setup, core_config, events);
+                    let mut shard = ShardLoop::new(socket, setup, core_config, events);
                     shard.loopback_only = loopback_only;
+                    shard.reply_source = reply_source;
                     shard.run(commands).await;
                     info!("media shard stopped");
                 }
@@ -116,10 +123,10 @@ enum Wake {
 #[derive(Debug)]
 struct ShardLoop {
     socket: UdpSocket,
-    local_addr: SocketAddr,
     setup: PeerSetup,
     core_config: CoreConfig,
     loopback_only: bool,
+    reply_source: ReplySource,
     peers: SlotMap<PeerKey, Peer>,
     /// Remote address -> peer, learnt when a peer accepts a datagram (str0m's `accepts` is
     /// the slow path, for the first STUN of each remote).
@@ -144,17 +151,16 @@ struct ShardLoop {
 impl ShardLoop {
     fn new(
         socket: UdpSocket,
-        local_addr: SocketAddr,
         setup: PeerSetup,
         core_config: CoreConfig,
         events: EventSender,
     ) -> ShardLoop {
         ShardLoop {
             socket,
-            local_addr,
             setup,
             core_config,
             loopback_only: false,
+            reply_source: ReplySource::default(),
             peers: SlotMap::with_key(),
             by_addr: FxHashMap::default(),
             rooms: FxHashMap::default(),
@@ -228,6 +234,8 @@ impl ShardLoop {
 
     fn handle_datagram(&mut self, now: Instant, source: SocketAddr, n: usize) {
         self.stats.datagrams_in += 1;
+        // On a dual-stack socket an IPv4 peer shows up as ::ffff:a.b.c.d.
+        let source = SocketAddr::new(source.ip().to_canonical(), source.port());
         if self.loopback_only && !source.ip().is_loopback() {
             self.stats.datagrams_refused += 1;
             return;
@@ -237,7 +245,13 @@ impl ShardLoop {
         };
         // Parses only the first bytes to tell STUN, DTLS, RTP and RTCP apart (RFC 7983);
         // anything else is garbage, dropped and counted.
-        let Ok(receive) = Receive::new(Protocol::Udp, source, self.local_addr, data) else {
+        // The advertised address the peer sent to (the bound one may be 0.0.0.0 or a NAT's
+        // inside address, which str0m does not know).
+        let Some(destination) = self.setup.candidate_for(source) else {
+            self.stats.datagrams_refused += 1;
+            return;
+        };
+        let Ok(receive) = Receive::new(Protocol::Udp, source, destination, data) else {
             self.stats.datagrams_malformed += 1;
             return;
         };
@@ -377,7 +391,10 @@ impl ShardLoop {
                 }
                 RtcOutput::Transmit(t) => {
                     progressed = true;
-                    match self.socket.try_send_to(&t.contents, t.destination) {
+                    let sent =
+                        self.reply_source
+                            .try_send_to(&self.socket, &t.contents, t.destination);
+                    match sent {
                         Ok(_) => self.stats.datagrams_out += 1,
                         // Media over a full socket buffer is dropped and counted; str0m's
                         // NACK/RTX and keyframe requests recover it.

@@ -35,6 +35,7 @@ use crate::core::{ForwardingPolicy, ParticipantId};
 use crate::metrics::{Metrics, RoomGauges};
 use crate::shard::{RoomId, ShardEvent, ShardHandle};
 use crate::signalling::room_media::RoomMedia;
+use crate::signalling::turn_credentials::TurnCredentials;
 
 /// Inputs waiting for one room actor; senders wait (backpressure) when it is full.
 const ROOM_INBOX: usize = 256;
@@ -173,6 +174,8 @@ pub struct RoomRegistry {
     shards: Arc<[ShardHandle]>,
     /// Where room actors count their rooms, participants and groups.
     metrics: Option<Metrics>,
+    /// STUN/TURN servers added to every `join_room` result; none configured: `None`.
+    turn: Option<Arc<TurnCredentials>>,
 }
 
 #[derive(Debug, Default)]
@@ -207,7 +210,14 @@ impl RoomRegistry {
             policy,
             shards: shards.into(),
             metrics: None,
+            turn: None,
         }
+    }
+
+    /// Every `join_room` result from now on carries `turn`'s servers and fresh credentials.
+    pub fn with_turn(mut self, turn: TurnCredentials) -> Self {
+        self.turn = Some(Arc::new(turn));
+        self
     }
 
     /// Room actors started from now on keep `metrics`' room gauges.
@@ -534,8 +544,13 @@ impl RoomActor {
         &mut self,
         connection: ConnectionId,
         req_id: ReqId,
-        result: Result<CommandResult, ErrorBody>,
+        mut result: Result<CommandResult, ErrorBody>,
     ) {
+        if let (Ok(CommandResult::JoinRoom(joined)), Some(turn)) =
+            (&mut result, &self.registry.turn)
+        {
+            joined.ice_servers = turn.ice_servers(joined.self_id.as_str(), clock::system_now());
+        }
         let response = match &result {
             Ok(result) => Response::ok(req_id, result),
             Err(error) => Response::err(Some(req_id), error.clone()),

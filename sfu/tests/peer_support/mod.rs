@@ -44,6 +44,8 @@ pub struct Client {
     pub local: SocketAddr,
     pub buf: Vec<u8>,
     pub connected: bool,
+    /// Every address a datagram came from (to check which address the server answers from).
+    pub sources: std::collections::BTreeSet<SocketAddr>,
 }
 
 /// What a client transport negotiates for the feedback the server's bandwidth estimation
@@ -99,6 +101,7 @@ impl Client {
             local,
             buf: vec![0; 2000],
             connected: false,
+            sources: std::collections::BTreeSet::new(),
         }
     }
 
@@ -122,6 +125,7 @@ impl Client {
             };
             match self.socket.recv_from(&mut self.buf) {
                 Ok((n, source)) => {
+                    self.sources.insert(source);
                     if let Ok(r) = Receive::new(Protocol::Udp, source, self.local, &self.buf[..n]) {
                         self.rtc
                             .handle_input(Input::Receive(now(), r))
