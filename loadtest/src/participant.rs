@@ -61,10 +61,7 @@ impl ParticipantConfig {
             role: "visitor".to_owned(),
             token: None,
             subscribe: true,
-            subscriber: SubscriberConfig {
-                loss_pct: 0.0,
-                seed: 1,
-            },
+            subscriber: SubscriberConfig::new(1),
             groups: GroupNumbers::default(),
         }
     }
