@@ -131,8 +131,10 @@ pub fn video_quality(
             let recovered = if paused_at_lift.is_none() && at_lift.is_some_and(|l| l >= target) {
                 Some(lift)
             } else {
+                // A gap closed by the end of the measurement is no resumption.
                 let resumed = paused_at_lift
                     .map(|(_, to)| *to)
+                    .filter(|to| track.stats.last_packet_at.is_some_and(|l| l >= *to))
                     .filter(|to| layer_at(*to).is_some_and(|l| l >= target));
                 let switched = changes
                     .iter()
@@ -277,6 +279,7 @@ mod tests {
         let s = |x: u64| t0 + Duration::from_secs(x);
         let mut t = track(&[(100, 2), (11_000, 0)], t0);
         t.packet_gaps.push((s(12), s(40)));
+        t.stats.last_packet_at = Some(s(12));
         let timeline = Timeline {
             start: Some(t0),
             end: Some(s(40)),
@@ -288,5 +291,18 @@ mod tests {
         assert_eq!(q.time_to_recover_s, None);
         assert_eq!(q.pauses, 1);
         assert!((q.paused_s - 28.0).abs() < 1e-9);
+
+        // A single-layer stream paused across the lift, the gap closed only by the end of
+        // the measurement: still missed.
+        let mut t = track(&[(100, 0)], t0);
+        t.packet_gaps.push((s(12), s(40)));
+        t.stats.last_packet_at = Some(s(12));
+        let q = video_quality(&t, &timeline, Some(0), &[1_500_000], None);
+        assert!(q.recover_missed, "{q:?}");
+        // Resumed by a packet 1.5 s after the lift: recovered.
+        t.packet_gaps[0].1 = s(31) + Duration::from_millis(500);
+        t.stats.last_packet_at = Some(s(39));
+        let q = video_quality(&t, &timeline, Some(0), &[1_500_000], None);
+        assert_eq!(q.time_to_recover_s, Some(1.5));
     }
 }

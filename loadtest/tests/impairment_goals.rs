@@ -179,7 +179,7 @@ async fn goal1_single_layer_resumes_within_2s_of_congestion_ending() {
     )
     .await;
     let start = start.expect("started");
-    tokio::time::sleep_until((start + Duration::from_secs(14)).into()).await;
+    tokio::time::sleep_until((start + Duration::from_secs(15)).into()).await;
     let timeline = Timeline {
         start: Some(start),
         end: Some(Instant::now()),
