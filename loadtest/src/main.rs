@@ -272,6 +272,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         Some(url) => Some(SfuSample::scrape(url).await?),
         None => None,
     };
+    let (video_sent_at_start, video_received_at_start) = video_snapshot(&members);
     let cpu_before = cpu::process_cpu_seconds();
     let ticks_before = MachineTicks::read();
     let started = Instant::now();
@@ -341,6 +342,8 @@ async fn run(args: Args) -> Result<(), ClientError> {
         client_cpu_seconds: client_cpu,
         machine_busy,
         failures,
+        video_sent_at_start,
+        video_received_at_start,
         window_start: Some(started),
         window_end: Some(now),
         impairment: args.impair.clone().map(|schedule| ImpairmentRun {
@@ -369,6 +372,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         if let Some(counters) = m.participant.send_counters() {
             use std::sync::atomic::Ordering::Relaxed;
             result.packets_sent += counters.packets();
+            result.video_packets_sent += counters.video_packets.load(Relaxed);
             result.late_frames += counters.late_frames.load(Relaxed);
             result.write_errors += counters.write_errors.load(Relaxed);
         }
@@ -501,6 +505,29 @@ async fn apply_layout(members: &[Member], layout: Layout) {
             }
         }
     }
+}
+
+/// Video packets sent by all publishers, and received per subscriber, so far.
+fn video_snapshot(members: &[Member]) -> (u64, HashMap<String, u64>) {
+    let sent = members
+        .iter()
+        .filter_map(|m| m.participant.send_counters())
+        .map(|c| c.video_packets.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    let received = members
+        .iter()
+        .filter_map(|m| {
+            let stats = m.participant.subscriber_stats()?;
+            let video = stats
+                .tracks
+                .values()
+                .filter(|t| t.kind == signalling_proto::MediaKind::Video)
+                .map(|t| t.stats.packets)
+                .sum();
+            Some((m.name.clone(), video))
+        })
+        .collect();
+    (sent, received)
 }
 
 /// (tracks with packets, packets received, packets lost) over all subscribers.

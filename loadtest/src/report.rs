@@ -34,6 +34,11 @@ pub struct SubscriberQuality {
     /// Video loss after repair, percent.
     pub video_loss_pct: f64,
     pub duplicates: u64,
+    /// Video packets received (first copies).
+    pub video_packets: u64,
+    /// Of the video the publishers sent during the window, the share received (one video
+    /// publisher with one encoding only: with simulcast a subscriber gets one of three).
+    pub video_delivered_pct: Option<f64>,
     /// Retransmissions the SFU sent per packet the emulated link dropped (video + RTX).
     pub rtx_per_lost: Option<f64>,
     pub link: Option<crate::impair_relay::LinkTally>,
@@ -55,6 +60,12 @@ pub struct RunResult {
     /// (subscriber, publisher, kind) triples that should have received media.
     pub tracks_expected: u64,
     pub packets_sent: u64,
+    /// Video packets the publishers sent (all encodings).
+    pub video_packets_sent: u64,
+    /// At the start of the measured window: video packets sent, and received per subscriber
+    /// name, for the delivered share of the window.
+    pub video_sent_at_start: u64,
+    pub video_received_at_start: HashMap<String, u64>,
     /// Subscribers by name, their stats closed at the end of the run.
     pub subscribers: Vec<(String, SubscriberStats)>,
     pub sfu_before: Option<SfuSample>,
@@ -169,6 +180,7 @@ impl RunResult {
                 MediaKind::Video => {
                     video.0 += lost;
                     video.1 += expected;
+                    q.video_packets += track.stats.packets;
                     // The track could have video from the later of: the transport connected,
                     // the offer that brought it.
                     let first = track.stats.first_packet_at;
@@ -193,6 +205,18 @@ impl RunResult {
             }
         }
         q.video.sort_by_key(|v| (v.publisher, v.ssrc));
+        let single_stream = self.layer_bps.len() == 1 && self.requested_spatial.len() == 1;
+        if let Some(at_start) = self
+            .video_received_at_start
+            .get(name)
+            .filter(|_| single_stream)
+        {
+            let sent = self
+                .video_packets_sent
+                .saturating_sub(self.video_sent_at_start);
+            let got = q.video_packets.saturating_sub(*at_start);
+            q.video_delivered_pct = (sent > 0).then(|| 100.0 * got as f64 / sent as f64);
+        }
         q.audio_loss_pct = pct(audio.0, audio.1);
         q.video_loss_pct = pct(video.0, video.1);
         q.rtx_per_lost = q.link.as_ref().and_then(|l| {
@@ -290,12 +314,14 @@ pub fn build_json(run: &RunResult) -> Value {
             "cpu_seconds": sfu_cpu,
             "packets_out": sfu_out,
             "packets_out_per_cpu_second": per_cpu,
+            "keyframe_requests_sent": delta(run.sfu_before, run.sfu_after, |s| s.keyframe_requests_sent),
         },
         "client": {
             "cpu_seconds": run.client_cpu_seconds,
             "cpu_cores": run.client_cpu_seconds.filter(|_| secs > 0.0).map(|c| c / secs),
             "machine_busy": run.machine_busy,
             "late_frames": run.late_frames,
+            "video_packets_sent": run.video_packets_sent,
             "write_errors": run.write_errors,
         },
         "failures": run.failures,
@@ -310,7 +336,11 @@ fn quality_json(q: &SubscriberQuality) -> Value {
         "video_loss_pct": q.video_loss_pct,
         "duplicates": q.duplicates,
         "rtx_per_lost": q.rtx_per_lost,
+        "video_packets": q.video_packets,
+        "video_delivered_pct": q.video_delivered_pct,
         "first_frame_s": q.worst(|v| v.first_frame_s),
+        "time_to_requested_s": q.worst(|v| v.time_to_requested_s),
+        "time_to_fit_s": q.worst(|v| v.time_to_fit_s),
         "time_to_downswitch_s": q.worst(|v| v.time_to_downswitch_s),
         "time_to_recover_s": q.worst(|v| v.time_to_recover_s),
         "downswitch_missed": q.video.iter().any(|v| v.downswitch_missed),
