@@ -20,6 +20,7 @@ pub mod location;
 pub mod packet_tag;
 pub mod participant;
 mod peer;
+pub use peer::Feedback;
 pub mod prom_text;
 pub mod publisher;
 pub mod quality;

@@ -78,6 +78,10 @@ struct Args {
     /// Which subscribers are impaired: all, indices and ranges (0-3,7), or a share (25%).
     #[arg(long, default_value = "all")]
     impair_subscribers: loadtest::impairment::SubscriberSet,
+    /// What the subscribers offer for congestion control and repair: twcc-rtx (a browser's
+    /// set), twcc-no-rtx, or none (no TWCC, NACK or REMB).
+    #[arg(long, default_value = "twcc-rtx")]
+    feedback: loadtest::Feedback,
     /// Which direction of an impaired subscriber's path: down (SFU -> subscriber), up or both.
     #[arg(long, default_value = "down")]
     impair_direction: loadtest::impairment::Direction,
@@ -146,6 +150,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         "seed": args.seed, "impair": args.impair.as_ref().map(|s| s.to_string()),
         "impair_subscribers": format!("{:?}", args.impair_subscribers),
         "impair_direction": format!("{:?}", args.impair_direction).to_lowercase(),
+        "feedback": format!("{:?}", args.feedback),
     });
     let schedule_clock = ScheduleClock::default();
     let schedule = args.impair.clone().map(Arc::new);
@@ -219,6 +224,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
             loss_pct: args.loss,
             seed,
             impairment,
+            feedback: args.feedback,
         };
         config.groups = Arc::clone(&groups);
         let group = (args.groups > 0).then_some(i % args.groups.max(1));

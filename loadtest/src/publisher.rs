@@ -170,7 +170,7 @@ impl Publisher {
         config: &PublisherConfig,
         whereabouts: Arc<Whereabouts>,
     ) -> Result<Publisher, ClientError> {
-        let (pc, mut signals) = peer::build(None).await?;
+        let (pc, mut signals) = peer::build(None, peer::Feedback::default()).await?;
         let mut publications = Vec::new();
         let mut video = None;
         if !config.video.is_empty() {

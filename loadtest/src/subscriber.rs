@@ -24,7 +24,7 @@ use crate::client_error::ClientError;
 use crate::impair_relay::{ImpairRelay, ImpairmentConfig, LinkCounters};
 use crate::location::Whereabouts;
 use crate::packet_tag::{PacketTag, TAG_LEN};
-use crate::peer::{self, PeerSignals};
+use crate::peer::{self, Feedback, PeerSignals};
 use crate::signalling::Signalling;
 use crate::stats::{LatencyHistogram, TrackStats, LONG_GAP};
 use crate::vp8::{self, Vp8Descriptor};
@@ -109,6 +109,8 @@ pub struct SubscriberConfig {
     pub seed: u64,
     /// Route the transport through an impairment relay ([`ImpairRelay`]).
     pub impairment: Option<ImpairmentConfig>,
+    /// What the transport offers for congestion control and repair.
+    pub feedback: Feedback,
 }
 
 impl SubscriberConfig {
@@ -118,6 +120,7 @@ impl SubscriberConfig {
             loss_pct: 0.0,
             seed,
             impairment: None,
+            feedback: Feedback::default(),
         }
     }
 }
@@ -147,7 +150,7 @@ impl Subscriber {
         joined_at: Instant,
     ) -> Result<Subscriber, ClientError> {
         let (tracks_tx, mut tracks_rx) = mpsc::unbounded_channel::<Arc<dyn TrackRemote>>();
-        let (pc, signals) = peer::build(Some(tracks_tx)).await?;
+        let (pc, signals) = peer::build(Some(tracks_tx), config.feedback).await?;
         let relay = match config.impairment.clone() {
             Some(impairment) => Some(ImpairRelay::start(impairment).await?),
             None => None,

@@ -13,7 +13,7 @@ use loadtest::impair_relay::{ImpairmentConfig, ScheduleClock};
 use loadtest::impairment::{Direction, Schedule};
 use loadtest::quality::{video_quality, Timeline, VideoQuality};
 use loadtest::{
-    Participant, ParticipantConfig, PublisherConfig, SubscriberConfig, SubscriberStats,
+    Feedback, Participant, ParticipantConfig, PublisherConfig, SubscriberConfig, SubscriberStats,
 };
 use signalling_proto::MediaKind;
 
@@ -30,6 +30,18 @@ async fn subscriber(
     schedule: Option<&str>,
     seed: u64,
 ) -> (Participant, Option<Instant>) {
+    subscriber_with(server, room, name, schedule, seed, Feedback::default()).await
+}
+
+/// [`subscriber`] offering `feedback`.
+async fn subscriber_with(
+    server: &Server,
+    room: &str,
+    name: &str,
+    schedule: Option<&str>,
+    seed: u64,
+    feedback: Feedback,
+) -> (Participant, Option<Instant>) {
     let clock = ScheduleClock::started_now();
     let start = clock.started_at();
     let impairment = schedule.map(|s| ImpairmentConfig {
@@ -41,6 +53,7 @@ async fn subscriber(
     let config = ParticipantConfig {
         subscriber: SubscriberConfig {
             impairment,
+            feedback,
             ..SubscriberConfig::new(seed)
         },
         ..ParticipantConfig::new(&server.url, room, name)
@@ -114,16 +127,20 @@ fn video_packets(p: &Participant) -> u64 {
         .sum()
 }
 
-// Goal 1: a single-layer 1.5 Mbit/s camera reaches every subscriber on a free link, with no
-// pause: each receives at least 95 % of the video packets the publisher sends over 8 s.
+// Goal 1: a single-layer 1.5 Mbit/s camera reaches every standard subscriber on a free link
+// with no pause (TWCC with RTX, TWCC without RTX, no feedback at all): each receives at least
+// 95 % of the video packets the publisher sends over 8 s. (REMB-only is the aiortc interop
+// stage's: webrtc-rs generates no REMB.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goal1_single_layer_stream_is_not_paused() {
     let server = Server::start().await;
     let publisher = publisher(&server, "g1-free", PublisherConfig::single_layer(0)).await;
+    let kinds = [Feedback::TwccRtx, Feedback::TwccNoRtx, Feedback::None];
     let mut subs = Vec::new();
-    for i in 0..3 {
+    for (i, feedback) in kinds.into_iter().enumerate() {
+        let name = format!("sub-{feedback:?}");
         subs.push(
-            subscriber(&server, "g1-free", &format!("sub-{i}"), None, i)
+            subscriber_with(&server, "g1-free", &name, None, i as u64, feedback)
                 .await
                 .0,
         );
@@ -142,6 +159,7 @@ async fn goal1_single_layer_stream_is_not_paused() {
     let (sent0, got0): (u64, Vec<u64>) = (sent(), subs.iter().map(video_packets).collect());
     tokio::time::sleep(Duration::from_secs(8)).await;
     let sent1 = sent();
+    let mut problems = Vec::new();
     let timeline = Timeline {
         start: Some(start),
         end: Some(Instant::now()),
@@ -150,13 +168,16 @@ async fn goal1_single_layer_stream_is_not_paused() {
     for (i, s) in subs.iter().enumerate() {
         let delivered = (video_packets(s) - got0[i]) as f64 / (sent1 - sent0).max(1) as f64;
         let q = quality(s, &timeline, 0, &[1_500_000]);
-        assert!(
-            delivered >= 0.95 && q.paused_s == 0.0,
-            "sub-{i}: {:.1} % of the video delivered, paused {:.1} s",
-            delivered * 100.0,
-            q.paused_s
-        );
+        if delivered < 0.95 || q.paused_s > 0.0 {
+            problems.push(format!(
+                "{:?}: {:.1} % of the video delivered, paused {:.1} s",
+                kinds[i],
+                delivered * 100.0,
+                q.paused_s
+            ));
+        }
     }
+    assert!(problems.is_empty(), "{problems:?}");
     for s in subs {
         s.close().await;
     }
