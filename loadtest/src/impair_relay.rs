@@ -235,13 +235,11 @@ impl ImpairRelay {
                 kind = rest.split_whitespace().next().map(str::to_owned);
             }
             if let Some(candidate) = text.strip_prefix("a=candidate:") {
-                match self.rewrite_candidate(candidate) {
-                    Some(rewritten) => {
-                        out.push_str("a=candidate:");
-                        out.push_str(&rewritten);
-                        out.push_str(&line[text.len()..]);
-                    }
-                    None => {} // bypasses the relay: left out
+                // A candidate that would bypass the relay is left out.
+                if let Some(rewritten) = self.rewrite_candidate(candidate) {
+                    out.push_str("a=candidate:");
+                    out.push_str(&rewritten);
+                    out.push_str(&line[text.len()..]);
                 }
                 continue;
             }
@@ -300,6 +298,9 @@ impl ImpairRelay {
     }
 }
 
+/// A packet the link holds: (delivery time, arrival order, towards the SFU, bytes).
+type Held = (Instant, u64, bool, Vec<u8>);
+
 /// The relay task's state.
 struct Relay {
     client_side: UdpSocket,
@@ -312,8 +313,7 @@ struct Relay {
     down: LinkModel,
     up: LinkModel,
     config: ImpairmentConfig,
-    /// (delivery time, arrival order, towards the SFU, bytes).
-    queue: BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>>,
+    queue: BinaryHeap<Reverse<Held>>,
     order: u64,
 }
 

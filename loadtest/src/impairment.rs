@@ -282,7 +282,7 @@ fn parse_phase(text: &str) -> Result<Phase, String> {
                 let mean_burst: f64 = len
                     .parse()
                     .map_err(|_| format!("bad burst length {len:?}"))?;
-                if !(mean_burst >= 1.0) {
+                if mean_burst.is_nan() || mean_burst < 1.0 {
                     return Err(format!("burst length must be >= 1, got {len:?}"));
                 }
                 let loss = parse_fraction(loss)?;

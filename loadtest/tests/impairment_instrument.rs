@@ -211,7 +211,7 @@ async fn delay_shows_in_latency() {
     };
     let (free_ms, delayed_ms) = (p50(&free), p50(&delayed));
     assert!(
-        delayed_ms >= 150.0 && delayed_ms < 400.0,
+        (150.0..400.0).contains(&delayed_ms),
         "delayed p50 {delayed_ms} ms"
     );
     assert!(free_ms < 100.0, "unimpaired p50 {free_ms} ms");
