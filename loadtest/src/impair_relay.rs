@@ -222,7 +222,7 @@ impl ImpairRelay {
         &self.counters
     }
 
-    /// Points the offer's media at the relay: the first UDP candidate's address is
+    /// Points the offer's (or a publisher's answer's) media at the relay: the first UDP candidate's address is
     /// remembered as the SFU's and replaced by the relay's; other candidates (TCP, further
     /// UDP addresses) are removed so nothing bypasses the relay. Also learns the SSRC classes.
     pub fn rewrite_offer(&self, sdp: &str) -> Result<String, ClientError> {

@@ -75,6 +75,10 @@ struct Args {
     /// burst=P%/LEN, delay=D, jitter=D, reorder=P%[/D], cap=RATE, queue=D (README).
     #[arg(long)]
     impair: Option<loadtest::impairment::Schedule>,
+    /// Impair the publishers' transports too, with the same schedule (their media is the
+    /// `up` direction: use --impair-direction up or both).
+    #[arg(long)]
+    impair_publishers: bool,
     /// Which subscribers are impaired: all, indices and ranges (0-3,7), or a share (25%).
     #[arg(long, default_value = "all")]
     impair_subscribers: loadtest::impairment::SubscriberSet,
@@ -150,6 +154,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         "seed": args.seed, "impair": args.impair.as_ref().map(|s| s.to_string()),
         "impair_subscribers": format!("{:?}", args.impair_subscribers),
         "impair_direction": format!("{:?}", args.impair_direction).to_lowercase(),
+        "impair_publishers": args.impair_publishers,
         "feedback": format!("{:?}", args.feedback),
     });
     let schedule_clock = ScheduleClock::default();
@@ -220,6 +225,18 @@ async fn run(args: Args) -> Result<(), ClientError> {
             }
             _ => None,
         };
+        let publisher_impairment = match &schedule {
+            Some(schedule) if publishes.is_some() && args.impair_publishers => {
+                impaired.insert(name.clone());
+                Some(ImpairmentConfig {
+                    schedule: Arc::clone(schedule),
+                    direction: args.impair_direction,
+                    seed,
+                    clock: schedule_clock.clone(),
+                })
+            }
+            _ => None,
+        };
         config.subscriber = SubscriberConfig {
             loss_pct: args.loss,
             seed,
@@ -236,11 +253,12 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 move_to(host, &participant, &sessions[g as usize]).await?;
             }
             if let Some((number, video)) = publishes {
-                let publisher = match (video, simulcast) {
+                let mut publisher = match (video, simulcast) {
                     (false, _) => PublisherConfig::audio_only(number),
                     (true, true) => PublisherConfig::simulcast(number),
                     (true, false) => PublisherConfig::single_layer(number),
                 };
+                publisher.impairment = publisher_impairment;
                 participant.publish(&publisher).await?;
             }
             Ok::<_, ClientError>(participant)

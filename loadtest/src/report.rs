@@ -367,7 +367,7 @@ fn render_quality(out: &mut String, run: &RunResult) {
     if let Some(i) = &run.impairment {
         let _ = writeln!(
             out,
-            "\nImpairment ({}, {} subscribers): {}",
+            "\nImpairment ({}, {} participants): {}",
             if i.downlink { "downlink" } else { "uplink" },
             i.subscribers.len(),
             i.schedule

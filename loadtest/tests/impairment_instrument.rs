@@ -220,3 +220,35 @@ async fn delay_shows_in_latency() {
     publisher.close().await;
     server.stop().await;
 }
+
+// A publisher's uplink through the relay (`up`, the media direction for a publisher): the
+// relay drops 5 % (+-2) of what the publisher sends, and the media still reaches a subscriber.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publisher_uplink_can_be_impaired() {
+    let server = Server::start().await;
+    let mut config = PublisherConfig::simulcast(0);
+    config.impairment = Some(ImpairmentConfig {
+        schedule: Arc::new("loss=5%".parse().expect("schedule parses")),
+        direction: Direction::Up,
+        seed: 9,
+        clock: ScheduleClock::started_now(),
+    });
+    let mut publisher = server.join("inst-up", "pub-0", false).await;
+    publisher.publish(&config).await.expect("publishes");
+    let sub = server.join("inst-up", "sub-0", true).await;
+    eventually(&sub, "video and audio", |s| {
+        received(s, MediaKind::Video).0 > 300 && received(s, MediaKind::Audio).0 > 100
+    })
+    .await;
+    let t = publisher
+        .uplink_counters()
+        .expect("an impaired publisher has link counters")
+        .tally();
+    let share = t.up_dropped as f64 / t.up_packets as f64;
+    assert!(t.up_packets > 1000, "{t:?}");
+    assert!((0.03..=0.07).contains(&share), "uplink loss {share}: {t:?}");
+    assert_eq!(t.down_dropped() + t.relay_drops, 0, "{t:?}");
+    sub.close().await;
+    publisher.close().await;
+    server.stop().await;
+}
