@@ -64,6 +64,8 @@ pub struct VideoQuality {
     pub pauses: u32,
     /// Spans over 1 s without a completed frame in the window.
     pub freezes_over_1s: u32,
+    /// Their total length in the window, seconds (includes the paused time).
+    pub frozen_s: f64,
     pub loss_pct: f64,
     pub duplicates: u64,
 }
@@ -182,12 +184,13 @@ pub fn video_quality(
                 q.paused_s += secs(o);
             }
         }
-        q.freezes_over_1s = track
-            .stats
-            .long_frame_gaps
-            .iter()
-            .filter(|g| !overlap(**g, (start, end)).is_zero())
-            .count() as u32;
+        for gap in &track.stats.long_frame_gaps {
+            let o = overlap(*gap, (start, end));
+            if !o.is_zero() {
+                q.freezes_over_1s += 1;
+                q.frozen_s += secs(o);
+            }
+        }
     }
     q
 }

@@ -347,6 +347,7 @@ fn quality_json(q: &SubscriberQuality) -> Value {
         "recover_missed": q.video.iter().any(|v| v.recover_missed),
         "paused_s": q.video.iter().map(|v| v.paused_s).sum::<f64>(),
         "freezes_over_1s": q.video.iter().map(|v| v.freezes_over_1s).sum::<u32>(),
+        "frozen_s": q.video.iter().map(|v| v.frozen_s).sum::<f64>(),
         "switches_per_10s": q.worst(|v| Some(v.switches_per_10s)),
         "steady_switches_per_10s": q.worst(|v| Some(v.steady_switches_per_10s)),
         "video": q.video,
