@@ -42,8 +42,11 @@ pub struct VideoQuality {
     /// Transport connected (or the offer that brought the track, if later) -> first
     /// decodable frame.
     pub first_frame_s: Option<f64>,
-    /// First frame -> first packet of the requested layer.
+    /// First frame -> first packet of the requested spatial layer at the full frame rate
+    /// (every temporal layer).
     pub time_to_requested_s: Option<f64>,
+    /// Temporal level (frame-rate) changes in the window.
+    pub temporal_switches: u32,
     /// Cap start -> first packet of a lower layer than the one at the cap start. `None` when
     /// there was no cap, the layer was already the lowest, or it never went down
     /// (`downswitch_missed`).
@@ -81,6 +84,28 @@ pub fn video_quality(
     layer_bps: &[u32],
     reference: Option<Instant>,
 ) -> VideoQuality {
+    video_quality_at_rate(
+        track,
+        timeline,
+        requested,
+        TOP_TEMPORAL,
+        layer_bps,
+        reference,
+    )
+}
+
+/// The top temporal layer (TID) of the load tester's publishers (three temporal layers).
+pub const TOP_TEMPORAL: u8 = 2;
+
+/// [`video_quality`] with the full frame rate's top TID given.
+pub fn video_quality_at_rate(
+    track: &ReceivedTrack,
+    timeline: &Timeline,
+    requested: Option<u8>,
+    top_temporal: u8,
+    layer_bps: &[u32],
+    reference: Option<Instant>,
+) -> VideoQuality {
     let secs = |d: Duration| d.as_secs_f64();
     let first_frame = track.stats.first_frame_at;
     let mut q = VideoQuality {
@@ -97,11 +122,22 @@ pub fn video_quality(
     };
     let changes = &track.layer_changes;
     let layer_at = |t: Instant| changes.iter().rev().find(|(at, _)| *at <= t).map(|c| c.1);
+    let temporal = &track.temporal_changes;
+    let temporal_at = |t: Instant| temporal.iter().rev().find(|(at, _)| *at <= t).map(|c| c.1);
     if let (Some(first), Some(want)) = (first_frame, requested) {
-        q.time_to_requested_s = changes
+        let mut instants: Vec<Instant> = changes
             .iter()
-            .find(|(_, l)| *l >= want)
-            .map(|(at, _)| secs(at.saturating_duration_since(first)));
+            .chain(temporal.iter())
+            .map(|(at, _)| *at)
+            .collect();
+        instants.sort();
+        q.time_to_requested_s = instants
+            .into_iter()
+            .find(|t| {
+                layer_at(*t).is_some_and(|l| l >= want)
+                    && temporal_at(*t).is_some_and(|l| l >= top_temporal)
+            })
+            .map(|at| secs(at.saturating_duration_since(first)));
     }
 
     if let Some((cap_start, lift, cap_bps)) = timeline.cap {
@@ -167,6 +203,11 @@ pub fn video_quality(
             .filter(|at| in_window(*at))
             .collect();
         q.switches = switches.len() as u32;
+        q.temporal_switches = temporal
+            .iter()
+            .skip(1)
+            .filter(|(at, _)| in_window(*at))
+            .count() as u32;
         q.switches_per_10s = per_10s(switches.len(), window);
         let steady = switches
             .iter()
@@ -229,6 +270,8 @@ mod tests {
                 .iter()
                 .map(|(ms, l)| (t0 + Duration::from_millis(*ms), *l))
                 .collect(),
+            temporal_changes: vec![(t0, 2)],
+            tid_seen: [None; 4],
             packet_gaps: Vec::new(),
         }
     }

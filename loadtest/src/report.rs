@@ -349,6 +349,7 @@ fn quality_json(q: &SubscriberQuality) -> Value {
         "freezes_over_1s": q.video.iter().map(|v| v.freezes_over_1s).sum::<u32>(),
         "frozen_s": q.video.iter().map(|v| v.frozen_s).sum::<f64>(),
         "switches_per_10s": q.worst(|v| Some(v.switches_per_10s)),
+        "temporal_switches": q.video.iter().map(|v| v.temporal_switches).sum::<u32>(),
         "steady_switches_per_10s": q.worst(|v| Some(v.steady_switches_per_10s)),
         "video": q.video,
         "link": q.link,

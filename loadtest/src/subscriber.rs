@@ -48,6 +48,11 @@ pub struct ReceivedTrack {
     /// When each spatial layer began (in sequence order): the first entry is the first
     /// video packet's layer.
     pub layer_changes: Vec<(Instant, u8)>,
+    /// When each temporal layer level began: the highest VP8 TID among the frames of the last
+    /// [`TEMPORAL_WINDOW`] (the frame rate the SFU forwards).
+    pub temporal_changes: Vec<(Instant, u8)>,
+    /// When a frame of each TID last started.
+    pub tid_seen: [Option<Instant>; 4],
     /// Spans longer than [`LONG_GAP`] without any new video packet (the SFU paused the
     /// stream, or everything was lost): (last packet, next packet or the end).
     pub packet_gaps: Vec<(Instant, Instant)>,
@@ -310,6 +315,8 @@ fn count_packet(
         switches: Vec::new(),
         last_spatial: None,
         layer_changes: Vec::new(),
+        temporal_changes: Vec::new(),
+        tid_seen: [None; 4],
         packet_gaps: Vec::new(),
     });
     track.per_spatial[usize::from(tag.spatial & 3)] += 1;
@@ -324,6 +331,7 @@ fn count_packet(
             None if !keyframe_start => track.switches.push((u8::MAX, tag.spatial, false)),
             _ => {}
         }
+        note_temporal(track, &packet.payload, at);
         if track.last_spatial != Some(tag.spatial) {
             track.layer_changes.push((at, tag.spatial));
         }
@@ -347,6 +355,31 @@ fn count_packet(
         stats
             .latency
             .record(Duration::from_micros(now_us.saturating_sub(tag.sent_at_us)));
+    }
+}
+
+/// A VP8 frame's temporal layers arrive interleaved (TID 0, 2, 1, 2 at 30 fps with three
+/// layers): within this window every forwarded TID shows up at least once.
+pub const TEMPORAL_WINDOW: Duration = Duration::from_millis(250);
+
+/// Updates the temporal level of `track` from a video packet that starts a frame.
+fn note_temporal(track: &mut ReceivedTrack, payload: &[u8], at: Instant) {
+    let Some((descriptor, _)) = Vp8Descriptor::parse(payload) else {
+        return;
+    };
+    let (true, Some(tid)) = (descriptor.starts_frame(), descriptor.tid) else {
+        return;
+    };
+    track.tid_seen[usize::from(tid & 3)] = Some(at);
+    let level = (0..4u8)
+        .rev()
+        .find(|t| {
+            track.tid_seen[usize::from(*t)]
+                .is_some_and(|seen| at.saturating_duration_since(seen) <= TEMPORAL_WINDOW)
+        })
+        .unwrap_or(0);
+    if track.temporal_changes.last().map(|c| c.1) != Some(level) {
+        track.temporal_changes.push((at, level));
     }
 }
 

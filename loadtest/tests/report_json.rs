@@ -36,6 +36,8 @@ fn subscriber(lost_every: u16) -> SubscriberStats {
             switches: Vec::new(),
             last_spatial: Some(2),
             layer_changes: vec![(t0, 2)],
+            temporal_changes: vec![(t0, 2)],
+            tid_seen: [None; 4],
             packet_gaps: Vec::new(),
         },
     );
