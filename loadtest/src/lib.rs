@@ -13,12 +13,17 @@
 pub mod client_error;
 pub mod cpu;
 pub mod http_get;
+pub mod impair_relay;
+pub mod impairment;
+pub mod link_model;
 pub mod location;
 pub mod packet_tag;
 pub mod participant;
 mod peer;
+pub use peer::Feedback;
 pub mod prom_text;
 pub mod publisher;
+pub mod quality;
 pub mod report;
 pub mod signalling;
 pub mod stats;

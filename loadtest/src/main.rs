@@ -1,15 +1,16 @@
 //! `loadtest`: many synthetic participants against one SFU, with a live progress line, a final
 //! table and a JSON report (issue 6, PERFORMANCE.md, DECISIONS.md §20).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use loadtest::cpu::{self, MachineTicks};
+use loadtest::impair_relay::{ImpairmentConfig, ScheduleClock};
 use loadtest::location::GroupNumbers;
 use loadtest::prom_text::SfuSample;
-use loadtest::report::{self, RunResult};
+use loadtest::report::{self, ImpairmentRun, RunResult};
 use loadtest::{ClientError, Participant, ParticipantConfig, PublisherConfig, SubscriberConfig};
 use serde_json::json;
 use signalling_proto::{
@@ -68,6 +69,26 @@ struct Args {
     loss: f64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Network impairment of the subscribers' paths, emulated by a seeded UDP relay per
+    /// subscriber, on a schedule from the start of the measured window, e.g.
+    /// "free for 10s, then cap=300kbit for 20s, then free" or "loss=5%". Keys: loss=P%,
+    /// burst=P%/LEN, delay=D, jitter=D, reorder=P%[/D], cap=RATE, queue=D (README).
+    #[arg(long)]
+    impair: Option<loadtest::impairment::Schedule>,
+    /// Impair the publishers' transports too, with the same schedule (their media is the
+    /// `up` direction: use --impair-direction up or both).
+    #[arg(long)]
+    impair_publishers: bool,
+    /// Which subscribers are impaired: all, indices and ranges (0-3,7), or a share (25%).
+    #[arg(long, default_value = "all")]
+    impair_subscribers: loadtest::impairment::SubscriberSet,
+    /// What the subscribers offer for congestion control and repair: twcc-rtx (a browser's
+    /// set), twcc-no-rtx, or none (no TWCC, NACK or REMB).
+    #[arg(long, default_value = "twcc-rtx")]
+    feedback: loadtest::Feedback,
+    /// Which direction of an impaired subscriber's path: down (SFU -> subscriber), up or both.
+    #[arg(long, default_value = "down")]
+    impair_direction: loadtest::impairment::Direction,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -78,20 +99,7 @@ struct Args {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map_or((text, "s"), |i| text.split_at(i));
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("bad duration {text:?}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("bad duration unit in {text:?} (ms, s, m)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    loadtest::impairment::parse_duration(text)
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -143,8 +151,15 @@ async fn run(args: Args) -> Result<(), ClientError> {
         "groups": args.groups, "duration_s": args.duration.as_secs_f64(), "simulcast": simulcast,
         "layout": format!("{:?}", args.layout).to_lowercase(), "join_rate": args.join_rate,
         "move_every_s": args.move_every.map(|d| d.as_secs_f64()), "loss_pct": args.loss,
-        "seed": args.seed,
+        "seed": args.seed, "impair": args.impair.as_ref().map(|s| s.to_string()),
+        "impair_subscribers": format!("{:?}", args.impair_subscribers),
+        "impair_direction": format!("{:?}", args.impair_direction).to_lowercase(),
+        "impair_publishers": args.impair_publishers,
+        "feedback": format!("{:?}", args.feedback),
     });
+    let schedule_clock = ScheduleClock::default();
+    let schedule = args.impair.clone().map(Arc::new);
+    let mut impaired = HashSet::new();
     let groups = GroupNumbers::default();
     let mut failures = Vec::new();
 
@@ -191,9 +206,42 @@ async fn run(args: Args) -> Result<(), ClientError> {
         };
         let mut config = ParticipantConfig::new(&args.url, &args.room, &name);
         config.subscribe = publishes.is_none();
+        let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i));
+        let subscriber_index = i.saturating_sub(args.video_publishers + args.audio_publishers);
+        let impairment = match &schedule {
+            Some(schedule)
+                if publishes.is_none()
+                    && args
+                        .impair_subscribers
+                        .contains(subscriber_index, args.subscribers) =>
+            {
+                impaired.insert(name.clone());
+                Some(ImpairmentConfig {
+                    schedule: Arc::clone(schedule),
+                    direction: args.impair_direction,
+                    seed,
+                    clock: schedule_clock.clone(),
+                })
+            }
+            _ => None,
+        };
+        let publisher_impairment = match &schedule {
+            Some(schedule) if publishes.is_some() && args.impair_publishers => {
+                impaired.insert(name.clone());
+                Some(ImpairmentConfig {
+                    schedule: Arc::clone(schedule),
+                    direction: args.impair_direction,
+                    seed,
+                    clock: schedule_clock.clone(),
+                })
+            }
+            _ => None,
+        };
         config.subscriber = SubscriberConfig {
             loss_pct: args.loss,
-            seed: args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i)),
+            seed,
+            impairment,
+            feedback: args.feedback,
         };
         config.groups = Arc::clone(&groups);
         let group = (args.groups > 0).then_some(i % args.groups.max(1));
@@ -205,11 +253,12 @@ async fn run(args: Args) -> Result<(), ClientError> {
                 move_to(host, &participant, &sessions[g as usize]).await?;
             }
             if let Some((number, video)) = publishes {
-                let publisher = match (video, simulcast) {
+                let mut publisher = match (video, simulcast) {
                     (false, _) => PublisherConfig::audio_only(number),
                     (true, true) => PublisherConfig::simulcast(number),
                     (true, false) => PublisherConfig::single_layer(number),
                 };
+                publisher.impairment = publisher_impairment;
                 participant.publish(&publisher).await?;
             }
             Ok::<_, ClientError>(participant)
@@ -247,9 +296,11 @@ async fn run(args: Args) -> Result<(), ClientError> {
         Some(url) => Some(SfuSample::scrape(url).await?),
         None => None,
     };
+    let (video_sent_at_start, video_received_at_start) = video_snapshot(&members);
     let cpu_before = cpu::process_cpu_seconds();
     let ticks_before = MachineTicks::read();
     let started = Instant::now();
+    schedule_clock.start(started);
     let mut last_progress = (Instant::now(), 0u64);
     let mut next_move = args.move_every.map(|every| started + every);
     let mut mover = 0usize;
@@ -315,6 +366,25 @@ async fn run(args: Args) -> Result<(), ClientError> {
         client_cpu_seconds: client_cpu,
         machine_busy,
         failures,
+        video_sent_at_start,
+        video_received_at_start,
+        window_start: Some(started),
+        window_end: Some(now),
+        impairment: args.impair.clone().map(|schedule| ImpairmentRun {
+            schedule,
+            downlink: args.impair_direction.down(),
+            subscribers: impaired,
+        }),
+        requested_spatial: requested_layers(&members, args.layout, simulcast),
+        layer_bps: if simulcast {
+            PublisherConfig::simulcast(0)
+        } else {
+            PublisherConfig::single_layer(0)
+        }
+        .video
+        .iter()
+        .map(|l| l.bitrate_bps)
+        .collect(),
         ..RunResult::default()
     };
     // Publisher number -> its final group, to tell a track that ended with a move.
@@ -326,6 +396,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         if let Some(counters) = m.participant.send_counters() {
             use std::sync::atomic::Ordering::Relaxed;
             result.packets_sent += counters.packets();
+            result.video_packets_sent += counters.video_packets.load(Relaxed);
             result.late_frames += counters.late_frames.load(Relaxed);
             result.write_errors += counters.write_errors.load(Relaxed);
         }
@@ -405,6 +476,31 @@ async fn move_to(
         .map(drop)
 }
 
+/// The spatial layer of `layout` for the `i`-th video publisher.
+fn layout_layer(layout: Layout, i: usize) -> u8 {
+    match layout {
+        Layout::Speaker if i == 0 => 2,
+        Layout::Speaker => 0,
+        Layout::Grid => 1,
+    }
+}
+
+/// Publisher number -> the layer `layout` requests of it, capped at its top layer.
+fn requested_layers(members: &[Member], layout: Layout, simulcast: bool) -> HashMap<u32, u8> {
+    members
+        .iter()
+        .filter_map(|m| match m.publishes {
+            Some((number, true)) => Some(number),
+            _ => None,
+        })
+        .enumerate()
+        .map(|(i, number)| {
+            let top = if simulcast { 2 } else { 0 };
+            (number, layout_layer(layout, i).min(top))
+        })
+        .collect()
+}
+
 /// Asks each subscriber for the layers of `layout`. Failures are reported, not fatal: a
 /// server without preferences still forwards its default layer.
 async fn apply_layout(members: &[Member], layout: Layout) {
@@ -415,11 +511,7 @@ async fn apply_layout(members: &[Member], layout: Layout) {
         .collect();
     for m in members.iter().filter(|m| m.publishes.is_none()) {
         for (i, publisher) in publishers.iter().enumerate() {
-            let spatial = match layout {
-                Layout::Speaker if i == 0 => 2,
-                Layout::Speaker => 0,
-                Layout::Grid => 1,
-            };
+            let spatial = layout_layer(layout, i);
             let preference = SubscriptionPreference {
                 participant_id: publisher.clone(),
                 stream_id: StreamId::camera(),
@@ -437,6 +529,29 @@ async fn apply_layout(members: &[Member], layout: Layout) {
             }
         }
     }
+}
+
+/// Video packets sent by all publishers, and received per subscriber, so far.
+fn video_snapshot(members: &[Member]) -> (u64, HashMap<String, u64>) {
+    let sent = members
+        .iter()
+        .filter_map(|m| m.participant.send_counters())
+        .map(|c| c.video_packets.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    let received = members
+        .iter()
+        .filter_map(|m| {
+            let stats = m.participant.subscriber_stats()?;
+            let video = stats
+                .tracks
+                .values()
+                .filter(|t| t.kind == signalling_proto::MediaKind::Video)
+                .map(|t| t.stats.packets)
+                .sum();
+            Some((m.name.clone(), video))
+        })
+        .collect();
+    (sent, received)
 }
 
 /// (tracks with packets, packets received, packets lost) over all subscribers.

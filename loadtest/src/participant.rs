@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::client_error::ClientError;
+use crate::impair_relay::LinkCounters;
 use crate::location::{GroupNumbers, Whereabouts};
 use crate::publisher::{Publisher, PublisherConfig, SendCounters};
 use crate::signalling::{fetch_dev_token, Events, Signalling};
@@ -61,10 +62,7 @@ impl ParticipantConfig {
             role: "visitor".to_owned(),
             token: None,
             subscribe: true,
-            subscriber: SubscriberConfig {
-                loss_pct: 0.0,
-                seed: 1,
-            },
+            subscriber: SubscriberConfig::new(1),
             groups: GroupNumbers::default(),
         }
     }
@@ -149,6 +147,12 @@ impl Participant {
     /// What the publisher sent so far (`None` when not publishing).
     pub fn send_counters(&self) -> Option<&Arc<SendCounters>> {
         self.publisher.as_ref().map(Publisher::counters)
+    }
+
+    /// The publisher transport's impairment relay counters (`None`: not publishing through
+    /// one).
+    pub fn uplink_counters(&self) -> Option<&Arc<LinkCounters>> {
+        self.publisher.as_ref().and_then(Publisher::link_counters)
     }
 
     /// A copy of what the subscriber measured (`None` when not subscribing).

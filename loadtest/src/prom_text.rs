@@ -11,12 +11,17 @@ pub const CPU_SECONDS_WHOLE: &str = "process_cpu_seconds_total";
 /// RTP packets the server forwarded to subscribers, one per subscriber copy
 /// (`sfu/src/metrics.rs`). Kept as a constant: the name may change while the media path lands.
 pub const PACKETS_OUT: &str = "sfu_packets_out_total";
+/// Keyframe requests the server sent towards publishers (label `result="sent"`; the throttle
+/// counts what it suppressed as `result="suppressed"`).
+pub const KEYFRAME_REQUESTS: &str = "sfu_keyframe_requests_total";
 
 /// The counters the load tester reads before and after a run.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SfuSample {
     pub cpu_seconds: Option<f64>,
     pub packets_out: Option<f64>,
+    /// [`KEYFRAME_REQUESTS`] with `result="sent"`.
+    pub keyframe_requests_sent: Option<f64>,
 }
 
 impl SfuSample {
@@ -37,6 +42,14 @@ impl SfuSample {
             cpu_seconds: metric_sum(text, CPU_SECONDS)
                 .or_else(|| metric_sum(text, CPU_SECONDS_WHOLE)),
             packets_out: metric_sum(text, PACKETS_OUT),
+            keyframe_requests_sent: metric_sum(
+                &text
+                    .lines()
+                    .filter(|l| l.contains("result=\"sent\""))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                KEYFRAME_REQUESTS,
+            ),
         }
     }
 }

@@ -31,6 +31,7 @@ use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, RTCSession
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::client_error::ClientError;
+use crate::impair_relay::{ImpairRelay, ImpairmentConfig, LinkCounters};
 use crate::location::Whereabouts;
 use crate::packet_tag::PacketTag;
 use crate::peer::{self, PeerSignals};
@@ -72,6 +73,8 @@ pub struct PublisherConfig {
     pub keyframe_interval: Duration,
     /// Publish an Opus-sized microphone track (20 ms, 80-160 bytes).
     pub audio: bool,
+    /// Route the transport through an impairment relay (its `up` direction is the media).
+    pub impairment: Option<ImpairmentConfig>,
 }
 
 impl PublisherConfig {
@@ -95,6 +98,7 @@ impl PublisherConfig {
             temporal_layers: 3,
             keyframe_interval: Duration::from_secs(3),
             audio: true,
+            impairment: None,
         }
     }
 
@@ -142,6 +146,7 @@ pub struct Publisher {
     pc: Arc<dyn PeerConnection>,
     counters: Arc<SendCounters>,
     senders: Vec<JoinHandle<()>>,
+    relay: Option<ImpairRelay>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -170,7 +175,7 @@ impl Publisher {
         config: &PublisherConfig,
         whereabouts: Arc<Whereabouts>,
     ) -> Result<Publisher, ClientError> {
-        let (pc, mut signals) = peer::build(None).await?;
+        let (pc, mut signals) = peer::build(None, peer::Feedback::default()).await?;
         let mut publications = Vec::new();
         let mut video = None;
         if !config.video.is_empty() {
@@ -288,7 +293,15 @@ impl Publisher {
             CommandResult::PublisherOffer(answer) => answer,
             other => return Err(unexpected(CommandName::PublisherOffer, &other)),
         };
-        pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?)
+        let relay = match config.impairment.clone() {
+            Some(impairment) => Some(ImpairRelay::start(impairment).await?),
+            None => None,
+        };
+        let sdp = match &relay {
+            Some(relay) => relay.rewrite_offer(&answer.sdp)?,
+            None => answer.sdp,
+        };
+        pc.set_remote_description(RTCSessionDescription::answer(sdp)?)
             .await?;
         wait_connected(&mut signals).await?;
 
@@ -318,6 +331,7 @@ impl Publisher {
             pc,
             counters,
             senders,
+            relay,
         })
     }
 
@@ -326,12 +340,18 @@ impl Publisher {
         &self.counters
     }
 
+    /// The impairment relay's counters, when the transport is impaired.
+    pub fn link_counters(&self) -> Option<&Arc<LinkCounters>> {
+        self.relay.as_ref().map(ImpairRelay::counters)
+    }
+
     /// Stops sending and closes the transport.
     pub async fn close(self) {
         for sender in &self.senders {
             sender.abort();
         }
         let _ = self.pc.close().await;
+        drop(self.relay);
     }
 }
 

@@ -1,16 +1,55 @@
 //! The run's result: the JSON report (`--json`) and the final table, in the spirit of
 //! `lk load-test`'s (per track, per subscriber, totals).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use signalling_proto::MediaKind;
 
+use crate::impairment::Schedule;
 use crate::prom_text::SfuSample;
+use crate::quality::{self, Timeline, VideoQuality};
 use crate::stats::LatencyHistogram;
 use crate::subscriber::SubscriberStats;
+
+/// The impairment of a run: the schedule and who had it.
+#[derive(Debug, Clone)]
+pub struct ImpairmentRun {
+    pub schedule: Schedule,
+    /// Whether the downlink (SFU -> subscriber) was impaired (else only the uplink).
+    pub downlink: bool,
+    /// Names of the impaired subscribers.
+    pub subscribers: HashSet<String>,
+}
+
+/// The quality figures of one subscriber (issue 13).
+#[derive(Debug, Clone, Default)]
+pub struct SubscriberQuality {
+    pub impaired: bool,
+    pub video: Vec<VideoQuality>,
+    /// Audio loss after repair (sequence gaps the application saw), percent.
+    pub audio_loss_pct: f64,
+    /// Video loss after repair, percent.
+    pub video_loss_pct: f64,
+    pub duplicates: u64,
+    /// Video packets received (first copies).
+    pub video_packets: u64,
+    /// Of the video the publishers sent during the window, the share received (one video
+    /// publisher with one encoding only: with simulcast a subscriber gets one of three).
+    pub video_delivered_pct: Option<f64>,
+    /// Retransmissions the SFU sent per packet the emulated link dropped (video + RTX).
+    pub rtx_per_lost: Option<f64>,
+    pub link: Option<crate::impair_relay::LinkTally>,
+}
+
+impl SubscriberQuality {
+    /// The worst value of `f` over the video tracks; `None` when no track has one.
+    fn worst(&self, f: impl Fn(&VideoQuality) -> Option<f64>) -> Option<f64> {
+        self.video.iter().filter_map(f).reduce(f64::max)
+    }
+}
 
 /// What the run collected, for [`build_json`] and [`render_table`].
 #[derive(Debug, Clone, Default)]
@@ -21,6 +60,12 @@ pub struct RunResult {
     /// (subscriber, publisher, kind) triples that should have received media.
     pub tracks_expected: u64,
     pub packets_sent: u64,
+    /// Video packets the publishers sent (all encodings).
+    pub video_packets_sent: u64,
+    /// At the start of the measured window: video packets sent, and received per subscriber
+    /// name, for the delivered share of the window.
+    pub video_sent_at_start: u64,
+    pub video_received_at_start: HashMap<String, u64>,
     /// Subscribers by name, their stats closed at the end of the run.
     pub subscribers: Vec<(String, SubscriberStats)>,
     pub sfu_before: Option<SfuSample>,
@@ -31,6 +76,14 @@ pub struct RunResult {
     pub write_errors: u64,
     /// Participants that failed to join or publish, with why.
     pub failures: Vec<String>,
+    /// The measured window (also the start of the impairment schedule).
+    pub window_start: Option<Instant>,
+    pub window_end: Option<Instant>,
+    pub impairment: Option<ImpairmentRun>,
+    /// Publisher number -> the spatial layer its subscribers requested (capped at its top).
+    pub requested_spatial: HashMap<u32, u8>,
+    /// Nominal bitrate per spatial layer of the publishers' video.
+    pub layer_bps: Vec<u32>,
 }
 
 /// Totals over every subscriber.
@@ -87,6 +140,90 @@ impl RunResult {
             all.merge(&s.latency);
         }
         all
+    }
+
+    /// The quality figures of one subscriber.
+    pub fn quality(&self, name: &str, s: &SubscriberStats) -> SubscriberQuality {
+        let impaired = self
+            .impairment
+            .as_ref()
+            .is_some_and(|i| i.subscribers.contains(name));
+        let mut timeline = Timeline {
+            start: self.window_start,
+            end: self.window_end,
+            ..Timeline::default()
+        };
+        if let (Some(start), Some(impairment)) = (self.window_start, &self.impairment) {
+            if impaired && impairment.downlink {
+                let schedule = &impairment.schedule;
+                timeline.boundaries = schedule.boundaries().iter().map(|b| start + *b).collect();
+                if let Some((from, to)) = schedule.cap_periods().first() {
+                    let cap = schedule.settings_at(*from).cap_bps.unwrap_or(0);
+                    timeline.cap = Some((start + *from, to.map(|t| start + t), cap));
+                }
+            }
+        }
+        let mut q = SubscriberQuality {
+            impaired,
+            link: s.link.as_ref().map(|l| l.tally()),
+            ..SubscriberQuality::default()
+        };
+        let (mut audio, mut video) = ((0u64, 0u64), (0u64, 0u64));
+        for track in s.tracks.values() {
+            let (lost, expected) = (track.stats.lost(), track.stats.expected());
+            q.duplicates += track.stats.duplicates;
+            match track.kind {
+                MediaKind::Audio => {
+                    audio.0 += lost;
+                    audio.1 += expected;
+                }
+                MediaKind::Video => {
+                    video.0 += lost;
+                    video.1 += expected;
+                    q.video_packets += track.stats.packets;
+                    // The track could have video from the later of: the transport connected,
+                    // the offer that brought it.
+                    let first = track.stats.first_packet_at;
+                    let offer = s
+                        .offers
+                        .iter()
+                        .map(|(at, _)| *at)
+                        .filter(|at| first.is_some_and(|f| *at <= f))
+                        .max();
+                    let reference = match (s.connected_at, offer) {
+                        (Some(c), Some(o)) => Some(c.max(o)),
+                        (c, o) => c.or(o),
+                    };
+                    q.video.push(quality::video_quality(
+                        track,
+                        &timeline,
+                        self.requested_spatial.get(&track.publisher).copied(),
+                        &self.layer_bps,
+                        reference,
+                    ));
+                }
+            }
+        }
+        q.video.sort_by_key(|v| (v.publisher, v.ssrc));
+        let single_stream = self.layer_bps.len() == 1 && self.requested_spatial.len() == 1;
+        if let Some(at_start) = self
+            .video_received_at_start
+            .get(name)
+            .filter(|_| single_stream)
+        {
+            let sent = self
+                .video_packets_sent
+                .saturating_sub(self.video_sent_at_start);
+            let got = q.video_packets.saturating_sub(*at_start);
+            q.video_delivered_pct = (sent > 0).then(|| 100.0 * got as f64 / sent as f64);
+        }
+        q.audio_loss_pct = pct(audio.0, audio.1);
+        q.video_loss_pct = pct(video.0, video.1);
+        q.rtx_per_lost = q.link.as_ref().and_then(|l| {
+            let lost = l.video_dropped + l.rtx_dropped;
+            (lost > 0).then(|| l.rtx_packets as f64 / lost as f64)
+        });
+        q
     }
 
     fn join_ms(&self) -> Vec<f64> {
@@ -148,6 +285,7 @@ pub fn build_json(run: &RunResult) -> Value {
                 "join_ms": s.join_time.map(|d| d.as_secs_f64() * 1000.0),
                 "latency_p99_ms": s.latency.quantile_ms(0.99),
                 "cross_group_packets": s.cross_group_packets,
+                "quality": quality_json(&run.quality(name, s)),
             })
         })
         .collect();
@@ -176,16 +314,45 @@ pub fn build_json(run: &RunResult) -> Value {
             "cpu_seconds": sfu_cpu,
             "packets_out": sfu_out,
             "packets_out_per_cpu_second": per_cpu,
+            "keyframe_requests_sent": delta(run.sfu_before, run.sfu_after, |s| s.keyframe_requests_sent),
         },
         "client": {
             "cpu_seconds": run.client_cpu_seconds,
             "cpu_cores": run.client_cpu_seconds.filter(|_| secs > 0.0).map(|c| c / secs),
             "machine_busy": run.machine_busy,
             "late_frames": run.late_frames,
+            "video_packets_sent": run.video_packets_sent,
             "write_errors": run.write_errors,
         },
         "failures": run.failures,
         "subscribers": subscribers,
+    })
+}
+
+fn quality_json(q: &SubscriberQuality) -> Value {
+    json!({
+        "impaired": q.impaired,
+        "audio_loss_pct": q.audio_loss_pct,
+        "video_loss_pct": q.video_loss_pct,
+        "duplicates": q.duplicates,
+        "rtx_per_lost": q.rtx_per_lost,
+        "video_packets": q.video_packets,
+        "video_delivered_pct": q.video_delivered_pct,
+        "first_frame_s": q.worst(|v| v.first_frame_s),
+        "time_to_requested_s": q.worst(|v| v.time_to_requested_s),
+        "time_to_fit_s": q.worst(|v| v.time_to_fit_s),
+        "time_to_downswitch_s": q.worst(|v| v.time_to_downswitch_s),
+        "time_to_recover_s": q.worst(|v| v.time_to_recover_s),
+        "downswitch_missed": q.video.iter().any(|v| v.downswitch_missed),
+        "recover_missed": q.video.iter().any(|v| v.recover_missed),
+        "paused_s": q.video.iter().map(|v| v.paused_s).sum::<f64>(),
+        "freezes_over_1s": q.video.iter().map(|v| v.freezes_over_1s).sum::<u32>(),
+        "frozen_s": q.video.iter().map(|v| v.frozen_s).sum::<f64>(),
+        "switches_per_10s": q.worst(|v| Some(v.switches_per_10s)),
+        "temporal_switches": q.video.iter().map(|v| v.temporal_switches).sum::<u32>(),
+        "steady_switches_per_10s": q.worst(|v| Some(v.steady_switches_per_10s)),
+        "video": q.video,
+        "link": q.link,
     })
 }
 
@@ -194,6 +361,58 @@ fn pct(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         100.0 * part as f64 / whole as f64
+    }
+}
+
+/// The quality table (issue 13): per subscriber, the worst of its video tracks.
+fn render_quality(out: &mut String, run: &RunResult) {
+    if let Some(i) = &run.impairment {
+        let _ = writeln!(
+            out,
+            "\nImpairment ({}, {} participants): {}",
+            if i.downlink { "downlink" } else { "uplink" },
+            i.subscribers.len(),
+            i.schedule
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nQuality      | Imp | 1st frame s | down s | recover s | sw/10s | paused s | freeze>1s | audio loss | video loss | rtx/lost | dup | link drops"
+    );
+    let f = |v: Option<f64>, missed: bool| match (v, missed) {
+        (_, true) => "never".to_owned(),
+        (Some(v), false) => format!("{v:.2}"),
+        (None, false) => "-".to_owned(),
+    };
+    for (name, s) in &run.subscribers {
+        let q = run.quality(name, s);
+        let _ = writeln!(
+            out,
+            "{:<12} | {:>3} | {:>11} | {:>6} | {:>9} | {:>6.2} | {:>8.1} | {:>9} | {:>9.2}% | {:>9.2}% | {:>8} | {:>3} | {}",
+            name,
+            if q.impaired { "yes" } else { "no" },
+            f(q.worst(|v| v.first_frame_s), false),
+            f(
+                q.worst(|v| v.time_to_downswitch_s),
+                q.video.iter().any(|v| v.downswitch_missed)
+            ),
+            f(
+                q.worst(|v| v.time_to_recover_s),
+                q.video.iter().any(|v| v.recover_missed)
+            ),
+            q.worst(|v| Some(v.switches_per_10s)).unwrap_or(0.0),
+            q.video.iter().map(|v| v.paused_s).sum::<f64>(),
+            q.video.iter().map(|v| v.freezes_over_1s).sum::<u32>(),
+            q.audio_loss_pct,
+            q.video_loss_pct,
+            f(q.rtx_per_lost, false),
+            q.duplicates,
+            q.link.as_ref().map_or("-".to_owned(), |l| format!(
+                "{} (+{} relay)",
+                l.down_dropped() + l.up_dropped,
+                l.relay_drops
+            )),
+        );
     }
 }
 
@@ -260,6 +479,14 @@ pub fn render_table(run: &RunResult) -> String {
                 .quantile_ms(0.99)
                 .map_or("-".to_owned(), |v| format!("{v:.1}")),
         );
+    }
+    if run
+        .subscribers
+        .iter()
+        .any(|(_, s)| s.tracks.values().any(|t| t.kind == MediaKind::Video))
+        || run.impairment.is_some()
+    {
+        render_quality(&mut out, run);
     }
     let t = run.totals();
     let report = build_json(run);

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 /// stats definition uses a comparable threshold of a few frame intervals).
 pub const FREEZE_GAP: Duration = Duration::from_millis(500);
 
+/// A video gap longer than this is a pause (no packets) or a long freeze (no frames) in the
+/// impairment report (issue 13's "freezes > 1 s", "paused seconds").
+pub const LONG_GAP: Duration = Duration::from_secs(1);
+
 /// How far back duplicates are recognised, in sequence numbers.
 const DUP_WINDOW: u64 = 4096;
 
@@ -32,6 +36,12 @@ pub struct TrackStats {
     pub keyframe_wait: Option<Duration>,
     pub first_packet_at: Option<Instant>,
     pub last_packet_at: Option<Instant>,
+    /// The first frame completed at or after the first keyframe start: the first decodable
+    /// frame.
+    pub first_frame_at: Option<Instant>,
+    /// Every span longer than [`LONG_GAP`] without a completed frame: (last frame, next frame
+    /// or the end of the measurement).
+    pub long_frame_gaps: Vec<(Instant, Instant)>,
     is_video: bool,
     first_seq: Option<u64>,
     max_seq: u64,
@@ -54,6 +64,8 @@ impl TrackStats {
             keyframe_wait: None,
             first_packet_at: None,
             last_packet_at: None,
+            first_frame_at: None,
+            long_frame_gaps: Vec::new(),
             is_video,
             first_seq: None,
             max_seq: 0,
@@ -100,6 +112,9 @@ impl TrackStats {
         }
         if marker {
             self.frames += 1;
+            if self.first_frame_at.is_none() && self.keyframe_wait.is_some() {
+                self.first_frame_at = Some(at);
+            }
             self.note_frame_gap(at);
             self.last_frame_at = Some(at);
         }
@@ -139,6 +154,9 @@ impl TrackStats {
     fn note_frame_gap(&mut self, at: Instant) {
         if let Some(last) = self.last_frame_at {
             let gap = at.saturating_duration_since(last);
+            if gap > LONG_GAP {
+                self.long_frame_gaps.push((last, at));
+            }
             if gap > FREEZE_GAP {
                 self.freezes += 1;
                 self.freeze_time += gap;

@@ -18,14 +18,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::debug;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, RTCSessionDescription};
 
 use crate::client_error::ClientError;
+use crate::impair_relay::{ImpairRelay, ImpairmentConfig, LinkCounters};
 use crate::location::Whereabouts;
 use crate::packet_tag::{PacketTag, TAG_LEN};
-use crate::peer::{self, PeerSignals};
+use crate::peer::{self, Feedback, PeerSignals};
 use crate::signalling::Signalling;
-use crate::stats::{LatencyHistogram, TrackStats};
+use crate::stats::{LatencyHistogram, TrackStats, LONG_GAP};
 use crate::vp8::{self, Vp8Descriptor};
 use crate::wall_clock::unix_micros;
 
@@ -44,6 +45,17 @@ pub struct ReceivedTrack {
     pub switches: Vec<(u8, u8, bool)>,
     /// The spatial layer of the last video packet.
     pub last_spatial: Option<u8>,
+    /// When each spatial layer began (in sequence order): the first entry is the first
+    /// video packet's layer.
+    pub layer_changes: Vec<(Instant, u8)>,
+    /// When each temporal layer level began: the highest VP8 TID among the frames of the last
+    /// [`TEMPORAL_WINDOW`] (the frame rate the SFU forwards).
+    pub temporal_changes: Vec<(Instant, u8)>,
+    /// When a frame of each TID last started.
+    pub tid_seen: [Option<Instant>; 4],
+    /// Spans longer than [`LONG_GAP`] without any new video packet (the SFU paused the
+    /// stream, or everything was lost): (last packet, next packet or the end).
+    pub packet_gaps: Vec<(Instant, Instant)>,
 }
 
 /// Everything one subscriber measured.
@@ -68,6 +80,10 @@ pub struct SubscriberStats {
     pub ended: Vec<(Option<u32>, Instant)>,
     /// Every server offer received: when, and how many of its media m-lines are open.
     pub offers: Vec<(Instant, usize)>,
+    /// When the subscriber transport first reached `connected`.
+    pub connected_at: Option<Instant>,
+    /// The impairment relay's counters, when this subscriber's path is impaired.
+    pub link: Option<Arc<LinkCounters>>,
 }
 
 impl SubscriberStats {
@@ -78,6 +94,13 @@ impl SubscriberStats {
         for track in self.tracks.values_mut() {
             if still_heard(track.publisher) {
                 track.stats.finish(now);
+                if let Some(last) = track.stats.last_packet_at {
+                    if track.kind == MediaKind::Video
+                        && now.saturating_duration_since(last) > LONG_GAP
+                    {
+                        track.packet_gaps.push((last, now));
+                    }
+                }
             }
         }
     }
@@ -89,6 +112,22 @@ pub struct SubscriberConfig {
     /// Percentage (0-100) of received packets to drop before counting (seeded).
     pub loss_pct: f64,
     pub seed: u64,
+    /// Route the transport through an impairment relay ([`ImpairRelay`]).
+    pub impairment: Option<ImpairmentConfig>,
+    /// What the transport offers for congestion control and repair.
+    pub feedback: Feedback,
+}
+
+impl SubscriberConfig {
+    /// No loss, no impairment.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            loss_pct: 0.0,
+            seed,
+            impairment: None,
+            feedback: Feedback::default(),
+        }
+    }
 }
 
 /// A subscriber transport and the tasks reading its tracks.
@@ -97,6 +136,8 @@ pub struct Subscriber {
     signals: PeerSignals,
     stats: Arc<Mutex<SubscriberStats>>,
     reader: JoinHandle<()>,
+    watcher: JoinHandle<()>,
+    relay: Option<ImpairRelay>,
 }
 
 impl std::fmt::Debug for Subscriber {
@@ -114,8 +155,26 @@ impl Subscriber {
         joined_at: Instant,
     ) -> Result<Subscriber, ClientError> {
         let (tracks_tx, mut tracks_rx) = mpsc::unbounded_channel::<Arc<dyn TrackRemote>>();
-        let (pc, signals) = peer::build(Some(tracks_tx)).await?;
-        let stats = Arc::new(Mutex::new(SubscriberStats::default()));
+        let (pc, signals) = peer::build(Some(tracks_tx), config.feedback).await?;
+        let relay = match config.impairment.clone() {
+            Some(impairment) => Some(ImpairRelay::start(impairment).await?),
+            None => None,
+        };
+        let stats = Arc::new(Mutex::new(SubscriberStats {
+            link: relay.as_ref().map(|r| Arc::clone(r.counters())),
+            ..SubscriberStats::default()
+        }));
+        let mut state = signals.state.clone();
+        let watcher_stats = Arc::clone(&stats);
+        let watcher = tokio::spawn(async move {
+            if state
+                .wait_for(|s| *s == RTCPeerConnectionState::Connected)
+                .await
+                .is_ok()
+            {
+                lock(&watcher_stats).connected_at = Some(Instant::now());
+            }
+        });
         let reader_stats = Arc::clone(&stats);
         let reader = tokio::spawn(async move {
             let mut n = 0u64;
@@ -137,6 +196,8 @@ impl Subscriber {
             signals,
             stats,
             reader,
+            watcher,
+            relay,
         })
     }
 
@@ -149,8 +210,12 @@ impl Subscriber {
         lock(&self.stats)
             .offers
             .push((Instant::now(), open_m_lines(&offer.sdp)));
+        let sdp = match &self.relay {
+            Some(relay) => relay.rewrite_offer(&offer.sdp)?,
+            None => offer.sdp,
+        };
         self.pc
-            .set_remote_description(RTCSessionDescription::offer(offer.sdp)?)
+            .set_remote_description(RTCSessionDescription::offer(sdp)?)
             .await?;
         let answer = self.pc.create_answer(None).await?;
         self.pc.set_local_description(answer).await?;
@@ -183,7 +248,9 @@ impl Subscriber {
     /// Closes the transport.
     pub async fn close(self) {
         self.reader.abort();
+        self.watcher.abort();
         let _ = self.pc.close().await;
+        drop(self.relay);
     }
 }
 
@@ -247,6 +314,10 @@ fn count_packet(
         per_spatial: [0; 4],
         switches: Vec::new(),
         last_spatial: None,
+        layer_changes: Vec::new(),
+        temporal_changes: Vec::new(),
+        tid_seen: [None; 4],
+        packet_gaps: Vec::new(),
     });
     track.per_spatial[usize::from(tag.spatial & 3)] += 1;
     // Layer switches are read from packets in sequence order only: a retransmission (RTX after
@@ -260,7 +331,16 @@ fn count_packet(
             None if !keyframe_start => track.switches.push((u8::MAX, tag.spatial, false)),
             _ => {}
         }
+        note_temporal(track, &packet.payload, at);
+        if track.last_spatial != Some(tag.spatial) {
+            track.layer_changes.push((at, tag.spatial));
+        }
         track.last_spatial = Some(tag.spatial);
+        if let Some(last) = track.stats.last_packet_at {
+            if at.saturating_duration_since(last) > LONG_GAP {
+                track.packet_gaps.push((last, at));
+            }
+        }
     }
     let first_copy = track.stats.handle_packet(
         packet.header.sequence_number,
@@ -275,6 +355,31 @@ fn count_packet(
         stats
             .latency
             .record(Duration::from_micros(now_us.saturating_sub(tag.sent_at_us)));
+    }
+}
+
+/// A VP8 frame's temporal layers arrive interleaved (TID 0, 2, 1, 2 at 30 fps with three
+/// layers): within this window every forwarded TID shows up at least once.
+pub const TEMPORAL_WINDOW: Duration = Duration::from_millis(250);
+
+/// Updates the temporal level of `track` from a video packet that starts a frame.
+fn note_temporal(track: &mut ReceivedTrack, payload: &[u8], at: Instant) {
+    let Some((descriptor, _)) = Vp8Descriptor::parse(payload) else {
+        return;
+    };
+    let (true, Some(tid)) = (descriptor.starts_frame(), descriptor.tid) else {
+        return;
+    };
+    track.tid_seen[usize::from(tid & 3)] = Some(at);
+    let level = (0..4u8)
+        .rev()
+        .find(|t| {
+            track.tid_seen[usize::from(*t)]
+                .is_some_and(|seen| at.saturating_duration_since(seen) <= TEMPORAL_WINDOW)
+        })
+        .unwrap_or(0);
+    if track.temporal_changes.last().map(|c| c.1) != Some(level) {
+        track.temporal_changes.push((at, level));
     }
 }
 

@@ -35,6 +35,10 @@ fn subscriber(lost_every: u16) -> SubscriberStats {
             per_spatial: [0, 0, 100, 0],
             switches: Vec::new(),
             last_spatial: Some(2),
+            layer_changes: vec![(t0, 2)],
+            temporal_changes: vec![(t0, 2)],
+            tid_seen: [None; 4],
+            packet_gaps: Vec::new(),
         },
     );
     s.latency.record(Duration::from_micros(1500));
@@ -77,6 +81,17 @@ fn report_has_the_documented_shape() {
         "/sfu/packets_out_per_cpu_second",
         "/client/cpu_seconds",
         "/client/machine_busy",
+        "/subscribers/0/quality/audio_loss_pct",
+        "/subscribers/0/quality/video_loss_pct",
+        "/subscribers/0/quality/first_frame_s",
+        "/subscribers/0/quality/time_to_downswitch_s",
+        "/subscribers/0/quality/time_to_recover_s",
+        "/subscribers/0/quality/switches_per_10s",
+        "/subscribers/0/quality/paused_s",
+        "/subscribers/0/quality/freezes_over_1s",
+        "/subscribers/0/quality/rtx_per_lost",
+        "/subscribers/0/quality/duplicates",
+        "/subscribers/0/quality/video/0/time_to_fit_s",
     ] {
         assert!(json.pointer(path).is_some(), "{path} missing in {json:#}");
     }
@@ -85,7 +100,10 @@ fn report_has_the_documented_shape() {
     assert_eq!(json["packets"]["lost_pct"], 5.0);
     assert_eq!(json["latency_ms"]["p99"], 1.55);
     assert_eq!(json["sfu"]["packets_out"], Value::Null);
-    assert!(render_table(&run()).contains("publisher-0/video"));
+    assert_eq!(json["subscribers"][1]["quality"]["video_loss_pct"], 10.0);
+    let table = render_table(&run());
+    assert!(table.contains("publisher-0/video"));
+    assert!(table.contains("Quality"), "{table}");
 }
 
 // The SFU figures are deltas of the scrapes, and the ratio is packets out per CPU-second; a
