@@ -110,6 +110,14 @@ async fn healthz_and_readyz_answer_ok_while_serving() {
 #[tokio::test]
 async fn metrics_scrape_passes_promtool() {
     let server = TestServer::start(Config::ephemeral()).await;
+    // The counter has the kernel's tick resolution (10 ms): a test process that has not yet
+    // used a whole tick reads 0 however well the counter is fed, so use one first.
+    for _ in 0..1_000_000 {
+        if cpu_ticks_of_this_process() > 0 {
+            break;
+        }
+        std::hint::black_box((0..10_000u64).sum::<u64>());
+    }
     let (status, text) = server.get("/metrics").await;
     assert_eq!(status, 200);
     assert!(text.contains("sfu_packets_out_total"), "{text}");
@@ -123,6 +131,16 @@ async fn metrics_scrape_passes_promtool() {
     if let Err(complaint) = sfu::metrics::promtool_check(&text) {
         panic!("promtool: {complaint}");
     }
+}
+
+/// utime + stime of this process in clock ticks (proc(5), fields 14 and 15 of /proc/self/stat;
+/// the fields after the command name, which may itself hold spaces, counted from its ")").
+fn cpu_ticks_of_this_process() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat is readable");
+    let after_comm = &stat[stat.rfind(')').expect("stat has the command in parentheses") + 2..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    // After ")" the first field is the state (field 3), so utime (14) is index 11.
+    fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
 }
 
 // With no drain grace, `run` returns Ok soon after the shutdown future resolves, and the port
