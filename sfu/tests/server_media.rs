@@ -515,3 +515,110 @@ async fn subscriber_m_lines_carry_the_msid_of_subscriptions_changed() {
     }
     still_serves(&mut host).await;
 }
+
+/// Answers a `subscriber_offer` for `subscriber` if one arrives within 2 ms.
+async fn answer_any_offer(client: &mut Client, subscriber: &mut Subscriber) {
+    let offered =
+        tokio::time::timeout(Duration::from_millis(2), client.event("subscriber_offer")).await;
+    let Ok(offer) = offered else {
+        return;
+    };
+    let data = &offer["data"];
+    let sdp = data["sdp"].as_str().expect("offer sdp");
+    let offer = SdpOffer::from_sdp_string(sdp).expect("server offer parses");
+    let answer = subscriber
+        .client
+        .rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .expect("the subscriber accepts the offer");
+    let answered = client
+        .call(
+            "subscriber_answer",
+            json!({"sdp": answer.to_sdp_string(), "version": data["version"]}),
+        )
+        .await;
+    ok_result(&answered);
+}
+
+/// Publishes a single-layer camera for `client` and returns the connected-to-be publisher.
+async fn start_publishing(client: &mut Client) -> Publisher {
+    let (mut publisher, offer, pending) = Publisher::new(false);
+    let answer = client
+        .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
+        .await;
+    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
+    publisher
+        .client
+        .rtc
+        .sdp_api()
+        .accept_answer(
+            pending,
+            SdpAnswer::from_sdp_string(sdp).expect("answer parses"),
+        )
+        .expect("publisher accepts the answer");
+    publisher
+}
+
+// Two rooms on one shard (`--shards 1`): participant ids are counted per room, so room B's
+// first participant has the same id as room A's. Each room's host publishes and each room's
+// visitor receives its own host's media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rooms_on_one_shard_each_carry_their_own_media() {
+    peer_support::init_log();
+    let config = sfu::Config {
+        shards: std::num::NonZeroUsize::MIN,
+        ..sfu::Config::ephemeral()
+    };
+    let server = TestServer::start_with(config).await;
+    let mut host_a = server.client().await;
+    let id_a = self_id(&host_a.join("media-9a", "host", Role::Host).await);
+    let mut host_b = server.client().await;
+    let id_b = self_id(&host_b.join("media-9b", "host", Role::Host).await);
+    // The collision this test is about: both rooms' first participants share an id.
+    assert_eq!(id_a, id_b);
+    let mut visitor_a = server.client().await;
+    visitor_a.join("media-9a", "ada", Role::Visitor).await;
+    let mut visitor_b = server.client().await;
+    visitor_b.join("media-9b", "bob", Role::Visitor).await;
+
+    let mut publishers = [
+        start_publishing(&mut host_a).await,
+        start_publishing(&mut host_b).await,
+    ];
+    let mut subscribers = [(); 2].map(|()| Subscriber {
+        client: Peer::new(),
+        streams: BTreeMap::new(),
+    });
+    let until = peer_support::now() + Duration::from_secs(15);
+    let has_media = |s: &Subscriber| s.count(RtcCodec::Opus) >= 25 && s.count(RtcCodec::Vp8) >= 15;
+    while !subscribers.iter().all(has_media) {
+        assert!(
+            peer_support::now() < until,
+            "no media at a visitor: publishers connected {:?}, visitors connected {:?}, \
+             (audio, video) {:?}",
+            publishers.each_ref().map(|p| p.client.connected),
+            subscribers.each_ref().map(|s| s.client.connected),
+            subscribers
+                .each_ref()
+                .map(|s| (s.count(RtcCodec::Opus), s.count(RtcCodec::Vp8))),
+        );
+        for p in &mut publishers {
+            p.step(false);
+        }
+        for s in &mut subscribers {
+            s.step();
+        }
+        answer_any_offer(&mut visitor_a, &mut subscribers[0]).await;
+        answer_any_offer(&mut visitor_b, &mut subscribers[1]).await;
+    }
+    for s in &subscribers {
+        assert_eq!(s.streams.len(), 2, "one audio and one video stream each");
+    }
+    let (_, metrics) = http_get(server.addr, "/metrics").await;
+    let value = |name: &str| sample(&metrics, name).unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(value(r#"sfu_publications{kind="camera"}"#), 2.0);
+    assert_eq!(value(r#"sfu_subscriptions{kind="camera"}"#), 2.0);
+    still_serves(&mut host_a).await;
+    still_serves(&mut host_b).await;
+}

@@ -17,7 +17,8 @@ use sfu::core::{
     ForwardingPolicy, Location, MediaKind, Member, ParticipantId, PublicationId, StreamRef,
 };
 use sfu::shard::{
-    self, ForwardingChange, RoomId, ShardConfig, ShardEvent, ShardEvents, ShardHandle, Transport,
+    self, ForwardingChange, RoomId, ShardConfig, ShardError, ShardEvent, ShardEvents, ShardHandle,
+    Transport,
 };
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as RtcCodec;
@@ -97,21 +98,23 @@ fn policy(members: &[ParticipantId]) -> ForwardingPolicy {
 
 async fn negotiate_subscriber(
     handle: &ShardHandle,
+    room: RoomId,
     participant: ParticipantId,
     publications: Vec<PublicationId>,
 ) -> (Subscriber, usize) {
-    negotiate_subscriber_with(handle, participant, publications, Feedback::Full).await
+    negotiate_subscriber_with(handle, room, participant, publications, Feedback::Full).await
 }
 
 async fn negotiate_subscriber_with(
     handle: &ShardHandle,
+    room: RoomId,
     participant: ParticipantId,
     publications: Vec<PublicationId>,
     feedback: Feedback,
 ) -> (Subscriber, usize) {
     let mut client = Client::with_feedback(feedback);
     let offer = handle
-        .update_subscriptions(participant, publications, Vec::new())
+        .update_subscriptions(room, participant, publications, Vec::new())
         .await
         .expect("update_subscriptions")
         .expect("a subscriber offer");
@@ -122,7 +125,7 @@ async fn negotiate_subscriber_with(
         .accept_offer(offer)
         .expect("client accepts the server offer");
     let subscribed = handle
-        .subscriber_answer(participant, answer.to_sdp_string())
+        .subscriber_answer(room, participant, answer.to_sdp_string())
         .await
         .expect("subscriber_answer");
     (
@@ -154,10 +157,15 @@ fn shard_config() -> ShardConfig {
     )
 }
 
-async fn publish(handle: &ShardHandle, participant: ParticipantId, simulcast: bool) -> Publisher {
+async fn publish(
+    handle: &ShardHandle,
+    room: RoomId,
+    participant: ParticipantId,
+    simulcast: bool,
+) -> Publisher {
     let (mut publisher, offer, pending) = Publisher::new(simulcast);
     let answer = handle
-        .publisher_offer(participant, offer.to_sdp_string(), Vec::new())
+        .publisher_offer(room, participant, offer.to_sdp_string(), Vec::new())
         .await
         .expect("publisher_offer");
     if simulcast {
@@ -197,7 +205,7 @@ async fn media_flows_from_publisher_to_two_subscribers() {
         .expect("policy installs");
     assert_eq!(version, 1);
 
-    let publisher = publish(&handle, p1, true).await;
+    let publisher = publish(&handle, room, p1, true).await;
     let mut world = World {
         publisher,
         subscribers: Vec::new(),
@@ -240,7 +248,7 @@ async fn media_flows_from_publisher_to_two_subscribers() {
         publications[&StreamRef::CAMERA_VIDEO],
     ];
     for p in [p2, p3] {
-        let (sub, n) = negotiate_subscriber(&handle, p, wanted.clone()).await;
+        let (sub, n) = negotiate_subscriber(&handle, room, p, wanted.clone()).await;
         assert_eq!(n, 2, "both m-lines answered");
         world.subscribers.push(sub);
     }
@@ -369,7 +377,7 @@ async fn media_flows_from_publisher_to_two_subscribers() {
     }
 
     // Removing the publisher ends its publications and every subscription to them.
-    handle.remove_participant(p1).await.expect("leave");
+    handle.remove_participant(room, p1).await.expect("leave");
     let stats = handle.stats().await.expect("stats");
     assert_eq!(
         (stats.publications, stats.subscriptions),
@@ -385,7 +393,182 @@ async fn media_flows_from_publisher_to_two_subscribers() {
         .count();
     assert_eq!(ended, 4);
     for p in [p2, p3] {
-        handle.remove_participant(p).await.expect("leave");
+        handle.remove_participant(room, p).await.expect("leave");
+    }
+    let stats = handle.stats().await.expect("stats");
+    assert_eq!(
+        (stats.rooms, stats.participants, stats.peers),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.peers_failed, 0, "{stats:?}");
+    handle.shutdown().await.expect("shutdown");
+}
+
+/// Two rooms' peers on one shard, driven together.
+struct TwoRooms {
+    publishers: Vec<Publisher>,
+    subscribers: Vec<Subscriber>,
+    events: ShardEvents,
+    seen: Vec<ShardEvent>,
+    handle: ShardHandle,
+}
+
+impl TwoRooms {
+    async fn eventually(&mut self, what: &str, mut done: impl FnMut(&TwoRooms) -> bool) {
+        let until = now() + DEADLINE;
+        while !done(self) {
+            if now() >= until {
+                let stats = self.handle.stats().await;
+                panic!(
+                    "timed out waiting for {what}; shard: {stats:?}; events: {:?}",
+                    self.seen
+                );
+            }
+            for p in &mut self.publishers {
+                p.step(false);
+            }
+            for s in &mut self.subscribers {
+                s.step();
+            }
+            while let Ok(e) = self.events.try_recv() {
+                self.seen.push(e);
+            }
+            // Pacing only: the shard runs on its own thread.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// The publications announced in `room`.
+    fn publications(&self, room: RoomId) -> Vec<PublicationId> {
+        self.seen
+            .iter()
+            .filter_map(|e| match e {
+                ShardEvent::PublicationAdded {
+                    room: r,
+                    publication,
+                    ..
+                } if *r == room => Some(*publication),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+// Participant ids are counted per room, so two rooms on one shard each have a `p1` and a `p2`:
+// the shard keeps them apart. Each room's subscriber gets its own room's publisher's audio and
+// video, and taking room A's publisher away ends only room A's subscriptions while room B's
+// media keeps flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rooms_with_the_same_participant_ids_share_a_shard() {
+    init_log();
+    let (handle, events) = shard::spawn(shard_config()).expect("shard starts");
+    let (room_a, room_b) = (RoomId(11), RoomId(12));
+    let (p1, p2) = (ParticipantId(1), ParticipantId(2));
+    for room in [room_a, room_b] {
+        for p in [p1, p2] {
+            handle.add_participant(room, p).await.expect("join");
+        }
+        handle
+            .install_policy(room, policy(&[p1, p2]))
+            .await
+            .expect("policy installs");
+    }
+    let mut world = TwoRooms {
+        publishers: vec![
+            publish(&handle, room_a, p1, false).await,
+            publish(&handle, room_b, p1, false).await,
+        ],
+        subscribers: Vec::new(),
+        events,
+        seen: Vec::new(),
+        handle: handle.clone(),
+    };
+    world
+        .eventually("two publications in each room", |w| {
+            w.publications(room_a).len() == 2 && w.publications(room_b).len() == 2
+        })
+        .await;
+    for e in &world.seen {
+        if let ShardEvent::PublicationAdded { participant, .. } = e {
+            assert_eq!(*participant, p1);
+        }
+    }
+    for room in [room_a, room_b] {
+        let (sub, n) = negotiate_subscriber(&handle, room, p2, world.publications(room)).await;
+        assert_eq!(n, 2, "{room}: both m-lines answered");
+        world.subscribers.push(sub);
+    }
+    world
+        .eventually("audio and video at both rooms' subscribers", |w| {
+            w.subscribers.iter().all(|s| {
+                s.client.connected && s.count(RtcCodec::Opus) >= 50 && s.count(RtcCodec::Vp8) >= 30
+            })
+        })
+        .await;
+    for room in [room_a, room_b] {
+        for transport in [Transport::Publisher, Transport::Subscriber] {
+            let connected = world.seen.iter().any(|e| {
+                *e == ShardEvent::TransportConnected {
+                    room,
+                    participant: if transport == Transport::Publisher {
+                        p1
+                    } else {
+                        p2
+                    },
+                    transport,
+                }
+            });
+            assert!(connected, "{room} {transport:?} never connected");
+        }
+    }
+    for (i, s) in world.subscribers.iter().enumerate() {
+        assert_eq!(s.streams.len(), 2, "subscriber {i}: one audio, one video");
+        for (ssrc, r) in &s.streams {
+            assert_contiguous(&format!("subscriber {i} ssrc {ssrc}"), &r.packets);
+        }
+    }
+    let stats = handle.stats().await.expect("stats");
+    assert_eq!(
+        (stats.rooms, stats.participants, stats.peers),
+        (2, 4, 4),
+        "{stats:?}"
+    );
+    assert_eq!((stats.publications, stats.subscriptions), (4, 4));
+
+    // Room A's publisher leaves: only room A's subscriptions end, and room B's subscriber,
+    // fed by room B's own publisher, keeps receiving.
+    handle.remove_participant(room_a, p1).await.expect("leave");
+    world.publishers.remove(0);
+    let stats = handle.stats().await.expect("stats");
+    assert_eq!((stats.publications, stats.subscriptions), (2, 2));
+    let video_b = world.subscribers[1].count(RtcCodec::Vp8);
+    world
+        .eventually("more video in room B", |w| {
+            w.subscribers[1].count(RtcCodec::Vp8) >= video_b + 30
+        })
+        .await;
+    let ended: Vec<RoomId> = world
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            ShardEvent::SubscriptionEnded {
+                room, participant, ..
+            } => {
+                assert_eq!(*participant, p2);
+                Some(*room)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, [room_a, room_a], "{:?}", world.seen);
+    assert_eq!(
+        handle.remove_participant(room_a, p1).await,
+        Err(ShardError::UnknownParticipant),
+        "room A's p1 is gone, room B's stays"
+    );
+    for (room, p) in [(room_a, p2), (room_b, p1), (room_b, p2)] {
+        handle.remove_participant(room, p).await.expect("leave");
     }
     let stats = handle.stats().await.expect("stats");
     assert_eq!(
@@ -419,7 +602,7 @@ async fn single_layer_video_keeps_flowing_without_rtx_or_twcc() {
         .install_policy(room, policy(&[p1, p2, p3]))
         .await
         .expect("policy installs");
-    let publisher = publish(&handle, p1, false).await;
+    let publisher = publish(&handle, room, p1, false).await;
     let mut world = World {
         publisher,
         subscribers: Vec::new(),
@@ -446,7 +629,7 @@ async fn single_layer_video_keeps_flowing_without_rtx_or_twcc() {
         })
         .collect();
     for (p, feedback) in [(p2, Feedback::NoRtx), (p3, Feedback::NoTwcc)] {
-        let (sub, n) = negotiate_subscriber_with(&handle, p, wanted.clone(), feedback).await;
+        let (sub, n) = negotiate_subscriber_with(&handle, room, p, wanted.clone(), feedback).await;
         assert_eq!(n, 2, "both m-lines answered");
         world.subscribers.push(sub);
     }
@@ -488,7 +671,7 @@ async fn single_layer_video_keeps_flowing_without_rtx_or_twcc() {
     let stats = handle.stats().await.expect("stats");
     assert_eq!(stats.paused_subscriptions, 0, "{stats:?}");
     for p in [p1, p2, p3] {
-        handle.remove_participant(p).await.expect("leave");
+        handle.remove_participant(room, p).await.expect("leave");
     }
     handle.shutdown().await.expect("shutdown");
 }
@@ -534,7 +717,7 @@ async fn garbage_datagrams_are_counted_and_the_shard_keeps_serving() {
     let room = RoomId(7);
     let p = ParticipantId(70);
     handle.add_participant(room, p).await.expect("join");
-    let publisher = publish(&handle, p, false).await;
+    let publisher = publish(&handle, room, p, false).await;
     let mut world = World {
         publisher,
         subscribers: Vec::new(),
@@ -552,7 +735,7 @@ async fn garbage_datagrams_are_counted_and_the_shard_keeps_serving() {
                 == 2
         })
         .await;
-    handle.remove_participant(p).await.expect("leave");
+    handle.remove_participant(room, p).await.expect("leave");
     let stats = handle.stats().await.expect("stats");
     assert_eq!((stats.peers, stats.publications, stats.rooms), (0, 0, 0));
     handle.shutdown().await.expect("shutdown");
@@ -569,7 +752,7 @@ async fn control_events_are_kept_while_nobody_reads() {
     let (handle, mut events) = shard::spawn(config).expect("shard starts");
     let (room, p) = (RoomId(3), ParticipantId(30));
     handle.add_participant(room, p).await.expect("join");
-    let mut publisher = publish(&handle, p, false).await;
+    let mut publisher = publish(&handle, room, p, false).await;
     // Drive the publisher, reading no event, until the shard has both publications.
     let until = now() + DEADLINE;
     for turn in 0u32.. {
@@ -604,6 +787,6 @@ async fn control_events_are_kept_while_nobody_reads() {
         )),
         "{seen:?}"
     );
-    handle.remove_participant(p).await.expect("leave");
+    handle.remove_participant(room, p).await.expect("leave");
     handle.shutdown().await.expect("shutdown");
 }

@@ -45,6 +45,8 @@ pub struct Subscribed {
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ShardError>>;
 
 #[derive(Debug)]
+/// A command that names a participant names its room too: participant ids are counted per
+/// room, so two rooms on one shard may each have a `p1`.
 pub(crate) enum Command {
     AddParticipant {
         room: RoomId,
@@ -52,23 +54,27 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     PublisherOffer {
+        room: RoomId,
         participant: ParticipantId,
         sdp: String,
         tracks: Vec<AnnouncedTrack>,
         reply: Reply<String>,
     },
     SetPreferences {
+        room: RoomId,
         participant: ParticipantId,
         preferences: Vec<Preference>,
         reply: Reply<()>,
     },
     UpdateSubscriptions {
+        room: RoomId,
         participant: ParticipantId,
         add: Vec<PublicationId>,
         remove: Vec<SubscriptionId>,
         reply: Reply<Option<SubscriberOffer>>,
     },
     SubscriberAnswer {
+        room: RoomId,
         participant: ParticipantId,
         sdp: String,
         reply: Reply<Vec<Subscribed>>,
@@ -79,6 +85,7 @@ pub(crate) enum Command {
         reply: Reply<u64>,
     },
     RemoveParticipant {
+        room: RoomId,
         participant: ParticipantId,
         reply: Reply<()>,
     },

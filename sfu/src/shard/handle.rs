@@ -17,6 +17,9 @@ use super::stats::ShardStats;
 use crate::core::{ForwardingPolicy, ParticipantId, PublicationId, SubscriptionId};
 
 /// A cheap, cloneable handle to one shard thread.
+///
+/// A participant is named by its room and its id together: ids are counted per room, so two
+/// rooms placed on one shard may each have a `p1`.
 #[derive(Debug, Clone)]
 pub struct ShardHandle {
     pub(crate) tx: mpsc::Sender<Command>,
@@ -59,11 +62,13 @@ impl ShardHandle {
     /// first audio and video are the camera stream, later ones screenshares.
     pub async fn publisher_offer(
         &self,
+        room: RoomId,
         participant: ParticipantId,
         sdp: String,
         tracks: Vec<AnnouncedTrack>,
     ) -> Result<String, ShardError> {
         self.call(|reply| Command::PublisherOffer {
+            room,
             participant,
             sdp,
             tracks,
@@ -77,10 +82,12 @@ impl ShardHandle {
     /// the preferences is applied.
     pub async fn set_preferences(
         &self,
+        room: RoomId,
         participant: ParticipantId,
         preferences: Vec<Preference>,
     ) -> Result<(), ShardError> {
         self.call(|reply| Command::SetPreferences {
+            room,
             participant,
             preferences,
             reply,
@@ -94,11 +101,13 @@ impl ShardHandle {
     /// forwarding at once.
     pub async fn update_subscriptions(
         &self,
+        room: RoomId,
         participant: ParticipantId,
         add: Vec<PublicationId>,
         remove: Vec<SubscriptionId>,
     ) -> Result<Option<SubscriberOffer>, ShardError> {
         self.call(|reply| Command::UpdateSubscriptions {
+            room,
             participant,
             add,
             remove,
@@ -110,10 +119,12 @@ impl ShardHandle {
     /// Applies the client's answer to the last subscriber offer.
     pub async fn subscriber_answer(
         &self,
+        room: RoomId,
         participant: ParticipantId,
         sdp: String,
     ) -> Result<Vec<Subscribed>, ShardError> {
         self.call(|reply| Command::SubscriberAnswer {
+            room,
             participant,
             sdp,
             reply,
@@ -138,9 +149,17 @@ impl ShardHandle {
 
     /// Removes a participant: both transports, its publications (and every subscription to
     /// them) and its subscriptions.
-    pub async fn remove_participant(&self, participant: ParticipantId) -> Result<(), ShardError> {
-        self.call(|reply| Command::RemoveParticipant { participant, reply })
-            .await
+    pub async fn remove_participant(
+        &self,
+        room: RoomId,
+        participant: ParticipantId,
+    ) -> Result<(), ShardError> {
+        self.call(|reply| Command::RemoveParticipant {
+            room,
+            participant,
+            reply,
+        })
+        .await
     }
 
     pub async fn stats(&self) -> Result<ShardStats, ShardError> {

@@ -23,7 +23,8 @@
 //!   (RTP into a room's core, the core's outputs routed) and `shard_loop/commands` (applying
 //!   each command).
 //! * `room`: one room's `MediaCore` with the slab-indexed maps from its keys to transports;
-//!   `participant_state`: a participant's room, downlink and two transports.
+//!   `participant_state`: a participant's downlink and two transports, which the loop keeps
+//!   by room and participant id together (ids are counted per room).
 //! * `peer`: one `Rtc` with its `Uplink` or `Downlink`, behind the `catch_unwind` fence
 //!   (`Peer::drive`: a str0m panic or error is a fault of that one transport).
 //! * `uplink` / `downlink`: the publisher / subscriber transport's state and operations: the

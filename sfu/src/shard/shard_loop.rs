@@ -132,7 +132,10 @@ struct ShardLoop {
     /// the slow path, for the first STUN of each remote).
     by_addr: FxHashMap<SocketAddr, PeerKey>,
     rooms: FxHashMap<RoomId, Room>,
-    participants: FxHashMap<ParticipantId, ParticipantState>,
+    /// Keyed by room and participant: participant ids are counted per room, so two rooms on
+    /// this shard may each have a `p1`. Only commands and transport failures look here, never
+    /// the packet path.
+    participants: FxHashMap<(RoomId, ParticipantId), ParticipantState>,
     /// Peers with new input, to be polled until they return a timeout.
     dirty: Vec<PeerKey>,
     /// Peers whose `Rtc` failed, removed after the current fan-out.
@@ -553,7 +556,7 @@ impl ShardLoop {
             warn!(%participant, ?transport, reason = %fault.0, "transport failed, dropping it");
             self.stats.peers_failed += 1;
             self.remove_peer(now, key);
-            if let Some(s) = self.participants.get_mut(&participant) {
+            if let Some(s) = self.participants.get_mut(&(room, participant)) {
                 match transport {
                     Transport::Publisher => s.publisher = None,
                     Transport::Subscriber => s.subscriber = None,

@@ -140,7 +140,7 @@ impl RoomMedia {
             self.publication_removed(publication);
         }
         if self.on_shard.remove(&participant) {
-            if let Err(error) = self.shard.remove_participant(participant).await {
+            if let Err(error) = self.shard.remove_participant(self.room, participant).await {
                 debug!(%participant, %error, "participant already gone from the shard");
             }
         }
@@ -203,7 +203,7 @@ impl RoomMedia {
             })
             .collect();
         self.shard
-            .publisher_offer(publisher, sdp, tracks)
+            .publisher_offer(self.room, publisher, sdp, tracks)
             .await
             .map_err(shard_error)
     }
@@ -402,7 +402,7 @@ impl RoomMedia {
         let removed = remove.into_iter().map(|(_, sid)| sid).collect();
         match self
             .shard
-            .update_subscriptions(subscriber, add, removed)
+            .update_subscriptions(self.room, subscriber, add, removed)
             .await
         {
             Ok(Some(offer)) => {
@@ -429,6 +429,7 @@ impl RoomMedia {
     ) -> Result<(), ErrorBody> {
         let Self {
             shard,
+            room,
             announced,
             publications,
             subscribers,
@@ -444,7 +445,7 @@ impl RoomMedia {
         // Whatever the shard says, this offer is settled: a failed answer leaves the m-lines
         // it added unused, and the next reconcile offers again.
         state.pending = None;
-        let subscribed = match shard.subscriber_answer(subscriber, answer.sdp).await {
+        let subscribed = match shard.subscriber_answer(*room, subscriber, answer.sdp).await {
             Ok(subscribed) => subscribed,
             Err(error) => {
                 state.renegotiate = true;
@@ -467,7 +468,7 @@ impl RoomMedia {
             .collect();
         if !preferences.is_empty() {
             shard
-                .set_preferences(subscriber, preferences)
+                .set_preferences(*room, subscriber, preferences)
                 .await
                 .map_err(shard_error)?;
         }
@@ -533,7 +534,7 @@ impl RoomMedia {
             return Ok(());
         }
         self.shard
-            .set_preferences(subscriber, preferences)
+            .set_preferences(self.room, subscriber, preferences)
             .await
             .map_err(shard_error)
     }

@@ -33,37 +33,41 @@ impl ShardLoop {
                 answer(reply, r);
             }
             Command::PublisherOffer {
+                room,
                 participant,
                 sdp,
                 tracks,
                 reply,
             } => {
-                let r = self.publisher_offer(now, participant, &sdp, tracks);
+                let r = self.publisher_offer(now, (room, participant), &sdp, tracks);
                 answer(reply, r);
             }
             Command::SetPreferences {
+                room,
                 participant,
                 preferences,
                 reply,
             } => {
-                let r = self.set_preferences(now, participant, &preferences);
+                let r = self.set_preferences(now, (room, participant), &preferences);
                 answer(reply, r);
             }
             Command::UpdateSubscriptions {
+                room,
                 participant,
                 add,
                 remove,
                 reply,
             } => {
-                let r = self.update_subscriptions(now, participant, &add, &remove);
+                let r = self.update_subscriptions(now, (room, participant), &add, &remove);
                 answer(reply, r);
             }
             Command::SubscriberAnswer {
+                room,
                 participant,
                 sdp,
                 reply,
             } => {
-                let r = self.subscriber_answer(now, participant, &sdp);
+                let r = self.subscriber_answer(now, (room, participant), &sdp);
                 answer(reply, r);
             }
             Command::InstallPolicy {
@@ -82,8 +86,12 @@ impl ShardLoop {
                 self.drain_core(room, now);
                 answer(reply, r);
             }
-            Command::RemoveParticipant { participant, reply } => {
-                let r = self.remove_participant(now, participant);
+            Command::RemoveParticipant {
+                room,
+                participant,
+                reply,
+            } => {
+                let r = self.remove_participant(now, (room, participant));
                 answer(reply, r);
             }
             Command::Stats { reply } => {
@@ -121,7 +129,7 @@ impl ShardLoop {
         room_id: RoomId,
         participant: ParticipantId,
     ) -> Result<(), ShardError> {
-        if self.participants.contains_key(&participant) {
+        if self.participants.contains_key(&(room_id, participant)) {
             return Err(ShardError::ParticipantExists);
         }
         let core_config = &self.core_config;
@@ -132,9 +140,8 @@ impl ShardLoop {
         room.participants.push(participant);
         let downlink = room.core.add_downlink(participant);
         self.participants.insert(
-            participant,
+            (room_id, participant),
             ParticipantState {
-                room: room_id,
                 joined_at: now,
                 downlink,
                 publisher: None,
@@ -147,13 +154,13 @@ impl ShardLoop {
     fn publisher_offer(
         &mut self,
         now: Instant,
-        participant: ParticipantId,
+        (room_id, participant): (RoomId, ParticipantId),
         sdp: &str,
         tracks: Vec<AnnouncedTrack>,
     ) -> Result<String, ShardError> {
         let state = self
             .participants
-            .get(&participant)
+            .get(&(room_id, participant))
             .ok_or(ShardError::UnknownParticipant)?;
         let offer =
             SdpOffer::from_sdp_string(sdp).map_err(|e| ShardError::BadSdp(e.to_string()))?;
@@ -164,12 +171,12 @@ impl ShardLoop {
                     now,
                     &self.setup,
                     participant,
-                    state.room,
+                    room_id,
                     Role::Uplink(Uplink::default()),
                 )
                 .map_err(|f| ShardError::TransportFailed(f.0))?;
                 let key = self.peers.insert(peer);
-                if let Some(s) = self.participants.get_mut(&participant) {
+                if let Some(s) = self.participants.get_mut(&(room_id, participant)) {
                     s.publisher = Some(key);
                 }
                 key
@@ -190,14 +197,13 @@ impl ShardLoop {
     fn set_preferences(
         &mut self,
         now: Instant,
-        participant: ParticipantId,
+        (room_id, participant): (RoomId, ParticipantId),
         preferences: &[Preference],
     ) -> Result<(), ShardError> {
         let state = self
             .participants
-            .get(&participant)
+            .get(&(room_id, participant))
             .ok_or(ShardError::UnknownParticipant)?;
-        let room_id = state.room;
         let own = |sid: SubscriptionId| {
             state
                 .subscriber
@@ -225,15 +231,15 @@ impl ShardLoop {
     fn update_subscriptions(
         &mut self,
         now: Instant,
-        participant: ParticipantId,
+        (room_id, participant): (RoomId, ParticipantId),
         add: &[PublicationId],
         remove: &[SubscriptionId],
     ) -> Result<Option<SubscriberOffer>, ShardError> {
         let state = self
             .participants
-            .get(&participant)
+            .get(&(room_id, participant))
             .ok_or(ShardError::UnknownParticipant)?;
-        let (room_id, downlink, joined_at) = (state.room, state.downlink, state.joined_at);
+        let (downlink, joined_at) = (state.downlink, state.joined_at);
         let room = self
             .rooms
             .get_mut(&room_id)
@@ -262,7 +268,7 @@ impl ShardLoop {
                 .map_err(|f| ShardError::TransportFailed(f.0))?;
                 let key = self.peers.insert(peer);
                 room.downlink_peers.insert(downlink, key);
-                if let Some(s) = self.participants.get_mut(&participant) {
+                if let Some(s) = self.participants.get_mut(&(room_id, participant)) {
                     s.subscriber = Some(key);
                 }
                 key
@@ -293,14 +299,14 @@ impl ShardLoop {
     fn subscriber_answer(
         &mut self,
         now: Instant,
-        participant: ParticipantId,
+        (room_id, participant): (RoomId, ParticipantId),
         sdp: &str,
     ) -> Result<Vec<Subscribed>, ShardError> {
         let state = self
             .participants
-            .get(&participant)
+            .get(&(room_id, participant))
             .ok_or(ShardError::UnknownParticipant)?;
-        let (room_id, downlink) = (state.room, state.downlink);
+        let downlink = state.downlink;
         let key = state.subscriber.ok_or(ShardError::NoOfferPending)?;
         let answer =
             SdpAnswer::from_sdp_string(sdp).map_err(|e| ShardError::BadSdp(e.to_string()))?;
@@ -347,26 +353,26 @@ impl ShardLoop {
     fn remove_participant(
         &mut self,
         now: Instant,
-        participant: ParticipantId,
+        (room_id, participant): (RoomId, ParticipantId),
     ) -> Result<(), ShardError> {
         let state = self
             .participants
-            .remove(&participant)
+            .remove(&(room_id, participant))
             .ok_or(ShardError::UnknownParticipant)?;
         for key in [state.publisher, state.subscriber].into_iter().flatten() {
             self.remove_peer(now, key);
         }
-        if let Some(room) = self.rooms.get_mut(&state.room) {
+        if let Some(room) = self.rooms.get_mut(&room_id) {
             let _ = room.core.remove_downlink(state.downlink);
             room.participants.retain(|p| *p != participant);
             if room.participants.is_empty() {
-                if let Some(closed) = self.rooms.remove(&state.room) {
+                if let Some(closed) = self.rooms.remove(&room_id) {
                     self.retired_core.accumulate(closed.core.stats());
                 }
                 return Ok(());
             }
         }
-        self.drain_core(state.room, now);
+        self.drain_core(room_id, now);
         Ok(())
     }
 }
