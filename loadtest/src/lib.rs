@@ -15,6 +15,7 @@ pub mod cpu;
 pub mod http_get;
 pub mod impair_relay;
 pub mod impairment;
+pub mod keyframe_feedback;
 pub mod link_model;
 pub mod location;
 pub mod packet_tag;

@@ -22,6 +22,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::client_error::ClientError;
+use crate::keyframe_feedback;
 
 /// At most this many NACKs per missing packet (ARCHITECTURE.md §1): webrtc-rs's default is
 /// unlimited, which after a loss burst turned into retransmission storms in our measurements.
@@ -124,7 +125,10 @@ pub(crate) async fn build(
                     .build(),
             );
     }
-    let mut registry = configure_rtcp_reports(registry);
+    let mut registry = configure_rtcp_reports(registry).with(
+        Slot::from(keyframe_feedback::SLOT),
+        keyframe_feedback::KeyframeFeedback::default(),
+    );
     if feedback != Feedback::None {
         // The SFU estimates each subscriber's downlink from transport-wide feedback.
         registry = configure_twcc_receiver_only(registry, &mut media_engine)?;

@@ -8,7 +8,7 @@
 //! encoding by SSRC. The stack does not add the MID/RID header extensions itself, so the
 //! publisher writes them (ids from the negotiated sender parameters).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::client_error::ClientError;
 use crate::impair_relay::{ImpairRelay, ImpairmentConfig, LinkCounters};
+use crate::keyframe_feedback;
 use crate::location::Whereabouts;
 use crate::packet_tag::PacketTag;
 use crate::peer::{self, PeerSignals};
@@ -132,6 +133,9 @@ pub struct SendCounters {
     pub late_frames: AtomicU64,
     /// `write_rtp` failures (the transport was gone or refused the packet).
     pub write_errors: AtomicU64,
+    /// Picture loss indications and full intra requests received (each answered with a
+    /// keyframe on the next frame, as a real encoder does).
+    pub keyframe_requests: AtomicU64,
 }
 
 impl SendCounters {
@@ -309,12 +313,19 @@ impl Publisher {
         let mut senders = Vec::new();
         if let Some(out) = outgoing_video {
             let ids = HeaderIds::of(&out.sender, MIME_TYPE_VP8).await?;
+            let keyframe_wanted = Arc::new(AtomicBool::new(false));
+            senders.push(tokio::spawn(watch_keyframe_requests(
+                Arc::clone(&out.track),
+                Arc::clone(&keyframe_wanted),
+                Arc::clone(&counters),
+            )));
             senders.push(tokio::spawn(send_video(
                 out,
                 ids,
                 config.clone(),
                 Arc::clone(&whereabouts),
                 Arc::clone(&counters),
+                keyframe_wanted,
             )));
         }
         if let Some(out) = outgoing_audio {
@@ -502,6 +513,7 @@ async fn send_video(
     config: PublisherConfig,
     whereabouts: Arc<Whereabouts>,
     counters: Arc<SendCounters>,
+    keyframe_wanted: Arc<AtomicBool>,
 ) {
     let mid = out.mid.clone();
     let fps = config
@@ -540,13 +552,17 @@ async fn send_video(
     let mut ticker = tokio::time::interval(frame_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let start = tokio::time::Instant::now();
-    let mut frame: u64 = 0;
+    // Frames since the last keyframe: periodic ones every `keyframe_interval`, and one on the
+    // next frame after a keyframe request, after which the period starts over.
+    let mut since_key: u64 = 0;
     loop {
         let tick = ticker.tick().await;
         if tick.elapsed() > frame_interval {
             counters.late_frames.fetch_add(1, Ordering::Relaxed);
         }
-        let since_key = frame % frames_per_keyframe;
+        if keyframe_wanted.swap(false, Ordering::Relaxed) || since_key >= frames_per_keyframe {
+            since_key = 0;
+        }
         let keyframe = since_key == 0;
         let (tid, layer_sync) = vp8::temporal_pattern(since_key, config.temporal_layers);
         let ts = ((tick - start).as_micros() as u64 * 9 / 100) as u32;
@@ -619,7 +635,32 @@ async fn send_video(
                 }
             }
         }
-        frame += 1;
+        since_key += 1;
+    }
+}
+
+/// Answers the SFU's keyframe requests (PLI, FIR) as a real encoder does: a keyframe on the
+/// next frame of every encoding (libwebrtc's simulcast encoders may key only the asked
+/// encoding; keying all of them costs a few more bytes and no delay). Without this the
+/// time to a joiner's first frame would measure the publisher's keyframe interval, not the
+/// SFU (issue 13, goal 3). The requests reach the track through [`keyframe_feedback`]. Ends
+/// with the track.
+async fn watch_keyframe_requests(
+    track: Arc<TrackLocalStaticRTP>,
+    keyframe_wanted: Arc<AtomicBool>,
+    counters: Arc<SendCounters>,
+) {
+    use webrtc::media_stream::track_local::TrackLocalEvent;
+    while let Some(event) = track.poll().await {
+        let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+            continue;
+        };
+        for packet in packets {
+            if keyframe_feedback::is_keyframe_request(packet.as_ref()) {
+                counters.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+                keyframe_wanted.store(true, Ordering::Relaxed);
+            }
+        }
     }
 }
 
