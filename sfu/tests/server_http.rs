@@ -137,7 +137,10 @@ async fn metrics_scrape_passes_promtool() {
 /// the fields after the command name, which may itself hold spaces, counted from its ")").
 fn cpu_ticks_of_this_process() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat is readable");
-    let after_comm = &stat[stat.rfind(')').expect("stat has the command in parentheses") + 2..];
+    let after_comm = &stat[stat
+        .rfind(')')
+        .expect("stat has the command in parentheses")
+        + 2..];
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
     // After ")" the first field is the state (field 3), so utime (14) is index 11.
     fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
