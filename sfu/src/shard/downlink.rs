@@ -17,8 +17,8 @@ use str0m::media::{Direction, MediaKind as RtcMediaKind, Mid, Pt};
 use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Ssrc, Vp8Descriptor as RtcVp8Descriptor};
 use str0m::Rtc;
 
+use super::codec::core_codec;
 use super::error::ShardError;
-use super::uplink::core_codec;
 use crate::core::{
     Bitrate, Codec, DownlinkId, MediaKind, ParticipantId, PublicationId, RtpOut, StreamRef,
     SubscriptionId,

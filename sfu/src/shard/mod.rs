@@ -37,9 +37,10 @@
 //!   `stats` ([`ShardStats`]) with `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers`
 //!   (the active-speaker meter); `reply_source` (the source address of replies from a socket
 //!   bound to every interface).
-//! * At the bottom, with no shard imports: `room_id` ([`RoomId`]), `transport`
-//!   ([`Transport`]), `error` ([`ShardError`]).
+//! * At the bottom, with no shard imports: `codec` (str0m's codec to the core's), `room_id`
+//!   ([`RoomId`]), `transport` ([`Transport`]), `error` ([`ShardError`]).
 
+mod codec;
 mod command;
 mod downlink;
 mod error;

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use str0m::change::{SdpAnswer, SdpOffer};
-use str0m::format::Codec as RtcCodec;
 use str0m::media::{KeyframeRequestKind, MediaKind as RtcMediaKind, Mid, Rid, Rids};
 use str0m::rtp::{RtpPacket, Ssrc};
 use str0m::{Rtc, RtcError};
 
+use super::codec::core_codec;
 use super::command::AnnouncedTrack;
 use crate::core::{
     AudioLevel, Codec, EncodingIdx, KeyframeKind, MediaKind, PublicationId, RtpHeader, RtpIn,
@@ -281,16 +281,6 @@ fn encoding_of_rid(rid: Option<Rid>, declared: &[Rid]) -> Option<u8> {
     fixed
         .or_else(|| declared.iter().position(|r| *r == rid).map(|p| p as u8))
         .filter(|e| usize::from(*e) < MAX_ENCODINGS)
-}
-
-/// The core forwards Opus, VP8 and H264 (DECISIONS.md §3).
-pub(crate) fn core_codec(codec: RtcCodec) -> Option<Codec> {
-    match codec {
-        RtcCodec::Opus => Some(Codec::Opus),
-        RtcCodec::Vp8 => Some(Codec::Vp8),
-        RtcCodec::H264 => Some(Codec::H264),
-        _ => None,
-    }
 }
 
 /// Builds the core's packet view from str0m's parsed header: no second header parse
