@@ -14,7 +14,9 @@ use slotmap::SecondaryMap;
 use str0m::bwe::Bitrate as RtcBitrate;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind as RtcMediaKind, Mid, Pt};
-use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo, Ssrc, Vp8Descriptor as RtcVp8Descriptor};
+use str0m::rtp::{
+    Extension, ExtensionValues, RtpWrite, SeqNo, Ssrc, Vp8Descriptor as RtcVp8Descriptor,
+};
 use str0m::Rtc;
 
 use super::codec::core_codec;
@@ -27,6 +29,10 @@ use crate::core::{
 /// How far above a downlink's demand its bandwidth estimator probes: enough headroom for the
 /// allocator to raise a layer (DECISIONS.md §9) without probing for bandwidth nobody asked for.
 const DEMAND_HEADROOM_PCT: u64 = 25;
+
+/// The estimate a downlink without TWCC feedback starts from (`open_pacer_without_twcc`): far
+/// above any stream the core forwards, so the pacer never holds media back.
+const UNPACED_ESTIMATE: RtcBitrate = RtcBitrate::mbps(1_000);
 
 /// One subscription's outgoing stream.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +82,9 @@ pub(crate) struct Downlink {
     stale: Vec<Mid>,
     /// Whether the transport's data channel (the m-line that is never stopped) was offered.
     keepalive: bool,
+    /// Whether an answer showed that the client sends no TWCC feedback, and the pacer was
+    /// opened for it (`accept_answer`).
+    unpaced: bool,
     /// When the participant joined the shard, until the first media packet is forwarded on
     /// this transport once it is connected (the join latency metric).
     awaiting_first_media: Option<Instant>,
@@ -90,6 +99,7 @@ impl Downlink {
             pending: None,
             stale: Vec::new(),
             keepalive: false,
+            unpaced: false,
             awaiting_first_media: Some(joined_at),
         }
     }
@@ -204,6 +214,7 @@ impl Downlink {
         rtc.sdp_api()
             .accept_answer(pending.pending, answer)
             .map_err(|e| ShardError::BadSdp(e.to_string()))?;
+        self.open_pacer_without_twcc(rtc, &pending.added);
         let mut streams = Vec::with_capacity(pending.added.len());
         for (mid, publication) in pending.added {
             let Some(codec) = codec_of(publication) else {
@@ -216,6 +227,30 @@ impl Downlink {
             }
         }
         Ok(streams)
+    }
+
+    /// A client whose answer takes no transport-wide sequence numbers sends no TWCC feedback,
+    /// so str0m's estimate of its downlink never moves from the first one, and its pacer,
+    /// paced to that estimate, would queue a stream sent above it for good (issue 13 goal 1:
+    /// a subscriber without feedback got 78-86 % of a 1.5 Mbit/s camera, its latency growing
+    /// without end). Such a downlink is not paced by the estimate: the estimator starts again
+    /// from a rate no camera reaches, as forwarded media goes unpaced in other SFUs. Its
+    /// layers still follow REMB where the client sends it, and loss (`core::congestion`).
+    fn open_pacer_without_twcc(&mut self, rtc: &mut Rtc, answered: &[(Mid, PublicationId)]) {
+        if self.unpaced || answered.is_empty() {
+            return;
+        }
+        let twcc = answered.iter().any(|(mid, _)| {
+            rtc.media(*mid).is_some_and(|m| {
+                m.remote_extmap()
+                    .id_of(Extension::TransportSequenceNumber)
+                    .is_some()
+            })
+        });
+        if !twcc {
+            rtc.bwe().reset(UNPACED_ESTIMATE);
+            self.unpaced = true;
+        }
     }
 
     /// Starts writing `subscription` to the stream of an answered m-line.
