@@ -208,34 +208,26 @@ async fn run(args: Args) -> Result<(), ClientError> {
         config.subscribe = publishes.is_none();
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(i));
         let subscriber_index = i.saturating_sub(args.video_publishers + args.audio_publishers);
-        let impairment = match &schedule {
-            Some(schedule)
-                if publishes.is_none()
-                    && args
-                        .impair_subscribers
-                        .contains(subscriber_index, args.subscribers) =>
-            {
-                impaired.insert(name.clone());
-                Some(ImpairmentConfig {
-                    schedule: Arc::clone(schedule),
-                    direction: args.impair_direction,
-                    seed,
-                    clock: schedule_clock.clone(),
-                })
-            }
-            _ => None,
+        // A participant's impairment applies to its downlink as a subscriber, or to its
+        // uplink as a publisher with `--impair-publishers`.
+        let impaired_here = match publishes {
+            None => args
+                .impair_subscribers
+                .contains(subscriber_index, args.subscribers),
+            Some(_) => args.impair_publishers,
         };
-        let publisher_impairment = match &schedule {
-            Some(schedule) if publishes.is_some() && args.impair_publishers => {
-                impaired.insert(name.clone());
-                Some(ImpairmentConfig {
-                    schedule: Arc::clone(schedule),
-                    direction: args.impair_direction,
-                    seed,
-                    clock: schedule_clock.clone(),
-                })
+        let own_impairment = schedule.as_ref().filter(|_| impaired_here).map(|schedule| {
+            impaired.insert(name.clone());
+            ImpairmentConfig {
+                schedule: Arc::clone(schedule),
+                direction: args.impair_direction,
+                seed,
+                clock: schedule_clock.clone(),
             }
-            _ => None,
+        });
+        let (impairment, publisher_impairment) = match publishes {
+            None => (own_impairment, None),
+            Some(_) => (None, own_impairment),
         };
         config.subscriber = SubscriberConfig {
             loss_pct: args.loss,
