@@ -1,5 +1,5 @@
 //! The checks behind the fuzz targets (`sfu/fuzz/`, libFuzzer via cargo-fuzz) and the corpus
-//! replay test (`sfu/tests/fuzz_corpus.rs`), so both run the same code (STYLE.md testing
+//! replay test (`sfu/tests/forwarding_core/fuzz_corpus.rs`), so both run the same code (STYLE.md testing
 //! level 4). Each takes arbitrary bytes and panics only if an invariant breaks.
 
 use std::collections::HashMap;

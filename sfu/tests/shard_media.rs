@@ -5,13 +5,13 @@
 //! Waits poll a condition against a deadline (`eventually`), never a fixed sleep for
 //! correctness (STYLE.md testing rules).
 
-mod peer_support;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use peer_support::*;
 use rustc_hash::FxHashMap;
 use sfu::core::{
     ForwardingPolicy, Location, MediaKind, Member, ParticipantId, PublicationId, StreamRef,
@@ -23,6 +23,7 @@ use sfu::shard::{
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::KeyframeRequestKind;
+use support::peer::*;
 
 const DEADLINE: Duration = Duration::from_secs(15);
 

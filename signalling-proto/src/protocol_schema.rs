@@ -2,7 +2,7 @@
 //! types, so clients in other languages can check what they send and receive against the same
 //! definitions the server decodes with. `schema/protocol.schema.json` beside the crate is its
 //! output; a test keeps the file current (`UPDATE_SCHEMA=1 cargo test -p signalling-proto
-//! --test schema` rewrites it).
+//! --test protocol` rewrites it).
 //!
 //! The schema describes shapes: field names, JSON types, enum values, required fields and
 //! unknown fields refused. Ranges and rules that need room state (PROTOCOL.md §2.1) are not in

@@ -1,0 +1,8 @@
+//! e2e: one test binary for this layer; each module was once its own binary.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod breakout;
+mod media;
+mod smoke;

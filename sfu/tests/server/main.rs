@@ -1,0 +1,16 @@
+//! server: one test binary for this layer; each module was once its own binary.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod bind_advertise;
+mod config_file;
+mod deploy_files;
+mod http;
+mod media;
+mod metrics_promtool;
+mod roles;
+mod tls;
+mod turn;
+mod web;
+mod ws;

@@ -1,0 +1,8 @@
+//! Helpers shared by the test binaries of this crate; each binary uses part of them.
+#![allow(dead_code)]
+
+pub mod command_samples;
+pub mod common;
+pub mod control;
+pub mod peer;
+pub mod ws;
