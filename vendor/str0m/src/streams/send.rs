@@ -35,6 +35,22 @@ use super::send_stats::StreamTxStats;
 /// requests smaller than this we use blank packets instead.
 const MIN_SPURIOUS_PADDING_SIZE: usize = 50;
 
+/// Whether padding may resend an already sent packet on the RTX stream ("spurious resends").
+/// Off in this vendored copy (patch 2, PATCHES.md): a receiver that got the packet counts the
+/// copy as a duplicate and as a retransmission nobody asked for, so an SFU's per-subscriber
+/// repair figures stop meaning anything. Padding is blank packets instead.
+const SPURIOUS_RESEND_PADDING: bool = false;
+
+/// The shortest time between two resends of one packet when the RTT is unknown or shorter
+/// (vendored patch 1).
+const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How long a resend is remembered for de-duplicating NACKs, and how many at most (vendored
+/// patch 1). Repeated NACKs come within a few RTTs; the bound keeps a NACK flood from growing
+/// memory.
+const RESEND_MEMORY: Duration = Duration::from_secs(1);
+const MAX_RECENT_RESENDS: usize = 512;
+
 pub const DEFAULT_RTX_CACHE_DURATION: Duration = Duration::from_secs(3);
 
 pub const DEFAULT_RTX_RATIO_CAP: Option<f32> = Some(0.15f32);
@@ -134,6 +150,11 @@ pub struct StreamTx {
 
     /// Scheduled resends due to NACK or spurious padding.
     resends: VecDeque<Resend>,
+
+    /// When each recently NACKed packet was last queued for a resend (oldest first), so a
+    /// NACK repeated within one round trip does not send the packet twice (vendored patch 1,
+    /// PATCHES.md).
+    recent_resends: VecDeque<(SeqNo, Instant)>,
 
     /// Requested padding, that has not been turned into packets yet.
     padding: usize,
@@ -377,6 +398,7 @@ impl StreamTx {
             queue_info: None,
             unpaced: None,
             resends: VecDeque::new(),
+            recent_resends: VecDeque::new(),
             padding: 0,
             blank_packet: RtpPacket::blank(),
             rtx_cache: RtxCache::new(2000, DEFAULT_RTX_CACHE_DURATION),
@@ -942,7 +964,10 @@ impl StreamTx {
 
         #[allow(clippy::unnecessary_operation)]
         'outer: {
-            if !self.ssrc.is_probe() && self.padding > MIN_SPURIOUS_PADDING_SIZE {
+            if SPURIOUS_RESEND_PADDING
+                && !self.ssrc.is_probe()
+                && self.padding > MIN_SPURIOUS_PADDING_SIZE
+            {
                 // Find a historic packet that is smaller than this max size. The max size
                 // is a headroom since we can accept slightly larger padding than asked for.
                 let max_size = (self.padding * 2).min(self.mtu_warn - MAX_RTP_OVERHEAD);
@@ -1062,22 +1087,62 @@ impl StreamTx {
         let seq_no = self.rtx_cache.last_cached_seq_no()?;
         let iter = entries.flat_map(|n| n.into_iter(seq_no));
 
+        // A receiver repeats a NACK until the packet arrives; a repeat sent before our resend
+        // could reach it asks for nothing new (libwebrtc's RTPSender waits one RTT too).
+        let min_interval = self
+            .stats
+            .rtt
+            .unwrap_or(MIN_RESEND_INTERVAL)
+            .max(MIN_RESEND_INTERVAL);
+        self.forget_resends_before(now.checked_sub(RESEND_MEMORY));
+
         // Schedule all resends. They will be handled on next poll_packet
         for seq_no in iter {
             let Some(packet) = self.rtx_cache.get_cached_packet_by_seq_no(seq_no) else {
                 // Packet was not available in RTX cache, it has probably expired.
                 continue;
             };
+            let payload_size = packet.payload.len();
+
+            if self.resent_within(seq_no, now, min_interval) {
+                continue;
+            }
+            if self.recent_resends.len() == MAX_RECENT_RESENDS {
+                self.recent_resends.pop_front();
+            }
+            self.recent_resends.push_back((seq_no, now));
 
             let resend = Resend {
                 seq_no,
                 queued_at: now,
-                payload_size: packet.payload.len(),
+                payload_size,
             };
             self.resends.push_back(resend);
         }
 
         Some(())
+    }
+
+    /// Whether `seq_no` was queued for a resend less than `min_interval` before `now`.
+    fn resent_within(&self, seq_no: SeqNo, now: Instant, min_interval: Duration) -> bool {
+        self.recent_resends
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == seq_no)
+            .is_some_and(|(_, at)| now.saturating_duration_since(*at) < min_interval)
+    }
+
+    fn forget_resends_before(&mut self, cutoff: Option<Instant>) {
+        let Some(cutoff) = cutoff else {
+            return;
+        };
+        while self
+            .recent_resends
+            .front()
+            .is_some_and(|(_, at)| *at < cutoff)
+        {
+            self.recent_resends.pop_front();
+        }
     }
 
     pub(crate) fn need_sr(&self, now: Instant, intervals: RtcpReportIntervals) -> bool {
@@ -1390,6 +1455,81 @@ struct Resend {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    // Vendored patch 2: padding on a media stream with sent packets in its RTX cache is blank
+    // padding, never a copy of a sent packet.
+    #[test]
+    fn padding_never_resends_a_sent_packet() {
+        let now = Instant::now();
+        let codecs = CodecConfig::new_with_defaults();
+        let with_rtx = codecs.params().iter().find(|p| p.resend().is_some());
+        let pt = with_rtx.expect("a default codec with RTX").pt();
+        let exts = ExtensionMap::standard();
+        let mut streams = crate::streams::Streams::new(false, 1200, Duration::from_millis(1500));
+        let stream =
+            streams.declare_stream_tx(42.into(), Some(44.into()), MidRid("vid".into(), None));
+        let mut buf = vec![];
+        let write = RtpWrite::new(pt, 7.into(), 0, now, vec![1_u8; 600]).nackable(true);
+        stream.write_rtp(write);
+        stream.send_queue.handle_timeout(now);
+        stream
+            .poll_packet(now, &exts, None, codecs.params(), &mut buf)
+            .expect("the media packet");
+        assert!(stream.rtx_cache.last_cached_seq_no().is_some());
+
+        stream.generate_padding(1000);
+        let mut padded = 0;
+        while let Some(receipt) = stream.poll_packet(now, &exts, None, codecs.params(), &mut buf) {
+            assert!(receipt.is_padding);
+            let body = &buf[receipt.header.header_len..];
+            let unpadded = RtpHeader::unpad_payload(body).expect("a padded packet");
+            assert!(unpadded.is_empty(), "blank, not a resend");
+            assert_eq!(receipt.header.ssrc, 44.into());
+            padded += receipt.payload_size;
+        }
+        assert!(padded >= 1000, "{padded} bytes of padding");
+    }
+
+    // Vendored patch 1: a NACK repeated within the RTT (or the 10 ms floor) queues no second
+    // resend of the same packet; one repeated after it does.
+    #[test]
+    fn repeated_nack_within_rtt_resends_once() {
+        let start = Instant::now();
+        let codecs = CodecConfig::new_with_defaults();
+        let with_rtx = codecs.params().iter().find(|p| p.resend().is_some());
+        let pt = with_rtx.expect("a default codec with RTX").pt();
+        let exts = ExtensionMap::standard();
+        let mut streams = crate::streams::Streams::new(false, 1200, Duration::from_millis(1500));
+        let stream =
+            streams.declare_stream_tx(42.into(), Some(44.into()), MidRid("vid".into(), None));
+        let mut buf = vec![];
+        for i in 0..3_u64 {
+            let write = RtpWrite::new(pt, i.into(), 0, start, vec![0_u8; 100]).nackable(true);
+            stream.write_rtp(write);
+            stream.send_queue.handle_timeout(start);
+            stream
+                .poll_packet(start, &exts, None, codecs.params(), &mut buf)
+                .expect("a queued packet to send");
+        }
+        let nack = || std::iter::once(NackEntry { pid: 1, blp: 0 });
+
+        stream.handle_nack(nack(), start);
+        stream.handle_nack(nack(), start + Duration::from_millis(5));
+        assert_eq!(stream.resends.len(), 1, "a repeat within 10 ms is dropped");
+
+        stream.handle_nack(nack(), start + Duration::from_millis(11));
+        assert_eq!(
+            stream.resends.len(),
+            2,
+            "a repeat after the interval is served"
+        );
+
+        stream.stats.rtt = Some(Duration::from_millis(80));
+        stream.handle_nack(nack(), start + Duration::from_millis(60));
+        assert_eq!(stream.resends.len(), 2, "within one RTT of the last resend");
+        stream.handle_nack(nack(), start + Duration::from_millis(95));
+        assert_eq!(stream.resends.len(), 3, "one RTT after the last resend");
+    }
 
     #[test]
     fn regular_padding_does_not_search_probe_negotiation() {
