@@ -25,6 +25,9 @@ use ws_support::*;
 
 const ROUNDS: usize = 300;
 
+/// When each webhook arrived (µs since the epoch) and its `createdAt`.
+type Arrivals = Arc<Mutex<Vec<(i64, String)>>>;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index]
@@ -50,24 +53,22 @@ fn report(name: &str, mut samples: Vec<Duration>, baseline: Option<Duration>) ->
 #[ignore = "a measurement for benches/RESULTS.md, not a check"]
 async fn api_latency_and_webhook_delivery() {
     // A receiver that records when each event arrived (wall clock, ms) and its createdAt.
-    let arrivals: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
+    let arrivals: Arrivals = Arc::default();
     let app = Router::new()
         .route(
             "/hook",
-            post(
-                |State(arrivals): State<Arc<Mutex<Vec<(i64, String)>>>>, body: Bytes| async move {
-                    let now = sfu::clock::system_now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_micros() as i64;
-                    let value: Value = serde_json::from_slice(&body).unwrap();
-                    arrivals
-                        .lock()
-                        .unwrap()
-                        .push((now, value["createdAt"].as_str().unwrap().to_owned()));
-                    StatusCode::NO_CONTENT
-                },
-            ),
+            post(|State(arrivals): State<Arrivals>, body: Bytes| async move {
+                let now = sfu::clock::system_now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_micros() as i64;
+                let value: Value = serde_json::from_slice(&body).unwrap();
+                arrivals
+                    .lock()
+                    .unwrap()
+                    .push((now, value["createdAt"].as_str().unwrap().to_owned()));
+                StatusCode::NO_CONTENT
+            }),
         )
         .with_state(Arc::clone(&arrivals));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

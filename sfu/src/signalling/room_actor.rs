@@ -575,6 +575,9 @@ impl RoomActor {
                 break;
             }
         }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.room_stopped(&self.name);
+        }
         // Unregister first, then close the inbox: a session that still got this handle sees a
         // closed channel and asks the registry again, which by then starts a fresh actor.
         self.registry.remove(&self.name, self.instance);

@@ -75,7 +75,7 @@ pub struct Webhooks {
 #[derive(Debug)]
 struct Inner {
     endpoints: Vec<mpsc::Sender<Arc<Delivery>>>,
-    /// The last `seq` per room name.
+    /// The last `seq` per running room (bounded by the rooms running).
     seq: Mutex<HashMap<String, u64>>,
     /// Random per server process, so ids of two runs never collide.
     id_prefix: String,
@@ -181,6 +181,17 @@ impl Webhooks {
                 metrics,
             }),
         })
+    }
+
+    /// Forgets `room`'s count: its actor stopped (nobody in it, not kept open), so the next
+    /// actor under that name counts from 1 again. Called before the actor unregisters, so no
+    /// newer actor of the name numbers events meanwhile.
+    pub fn room_stopped(&self, room: &str) {
+        self.inner
+            .seq
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(room);
     }
 
     /// Queues `event` of `room` for every endpoint with the room's next `seq`; never waits.

@@ -117,7 +117,8 @@ pub struct WebhookBody {
     /// Unique per event, the same on every retry: de-duplicate on it.
     pub id: String,
     pub room: String,
-    /// 1, 2, 3, ... per room name for the life of the server process: order on it.
+    /// 1, 2, 3, ... per room: order on it. The count starts again at 1 when a room that had
+    /// stopped (nobody in it and not kept open by the API) runs again.
     pub seq: u64,
     pub created_at: Timestamp,
     #[serde(flatten)]
