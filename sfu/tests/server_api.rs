@@ -191,6 +191,33 @@ async fn rooms_participants_mute_chat_remove_and_end() {
         .await;
     assert_eq!(one["isAudioEnabled"], false);
 
+    // Rename: everyone hears the new name; a bad one names its field.
+    let renamed = api
+        .ok(
+            &format!("/rooms/api-room/participants/{bob_id}/name"),
+            json!({"displayName": "Robert"}),
+        )
+        .await;
+    assert_eq!(renamed, json!({}));
+    let metadata = ada.event("client_metadata_received").await;
+    assert_eq!(metadata["data"]["participantId"], bob_id.as_str());
+    assert_eq!(metadata["data"]["displayName"], "Robert");
+    assert_bad_field(
+        &api.post(
+            &format!("/rooms/api-room/participants/{bob_id}/name"),
+            json!({"displayName": " "}),
+        )
+        .await,
+        "displayName",
+    );
+    let (status, _) = api
+        .post(
+            "/rooms/api-room/participants/p9/name",
+            json!({"displayName": "X"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
     // System chat.
     let (status, sent) = api
         .post(

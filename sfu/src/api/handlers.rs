@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use signalling_proto::{
     decode_value, is_valid_room_name, ArgumentReason, ClientMessage, Command, CommandResult,
     InvalidArgumentDetails, ParticipantArgs, ParticipantId, RequestEnableArgs, SendChatMessageArgs,
+    SetDisplayNameArgs,
 };
 use tracing::info;
 
@@ -264,6 +265,25 @@ pub async fn mute_participant(
     };
     system(&room, command).await?;
     ok(json!({}))
+}
+
+/// `POST /rooms/{room}/participants/{participantId}/name`: a new display name.
+pub async fn rename_participant(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let args: SetDisplayNameArgs = body(&bytes)?;
+    let id = ParticipantId(path_value(&params, "participantId").to_owned());
+    let changed = room
+        .rename(id, args)
+        .await
+        .ok_or_else(ApiError::room_not_found)?
+        .map_err(ApiError::from_body)?;
+    ok(changed)
 }
 
 /// `POST /rooms/{room}/chat`: a chat message from the system.

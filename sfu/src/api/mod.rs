@@ -70,6 +70,10 @@ pub fn router(state: ApiState) -> Router {
             "/rooms/{room}/participants/{participantId}/mute",
             post(handlers::mute_participant),
         )
+        .route(
+            "/rooms/{room}/participants/{participantId}/name",
+            post(handlers::rename_participant),
+        )
         .route("/rooms/{room}/chat", post(handlers::send_chat));
     for route in routes::COMMAND_ROUTES {
         let handler = move |state: State<ApiState>,

@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
-use signalling_proto::{Empty, ErrorBody, ParticipantView, SendChatMessageResult};
+use signalling_proto::{
+    Changed, Empty, ErrorBody, ParticipantView, SendChatMessageResult, SetDisplayNameArgs,
+};
 
 use crate::api::routes::{CommandRoute, Method, COMMAND_ROUTES};
 use crate::api::types::{
@@ -107,6 +109,13 @@ pub const CUSTOM_ROUTES: &[CustomRoute] = &[
         "Mute a participant's audio or video, or ask it to unmute.",
         Some(schema::<MuteRequest>),
         schema::<Empty>,
+    ),
+    custom(
+        Method::Post,
+        "/rooms/{room}/participants/{participantId}/name",
+        "Change a participant's display name (client_metadata_received to everyone).",
+        Some(schema::<SetDisplayNameArgs>),
+        schema::<Changed>,
     ),
     custom(
         Method::Post,

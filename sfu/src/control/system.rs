@@ -121,6 +121,21 @@ impl Room {
         result
     }
 
+    /// The server API renames an admitted participant (`set_display_name`'s rule and event;
+    /// the participant's own metadata rate limit is not charged for it).
+    pub fn system_rename(
+        &mut self,
+        now: Instant,
+        id: &signalling_proto::ParticipantId,
+        args: signalling_proto::SetDisplayNameArgs,
+    ) -> Result<signalling_proto::Changed, ErrorBody> {
+        let target = self.resolve_target(id)?;
+        self.last_input_at = now;
+        let result = self.rename(now, target, args, false);
+        self.settle(now, result.is_ok());
+        result
+    }
+
     /// The room as a host sees it (participants with their assignments, knockers).
     pub fn system_view(&self, now: Instant) -> RoomView {
         self.room_view(now, &self.system)

@@ -121,6 +121,12 @@ enum ApiInput {
         id: signalling_proto::ParticipantId,
         reply: oneshot::Sender<Result<ParticipantView, ErrorBody>>,
     },
+    /// A new display name for a participant.
+    Rename {
+        id: signalling_proto::ParticipantId,
+        args: signalling_proto::SetDisplayNameArgs,
+        reply: oneshot::Sender<Result<signalling_proto::Changed, ErrorBody>>,
+    },
     /// `end_meeting` for everybody, and the room is no longer held open for the API.
     End {
         reply: oneshot::Sender<Result<CommandResult, ErrorBody>>,
@@ -228,6 +234,18 @@ impl RoomHandle {
     ) -> Option<Result<ParticipantView, ErrorBody>> {
         let (reply, answer) = oneshot::channel();
         let input = RoomInput::Api(ApiInput::Participant { id, reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Renames a participant as the system. `None` when the actor has already stopped.
+    pub async fn rename(
+        &self,
+        id: signalling_proto::ParticipantId,
+        args: signalling_proto::SetDisplayNameArgs,
+    ) -> Option<Result<signalling_proto::Changed, ErrorBody>> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::Rename { id, args, reply });
         self.inbox.send(input).await.ok()?;
         answer.await.ok()
     }
@@ -668,6 +686,12 @@ impl RoomActor {
         match input {
             ApiInput::Command { command, reply } => {
                 let result = self.room.handle_system_command(now, command);
+                self.refresh_routes();
+                self.execute_effects(now).await;
+                let _ = reply.send(result);
+            }
+            ApiInput::Rename { id, args, reply } => {
+                let result = self.room.system_rename(now, &id, args);
                 self.refresh_routes();
                 self.execute_effects(now).await;
                 let _ = reply.send(result);
