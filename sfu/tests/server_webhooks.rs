@@ -2,8 +2,10 @@
 //! exactly its events, in `seq` order per room, each signed with HMAC-SHA256 over
 //! `"<t>.<body>"`; the receiver answers the first two attempts with 500 and gets the same
 //! event again (same id); a second endpoint that accepts connections and never answers fills
-//! its own bounded queue (drops counted) and never slows the meeting.
+//! its own bounded queue (drops counted) and never slows the meeting. The removal in the
+//! meeting comes through the server API, whose reason reaches the `participant_left` event.
 
+mod api_support;
 mod peer_support;
 mod ws_support;
 
@@ -165,12 +167,15 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
     quick(&mut host, "breakout_end", json!({"immediate": true})).await;
     quick(&mut host, "start_cloud_recording", json!({})).await;
     quick(&mut host, "stop_cloud_recording", json!({})).await;
-    quick(
-        &mut host,
-        "kick_participant",
-        json!({"participantId": ada_id}),
+    // The removal comes from the backend, with its reason.
+    let api = api_support::Api::new(server.addr);
+    let started = sfu::clock::now();
+    api.ok(
+        &format!("/rooms/hooks/participants/{ada_id}/remove"),
+        json!({"reason": "left the class"}),
     )
     .await;
+    assert!(sfu::clock::now() - started < Duration::from_secs(1));
     quick(&mut host, "leave_room", json!({})).await;
 
     let expected = vec![
@@ -185,7 +190,7 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
         json!({"event": "breakout_ended", "data": {"runId": run_id, "reason": "manual"}}),
         json!({"event": "recording_requested"}),
         json!({"event": "recording_stopped"}),
-        json!({"event": "participant_left", "data": {"participantId": ada_id, "identity": "ada", "reason": "kicked"}}),
+        json!({"event": "participant_left", "data": {"participantId": ada_id, "identity": "ada", "reason": "kicked", "message": "left the class"}}),
         json!({"event": "participant_left", "data": {"participantId": host_id, "identity": "hal", "reason": "left"}}),
         json!({"event": "room_ended", "data": {"roomSessionId": "hooks-1"}}),
     ];

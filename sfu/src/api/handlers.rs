@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 use signalling_proto::{
     decode_value, is_valid_room_name, ArgumentReason, ClientMessage, Command, CommandResult,
-    InvalidArgumentDetails, ParticipantArgs, ParticipantId, RequestEnableArgs, SendChatMessageArgs,
+    InvalidArgumentDetails, ParticipantId, RequestEnableArgs, SendChatMessageArgs,
     SetDisplayNameArgs,
 };
 use tracing::info;
@@ -230,13 +230,10 @@ pub async fn remove_participant(
     let request: RemoveRequest = body(&bytes)?;
     check_reason(request.reason.as_deref()).map_err(|d| ApiError::invalid_argument(&d))?;
     let id = path_value(&params, "participantId").to_owned();
-    system(
-        &room,
-        Command::KickParticipant(ParticipantArgs {
-            participant_id: ParticipantId(id.clone()),
-        }),
-    )
-    .await?;
+    room.remove(ParticipantId(id.clone()), request.reason.clone())
+        .await
+        .ok_or_else(ApiError::room_not_found)?
+        .map_err(ApiError::from_body)?;
     info!(room = room.name(), participant = %id, reason = request.reason.as_deref().unwrap_or(""),
           "participant removed through the API");
     ok(json!({}))

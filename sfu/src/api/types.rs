@@ -178,7 +178,8 @@ pub struct ParticipantList {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveRequest {
-    /// Why (logged by the server; at most 200 characters).
+    /// Why (logged, and the `message` of the `participant_left` webhook; at most 200
+    /// characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

@@ -121,6 +121,12 @@ enum ApiInput {
         id: signalling_proto::ParticipantId,
         reply: oneshot::Sender<Result<ParticipantView, ErrorBody>>,
     },
+    /// `kick_participant`, with the backend's reason for the `participant_left` webhook.
+    Remove {
+        id: signalling_proto::ParticipantId,
+        reason: Option<String>,
+        reply: oneshot::Sender<Result<CommandResult, ErrorBody>>,
+    },
     /// A new display name for a participant.
     Rename {
         id: signalling_proto::ParticipantId,
@@ -234,6 +240,19 @@ impl RoomHandle {
     ) -> Option<Result<ParticipantView, ErrorBody>> {
         let (reply, answer) = oneshot::channel();
         let input = RoomInput::Api(ApiInput::Participant { id, reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Removes (kicks) a participant as the system; `reason` goes into the `participant_left`
+    /// webhook. `None` when the actor has already stopped.
+    pub async fn remove(
+        &self,
+        id: signalling_proto::ParticipantId,
+        reason: Option<String>,
+    ) -> Option<Result<CommandResult, ErrorBody>> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::Remove { id, reason, reply });
         self.inbox.send(input).await.ok()?;
         answer.await.ok()
     }
@@ -530,6 +549,8 @@ pub struct RoomActor {
     webhooks: Option<Webhooks>,
     /// Webhook events of the input being handled, in order.
     outbox: Vec<WebhookEvent>,
+    /// The API's reason for the removal being handled: `message` of its `participant_left`.
+    removal_reason: Option<(signalling_proto::ParticipantId, String)>,
 }
 
 impl RoomActor {
@@ -566,6 +587,7 @@ impl RoomActor {
             held: false,
             webhooks: None,
             outbox: Vec::new(),
+            removal_reason: None,
         }
     }
 
@@ -690,6 +712,17 @@ impl RoomActor {
                 self.execute_effects(now).await;
                 let _ = reply.send(result);
             }
+            ApiInput::Remove { id, reason, reply } => {
+                self.removal_reason = reason.map(|reason| (id.clone(), reason));
+                let command = Command::KickParticipant(signalling_proto::ParticipantArgs {
+                    participant_id: id,
+                });
+                let result = self.room.handle_system_command(now, command);
+                self.refresh_routes();
+                self.execute_effects(now).await;
+                self.removal_reason = None;
+                let _ = reply.send(result);
+            }
             ApiInput::Rename { id, args, reply } => {
                 let result = self.room.system_rename(now, &id, args);
                 self.refresh_routes();
@@ -736,7 +769,21 @@ impl RoomActor {
     /// service request comes after the join that made it possible).
     fn take_room_notices(&mut self) {
         while let Some(notice) = self.room.poll_notice() {
-            self.outbox.push(webhook_event(notice));
+            let mut event = webhook_event(notice);
+            if let (
+                WebhookEvent::ParticipantLeft {
+                    participant_id,
+                    message,
+                    ..
+                },
+                Some((removed, reason)),
+            ) = (&mut event, &self.removal_reason)
+            {
+                if participant_id == removed {
+                    *message = Some(reason.clone());
+                }
+            }
+            self.outbox.push(event);
         }
     }
 
@@ -1162,6 +1209,7 @@ fn webhook_event(notice: Notice) -> WebhookEvent {
             participant_id: wire(participant),
             identity,
             reason,
+            message: None,
         },
         Notice::ParticipantMoved {
             participant,

@@ -38,6 +38,9 @@ pub enum WebhookEvent {
         participant_id: ParticipantId,
         identity: String,
         reason: LeaveReason,
+        /// The reason a backend gave when it removed the participant through the API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// A track of `publish_tracks` (by its mid in the publisher offer).
     #[serde(rename_all = "camelCase")]
