@@ -167,6 +167,27 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
     quick(&mut host, "breakout_end", json!({"immediate": true})).await;
     quick(&mut host, "start_cloud_recording", json!({})).await;
     quick(&mut host, "stop_cloud_recording", json!({})).await;
+    quick(
+        &mut host,
+        "start_live_stream",
+        json!({"targetId": "stage-1"}),
+    )
+    .await;
+    quick(&mut host, "stop_live_stream", json!({})).await;
+    // A knock at the locked room, rejected.
+    quick(&mut host, "set_lock", json!({"locked": true})).await;
+    let mut kim = server.client().await;
+    let refused = kim.join("hooks", "kim", Role::Visitor).await;
+    assert_eq!(error_code(&refused), "room_locked");
+    let kim_id = refused["error"]["details"]["selfId"].clone();
+    quick(&mut kim, "knock_room", json!({})).await;
+    host.event("room_knocked").await;
+    quick(
+        &mut host,
+        "handle_knock",
+        json!({"participantId": kim_id, "action": "reject"}),
+    )
+    .await;
     // The removal comes from the backend, with its reason.
     let api = api_support::Api::new(server.addr);
     let started = sfu::clock::now();
@@ -190,6 +211,9 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
         json!({"event": "breakout_ended", "data": {"runId": run_id, "reason": "manual"}}),
         json!({"event": "recording_requested"}),
         json!({"event": "recording_stopped"}),
+        json!({"event": "live_stream_requested", "data": {"targetId": "stage-1"}}),
+        json!({"event": "live_stream_stopped"}),
+        json!({"event": "knock", "data": {"participantId": kim_id, "name": "kim"}}),
         json!({"event": "participant_left", "data": {"participantId": ada_id, "identity": "ada", "reason": "kicked", "message": "left the class"}}),
         json!({"event": "participant_left", "data": {"participantId": host_id, "identity": "hal", "reason": "left"}}),
         json!({"event": "room_ended", "data": {"roomSessionId": "hooks-1"}}),
@@ -271,7 +295,7 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
     assert_eq!(ids.len(), delivered.len(), "ids are unique per event");
 
     // Another room's traffic overflows the dead endpoint's queue of 16 (one event stuck in
-    // its timeouts, 14 of the meeting queued): the overflow is dropped and counted.
+    // its timeouts, the rest of the meeting queued): the overflow is dropped and counted.
     for i in 0..10 {
         let mut guest = server.client().await;
         let started = sfu::clock::now();
@@ -284,7 +308,7 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
     let (_, metrics) = http_get(server.addr, "/metrics").await;
     let value = |name: &str| sample(&metrics, name).unwrap_or_else(|| panic!("no {name}"));
     assert!(value("sfu_webhook_dropped_total") >= 1.0, "{metrics}");
-    assert!(value(r#"sfu_webhook_deliveries_total{result="delivered"}"#) >= 14.0);
+    assert!(value(r#"sfu_webhook_deliveries_total{result="delivered"}"#) >= 17.0);
     assert!(value("sfu_webhook_retries_total") >= 2.0);
-    assert!(value("sfu_webhook_delivery_seconds_count") >= 14.0);
+    assert!(value("sfu_webhook_delivery_seconds_count") >= 17.0);
 }
