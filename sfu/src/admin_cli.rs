@@ -15,10 +15,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
-use crate::api::auth::{AdminClaims, CLI_TOKEN_TTL};
+use crate::api::auth::{AdminClaims, AdminGrant, CLI_TOKEN_TTL, MAX_ADMIN_TTL};
 use crate::api::PREFIX;
 use crate::clock;
-use crate::config::Config;
+use crate::config::{Config, TokenAdmin};
 use crate::signalling::token::TokenKey;
 
 /// Where the server is and how to print.
@@ -149,6 +149,27 @@ pub enum AdminCommand {
     Room(RoomCommand),
     Participant(ParticipantCommand),
     Breakout(BreakoutCommand),
+}
+
+/// `sfu token admin`: prints an admin token on stdout.
+pub fn admin_token(config: &Config, args: &TokenAdmin) -> ExitCode {
+    if args.ttl > MAX_ADMIN_TTL {
+        eprintln!("error: invalid value for '--ttl': admin tokens may live 24h at most");
+        return ExitCode::from(2);
+    }
+    let mut claims = AdminClaims::new(args.sub.clone(), args.ttl, clock::system_now());
+    claims.admin = Some(AdminGrant {
+        room: args.room.clone(),
+    });
+    let key = TokenKey::from_config(config);
+    if key.is_development() {
+        eprintln!(
+            "warning: no --api-secret / SFU_API_SECRET configured: signed with the built-in \
+             development secret; only a server in development mode accepts it"
+        );
+    }
+    println!("{}", key.sign_json(&claims));
+    ExitCode::SUCCESS
 }
 
 /// Runs `command`: 0 on success, 1 when the server refused, 2 when it could not be reached.

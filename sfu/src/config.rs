@@ -87,6 +87,22 @@ pub enum Command {
 pub enum TokenCommand {
     /// Print a signed join token (with the configured --api-secret, else the development secret).
     Create(TokenCreate),
+    /// Print a short-lived admin token for the server API (`Authorization: Bearer <token>`).
+    Admin(TokenAdmin),
+}
+
+/// `sfu token admin` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct TokenAdmin {
+    /// Only this room; default: every room.
+    #[arg(long)]
+    pub room: Option<String>,
+    /// Who calls (`sub`, logged by the server).
+    #[arg(long, default_value = "sfu-cli")]
+    pub sub: String,
+    /// Lifetime, at most 24h (e.g. 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub ttl: Duration,
 }
 
 /// `sfu token create` arguments.

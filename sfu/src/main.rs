@@ -27,6 +27,9 @@ fn main() -> ExitCode {
     match cli.command {
         None => serve(cli.config),
         Some(Command::Token(TokenCommand::Create(args))) => token_create(&cli.config, args),
+        Some(Command::Token(TokenCommand::Admin(args))) => {
+            admin_cli::admin_token(&cli.config, &args)
+        }
         Some(Command::Room(command)) => admin_cli::run(&cli.config, AdminCommand::Room(command)),
         Some(Command::Participant(command)) => {
             admin_cli::run(&cli.config, AdminCommand::Participant(command))

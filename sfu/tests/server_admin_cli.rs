@@ -2,6 +2,7 @@
 //! against a server in this process with real WebSocket participants: tables by default,
 //! the server's JSON with `--json`, exit 1 with the protocol's error code when refused.
 
+mod api_support;
 mod ws_support;
 
 use std::net::SocketAddr;
@@ -23,12 +24,14 @@ fn sfu_command() -> Command {
     command
 }
 
-/// Runs `sfu ARGS --url http://ADDR`; exit code, stdout, stderr.
+/// Runs `sfu ARGS --url http://ADDR` (`sfu token ...` without `--url`); exit code, stdout,
+/// stderr.
 async fn sfu(addr: SocketAddr, args: &[&str]) -> (i32, String, String) {
     let mut command = sfu_command();
-    command
-        .args(args)
-        .args(["--url", &format!("http://{addr}")]);
+    command.args(args);
+    if args[0] != "token" {
+        command.args(["--url", &format!("http://{addr}")]);
+    }
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("joined")
@@ -138,6 +141,29 @@ async fn the_cli_runs_a_meeting_with_breakouts() {
         err.contains("401") && err.contains("invalid_credential"),
         "{err}"
     );
+
+    // `sfu token admin` prints a token a plain HTTP client can use; scoped to another room,
+    // it is refused here.
+    let (code, token, _) = sfu(addr, &["token", "admin", "--ttl", "1m"]).await;
+    assert_eq!(code, 0);
+    let api = api_support::Api {
+        addr,
+        token: token.trim().to_owned(),
+    };
+    let (status, room) = api.get("/rooms/cli-room").await;
+    assert_eq!(status, 200, "{room}");
+    let (_, scoped, _) = sfu(addr, &["token", "admin", "--room", "other"]).await;
+    let (status, _) = api
+        .raw(
+            hyper::Method::GET,
+            "/rooms/cli-room",
+            Some(&format!("Bearer {}", scoped.trim())),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (code, _, err) = sfu(addr, &["token", "admin", "--ttl", "2d"]).await;
+    assert_eq!(code, 2, "{err}");
 
     ok(
         addr,
