@@ -246,8 +246,8 @@ pub struct Config {
           action = ArgAction::Set, value_name = "BOOL")]
     pub allow_self_unmute: bool,
     // --- Webhooks (issue 18).
-    /// Webhook URL (http://) that receives every room event as signed JSON; repeat it (or
-    /// separate with commas) for more.
+    /// Webhook URL (http:// or https://) that receives every room event as signed JSON;
+    /// repeat it (or separate with commas) for more.
     #[arg(long, env = "SFU_WEBHOOK_URL", value_delimiter = ',', action = ArgAction::Append,
           value_parser = parse_webhook_url)]
     #[serde(deserialize_with = "de_webhook_urls")]
@@ -260,6 +260,10 @@ pub struct Config {
     /// (sfu_webhook_dropped_total), so a slow endpoint never holds up a room.
     #[arg(long, env = "SFU_WEBHOOK_QUEUE", default_value_t = NonZeroUsize::new(4096).expect("4096 > 0"))]
     pub webhook_queue: NonZeroUsize,
+    /// PEM file of the root certificates https:// webhook endpoints are checked against;
+    /// default: the system's bundle (/etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, env = "SFU_WEBHOOK_CA", value_name = "PATH")]
+    pub webhook_ca: Option<PathBuf>,
     /// How long one webhook delivery may take before it is retried (e.g. 5s).
     #[arg(long, env = "SFU_WEBHOOK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     #[serde(deserialize_with = "de_duration")]
@@ -296,6 +300,7 @@ impl Default for Config {
             webhook_url: Vec::new(),
             webhook_key: None,
             webhook_queue: NonZeroUsize::new(4096).expect("4096 > 0"),
+            webhook_ca: None,
             webhook_timeout: Duration::from_secs(5),
         }
     }
@@ -332,6 +337,7 @@ impl fmt::Debug for Config {
             webhook_url,
             webhook_key,
             webhook_queue,
+            webhook_ca,
             webhook_timeout,
         } = self;
         f.debug_struct("Config")
@@ -362,6 +368,7 @@ impl fmt::Debug for Config {
             .field("webhook_url", webhook_url)
             .field("webhook_key", webhook_key)
             .field("webhook_queue", webhook_queue)
+            .field("webhook_ca", webhook_ca)
             .field("webhook_timeout", webhook_timeout)
             .finish()
     }
@@ -403,6 +410,10 @@ impl Config {
             urls: self.webhook_url.clone(),
             key,
             queue: self.webhook_queue.get(),
+            roots: self
+                .webhook_ca
+                .clone()
+                .unwrap_or_else(|| crate::webhook::https::SYSTEM_ROOTS.into()),
             timeout: self.webhook_timeout,
         })
     }
@@ -565,6 +576,7 @@ impl Config {
             "webhook_url" => self.webhook_url.clone_from(&file.webhook_url),
             "webhook_key" => self.webhook_key.clone_from(&file.webhook_key),
             "webhook_queue" => self.webhook_queue = file.webhook_queue,
+            "webhook_ca" => self.webhook_ca.clone_from(&file.webhook_ca),
             "webhook_timeout" => self.webhook_timeout = file.webhook_timeout,
             _ => {}
         }
@@ -795,6 +807,10 @@ impl Config {
             None => "# webhook_key: not set (the API secret signs webhooks)".to_owned(),
         });
         line(format!("webhook_queue = {}", self.webhook_queue));
+        match &self.webhook_ca {
+            Some(path) => line(format!("webhook_ca = {}", string(&path.to_string_lossy()))),
+            None => line("# webhook_ca: not set (the system's root certificates)".to_owned()),
+        }
         line(format!(
             "webhook_timeout = \"{}\"",
             format_duration(self.webhook_timeout)
@@ -1028,6 +1044,7 @@ mod tests {
             webhook_url: vec!["http://127.0.0.1:9/hook".into()],
             webhook_key: Some(Secret::from(secret.as_str())),
             webhook_queue: NonZeroUsize::new(3).unwrap(),
+            webhook_ca: Some("ca.pem".into()),
             webhook_timeout: Duration::from_secs(1),
         };
         for id in &ids {
@@ -1035,7 +1052,7 @@ mod tests {
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 28, "{ids:?}");
+        assert_eq!(ids.len(), 29, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.

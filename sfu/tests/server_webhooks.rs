@@ -312,3 +312,91 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
     assert!(value("sfu_webhook_retries_total") >= 2.0);
     assert!(value("sfu_webhook_delivery_seconds_count") >= 17.0);
 }
+
+// An https:// endpoint with a certificate of a private CA (`--webhook-ca`) gets the events
+// over TLS; an endpoint whose certificate the roots do not vouch for gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_endpoints_are_checked_against_the_configured_roots() {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("a certificate");
+    let dir = std::env::temp_dir().join(format!("sfu-webhook-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).expect("cert written");
+    std::fs::write(&key, generated.signing_key.serialize_pem()).expect("key written");
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("another");
+    let other_ca = dir.join("other.pem");
+    std::fs::write(&other_ca, other.cert.pem()).expect("written");
+
+    // One TLS receiver; two servers, one trusting its certificate and one trusting another.
+    let state = Arc::new(Mutex::new(Received::default()));
+    let app = Router::new()
+        .route("/hook", post(receive))
+        .with_state(Arc::clone(&state));
+    let acceptor = sfu::tls_listener::load_acceptor(&cert, &key).expect("acceptor");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let listener = sfu::tls_listener::TlsListener::new(listener, acceptor).expect("TLS listener");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server_with = |ca: &std::path::Path, room: &str| Config {
+        webhook_url: vec![format!(
+            "https://127.0.0.1:{}/hook?from={room}",
+            addr.port()
+        )],
+        webhook_key: Some(KEY.into()),
+        webhook_ca: Some(ca.to_path_buf()),
+        ..Config::ephemeral()
+    };
+    let trusting = TestServer::start_with(server_with(&cert, "trusting")).await;
+    let doubting = TestServer::start_with(server_with(&other_ca, "doubting")).await;
+    let mut ada = trusting.client().await;
+    ada.join("tls-room", "ada", Role::Visitor).await;
+    let mut bob = doubting.client().await;
+    bob.join("tls-other", "bob", Role::Visitor).await;
+
+    let deadline = sfu::clock::now() + Duration::from_secs(10);
+    loop {
+        let rooms: Vec<String> = state
+            .lock()
+            .unwrap()
+            .attempts
+            .iter()
+            .map(|(v, _, signed)| {
+                assert!(signed.is_some(), "signed over TLS too");
+                v["room"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect();
+        if rooms.len() >= 2 {
+            assert_eq!(
+                rooms,
+                ["tls-room", "tls-room"],
+                "only the trusting server delivers"
+            );
+            break;
+        }
+        assert!(
+            sfu::clock::now() < deadline,
+            "no delivery over TLS: {rooms:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The doubting server keeps retrying its failed handshakes and delivers nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, metrics) = http_get(doubting.addr, "/metrics").await;
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"sfu_webhook_deliveries_total{result="delivered"}"#
+        ),
+        Some(0.0)
+    );
+    assert!(sample(&metrics, "sfu_webhook_retries_total").unwrap_or(0.0) >= 1.0);
+    assert!(state
+        .lock()
+        .unwrap()
+        .attempts
+        .iter()
+        .all(|(v, _, _)| v["room"] == "tls-room"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -293,11 +293,14 @@ mod tests {
 
     const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
 
-    // The committed document is the one the code generates. `UPDATE_OPENAPI=1` rewrites it.
+    // The committed document is the one the code generates. `UPDATE_OPENAPI=1` (or
+    // `UPDATE_SCHEMA=1`, which also rewrites the protocol's schema) rewrites it.
     #[test]
     fn committed_openapi_is_generated_from_the_types() {
         let now = document_text();
-        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        if std::env::var_os("UPDATE_OPENAPI").is_some()
+            || std::env::var_os("UPDATE_SCHEMA").is_some()
+        {
             std::fs::write(FILE, now).expect("write docs/openapi.json");
         }
         let committed = std::fs::read_to_string(FILE).unwrap_or_default();

@@ -15,7 +15,6 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Uri;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
@@ -26,6 +25,7 @@ use tracing::{debug, warn};
 
 use crate::clock;
 use crate::webhook::event::{WebhookBody, WebhookEvent};
+use crate::webhook::https::Connector;
 use crate::webhook::signature::{sign, SIGNATURE_HEADER};
 
 /// The first retry waits this long; each next one twice as long.
@@ -43,8 +43,10 @@ const LATENCY_BOUNDS: [f64; 12] = [
 /// What the webhooks are configured with.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
-    /// `http://` URLs; each gets every event.
+    /// `http://` or `https://` URLs; each gets every event.
     pub urls: Vec<String>,
+    /// PEM file of the root certificates `https://` endpoints are checked against.
+    pub roots: std::path::PathBuf,
     /// The HMAC key of the signature.
     pub key: Vec<u8>,
     /// Events waiting per URL; one more is dropped and counted.
@@ -53,14 +55,14 @@ pub struct WebhookConfig {
     pub timeout: Duration,
 }
 
-/// Checks that `url` is an absolute `http://` URL the client can POST to.
+/// Checks that `url` is an absolute `http://` or `https://` URL the client can POST to.
 pub fn parse_url(url: &str) -> Result<Uri, String> {
     let uri: Uri = url
         .parse()
         .map_err(|error| format!("{url:?} is not a URL: {error}"))?;
-    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
         return Err(format!(
-            "{url:?} must be an http:// URL with a host (put a TLS proxy in front for https)"
+            "{url:?} must be an http:// or https:// URL with a host"
         ));
     }
     Ok(uri)
@@ -147,8 +149,8 @@ impl Webhooks {
     /// Starts one delivery task per URL (inside a tokio runtime) and registers the metrics.
     pub fn start(config: WebhookConfig, registry: &Registry) -> Result<Self, String> {
         let metrics = WebhookMetrics::new(registry).map_err(|error| error.to_string())?;
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client: Client<Connector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build(Connector::new(&config.roots)?);
         let key: Arc<[u8]> = config.key.into();
         let mut endpoints = Vec::with_capacity(config.urls.len());
         for url in &config.urls {
@@ -234,7 +236,7 @@ impl Webhooks {
 /// The task of one endpoint.
 struct Worker {
     uri: Uri,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     key: Arc<[u8]>,
     timeout: Duration,
     metrics: WebhookMetrics,

@@ -11,6 +11,7 @@
 
 pub mod delivery;
 pub mod event;
+pub mod https;
 pub mod signature;
 
 pub use delivery::{WebhookConfig, Webhooks};
