@@ -1,6 +1,6 @@
 //! The admin CLI (issue 18): `sfu room list|create|end`, `sfu participant list|remove|mute`,
 //! `sfu breakout status|start|move|end`, talking to a running server's API (`--url`, default
-//! `http://127.0.0.1:7880`). Each call mints a 5-minute admin token with the configured
+//! `http://127.0.0.1:7880`; https:// with the webhooks' TLS connector). Each call mints a 5-minute admin token with the configured
 //! `--api-key` / `--api-secret` (or `SFU_API_KEY` / `SFU_API_SECRET`). Tables by default,
 //! the server's JSON with `--json`.
 
@@ -20,13 +20,18 @@ use crate::api::PREFIX;
 use crate::clock;
 use crate::config::{Config, TokenAdmin};
 use crate::signalling::token::TokenKey;
+use crate::webhook::https::{Connector, SYSTEM_ROOTS};
 
 /// Where the server is and how to print.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// The server's HTTP address (http:// only).
+    /// The server's address: http://, or https:// for a server with --tls-cert.
     #[arg(long, env = "SFU_URL", default_value = "http://127.0.0.1:7880")]
     pub url: String,
+    /// PEM file of the root certificates an https:// server is checked against; default: the
+    /// system's bundle.
+    #[arg(long, env = "SFU_CA", value_name = "PATH")]
+    pub ca: Option<std::path::PathBuf>,
     /// Print the server's JSON answer instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -209,6 +214,7 @@ enum Printed {
 struct Api<'a> {
     base: String,
     token: &'a str,
+    client: Client<Connector, Full<Bytes>>,
 }
 
 impl Api<'_> {
@@ -218,7 +224,6 @@ impl Api<'_> {
         path: &str,
         body: Option<Value>,
     ) -> Result<(u16, Value), String> {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let uri = format!("{}{PREFIX}{path}", self.base);
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
         let request = hyper::Request::builder()
@@ -231,7 +236,8 @@ impl Api<'_> {
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(bytes)))
             .map_err(|error| format!("{uri}: {error}"))?;
-        let response = client
+        let response = self
+            .client
             .request(request)
             .await
             .map_err(|error| format!("{uri}: {error}"))?;
@@ -269,9 +275,11 @@ async fn execute(token: &str, command: AdminCommand) -> Result<Printed, String> 
         },
     }
     .clone();
+    let roots = target.ca.clone().unwrap_or_else(|| SYSTEM_ROOTS.into());
     let api = Api {
         base: target.url.trim_end_matches('/').to_owned(),
         token,
+        client: Client::builder(TokioExecutor::new()).build(Connector::new(&roots)?),
     };
     let steps = plan(command);
     let mut last = (200, json!({}));
