@@ -116,7 +116,7 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
     let config = Config {
         webhook_url: vec![format!("http://{addr}/hook"), format!("http://{dead}/hook")],
         webhook_key: Some(KEY.into()),
-        webhook_queue: std::num::NonZeroUsize::new(16).unwrap(),
+        webhook_queue: std::num::NonZeroUsize::new(32).unwrap(),
         webhook_timeout: Duration::from_secs(3),
         ..Config::ephemeral()
     };
@@ -294,7 +294,7 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
         .collect();
     assert_eq!(ids.len(), delivered.len(), "ids are unique per event");
 
-    // Another room's traffic overflows the dead endpoint's queue of 16 (one event stuck in
+    // Another room's traffic overflows the dead endpoint's queue of 32 (one event stuck in
     // its timeouts, the rest of the meeting queued): the overflow is dropped and counted.
     for i in 0..10 {
         let mut guest = server.client().await;
@@ -304,6 +304,41 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
             .await;
         quick(&mut guest, "leave_room", json!({})).await;
         assert!(sfu::clock::now() - started < Duration::from_secs(1));
+    }
+    // The other room's events reach the live endpoint in order too. That room stops after
+    // each guest leaves, so each of its ten runs counts 1..4 again (started, joined, left,
+    // ended).
+    let deadline = sfu::clock::now() + Duration::from_secs(10);
+    let filler = loop {
+        let events: Vec<(u64, String)> = received
+            .lock()
+            .unwrap()
+            .attempts
+            .iter()
+            .filter(|(v, ok, _)| *ok && v["room"] == "filler")
+            .map(|(v, _, _)| (v["seq"].as_u64().unwrap_or(0), v["event"].to_string()))
+            .collect();
+        if events.len() >= 40 || sfu::clock::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(filler.len(), 40, "{filler:?}");
+    for run in filler.chunks(4) {
+        let names: Vec<&str> = run.iter().map(|(_, e)| e.trim_matches('"')).collect();
+        assert_eq!(
+            names,
+            [
+                "room_started",
+                "participant_joined",
+                "participant_left",
+                "room_ended"
+            ]
+        );
+        assert_eq!(
+            run.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
     }
     let (_, metrics) = http_get(server.addr, "/metrics").await;
     let value = |name: &str| sample(&metrics, name).unwrap_or_else(|| panic!("no {name}"));
