@@ -22,6 +22,7 @@ use clap::{
 use serde::{Deserialize, Deserializer};
 use signalling_proto::{Role, Secret};
 
+use crate::admin_cli::{BreakoutCommand, ParticipantCommand, RoomCommand};
 use crate::control::RoomPolicy;
 use crate::signalling::token;
 
@@ -70,6 +71,15 @@ pub enum Command {
     /// Load and validate the configuration (file, SFU_* variables, flags), then print the
     /// values the server would run with as TOML (the API secret redacted) and exit.
     CheckConfig,
+    /// Rooms of a running server (its API, with an admin token from --api-secret).
+    #[command(subcommand)]
+    Room(RoomCommand),
+    /// Participants of a room on a running server.
+    #[command(subcommand)]
+    Participant(ParticipantCommand),
+    /// Breakouts of a room on a running server.
+    #[command(subcommand)]
+    Breakout(BreakoutCommand),
 }
 
 /// `sfu token` subcommands.
@@ -77,6 +87,22 @@ pub enum Command {
 pub enum TokenCommand {
     /// Print a signed join token (with the configured --api-secret, else the development secret).
     Create(TokenCreate),
+    /// Print a short-lived admin token for the server API (`Authorization: Bearer <token>`).
+    Admin(TokenAdmin),
+}
+
+/// `sfu token admin` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct TokenAdmin {
+    /// Only this room; default: every room.
+    #[arg(long)]
+    pub room: Option<String>,
+    /// Who calls (`sub`, logged by the server).
+    #[arg(long, default_value = "sfu-cli")]
+    pub sub: String,
+    /// Lifetime, at most 24h (e.g. 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub ttl: Duration,
 }
 
 /// `sfu token create` arguments.
@@ -219,6 +245,29 @@ pub struct Config {
     #[arg(long, env = "SFU_ALLOW_SELF_UNMUTE", default_value_t = true,
           action = ArgAction::Set, value_name = "BOOL")]
     pub allow_self_unmute: bool,
+    // --- Webhooks (issue 18).
+    /// Webhook URL (http:// or https://) that receives every room event as signed JSON;
+    /// repeat it (or separate with commas) for more.
+    #[arg(long, env = "SFU_WEBHOOK_URL", value_delimiter = ',', action = ArgAction::Append,
+          value_parser = parse_webhook_url)]
+    #[serde(deserialize_with = "de_webhook_urls")]
+    pub webhook_url: Vec<String>,
+    /// Key of the webhooks' HMAC-SHA256 signature (at least 16 bytes); default: the API secret.
+    #[arg(long, env = "SFU_WEBHOOK_KEY", hide_env_values = true, value_parser = parse_turn_secret)]
+    #[serde(deserialize_with = "de_turn_secret")]
+    pub webhook_key: Option<Secret>,
+    /// Webhook events waiting per URL; one more is dropped and counted
+    /// (sfu_webhook_dropped_total), so a slow endpoint never holds up a room.
+    #[arg(long, env = "SFU_WEBHOOK_QUEUE", default_value_t = NonZeroUsize::new(4096).expect("4096 > 0"))]
+    pub webhook_queue: NonZeroUsize,
+    /// PEM file of the root certificates https:// webhook endpoints are checked against;
+    /// default: the system's bundle (/etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, env = "SFU_WEBHOOK_CA", value_name = "PATH")]
+    pub webhook_ca: Option<PathBuf>,
+    /// How long one webhook delivery may take before it is retried (e.g. 5s).
+    #[arg(long, env = "SFU_WEBHOOK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[serde(deserialize_with = "de_duration")]
+    pub webhook_timeout: Duration,
 }
 
 impl Default for Config {
@@ -248,6 +297,11 @@ impl Default for Config {
             reconnect_grace: Duration::from_secs(30),
             knock_timeout: Duration::from_secs(600),
             allow_self_unmute: true,
+            webhook_url: Vec::new(),
+            webhook_key: None,
+            webhook_queue: NonZeroUsize::new(4096).expect("4096 > 0"),
+            webhook_ca: None,
+            webhook_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -280,6 +334,11 @@ impl fmt::Debug for Config {
             reconnect_grace,
             knock_timeout,
             allow_self_unmute,
+            webhook_url,
+            webhook_key,
+            webhook_queue,
+            webhook_ca,
+            webhook_timeout,
         } = self;
         f.debug_struct("Config")
             .field("http_addr", http_addr)
@@ -306,6 +365,11 @@ impl fmt::Debug for Config {
             .field("reconnect_grace", reconnect_grace)
             .field("knock_timeout", knock_timeout)
             .field("allow_self_unmute", allow_self_unmute)
+            .field("webhook_url", webhook_url)
+            .field("webhook_key", webhook_key)
+            .field("webhook_queue", webhook_queue)
+            .field("webhook_ca", webhook_ca)
+            .field("webhook_timeout", webhook_timeout)
             .finish()
     }
 }
@@ -329,6 +393,29 @@ impl Config {
     /// `GET /dev/token` exists (DECISIONS.md §11).
     pub fn is_development(&self) -> bool {
         self.api_secret.is_none()
+    }
+
+    /// The webhooks' configuration; `None` without a URL. The signing key is `webhook_key`,
+    /// else the API secret, else the development secret (a development server's webhooks
+    /// prove nothing, like its tokens).
+    pub fn webhooks(&self) -> Option<crate::webhook::WebhookConfig> {
+        if self.webhook_url.is_empty() {
+            return None;
+        }
+        let key = match (&self.webhook_key, &self.api_secret) {
+            (Some(key), _) | (None, Some(key)) => key.expose().as_bytes().to_vec(),
+            (None, None) => token::DEVELOPMENT_SECRET.as_bytes().to_vec(),
+        };
+        Some(crate::webhook::WebhookConfig {
+            urls: self.webhook_url.clone(),
+            key,
+            queue: self.webhook_queue.get(),
+            roots: self
+                .webhook_ca
+                .clone()
+                .unwrap_or_else(|| crate::webhook::https::SYSTEM_ROOTS.into()),
+            timeout: self.webhook_timeout,
+        })
     }
 
     /// The policy of every room this server creates: the room-policy settings over the spec's
@@ -486,6 +573,11 @@ impl Config {
             "reconnect_grace" => self.reconnect_grace = file.reconnect_grace,
             "knock_timeout" => self.knock_timeout = file.knock_timeout,
             "allow_self_unmute" => self.allow_self_unmute = file.allow_self_unmute,
+            "webhook_url" => self.webhook_url.clone_from(&file.webhook_url),
+            "webhook_key" => self.webhook_key.clone_from(&file.webhook_key),
+            "webhook_queue" => self.webhook_queue = file.webhook_queue,
+            "webhook_ca" => self.webhook_ca.clone_from(&file.webhook_ca),
+            "webhook_timeout" => self.webhook_timeout = file.webhook_timeout,
             _ => {}
         }
     }
@@ -708,6 +800,21 @@ impl Config {
             format_duration(self.knock_timeout)
         ));
         line(format!("allow_self_unmute = {}", self.allow_self_unmute));
+        let hooks: Vec<String> = self.webhook_url.iter().map(|u| string(u)).collect();
+        line(format!("webhook_url = [{}]", hooks.join(", ")));
+        line(match self.webhook_key {
+            Some(_) => "# webhook_key: set (redacted)".to_owned(),
+            None => "# webhook_key: not set (the API secret signs webhooks)".to_owned(),
+        });
+        line(format!("webhook_queue = {}", self.webhook_queue));
+        match &self.webhook_ca {
+            Some(path) => line(format!("webhook_ca = {}", string(&path.to_string_lossy()))),
+            None => line("# webhook_ca: not set (the system's root certificates)".to_owned()),
+        }
+        line(format!(
+            "webhook_timeout = \"{}\"",
+            format_duration(self.webhook_timeout)
+        ));
         out
     }
 }
@@ -763,6 +870,18 @@ fn de_turn_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
     parse_turn_secret(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+fn de_webhook_urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let urls = Vec::<String>::deserialize(deserializer)?;
+    urls.iter()
+        .map(|url| parse_webhook_url(url).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// An absolute `http://` URL with a host.
+fn parse_webhook_url(text: &str) -> Result<String, String> {
+    crate::webhook::delivery::parse_url(text).map(|_| text.to_owned())
 }
 
 /// `turn:`, `turns:` or `stun:` and a host (RFC 7065 / RFC 7064 URIs), as browsers accept them.
@@ -922,13 +1041,18 @@ mod tests {
             reconnect_grace: Duration::from_secs(5),
             knock_timeout: Duration::ZERO,
             allow_self_unmute: false,
+            webhook_url: vec!["http://127.0.0.1:9/hook".into()],
+            webhook_key: Some(Secret::from(secret.as_str())),
+            webhook_queue: NonZeroUsize::new(3).unwrap(),
+            webhook_ca: Some("ca.pem".into()),
+            webhook_timeout: Duration::from_secs(1),
         };
         for id in &ids {
             let mut config = Config::default();
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 24, "{ids:?}");
+        assert_eq!(ids.len(), 29, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.

@@ -24,8 +24,12 @@
 //!   RTP mode) and one [`core::MediaCore`] per room, from socket to socket in one loop turn.
 //! * [`tls_listener`]: HTTPS/WSS on the HTTP port with `--tls-cert` / `--tls-key` (rustls).
 //! * [`clock`]: the one place the shell reads time (DECISIONS.md §15).
+//! * [`api`]: the server API under `/api/v1` (admin tokens, rooms, participants, breakouts)
+//!   and its OpenAPI document; [`webhook`]: room events POSTed as signed JSON.
 #![forbid(unsafe_code)]
 
+pub mod admin_cli;
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod control;
@@ -37,6 +41,7 @@ pub mod server;
 pub mod shard;
 pub mod signalling;
 pub mod tls_listener;
+pub mod webhook;
 
 pub use config::Config;
 pub use server::{bind, run};

@@ -1,11 +1,13 @@
 //! The `sfu` binary: `sfu` serves, `sfu token create ...` prints a join token, `sfu
-//! check-config` prints the configuration the server would run with.
+//! check-config` prints the configuration the server would run with, and `sfu room|participant|
+//! breakout ...` drive a running server through its API.
 //!
 //! Only this file installs the tracing subscriber and the signal handlers; the library's
 //! [`sfu::run`] takes a shutdown future instead.
 
 use std::process::ExitCode;
 
+use sfu::admin_cli::{self, AdminCommand};
 use sfu::config::{Cli, Command, Config, ConfigError, LogFormat, TokenCommand, TokenCreate};
 use sfu::signalling::token::{Claims, TokenKey};
 use tracing::{error, info, warn};
@@ -25,6 +27,16 @@ fn main() -> ExitCode {
     match cli.command {
         None => serve(cli.config),
         Some(Command::Token(TokenCommand::Create(args))) => token_create(&cli.config, args),
+        Some(Command::Token(TokenCommand::Admin(args))) => {
+            admin_cli::admin_token(&cli.config, &args)
+        }
+        Some(Command::Room(command)) => admin_cli::run(&cli.config, AdminCommand::Room(command)),
+        Some(Command::Participant(command)) => {
+            admin_cli::run(&cli.config, AdminCommand::Participant(command))
+        }
+        Some(Command::Breakout(command)) => {
+            admin_cli::run(&cli.config, AdminCommand::Breakout(command))
+        }
         Some(Command::CheckConfig) => {
             for warning in cli.config.warnings() {
                 eprintln!("warning: {warning}");

@@ -562,6 +562,11 @@ impl Metrics {
     /// The gauges one room actor holds for its room: counts the room at once, and takes it
     /// and its participants out again when dropped (so a crashed actor cannot leave them
     /// behind). Fed by the room actor: create it when the actor starts.
+    /// The registry, for parts that register their own families (the webhooks).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     pub fn room_gauges(&self) -> RoomGauges {
         self.rooms.inc();
         RoomGauges {

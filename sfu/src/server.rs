@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
@@ -23,6 +24,7 @@ use crate::signalling::token::TokenKey;
 use crate::signalling::turn_credentials::TurnCredentials;
 use crate::signalling::unjoined::UnjoinedSockets;
 use crate::tls_listener::{self, TlsListener};
+use crate::webhook::Webhooks;
 
 /// How long `run` waits, after the listener closed, for the signalling sessions to send their
 /// close frames before it returns anyway.
@@ -78,6 +80,16 @@ pub async fn run(
         shards.iter().map(|(handle, _)| handle.clone()).collect(),
     )
     .with_metrics(metrics.clone());
+    let registry = match config.webhooks() {
+        Some(webhooks) => {
+            let urls = webhooks.urls.len();
+            let webhooks =
+                Webhooks::start(webhooks, metrics.registry()).map_err(io::Error::other)?;
+            info!(urls, "webhooks configured");
+            registry.with_webhooks(webhooks)
+        }
+        None => registry,
+    };
     let registry = match &config.turn_secret {
         Some(secret) => registry.with_turn(TurnCredentials::new(
             config.turn_url.clone(),
@@ -98,6 +110,10 @@ pub async fn run(
         });
         shard_handles.push(handle);
     }
+    let api_routes = api::router(ApiState {
+        tokens: Arc::clone(&tokens),
+        rooms: registry.clone(),
+    });
     let sessions = Sessions::new(tokens, registry.clone(), closing_rx)
         .with_draining(draining_rx.clone())
         .with_metrics(metrics.clone())
@@ -105,7 +121,8 @@ pub async fn run(
             config.join_deadline,
             config.max_unjoined_per_ip.get(),
         ));
-    let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics));
+    let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics))
+        .nest(api::PREFIX, api_routes);
     let addr = listener.local_addr()?;
     info!(
         %addr,

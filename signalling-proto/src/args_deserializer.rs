@@ -285,3 +285,9 @@ impl<'de> VariantAccess<'de> for ExternallyTagged<'de> {
         .map_err(|e| e.within_key(self.key))
     }
 }
+
+/// Decodes `value` as `T` with the field-path errors of `invalid_argument` (spec §6.6), for
+/// other JSON inputs that answer in the protocol's shapes (the server's HTTP API).
+pub fn decode_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ArgumentError> {
+    <T as serde::Deserialize>::deserialize(ArgsDeserializer(value))
+}

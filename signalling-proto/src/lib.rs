@@ -46,6 +46,7 @@ mod secret;
 mod timestamp;
 
 pub use admission::*;
+pub use args_deserializer::decode_value;
 pub use argument_error::{ArgumentError, ArgumentReason, InvalidArgumentDetails};
 pub use argument_rules::{
     MAX_CLIENT_MSG_ID_CHARS, MAX_ID_BYTES, MAX_SESSIONS_PER_CREATE, MAX_TARGETS,

@@ -294,6 +294,12 @@ impl Room {
             resume_token: resume_token.clone(),
         };
         self.ensure_session(now);
+        self.notice(crate::control::Notice::ParticipantJoined {
+            participant: id,
+            identity: participant.identity_key.clone(),
+            name: participant.display_name.clone(),
+            role: participant.role,
+        });
         self.state.participants.insert(id, participant);
         self.state.connections.insert(from, Binding::Admitted(id));
         self.limits.insert(id, RateLimits::new(now));
@@ -472,6 +478,11 @@ impl Room {
         let Some(p) = self.state.participants.remove(&id) else {
             return;
         };
+        self.notice(crate::control::Notice::ParticipantLeft {
+            participant: id,
+            identity: p.identity_key.clone(),
+            reason,
+        });
         if let Some(connection) = p.connection_id() {
             self.state.connections.remove(&connection);
         }

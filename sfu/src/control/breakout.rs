@@ -518,6 +518,7 @@ impl Room {
             help_last_at: BTreeMap::new(),
         });
         b.state = BreakoutState::Started;
+        self.notice(crate::control::Notice::BreakoutStarted { run_id: id });
         // 3. Auto distribution of the unassigned.
         if self.state.breakout.config.assignment_method == AssignmentMethod::Auto {
             let eligible = self.auto_eligible(false);
@@ -704,6 +705,7 @@ impl Room {
         run.closing_ends_at = None;
         run.ended_at = Some(now);
         self.state.breakout.state = BreakoutState::Ended;
+        self.notice(crate::control::Notice::BreakoutEnded { run_id: id, reason });
         for p in moves {
             self.state.timers.disarm(Timer::MoveGrace(p));
         }

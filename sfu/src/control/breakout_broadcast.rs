@@ -3,7 +3,7 @@
 
 use crate::control::breakout::{breakouts_disabled, closing, not_active, session_from_wire};
 use crate::control::rate_limit::rate_limited;
-use crate::control::room::error;
+use crate::control::room::{error, Needs};
 use crate::control::text_rules::TextRule;
 use crate::control::wire_id::{participant_to_wire, session_to_wire};
 use crate::control::Room;
@@ -77,7 +77,7 @@ impl Room {
             })
             .map(|p| p.id)
             .collect();
-        let sender_name = self.state.participants[&caller].display_name.clone();
+        let sender_name = self.require(caller, Needs::Host)?.display_name.clone();
         let delivered = u32::try_from(audience.len()).unwrap_or(u32::MAX);
         let event = Event::BreakoutMessage(BreakoutMessage {
             sender_id: participant_to_wire(caller),

@@ -202,16 +202,36 @@ impl Room {
         caller: ParticipantId,
         args: SetDisplayNameArgs,
     ) -> Result<Changed, ErrorBody> {
-        let me = self.require(caller, Needs::Person)?;
+        self.require(caller, Needs::Person)?;
+        self.rename(now, caller, args, true)
+    }
+
+    /// A participant's new display name, set by itself (`limited`: its metadata bucket pays)
+    /// or by the server API: the same text rule and the same `client_metadata_received`.
+    pub(crate) fn rename(
+        &mut self,
+        now: Instant,
+        target: ParticipantId,
+        args: SetDisplayNameArgs,
+        limited: bool,
+    ) -> Result<Changed, ErrorBody> {
         let name = DISPLAY_NAME.check(&args.display_name)?;
-        if me.display_name == name {
+        let Some(p) = self.state.participants.get(&target) else {
+            return Err(ErrorBody::new(
+                signalling_proto::ErrorCode::ParticipantNotFound,
+                "no such participant",
+            ));
+        };
+        if p.display_name == name {
             return Ok(Changed::NO);
         }
-        self.take_metadata_token(now, caller)?;
-        if let Some(p) = self.state.participants.get_mut(&caller) {
+        if limited {
+            self.take_metadata_token(now, target)?;
+        }
+        if let Some(p) = self.state.participants.get_mut(&target) {
             p.display_name = name;
         }
-        self.announce_metadata(caller);
+        self.announce_metadata(target);
         Ok(Changed::YES)
     }
 

@@ -50,6 +50,12 @@ impl Room {
                 }
             }
             self.state.timers.disarm(Timer::MoveGrace(id));
+            self.notice(crate::control::Notice::ParticipantMoved {
+                participant: id,
+                from,
+                to,
+                reason,
+            });
             movers.push((id, from, to));
         }
         if movers.is_empty() {

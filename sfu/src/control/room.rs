@@ -122,6 +122,11 @@ pub struct Room {
     /// session ending on a knocker's departure ends a running breakout).
     pub(crate) last_input_at: Instant,
     effects: VecDeque<Effect>,
+    /// The host the server API acts as ([`crate::control::SYSTEM`]); never admitted, so it
+    /// is in no view, count or policy.
+    pub(crate) system: Participant,
+    /// What happened, for webhooks (drained by [`Room::poll_notice`]).
+    pub(crate) notices: VecDeque<crate::control::Notice>,
 }
 
 /// What a command needs of its caller's role (spec §4.2): the protocol's one table,
@@ -165,6 +170,8 @@ impl Room {
             breakout_views_sent: HashMap::new(),
             last_input_at: config.wall_clock.at,
             effects: VecDeque::new(),
+            system: crate::control::system::system_participant(config.wall_clock.at),
+            notices: VecDeque::new(),
         }
     }
 
@@ -397,6 +404,17 @@ impl Room {
         // The role check for every command, before any state check (spec §6.2); commands
         // repeat it where their handlers need the caller anyway.
         self.require(caller, command.name().issuer())?;
+        self.dispatch_as(now, caller, command)
+    }
+
+    /// Runs a command of an admitted caller (or of [`crate::control::SYSTEM`], the server
+    /// API) whose role was checked: the one place each command meets its handler.
+    pub(crate) fn dispatch_as(
+        &mut self,
+        now: Instant,
+        caller: ParticipantId,
+        command: Command,
+    ) -> Result<CommandResult, ErrorBody> {
         use CommandResult as R;
         match command {
             Command::LeaveRoom(_) => self.leave(now, caller).map(R::LeaveRoom),
@@ -584,11 +602,14 @@ impl Room {
         caller: ParticipantId,
         needs: Needs,
     ) -> Result<&Participant, ErrorBody> {
-        let me = self
-            .state
-            .participants
-            .get(&caller)
-            .ok_or_else(|| error(ErrorCode::NotConnected, "not admitted"))?;
+        let me = if caller == crate::control::SYSTEM {
+            &self.system
+        } else {
+            self.state
+                .participants
+                .get(&caller)
+                .ok_or_else(|| error(ErrorCode::NotConnected, "not admitted"))?
+        };
         if needs.allows(me.role) {
             Ok(me)
         } else {
@@ -784,8 +805,12 @@ impl Room {
         if self.state.session.is_none() {
             let n = self.state.next_room_session;
             self.state.next_room_session += 1;
+            let id = format!("{}-{n}", self.name);
+            self.notice(crate::control::Notice::RoomStarted {
+                room_session_id: id.clone(),
+            });
             self.state.session = Some(RoomSession {
-                id: format!("{}-{n}", self.name),
+                id,
                 created_at: self.timestamp(now),
             });
         }
@@ -828,6 +853,9 @@ impl Room {
             }
             *state = ServiceState::default();
         }
+        self.notice(crate::control::Notice::RoomEnded {
+            room_session_id: session.id.clone(),
+        });
         self.pending.push(Effect::RoomSessionEnded {
             room_session_id: session.id,
         });

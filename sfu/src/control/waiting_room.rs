@@ -131,6 +131,10 @@ impl Room {
             external_id: knocker.reservation.external_id.clone(),
             knocked_at: self.timestamp(now),
         };
+        self.notice(crate::control::Notice::Knock {
+            participant: id,
+            name: knocker.reservation.display_name.clone(),
+        });
         self.state.waiting.push(knocker);
         self.state.connections.insert(from, Binding::Knocking(id));
         if let Some(timeout) = self.policy.knock_timeout {

@@ -21,21 +21,23 @@ use std::time::Instant;
 use rand_core::{OsRng, TryRngCore};
 use signalling_proto::{
     encode_server_message, Command, CommandName, CommandResult, Empty, ErrorBody, ErrorCode, Event,
-    EventMessage, EventName, JoinRoomArgs, ReqId, Response, Sdp, ServerMessage,
+    EventMessage, EventName, JoinRoomArgs, ParticipantView, ReqId, Response, RoomView, Sdp,
+    ServerMessage,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::clock;
 use crate::control::{
-    self, CloseReason, ConnectionId, Effect, Room, RoomConfig, RoomPolicy, Timer, VerifiedClaims,
-    WallClock,
+    self, CloseReason, ConnectionId, Effect, Notice, Room, RoomConfig, RoomPolicy, Service, Timer,
+    VerifiedClaims, WallClock,
 };
 use crate::core::{ForwardingPolicy, ParticipantId};
 use crate::metrics::{Metrics, RoomGauges};
 use crate::shard::{RoomId, ShardEvent, ShardHandle};
 use crate::signalling::room_media::RoomMedia;
 use crate::signalling::turn_credentials::TurnCredentials;
+use crate::webhook::{WebhookEvent, Webhooks};
 
 /// Inputs waiting for one room actor; senders wait (backpressure) when it is full.
 const ROOM_INBOX: usize = 256;
@@ -100,6 +102,53 @@ enum RoomInput {
     /// Something happened on the room's media shard (control events come on their own queue,
     /// telemetry through the inbox).
     Media(ShardEvent),
+    /// A request of the server API (issue 18).
+    Api(ApiInput),
+}
+
+/// What the server API asks of a room: commands run as [`control::SYSTEM`] through the same
+/// handlers as a host's, and read-only views.
+#[derive(Debug)]
+enum ApiInput {
+    Command {
+        command: Command,
+        reply: oneshot::Sender<Result<CommandResult, ErrorBody>>,
+    },
+    Describe {
+        reply: oneshot::Sender<RoomDescription>,
+    },
+    Participant {
+        id: signalling_proto::ParticipantId,
+        reply: oneshot::Sender<Result<ParticipantView, ErrorBody>>,
+    },
+    /// `kick_participant`, with the backend's reason for the `participant_left` webhook.
+    Remove {
+        id: signalling_proto::ParticipantId,
+        reason: Option<String>,
+        reply: oneshot::Sender<Result<CommandResult, ErrorBody>>,
+    },
+    /// A new display name for a participant.
+    Rename {
+        id: signalling_proto::ParticipantId,
+        args: signalling_proto::SetDisplayNameArgs,
+        reply: oneshot::Sender<Result<signalling_proto::Changed, ErrorBody>>,
+    },
+    /// `end_meeting` for everybody, and the room is no longer held open for the API.
+    End {
+        reply: oneshot::Sender<Result<CommandResult, ErrorBody>>,
+    },
+}
+
+/// A room as the server API describes it.
+#[derive(Debug, Clone)]
+pub struct RoomDescription {
+    pub name: String,
+    pub policy: RoomPolicy,
+    /// Created through the API: kept open while empty, until ended through the API.
+    pub held: bool,
+    pub session_id: Option<String>,
+    /// The host's view: every participant with its assignment, the knockers.
+    pub view: RoomView,
 }
 
 /// A cheap handle to a running room actor.
@@ -163,6 +212,71 @@ impl RoomHandle {
         // A stopped actor has nothing left to tell.
         let _ = self.inbox.send(RoomInput::Disconnect { connection }).await;
     }
+
+    /// Runs `command` as the server API ([`control::SYSTEM`]). `None` when the actor has
+    /// already stopped.
+    pub async fn system_command(
+        &self,
+        command: Command,
+    ) -> Option<Result<CommandResult, ErrorBody>> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::Command { command, reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// The room as the API describes it. `None` when the actor has already stopped.
+    pub async fn describe(&self) -> Option<RoomDescription> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::Describe { reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// One admitted participant as a host sees it. `None` when the actor has already stopped.
+    pub async fn participant(
+        &self,
+        id: signalling_proto::ParticipantId,
+    ) -> Option<Result<ParticipantView, ErrorBody>> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::Participant { id, reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Removes (kicks) a participant as the system; `reason` goes into the `participant_left`
+    /// webhook. `None` when the actor has already stopped.
+    pub async fn remove(
+        &self,
+        id: signalling_proto::ParticipantId,
+        reason: Option<String>,
+    ) -> Option<Result<CommandResult, ErrorBody>> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::Remove { id, reason, reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Renames a participant as the system. `None` when the actor has already stopped.
+    pub async fn rename(
+        &self,
+        id: signalling_proto::ParticipantId,
+        args: signalling_proto::SetDisplayNameArgs,
+    ) -> Option<Result<signalling_proto::Changed, ErrorBody>> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::Rename { id, args, reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Ends the meeting for everybody and lets the room stop once it is empty. `None` when
+    /// the actor has already stopped.
+    pub async fn end(&self) -> Option<Result<CommandResult, ErrorBody>> {
+        let (reply, answer) = oneshot::channel();
+        let input = RoomInput::Api(ApiInput::End { reply });
+        self.inbox.send(input).await.ok()?;
+        answer.await.ok()
+    }
 }
 
 /// Room name → running actor, shared by every session of the server.
@@ -176,6 +290,8 @@ pub struct RoomRegistry {
     metrics: Option<Metrics>,
     /// STUN/TURN servers added to every `join_room` result; none configured: `None`.
     turn: Option<Arc<TurnCredentials>>,
+    /// Where rooms send what happened in them; `None` without configured webhooks.
+    webhooks: Option<Webhooks>,
 }
 
 #[derive(Debug, Default)]
@@ -211,7 +327,14 @@ impl RoomRegistry {
             shards: shards.into(),
             metrics: None,
             turn: None,
+            webhooks: None,
         }
+    }
+
+    /// Room actors started from now on report what happens in them to `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Webhooks) -> Self {
+        self.webhooks = Some(webhooks);
+        self
     }
 
     /// Every `join_room` result from now on carries `turn`'s servers and fresh credentials.
@@ -281,12 +404,55 @@ impl RoomRegistry {
     /// The running actor of `name`, started if there is none (spec §3: rooms are created on
     /// the first valid join). Must be called inside a tokio runtime.
     pub fn get_or_create(&self, name: &str) -> RoomHandle {
-        let mut inner = self.lock();
+        let inner = self.lock();
         if let Some(handle) = inner.rooms.get(name) {
             if !handle.inbox.is_closed() {
                 return handle.clone();
             }
         }
+        self.start_actor(inner, name, self.policy.clone(), false)
+    }
+
+    /// Starts `name` with its own `policy` for the server API, held open while empty until the
+    /// API ends it; `None` when a room of that name is running. Must be called inside a tokio
+    /// runtime.
+    pub fn create(&self, name: &str, policy: RoomPolicy) -> Option<RoomHandle> {
+        let inner = self.lock();
+        if inner
+            .rooms
+            .get(name)
+            .is_some_and(|handle| !handle.inbox.is_closed())
+        {
+            return None;
+        }
+        Some(self.start_actor(inner, name, policy, true))
+    }
+
+    /// The policy rooms get when a join creates them.
+    pub fn default_policy(&self) -> &RoomPolicy {
+        &self.policy
+    }
+
+    /// Every running room, sorted by name.
+    pub fn rooms(&self) -> Vec<RoomHandle> {
+        let mut rooms: Vec<RoomHandle> = self
+            .lock()
+            .rooms
+            .values()
+            .filter(|handle| !handle.inbox.is_closed())
+            .cloned()
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    fn start_actor(
+        &self,
+        mut inner: std::sync::MutexGuard<'_, RegistryInner>,
+        name: &str,
+        policy: RoomPolicy,
+        held: bool,
+    ) -> RoomHandle {
         inner.next_instance += 1;
         let instance = inner.next_instance;
         let (tx, rx) = mpsc::channel(ROOM_INBOX);
@@ -303,9 +469,10 @@ impl RoomRegistry {
         let media = self
             .place(instance)
             .map(|shard| RoomMedia::new(shard, RoomId(instance)));
-        let mut actor =
-            RoomActor::new(name, self.policy.clone(), self.clone(), instance, tx, media);
+        let mut actor = RoomActor::new(name, policy, self.clone(), instance, tx, media);
         actor.gauges = self.metrics.as_ref().map(Metrics::room_gauges);
+        actor.held = held;
+        actor.webhooks = self.webhooks.clone();
         let span = tracing::info_span!("room", room = name);
         tokio::spawn(actor.run(rx, media_rx).instrument(span));
         info!(room = name, "room created");
@@ -376,6 +543,14 @@ pub struct RoomActor {
     media_dirty: bool,
     /// This room's share of the room, participant and group gauges (removed on drop).
     gauges: Option<RoomGauges>,
+    /// Created through the server API: stays open while empty until the API ends it.
+    held: bool,
+    /// Where the room's notices go (issue 18); `None` without configured webhooks.
+    webhooks: Option<Webhooks>,
+    /// Webhook events of the input being handled, in order.
+    outbox: Vec<WebhookEvent>,
+    /// The API's reason for the removal being handled: `message` of its `participant_left`.
+    removal_reason: Option<(signalling_proto::ParticipantId, String)>,
 }
 
 impl RoomActor {
@@ -409,6 +584,10 @@ impl RoomActor {
             media,
             media_dirty: false,
             gauges: None,
+            held: false,
+            webhooks: None,
+            outbox: Vec::new(),
+            removal_reason: None,
         }
     }
 
@@ -428,12 +607,16 @@ impl RoomActor {
                 else => break,
             };
             self.handle(input).await;
-            if !self.room.has_session()
+            if !self.held
+                && !self.room.has_session()
                 && self.connections.is_empty()
                 && self.room.participant_ids().is_empty()
             {
                 break;
             }
+        }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.room_stopped(&self.name);
         }
         // Unregister first, then close the inbox: a session that still got this handle sees a
         // closed channel and asks the registry again, which by then starts a fresh actor.
@@ -513,8 +696,95 @@ impl RoomActor {
                 self.execute_effects(now).await;
             }
             RoomInput::Media(event) => self.handle_shard_event(now, event),
+            RoomInput::Api(input) => self.handle_api(now, input).await,
         }
         self.reconcile_media(now).await;
+        self.report_notices(now);
+    }
+
+    /// A request of the server API: commands run as [`control::SYSTEM`], their response is
+    /// the reply, and their effects run exactly as a host's command's do.
+    async fn handle_api(&mut self, now: Instant, input: ApiInput) {
+        match input {
+            ApiInput::Command { command, reply } => {
+                let result = self.room.handle_system_command(now, command);
+                self.refresh_routes();
+                self.execute_effects(now).await;
+                let _ = reply.send(result);
+            }
+            ApiInput::Remove { id, reason, reply } => {
+                self.removal_reason = reason.map(|reason| (id.clone(), reason));
+                let command = Command::KickParticipant(signalling_proto::ParticipantArgs {
+                    participant_id: id,
+                });
+                let result = self.room.handle_system_command(now, command);
+                self.refresh_routes();
+                self.execute_effects(now).await;
+                self.removal_reason = None;
+                let _ = reply.send(result);
+            }
+            ApiInput::Rename { id, args, reply } => {
+                let result = self.room.system_rename(now, &id, args);
+                self.refresh_routes();
+                self.execute_effects(now).await;
+                let _ = reply.send(result);
+            }
+            ApiInput::End { reply } => {
+                let command = Command::EndMeeting(signalling_proto::EndMeetingArgs::default());
+                let result = self.room.handle_system_command(now, command);
+                self.held = false;
+                self.refresh_routes();
+                self.execute_effects(now).await;
+                let _ = reply.send(result);
+            }
+            ApiInput::Describe { reply } => {
+                let _ = reply.send(RoomDescription {
+                    name: self.name.clone(),
+                    policy: self.room.policy().clone(),
+                    held: self.held,
+                    session_id: self.room.session_id().map(str::to_owned),
+                    view: self.room.system_view(now),
+                });
+            }
+            ApiInput::Participant { id, reply } => {
+                let _ = reply.send(self.room.participant_for_system(&id));
+            }
+        }
+    }
+
+    /// Hands what happened to the webhooks, in order, without waiting (a full queue drops and
+    /// counts, never blocks the room). Without webhooks the notices are only drained.
+    fn report_notices(&mut self, now: Instant) {
+        self.take_room_notices();
+        let events = std::mem::take(&mut self.outbox);
+        if let Some(webhooks) = &self.webhooks {
+            let at = self.wall_clock.timestamp(now);
+            for event in events {
+                webhooks.room_event(&self.name, event, at.clone());
+            }
+        }
+    }
+
+    /// Moves the rules' notices into the outbox (before the effects that follow them, so a
+    /// service request comes after the join that made it possible).
+    fn take_room_notices(&mut self) {
+        while let Some(notice) = self.room.poll_notice() {
+            let mut event = webhook_event(notice);
+            if let (
+                WebhookEvent::ParticipantLeft {
+                    participant_id,
+                    message,
+                    ..
+                },
+                Some((removed, reason)),
+            ) = (&mut event, &self.removal_reason)
+            {
+                if participant_id == removed {
+                    *message = Some(reason.clone());
+                }
+            }
+            self.outbox.push(event);
+        }
     }
 
     /// Takes the current participant → socket mapping from the room. Participants the room
@@ -579,6 +849,7 @@ impl RoomActor {
 
     /// Drains and executes the room's effects in order.
     async fn execute_effects(&mut self, now: Instant) {
+        self.take_room_notices();
         while let Some(effect) = self.room.poll_effect() {
             match effect {
                 Effect::InstallPolicy(policy) => self.install_policy(policy).await,
@@ -621,6 +892,13 @@ impl RoomActor {
                     }
                 }
                 Effect::StartService { service, target_id } => {
+                    self.outbox.push(match service {
+                        Service::CloudRecording => WebhookEvent::RecordingRequested,
+                        Service::LiveStream => WebhookEvent::LiveStreamRequested {
+                            target_id: target_id.clone(),
+                        },
+                        Service::Transcription => WebhookEvent::TranscriptionRequested,
+                    });
                     info!(
                         ?service,
                         ?target_id,
@@ -628,6 +906,11 @@ impl RoomActor {
                     );
                 }
                 Effect::StopService { service } => {
+                    self.outbox.push(match service {
+                        Service::CloudRecording => WebhookEvent::RecordingStopped,
+                        Service::LiveStream => WebhookEvent::LiveStreamStopped,
+                        Service::Transcription => WebhookEvent::TranscriptionStopped,
+                    });
                     info!(?service, "service stop requested (no services yet)");
                 }
                 Effect::RoomSessionEnded { room_session_id } => {
@@ -692,10 +975,24 @@ impl RoomActor {
                     let stream = self.room.published_stream(caller, &track)?;
                     tracks.push((track, stream));
                 }
+                for (track, stream) in &tracks {
+                    self.outbox.push(WebhookEvent::TrackPublished {
+                        participant_id: control::participant_to_wire(caller),
+                        mid: track.mid.clone(),
+                        source: track.source,
+                        stream_id: control::stream_to_wire(stream.stream),
+                    });
+                }
                 media.announce(caller, tracks);
                 Ok(CommandResult::PublishTracks(Empty {}))
             }
             Command::UnpublishTracks(args) => {
+                for mid in &args.mids {
+                    self.outbox.push(WebhookEvent::TrackUnpublished {
+                        participant_id: control::participant_to_wire(caller),
+                        mid: mid.clone(),
+                    });
+                }
                 media.unannounce(caller, &args.mids);
                 Ok(CommandResult::UnpublishTracks(Empty {}))
             }
@@ -885,6 +1182,53 @@ fn is_media_command(command: &Command) -> bool {
             | Command::IceCandidate(_)
             | Command::SetSubscriptionPreferences(_)
     )
+}
+
+/// The webhook event of one of the rules' notices.
+fn webhook_event(notice: Notice) -> WebhookEvent {
+    use control::participant_to_wire as wire;
+    match notice {
+        Notice::RoomStarted { room_session_id } => WebhookEvent::RoomStarted { room_session_id },
+        Notice::RoomEnded { room_session_id } => WebhookEvent::RoomEnded { room_session_id },
+        Notice::ParticipantJoined {
+            participant,
+            identity,
+            name,
+            role,
+        } => WebhookEvent::ParticipantJoined {
+            participant_id: wire(participant),
+            identity,
+            name,
+            role,
+        },
+        Notice::ParticipantLeft {
+            participant,
+            identity,
+            reason,
+        } => WebhookEvent::ParticipantLeft {
+            participant_id: wire(participant),
+            identity,
+            reason,
+            message: None,
+        },
+        Notice::ParticipantMoved {
+            participant,
+            from,
+            to,
+            reason,
+        } => WebhookEvent::ParticipantMoved {
+            participant_id: wire(participant),
+            from: control::location_to_wire(from),
+            to: control::location_to_wire(to),
+            reason,
+        },
+        Notice::BreakoutStarted { run_id } => WebhookEvent::BreakoutStarted { run_id },
+        Notice::BreakoutEnded { run_id, reason } => WebhookEvent::BreakoutEnded { run_id, reason },
+        Notice::Knock { participant, name } => WebhookEvent::Knock {
+            participant_id: wire(participant),
+            name,
+        },
+    }
 }
 
 /// Close code for a client that does not read its frames fast enough (RFC 6455 1008, policy).

@@ -3,6 +3,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin_cli;
+mod api;
+mod api_bench;
 mod bind_advertise;
 mod config_file;
 mod deploy_files;
@@ -13,4 +16,5 @@ mod roles;
 mod tls;
 mod turn;
 mod web;
+mod webhooks;
 mod ws;

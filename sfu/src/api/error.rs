@@ -1,0 +1,104 @@
+//! API errors in the protocol's shape (spec §6.2, §6.6): the body is the `error` object of a
+//! failed response, `{code, message, details?}`, and the HTTP status follows the code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use signalling_proto::{ArgumentError, ErrorBody, ErrorCode, InvalidArgumentDetails};
+
+use crate::api::auth::AuthError;
+
+/// A failed API request.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    /// The status of a protocol error code: 400 for bad input, 401/403 for credentials and
+    /// roles, 404 for unknown ids, 429 for rate limits, 409 for every state conflict.
+    pub fn from_body(body: ErrorBody) -> Self {
+        use ErrorCode as C;
+        let status = match body.code {
+            C::InvalidRequest | C::UnknownCommand | C::InvalidArgument => StatusCode::BAD_REQUEST,
+            C::InvalidCredential => StatusCode::UNAUTHORIZED,
+            C::Forbidden => StatusCode::FORBIDDEN,
+            C::ParticipantNotFound
+            | C::KnockNotFound
+            | C::MessageNotFound
+            | C::StreamNotFound
+            | C::SessionNotFound
+            | C::RoomNotFound => StatusCode::NOT_FOUND,
+            C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            C::ServerDraining => StatusCode::SERVICE_UNAVAILABLE,
+            C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::CONFLICT,
+        };
+        Self { status, body }
+    }
+
+    /// 400 `invalid_argument` naming the field.
+    pub fn invalid_argument(details: &InvalidArgumentDetails) -> Self {
+        Self::from_body(ErrorBody::invalid_argument(details, details.describe()))
+    }
+
+    /// 400 `invalid_argument` from a body that did not decode.
+    pub fn from_argument_error(error: &ArgumentError) -> Self {
+        let details = error.details();
+        let message = format!("{}: {}", details.field, error.message());
+        Self::from_body(ErrorBody::invalid_argument(&details, message))
+    }
+
+    /// 400 `invalid_request`: the body is not JSON at all.
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::from_body(ErrorBody::new(ErrorCode::InvalidRequest, message))
+    }
+
+    /// 404 `room_not_found`.
+    pub fn room_not_found() -> Self {
+        Self::from_body(ErrorBody::new(ErrorCode::RoomNotFound, "no such room"))
+    }
+
+    /// 409 for a room name already running.
+    pub fn room_exists() -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            body: ErrorBody::with_details(
+                ErrorCode::InvalidArgument,
+                "a room with this name is running",
+                &InvalidArgumentDetails::new(
+                    "name",
+                    signalling_proto::ArgumentReason::InvalidValue,
+                ),
+            ),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthenticated(message) => {
+                Self::from_body(ErrorBody::new(ErrorCode::InvalidCredential, message))
+            }
+            AuthError::Forbidden => Self::from_body(ErrorBody::new(
+                ErrorCode::Forbidden,
+                "the token carries no admin grant for this",
+            )),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

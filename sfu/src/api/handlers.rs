@@ -1,0 +1,342 @@
+//! The API's handlers. Each checks the admin token first (401/403 before anything about the
+//! room is revealed), then the input (400 naming the field), then asks the room actor.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use signalling_proto::{
+    decode_value, is_valid_room_name, ArgumentReason, ClientMessage, Command, CommandResult,
+    InvalidArgumentDetails, ParticipantId, RequestEnableArgs, SendChatMessageArgs,
+    SetDisplayNameArgs,
+};
+use tracing::info;
+
+use crate::api::auth::{self, AdminGrant};
+use crate::api::error::ApiError;
+use crate::api::routes::CommandRoute;
+use crate::api::types::{
+    check_reason, ChatRequest, CreateRoomRequest, MediaKind, MuteRequest, ParticipantList,
+    RemoveRequest, RoomDetails, RoomList, RoomSummary,
+};
+use crate::api::{openapi, ApiState};
+use crate::clock;
+use crate::signalling::room_actor::RoomHandle;
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The caller's grant, from `Authorization: Bearer <admin token>`.
+fn grant(state: &ApiState, headers: &HeaderMap) -> Result<AdminGrant, ApiError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    Ok(auth::authorize(&state.tokens, header, clock::system_now())?)
+}
+
+/// The path parameters, or 400 when they do not decode.
+fn params(
+    params: Result<Path<HashMap<String, String>>, PathRejection>,
+) -> Result<HashMap<String, String>, ApiError> {
+    params
+        .map(|Path(params)| params)
+        .map_err(|rejection| ApiError::invalid_request(rejection.body_text()))
+}
+
+/// The running room `name` the caller may act on: 401/403 first, then 400 for a bad name,
+/// then 404.
+fn room(state: &ApiState, headers: &HeaderMap, name: &str) -> Result<RoomHandle, ApiError> {
+    let grant = grant(state, headers)?;
+    check_room_name(name)?;
+    if !grant.covers(name) {
+        return Err(auth::AuthError::Forbidden.into());
+    }
+    state.rooms.get(name).ok_or_else(ApiError::room_not_found)
+}
+
+fn check_room_name(name: &str) -> Result<(), ApiError> {
+    if is_valid_room_name(name) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_argument(&InvalidArgumentDetails::new(
+            "room",
+            ArgumentReason::InvalidChars,
+        )))
+    }
+}
+
+fn path_value<'a>(params: &'a HashMap<String, String>, key: &str) -> &'a str {
+    params.get(key).map_or("", String::as_str)
+}
+
+/// A JSON body decoded with field-named errors; an empty body is `{}`.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    let value = json_body(bytes)?;
+    decode_value(&value).map_err(|error| ApiError::from_argument_error(&error))
+}
+
+fn json_body(bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::invalid_request(format!("the body is not JSON: {error}")))
+}
+
+/// Runs `command` in `room` as the system; a room that stopped meanwhile is 404.
+async fn system(room: &RoomHandle, command: Command) -> Result<CommandResult, ApiError> {
+    room.system_command(command)
+        .await
+        .ok_or_else(ApiError::room_not_found)?
+        .map_err(ApiError::from_body)
+}
+
+fn ok(value: impl serde::Serialize) -> ApiResult {
+    Ok(Json(value).into_response())
+}
+
+/// `GET /openapi.json` (no credentials: the document is public).
+pub async fn openapi_document() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::document_text(),
+    )
+        .into_response()
+}
+
+/// `GET /rooms`: every running room the grant covers.
+pub async fn list_rooms(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult {
+    let grant = grant(&state, &headers)?;
+    let mut rooms = Vec::new();
+    for handle in state.rooms.rooms() {
+        if !grant.covers(handle.name()) {
+            continue;
+        }
+        // A room that stopped between the listing and the question is simply not listed.
+        if let Some(description) = handle.describe().await {
+            rooms.push(RoomSummary::of(&description));
+        }
+    }
+    ok(RoomList { rooms })
+}
+
+/// `POST /rooms`: a room with its own policy, kept open while empty until ended.
+pub async fn create_room(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let grant = grant(&state, &headers)?;
+    let request: CreateRoomRequest = body(&bytes)?;
+    if !is_valid_room_name(&request.name) {
+        return Err(ApiError::invalid_argument(&InvalidArgumentDetails::new(
+            "name",
+            ArgumentReason::InvalidChars,
+        )));
+    }
+    if !grant.covers(&request.name) {
+        return Err(auth::AuthError::Forbidden.into());
+    }
+    let policy = request
+        .policy
+        .apply(state.rooms.default_policy())
+        .map_err(|details| ApiError::invalid_argument(&details))?;
+    let handle = state
+        .rooms
+        .create(&request.name, policy)
+        .ok_or_else(ApiError::room_exists)?;
+    info!(room = %request.name, "room created through the API");
+    let description = handle
+        .describe()
+        .await
+        .ok_or_else(ApiError::room_not_found)?;
+    Ok((StatusCode::CREATED, Json(RoomDetails::of(description))).into_response())
+}
+
+/// `GET /rooms/{room}`.
+pub async fn get_room(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let description = room.describe().await.ok_or_else(ApiError::room_not_found)?;
+    ok(RoomDetails::of(description))
+}
+
+/// `DELETE /rooms/{room}`: `end_meeting` for everybody; the room stops once empty.
+pub async fn end_room(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    room.end()
+        .await
+        .ok_or_else(ApiError::room_not_found)?
+        .map_err(ApiError::from_body)?;
+    info!(room = room.name(), "meeting ended through the API");
+    ok(json!({}))
+}
+
+/// `GET /rooms/{room}/participants`.
+pub async fn list_participants(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let description = room.describe().await.ok_or_else(ApiError::room_not_found)?;
+    ok(ParticipantList {
+        participants: description.view.participants,
+    })
+}
+
+/// `GET /rooms/{room}/participants/{participantId}`.
+pub async fn get_participant(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let id = ParticipantId(path_value(&params, "participantId").to_owned());
+    let view = room
+        .participant(id)
+        .await
+        .ok_or_else(ApiError::room_not_found)?
+        .map_err(ApiError::from_body)?;
+    ok(view)
+}
+
+/// `POST /rooms/{room}/participants/{participantId}/remove`: `kick_participant` (the identity
+/// is banned for the room session), with the reason logged.
+pub async fn remove_participant(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let request: RemoveRequest = body(&bytes)?;
+    check_reason(request.reason.as_deref()).map_err(|d| ApiError::invalid_argument(&d))?;
+    let id = path_value(&params, "participantId").to_owned();
+    room.remove(ParticipantId(id.clone()), request.reason.clone())
+        .await
+        .ok_or_else(ApiError::room_not_found)?
+        .map_err(ApiError::from_body)?;
+    info!(room = room.name(), participant = %id, reason = request.reason.as_deref().unwrap_or(""),
+          "participant removed through the API");
+    ok(json!({}))
+}
+
+/// `POST /rooms/{room}/participants/{participantId}/mute`: `request_audio_enable` /
+/// `request_video_enable` for one participant.
+pub async fn mute_participant(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let request: MuteRequest = body(&bytes)?;
+    let args = RequestEnableArgs {
+        participant_ids: vec![ParticipantId(
+            path_value(&params, "participantId").to_owned(),
+        )],
+        enable: !request.muted,
+    };
+    let command = match request.kind {
+        MediaKind::Audio => Command::RequestAudioEnable(args),
+        MediaKind::Video => Command::RequestVideoEnable(args),
+    };
+    system(&room, command).await?;
+    ok(json!({}))
+}
+
+/// `POST /rooms/{room}/participants/{participantId}/name`: a new display name.
+pub async fn rename_participant(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let args: SetDisplayNameArgs = body(&bytes)?;
+    let id = ParticipantId(path_value(&params, "participantId").to_owned());
+    let changed = room
+        .rename(id, args)
+        .await
+        .ok_or_else(ApiError::room_not_found)?
+        .map_err(ApiError::from_body)?;
+    ok(changed)
+}
+
+/// `POST /rooms/{room}/chat`: a chat message from the system.
+pub async fn send_chat(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let params = params(path)?;
+    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let request: ChatRequest = body(&bytes)?;
+    let result = system(
+        &room,
+        Command::SendChatMessage(SendChatMessageArgs {
+            text: request.text,
+            parent_id: None,
+            broadcast: request.broadcast,
+            client_msg_id: None,
+        }),
+    )
+    .await?;
+    ok(result)
+}
+
+/// A [`CommandRoute`]: the body is the command's `args` (plus the path argument), decoded by
+/// the protocol's own decoder, so a bad field is the same `invalid_argument` a socket gets.
+pub async fn run_command(
+    State(state): State<ApiState>,
+    route: &'static CommandRoute,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let result: ApiResult = async {
+        let params = params(path)?;
+        let room = room(&state, &headers, path_value(&params, "room"))?;
+        let mut args = json_body(&bytes)?;
+        if let (Some(key), Value::Object(map)) = (route.path_arg, &mut args) {
+            map.insert(
+                key.to_owned(),
+                Value::String(path_value(&params, key).to_owned()),
+            );
+        }
+        let envelope = json!({
+            "type": "command",
+            "name": route.command.as_str(),
+            "reqId": "api",
+            "args": args,
+        });
+        let command = ClientMessage::from_value(&envelope)
+            .map_err(|error| ApiError::from_body(error.error))?
+            .command;
+        let result = system(&room, command).await?;
+        ok(result)
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
