@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer};
 use signalling_proto::{Role, Secret};
 
 use crate::control::RoomPolicy;
-use crate::signalling::token;
+use crate::signalling::{origins, token};
 
 /// The shortest `--api-secret` accepted: HS256 keys shorter than the hash output (32 bytes) are
 /// weaker than the algorithm (RFC 7518 §3.2).
@@ -174,6 +174,14 @@ pub struct Config {
     #[arg(long, env = "SFU_TURN_CREDENTIAL_TTL", default_value = "12h", value_parser = parse_duration)]
     #[serde(deserialize_with = "de_duration")]
     pub turn_credential_ttl: Duration,
+    /// Web pages (origins like https://app.example.com) that may open /rtc and read /dev/token
+    /// from a browser, besides the server's own page; repeat it (or separate with commas); `*`
+    /// allows every page. Development mode also allows pages of this machine (localhost,
+    /// 127.0.0.1, [::1]). Requests without an Origin header (not a browser) are not checked.
+    #[arg(long, env = "SFU_ALLOWED_ORIGINS", value_delimiter = ',', action = ArgAction::Append,
+          value_name = "ORIGIN", value_parser = parse_allowed_origin)]
+    #[serde(deserialize_with = "de_allowed_origins")]
+    pub allowed_origins: Vec<String>,
     /// Log format.
     #[arg(long, env = "SFU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -238,6 +246,7 @@ impl Default for Config {
             turn_url: Vec::new(),
             turn_secret: None,
             turn_credential_ttl: Duration::from_secs(12 * 3600),
+            allowed_origins: Vec::new(),
             log_format: LogFormat::Text,
             drain_grace: Duration::ZERO,
             join_deadline: Duration::from_secs(10),
@@ -270,6 +279,7 @@ impl fmt::Debug for Config {
             turn_url,
             turn_secret,
             turn_credential_ttl,
+            allowed_origins,
             log_format,
             drain_grace,
             join_deadline,
@@ -296,6 +306,7 @@ impl fmt::Debug for Config {
             .field("turn_url", turn_url)
             .field("turn_secret", turn_secret)
             .field("turn_credential_ttl", turn_credential_ttl)
+            .field("allowed_origins", allowed_origins)
             .field("log_format", log_format)
             .field("drain_grace", drain_grace)
             .field("join_deadline", join_deadline)
@@ -476,6 +487,7 @@ impl Config {
             "turn_url" => self.turn_url.clone_from(&file.turn_url),
             "turn_secret" => self.turn_secret.clone_from(&file.turn_secret),
             "turn_credential_ttl" => self.turn_credential_ttl = file.turn_credential_ttl,
+            "allowed_origins" => self.allowed_origins.clone_from(&file.allowed_origins),
             "log_format" => self.log_format = file.log_format,
             "drain_grace" => self.drain_grace = file.drain_grace,
             "join_deadline" => self.join_deadline = file.join_deadline,
@@ -679,6 +691,8 @@ impl Config {
             "turn_credential_ttl = \"{}\"",
             format_duration(self.turn_credential_ttl)
         ));
+        let origins: Vec<String> = self.allowed_origins.iter().map(|o| string(o)).collect();
+        line(format!("allowed_origins = [{}]", origins.join(", ")));
         let format = match self.log_format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
@@ -763,6 +777,23 @@ fn de_turn_secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
     parse_turn_secret(&text)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+fn de_allowed_origins<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let origins = Vec::<String>::deserialize(deserializer)?;
+    origins
+        .iter()
+        .map(|origin| parse_allowed_origin(origin).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// An origin (`https://app.example.com`), normalised so that it compares with the `Origin`
+/// header whatever its spelling, or `*` for every page.
+fn parse_allowed_origin(text: &str) -> Result<String, String> {
+    if text.trim() == "*" {
+        return Ok("*".to_owned());
+    }
+    origins::normalize_origin(text)
 }
 
 /// `turn:`, `turns:` or `stun:` and a host (RFC 7065 / RFC 7064 URIs), as browsers accept them.
@@ -912,6 +943,7 @@ mod tests {
             turn_url: vec!["turn:192.0.2.1:3478".into()],
             turn_secret: Some(Secret::from(secret.as_str())),
             turn_credential_ttl: Duration::from_secs(60),
+            allowed_origins: vec!["https://app.example.com".into()],
             log_format: LogFormat::Json,
             drain_grace: Duration::from_secs(9),
             join_deadline: Duration::from_secs(3),
@@ -928,7 +960,7 @@ mod tests {
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 24, "{ids:?}");
+        assert_eq!(ids.len(), 25, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.
@@ -951,6 +983,7 @@ mod tests {
                 "2001:db8::1".parse().unwrap(),
             ],
             rtc_advertised_port: Some(40000),
+            allowed_origins: vec!["https://app.example.com".into(), "*".into()],
             ..Config::ephemeral()
         };
         let text = config.to_toml();
