@@ -371,6 +371,7 @@ function wire(c) {
     const knocking = [Status.ROOM_LOCKED, Status.KNOCKING, Status.KNOCK_ON_HOLD].includes(status);
     $("#knock-panel").hidden = !knocking;
     $("#join-button").hidden = knocking;
+    $("#join-form h2").textContent = knocking ? "Waiting room" : "Join a meeting";
     for (const field of form.elements) if (field.tagName !== "BUTTON") field.disabled = knocking || (field.name === "role" && !!form.elements.token.value.trim());
     $("#knock-button").hidden = status !== Status.ROOM_LOCKED;
     $("#cancel-knock-button").hidden = ![Status.KNOCKING, Status.KNOCK_ON_HOLD].includes(status);

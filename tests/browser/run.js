@@ -660,7 +660,7 @@ test("breakouts from the panel: settings, assignment, countdowns, broadcast, hel
     host.page.evaluate(([a, b, s1, s2]) => document.querySelector(a)?.value === s1 && document.querySelector(b)?.value === s2, [adaSelect, bobSelect, first, second]),
   );
   await host.page.click("#bo-settings summary"); // closed again, so the panel shows the rooms
-  await host.page.locator(adaSelect).scrollIntoViewIfNeeded();
+  await host.page.evaluate(() => document.querySelector("#people-panel").scrollIntoView());
   await shot(host, "breakout-host-panel");
   await host.page.click("#bo-start");
   // Ada has 30 s to accept the move: a banner counts down and offers to go now.
