@@ -861,12 +861,26 @@ function assignments() {
   return map;
 }
 
+let peopleShown = null; // what the list shows now, to rebuild it only when that changes
+
 function renderPeople() {
   const list = $("#people");
   const people = [...client.participants.values()];
   $("#people-count").textContent = `(${people.length})`;
   const sessions = client.breakout?.sessions ?? [];
   const assigned = assignments();
+  // Rebuilding the list under the pointer loses a click (press on the old button, release on
+  // the new one), so an event that changes nothing shown leaves the list alone.
+  const shown = JSON.stringify([
+    client.selfId,
+    client.isHost,
+    client.breakout?.state,
+    sessions.map((s) => [s.id, s.name]),
+    [...assigned],
+    people.map((p) => [p.id, p.displayName, p.roleName, p.location, p.isAudioEnabled, p.stickyReaction?.reaction, p.connection]),
+  ]);
+  if (shown === peopleShown && list.isConnected) return;
+  peopleShown = shown;
   list.replaceChildren(
     ...people.map((p) => {
       const where = p.location === null ? "main room" : sessions.find((s) => s.id === p.location)?.name ?? "a breakout room";
