@@ -588,12 +588,14 @@ function showEnded(status, { code, message } = {}) {
   $("#toasts").replaceChildren();
   hideBanner();
   let [title, text] = ENDED[status] ?? ENDED.left;
-  if (code === 4002) [title, text] = ["The meeting has ended", "A host ended the meeting for everyone."];
   if (status === "left" && lastJoin?.room) text = `You can rejoin ${lastJoin.room} while it is open.`;
+  if (code === 4002) [title, text] = ["The meeting has ended", "A host ended the meeting for everyone."];
+  if (endedByMe && status === "left") [title, text] = ["You ended the meeting for everyone", "Everybody was disconnected. Rejoin starts the meeting again."];
+  endedByMe = false;
   if (message) text = `${text} Message: ${message}`;
   $("#ended-title").textContent = title;
   $("#ended-text").textContent = text;
-  $("#rejoin-button").hidden = status === "kicked";
+  $("#rejoin-button").hidden = status === "kicked" && code !== 4002; // an ended meeting may start again
   $("#meeting-view").hidden = true;
   $("#join-view").hidden = true;
   $("#ended-view").hidden = false;
@@ -838,6 +840,15 @@ $("#layout-button").onclick = () => setLayout(layout === "speaker" ? "grid" : "s
 $("#leave-button").onclick = () => {
   forgetJoin();
   client.leave();
+};
+let endedByMe = false;
+$("#end-button").onclick = () => {
+  endedByMe = true;
+  forgetJoin();
+  client.command("end_meeting").catch((error) => {
+    endedByMe = false;
+    report(error);
+  });
 };
 $("#knock-button").onclick = () => client.knock().catch(report);
 $("#cancel-knock-button").onclick = () => client.cancelKnock().catch(report);

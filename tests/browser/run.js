@@ -832,6 +832,11 @@ test("the pre-join screen: camera preview, device pickers, a pasted token, the r
     await eventually("one Dora in her roster", () =>
       p.page.evaluate(() => [...window.sfuApp.client.participants.values()].filter((x) => x.displayName === "Dora M").length === 1),
     );
+    // The host ends the meeting for everybody: the page says so and offers to start it again.
+    await p.page.click("#end-button");
+    await eventually("the ended screen", async () => (await visibleText(p, "#ended-title")) === "You ended the meeting for everyone");
+    assert(await p.page.isVisible("#rejoin-button"), "an ended meeting offers Rejoin");
+    await shot(p, "meeting-ended");
   } finally {
     await context.close();
   }
