@@ -707,6 +707,7 @@ function renderGrid() {
     tile.hand.textContent = p?.stickyReaction?.reaction === HAND ? `${HAND} Hand raised` : p?.stickyReaction ? `${p.stickyReaction.reaction} Reaction` : "";
     tile.reconnecting.hidden = p?.connection !== "reconnecting";
     tile.pin.textContent = pinned === w.key ? "Unpin" : "Pin";
+    tile.pin.hidden = wanted.length < 2; // nothing to pin it against
   }
   // Keep the focus first so the filmstrip follows it.
   fitGrid();
