@@ -24,7 +24,7 @@ use signalling_proto::{Role, Secret};
 
 use crate::admin_cli::{BreakoutCommand, ParticipantCommand, RoomCommand};
 use crate::control::RoomPolicy;
-use crate::signalling::token;
+use crate::signalling::{origins, token};
 
 /// The shortest `--api-secret` accepted: HS256 keys shorter than the hash output (32 bytes) are
 /// weaker than the algorithm (RFC 7518 §3.2).
@@ -200,6 +200,14 @@ pub struct Config {
     #[arg(long, env = "SFU_TURN_CREDENTIAL_TTL", default_value = "12h", value_parser = parse_duration)]
     #[serde(deserialize_with = "de_duration")]
     pub turn_credential_ttl: Duration,
+    /// Web pages (origins like https://app.example.com) that may open /rtc and read /dev/token
+    /// from a browser, besides the server's own page; repeat it (or separate with commas); `*`
+    /// allows every page. Development mode also allows pages of this machine (localhost,
+    /// 127.0.0.1, [::1]). Requests without an Origin header (not a browser) are not checked.
+    #[arg(long, env = "SFU_ALLOWED_ORIGINS", value_delimiter = ',', action = ArgAction::Append,
+          value_name = "ORIGIN", value_parser = parse_allowed_origin)]
+    #[serde(deserialize_with = "de_allowed_origins")]
+    pub allowed_origins: Vec<String>,
     /// Log format.
     #[arg(long, env = "SFU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -287,6 +295,7 @@ impl Default for Config {
             turn_url: Vec::new(),
             turn_secret: None,
             turn_credential_ttl: Duration::from_secs(12 * 3600),
+            allowed_origins: Vec::new(),
             log_format: LogFormat::Text,
             drain_grace: Duration::ZERO,
             join_deadline: Duration::from_secs(10),
@@ -324,6 +333,7 @@ impl fmt::Debug for Config {
             turn_url,
             turn_secret,
             turn_credential_ttl,
+            allowed_origins,
             log_format,
             drain_grace,
             join_deadline,
@@ -355,6 +365,7 @@ impl fmt::Debug for Config {
             .field("turn_url", turn_url)
             .field("turn_secret", turn_secret)
             .field("turn_credential_ttl", turn_credential_ttl)
+            .field("allowed_origins", allowed_origins)
             .field("log_format", log_format)
             .field("drain_grace", drain_grace)
             .field("join_deadline", join_deadline)
@@ -563,6 +574,7 @@ impl Config {
             "turn_url" => self.turn_url.clone_from(&file.turn_url),
             "turn_secret" => self.turn_secret.clone_from(&file.turn_secret),
             "turn_credential_ttl" => self.turn_credential_ttl = file.turn_credential_ttl,
+            "allowed_origins" => self.allowed_origins.clone_from(&file.allowed_origins),
             "log_format" => self.log_format = file.log_format,
             "drain_grace" => self.drain_grace = file.drain_grace,
             "join_deadline" => self.join_deadline = file.join_deadline,
@@ -771,6 +783,8 @@ impl Config {
             "turn_credential_ttl = \"{}\"",
             format_duration(self.turn_credential_ttl)
         ));
+        let origins: Vec<String> = self.allowed_origins.iter().map(|o| string(o)).collect();
+        line(format!("allowed_origins = [{}]", origins.join(", ")));
         let format = match self.log_format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
@@ -882,6 +896,23 @@ fn de_webhook_urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
 /// An absolute `http://` URL with a host.
 fn parse_webhook_url(text: &str) -> Result<String, String> {
     crate::webhook::delivery::parse_url(text).map(|_| text.to_owned())
+}
+
+fn de_allowed_origins<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let origins = Vec::<String>::deserialize(deserializer)?;
+    origins
+        .iter()
+        .map(|origin| parse_allowed_origin(origin).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// An origin (`https://app.example.com`), normalised so that it compares with the `Origin`
+/// header whatever its spelling, or `*` for every page.
+fn parse_allowed_origin(text: &str) -> Result<String, String> {
+    if text.trim() == "*" {
+        return Ok("*".to_owned());
+    }
+    origins::normalize_origin(text)
 }
 
 /// `turn:`, `turns:` or `stun:` and a host (RFC 7065 / RFC 7064 URIs), as browsers accept them.
@@ -1031,6 +1062,7 @@ mod tests {
             turn_url: vec!["turn:192.0.2.1:3478".into()],
             turn_secret: Some(Secret::from(secret.as_str())),
             turn_credential_ttl: Duration::from_secs(60),
+            allowed_origins: vec!["https://app.example.com".into()],
             log_format: LogFormat::Json,
             drain_grace: Duration::from_secs(9),
             join_deadline: Duration::from_secs(3),
@@ -1052,7 +1084,7 @@ mod tests {
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 29, "{ids:?}");
+        assert_eq!(ids.len(), 30, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.
@@ -1075,6 +1107,7 @@ mod tests {
                 "2001:db8::1".parse().unwrap(),
             ],
             rtc_advertised_port: Some(40000),
+            allowed_origins: vec!["https://app.example.com".into(), "*".into()],
             ..Config::ephemeral()
         };
         let text = config.to_toml();

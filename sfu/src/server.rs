@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
 use crate::signalling::http::{self, HttpState};
+use crate::signalling::origins::AllowedOrigins;
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
 use crate::signalling::token::TokenKey;
@@ -66,7 +67,8 @@ pub async fn run(
         warn!(
             "DEVELOPMENT MODE: no --api-secret / SFU_API_SECRET configured. Join tokens are \
              signed with a built-in, publicly known secret and GET /dev/token hands them to \
-             anyone. Never expose this server."
+             anyone; pages served from localhost on any port may use /rtc and /dev/token. \
+             Never expose this server."
         );
     }
     let (draining_tx, draining_rx) = watch::channel(false);
@@ -121,8 +123,10 @@ pub async fn run(
             config.join_deadline,
             config.max_unjoined_per_ip.get(),
         ));
-    let app = http::router(HttpState::new(sessions.clone(), draining_rx, metrics))
-        .nest(api::PREFIX, api_routes);
+    let origins = AllowedOrigins::new(&config.allowed_origins, config.is_development());
+    let app =
+        http::router(HttpState::new(sessions.clone(), draining_rx, metrics).with_origins(origins))
+            .nest(api::PREFIX, api_routes);
     let addr = listener.local_addr()?;
     info!(
         %addr,

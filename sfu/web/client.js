@@ -16,6 +16,8 @@
 // Every server event is re-emitted under its own name (`client.on("chat_message", data => ...)`)
 // and as `"event"` ({name, seq, ts, data}). The client keeps a roster (`participants`, a Map by
 // id), the breakout view (`breakout`) and the caller's `location` up to date from the events.
+//
+// docs/client.md is the API reference; client.d.ts has the TypeScript declarations.
 
 /** The statuses of spec §7.1. */
 export const Status = Object.freeze({
@@ -52,7 +54,104 @@ export const CAMERA_LAYERS = Object.freeze([
   { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ]);
 
-/** A failed command: `code` is an error code of PROTOCOL.md §8. */
+/**
+ * What each error code of PROTOCOL.md §8 means to a person, in words a meeting page can show.
+ * `describeError` adds the details the server sent (a retry delay, a limit).
+ */
+export const ERROR_MESSAGES = Object.freeze({
+  invalid_request: "The app sent a message the server could not read.",
+  unknown_command: "The server does not know this action; it may be an older version.",
+  invalid_argument: "A value was missing or not allowed.",
+  not_connected: "You are not connected to the meeting.",
+  forbidden: "Your role does not allow this.",
+  invalid_target: "This cannot be done to that person.",
+  participant_not_found: "That person is no longer in the meeting.",
+  participant_waiting: "That person is still in the waiting room.",
+  knock_not_found: "That person is no longer waiting to join.",
+  message_not_found: "That message no longer exists.",
+  stream_not_found: "That video or screen is no longer available.",
+  session_not_found: "That breakout room no longer exists.",
+  room_not_found: "This meeting does not exist.",
+  invalid_credential: "Your invitation link is invalid or has expired. Ask for a new one.",
+  room_locked: "The meeting is locked. Ask a host to let you in.",
+  room_full: "The meeting is full.",
+  max_viewer_limit_reached: "The meeting has as many viewers as it allows.",
+  unique_role_already_in_room: "Someone with this role is already in the meeting.",
+  kicked_from_room: "You were removed from this meeting and cannot rejoin it.",
+  room_not_locked: "The meeting is not locked: you can join directly.",
+  already_knocking: "You already asked to join; please wait for a host.",
+  resume_failed: "Your previous connection expired; joining again.",
+  rate_limited: "Too many requests; please wait a moment.",
+  policy_violation: "The connection was closed for breaking the server's rules.",
+  breakouts_disabled: "Breakout rooms are not enabled.",
+  breakout_not_active: "Breakout rooms are not running.",
+  breakout_already_started: "Breakout rooms have already started.",
+  breakout_closing: "Breakout rooms are closing.",
+  breakout_active: "Not possible while breakout rooms are running.",
+  no_sessions: "Create at least one breakout room first.",
+  too_many_sessions: "That would be more breakout rooms than the meeting allows.",
+  duplicate_name: "A breakout room with this name already exists.",
+  session_full: "That breakout room is full.",
+  not_allowed_in_session: "You may not join that breakout room.",
+  join_later_not_allowed: "Breakout rooms have started and late joining is not allowed.",
+  return_not_allowed: "The host has not allowed returning to the main room.",
+  not_in_session: "You are already in the main room.",
+  role_not_movable: "Recorders and streamers cannot be moved to breakout rooms.",
+  client_unsupported: "This person's app does not support breakout rooms.",
+  auto_end_not_armed: "No automatic end is scheduled.",
+  no_host_present: "No host is here to help right now.",
+  edit_locked: "Another host is editing the breakout rooms.",
+  edit_lock_token_mismatch: "Another host is editing the breakout rooms.",
+  edit_lock_not_held: "Your editing lock on the breakout rooms expired.",
+  revision_conflict: "The breakout rooms changed meanwhile; please try again.",
+  already_recording: "The meeting is already being recorded.",
+  not_recording: "The meeting is not being recorded.",
+  already_streaming: "The meeting is already being streamed.",
+  not_streaming: "The meeting is not being streamed.",
+  already_transcribing: "The meeting is already being transcribed.",
+  not_transcribing: "The meeting is not being transcribed.",
+  already_screensharing: "You are already sharing your screen.",
+  screenshare_busy: "Someone else is already sharing a screen here.",
+  server_draining: "The server is restarting. Please join again in a moment.",
+  internal_error: "Something went wrong on the server. Please try again.",
+});
+
+/** Why the socket closed, by close code (PROTOCOL.md §1), for people. */
+export const CLOSE_MESSAGES = Object.freeze({
+  1000: "You left the meeting.",
+  1001: "The server is restarting.",
+  1008: "The connection was closed by the server.",
+  1009: "A message was too large for the server.",
+  4001: "You were removed from the meeting.",
+  4002: "The meeting has ended.",
+  4003: "A host declined your request to join.",
+  4004: "You joined from another tab or window.",
+  4005: "The meeting service stopped.",
+});
+
+/**
+ * A sentence for an error: an {@link SfuError}, an error body `{code, details}`, a bare code or
+ * any `Error`. Unknown codes fall back to the server's message.
+ */
+export function describeError(error) {
+  if (error == null) return "";
+  const code = typeof error === "string" ? error : error.code;
+  const details = typeof error === "object" ? error.details ?? {} : {};
+  let text = (code && ERROR_MESSAGES[code]) || null;
+  if (!text) return typeof error === "string" ? error : error.message ?? String(error);
+  if (code === "rate_limited" && details.retryAfterMs) {
+    text = `Too many requests; try again in ${Math.ceil(details.retryAfterMs / 1000)} s.`;
+  } else if (code === "invalid_argument" && details.field) {
+    text = `The value of ${details.field} is not allowed${details.reason ? ` (${details.reason.replaceAll("_", " ")})` : ""}.`;
+  } else if (code === "too_many_sessions" && details.max) {
+    text = `A meeting can have at most ${details.max} breakout rooms.`;
+  } else if (code === "duplicate_name" && details.name) {
+    text = `A breakout room named "${details.name}" already exists.`;
+  }
+  return text;
+}
+
+/** A failed command: `code` is an error code of PROTOCOL.md §8, `description` says it in words. */
 export class SfuError extends Error {
   constructor(command, error) {
     super(`${command}: ${error.code}: ${error.message ?? ""}`);
@@ -60,7 +159,70 @@ export class SfuError extends Error {
     this.command = command;
     this.code = error.code;
     this.details = error.details;
+    this.description = describeError({ code: error.code, details: error.details, message: error.message });
   }
+}
+
+/**
+ * The claims of a join token (an HS256 JWT), read without checking its signature (only the
+ * server can): `{room, identity, role, name, externalId, expiresAt}`. Lets a page fill in the
+ * room, role and name from a pasted token. Throws on a string that is no JWT.
+ */
+export function decodeToken(token) {
+  const parts = String(token ?? "").trim().split(".");
+  if (parts.length !== 3) throw new Error("This is not a join token (a token has three parts separated by dots).");
+  let claims;
+  try {
+    const base64 = parts[1].replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(parts[1].length / 4) * 4, "=");
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    claims = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new Error("This is not a join token (its middle part is not readable).");
+  }
+  if (typeof claims !== "object" || claims === null) throw new Error("This is not a join token.");
+  return {
+    room: claims.room ?? null,
+    identity: claims.sub ?? null,
+    role: claims.role ?? null,
+    name: claims.name ?? null,
+    externalId: claims.externalId ?? null,
+    expiresAt: typeof claims.exp === "number" ? new Date(claims.exp * 1000) : null,
+  };
+}
+
+/**
+ * The cameras, microphones and speakers of this browser: `{cameras, microphones, speakers}`,
+ * each a list of `{deviceId, label}`. Labels are empty until the page was given camera or
+ * microphone access once (browsers hide them before); a placeholder label is filled in then.
+ */
+export async function listDevices() {
+  const out = { cameras: [], microphones: [], speakers: [] };
+  if (!globalThis.navigator?.mediaDevices?.enumerateDevices) return out;
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  const lists = { videoinput: out.cameras, audioinput: out.microphones, audiooutput: out.speakers };
+  const names = { videoinput: "Camera", audioinput: "Microphone", audiooutput: "Speaker" };
+  for (const d of devices) {
+    const list = lists[d.kind];
+    if (!list || !d.deviceId) continue;
+    list.push({ deviceId: d.deviceId, label: d.label || `${names[d.kind]} ${list.length + 1}` });
+  }
+  return out;
+}
+
+/** Whether this browser can choose the speaker of a media element (`setSinkId`). */
+export function canChooseSpeaker() {
+  return typeof globalThis.HTMLMediaElement !== "undefined" && "setSinkId" in HTMLMediaElement.prototype;
+}
+
+/**
+ * Connection quality from loss and jitter over the last interval: `"good"`, `"fair"`,
+ * `"poor"`, or `"unknown"` when nothing was received to judge by.
+ */
+export function rateQuality({ packets, lossFraction, jitterMs }) {
+  if (!packets) return "unknown";
+  if (lossFraction < 0.02 && jitterMs < 30) return "good";
+  if (lossFraction < 0.08 && jitterMs < 100) return "fair";
+  return "poor";
 }
 
 /** A tiny event emitter: `on` returns a function that removes the listener. */
@@ -155,6 +317,10 @@ export class SfuClient extends Emitter {
    *   hands out in `join_room`'s `iceServers` (default none: the SFU is ICE-lite)
    * @param {RTCIceTransportPolicy} [options.iceTransportPolicy] `"all"` (default) or `"relay"`
    *   (only TURN relay candidates, e.g. to check a TURN set-up)
+   * @param {boolean|Storage} [options.persist] keep the resume token in `sessionStorage` (or
+   *   this Storage), so that a reloaded page takes its old place over instead of leaving a
+   *   ghost for the reconnect grace (default false)
+   * @param {object} [options.devices] `{cameraId, microphoneId, speakerId}` to start with
    */
   constructor(options) {
     super();
@@ -205,7 +371,107 @@ export class SfuClient extends Emitter {
     this.reconnectAttempt = 0;
     this.reconnectTimer = null;
     this.grant = null;
+    /** Chosen devices (deviceIds; null: the browser's default). */
+    this.devices = { cameraId: null, microphoneId: null, speakerId: null, ...this.options.devices };
+    this.captureSize = { width: 1280, height: 720 };
+    /** Media elements whose speaker follows {@link setSpeaker}. */
+    this.mediaElements = new Set();
+    /** msid -> {participantId, streamId}, from `subscriptions_changed` (PROTOCOL.md §4.8). */
+    this.msids = new Map();
+    /** Last connection quality per participant id (see {@link startQualityMonitor}). */
+    this.quality = new Map();
+    this.qualityPrevious = new Map();
+    this.qualityTimer = null;
   }
+
+  // ---------------------------------------------------------------- persistence
+
+  #storage() {
+    const persist = this.options.persist;
+    if (!persist) return null;
+    if (typeof persist === "object") return persist;
+    try {
+      return globalThis.sessionStorage ?? null;
+    } catch {
+      return null; // storage blocked
+    }
+  }
+
+  #storageKey() {
+    return `sfu-client:${this.options.roomName}`;
+  }
+
+  /** The session a previous page of this tab left behind: `{resumeToken, lastSeq, selfId}`. */
+  storedSession() {
+    try {
+      const text = this.#storage()?.getItem(this.#storageKey());
+      return text ? JSON.parse(text) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  #saveSession() {
+    const storage = this.#storage();
+    if (!storage || !this.resumeToken) return;
+    try {
+      storage.setItem(
+        this.#storageKey(),
+        JSON.stringify({ resumeToken: this.resumeToken, lastSeq: this.lastSeq, selfId: this.selfId, savedAt: Date.now() }),
+      );
+    } catch {
+      /* quota or blocked: a reload then joins afresh */
+    }
+  }
+
+  #forgetSession() {
+    try {
+      this.#storage()?.removeItem(this.#storageKey());
+    } catch {
+      /* blocked */
+    }
+  }
+
+  /**
+   * A reloaded page: the previous page's participant still holds its place (for the server's
+   * reconnect grace) with media transports that died with that page. `resume` takes that place
+   * over at once (nobody sees a ghost, and no second copy of the person appears), then the
+   * place is handed back with `leave_room` and the page joins afresh with new transports. Resolves
+   * once the old place is gone (or was already gone).
+   */
+  async #retireStoredSession(stored) {
+    this.#retiring = true;
+    let ws;
+    try {
+      ws = await this.#open();
+    } catch {
+      this.#retiring = false;
+      this.#forgetSession();
+      return;
+    }
+    try {
+      const closed = new Promise((resolve) => ws.addEventListener("close", resolve, { once: true }));
+      await this.command("resume", { resumeToken: stored.resumeToken, lastSeq: stored.lastSeq ?? 0 });
+      this.emit("previous_session_ended", { selfId: stored.selfId });
+      await this.command("leave_room").catch(() => {});
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+    } catch {
+      /* resume_failed: the old place is already gone */
+    } finally {
+      this.#retiring = false;
+      this.#forgetSession();
+      if (this.ws === ws) {
+        this.ws = null;
+        ws.close();
+      }
+      this.lastSeq = 0;
+      this.resumeToken = null;
+      this.selfId = null;
+      this.participants = new Map();
+    }
+  }
+
+  #retiring = false;
 
   // ---------------------------------------------------------------- status
 
@@ -213,6 +479,10 @@ export class SfuClient extends Emitter {
     if (TERMINAL.has(this.status) && status !== Status.READY) return;
     if (this.status === status && !detail.force) return;
     this.status = status;
+    if (TERMINAL.has(status)) {
+      this.#forgetSession();
+      this.stopQualityMonitor();
+    }
     if (detail.error !== undefined) this.error = detail.error;
     this.emit("status", { status, ...detail });
   }
@@ -258,6 +528,7 @@ export class SfuClient extends Emitter {
     }
     this.pending.clear();
     this.ws = null;
+    if (this.#retiring) return; // the previous page's place, handed back on purpose
     const final = FINAL_CLOSE_CODES.get(close.code);
     if (this.status === Status.LEAVING || close.code === 1000) {
       this.#teardownMedia();
@@ -301,6 +572,7 @@ export class SfuClient extends Emitter {
       });
       this.reconnectAttempt = 0;
       this.selfId = resumed.selfId;
+      this.#saveSession();
       this.#setLocation(resumed.location);
       this.#setStatus(Status.CONNECTED, { resumed: true });
       this.emit("resumed", resumed);
@@ -342,6 +614,8 @@ export class SfuClient extends Emitter {
   /** Opens the socket and joins (PROTOCOL.md §4.1). Resolves with `RoomJoined`. */
   async join() {
     this.#setStatus(Status.CONNECTING, { error: null });
+    const stored = this.storedSession();
+    if (stored?.resumeToken) await this.#retireStoredSession(stored);
     try {
       await this.#open();
     } catch (error) {
@@ -372,6 +646,7 @@ export class SfuClient extends Emitter {
       this.joinedIceServers = joined.iceServers ?? [];
       this.#applyJoined(joined);
       this.resumeToken = joined.resumeToken;
+      this.#saveSession();
       this.reconnectAttempt = 0;
       this.#setStatus(Status.CONNECTED, { error: null });
       this.emit("joined", joined);
@@ -403,6 +678,7 @@ export class SfuClient extends Emitter {
   /** Leaves the room (`leave_room`, then the server closes the socket). */
   async leave() {
     clearTimeout(this.reconnectTimer);
+    this.#forgetSession();
     if (!this.ws) {
       this.#teardownMedia();
       this.#setStatus(Status.LEFT);
@@ -448,6 +724,7 @@ export class SfuClient extends Emitter {
   }
 
   #onEvent(frame) {
+    if (this.#retiring) return; // the previous page's events
     const { name, data = {} } = frame;
     if (typeof frame.seq === "number") {
       if (this.lastSeq && frame.seq > this.lastSeq + 1 && !data.replayed) {
@@ -457,6 +734,7 @@ export class SfuClient extends Emitter {
           .catch(() => {});
       }
       this.lastSeq = Math.max(this.lastSeq, frame.seq);
+      this.#saveSession();
     }
     switch (name) {
       case "room_state":
@@ -599,26 +877,257 @@ export class SfuClient extends Emitter {
 
   /**
    * Starts camera and microphone and publishes them (PROTOCOL.md §4.1 step 2). `videoCodec`
-   * picks the simulcast codec: "video/VP8" (default) or "video/H264".
+   * picks the simulcast codec: "video/VP8" (default) or "video/H264". `stream` publishes a
+   * stream the page already opened (a pre-join preview); without it the stream of
+   * {@link openLocalMedia} is used, opened now if needed (or with `constraints`, as given).
    */
-  async publishCamera({ audio = true, video = true, constraints, videoCodec = "video/VP8" } = {}) {
+  async publishCamera({ audio = true, video = true, constraints, stream, videoCodec = "video/VP8" } = {}) {
     this.videoCodec = videoCodec;
+    if (stream && this.localStream !== stream) {
+      this.localStream?.getTracks().forEach((t) => t.stop());
+      this.#useLocalStream(stream);
+    }
     if (!this.localStream) {
-      requireCapture();
-      this.localStream = await navigator.mediaDevices.getUserMedia(
-        constraints ?? {
-          audio: audio ? { echoCancellation: true, noiseSuppression: true } : false,
-          video: video ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false,
-        },
-      );
-      const audioTrack = this.localStream.getAudioTracks()[0];
-      const videoTrack = this.localStream.getVideoTracks()[0];
-      if (audioTrack) audioTrack.enabled = this.audioEnabled;
-      if (videoTrack) videoTrack.enabled = this.videoEnabled;
-      this.emit("local_stream", this.localStream);
+      if (constraints) {
+        requireCapture();
+        this.#useLocalStream(await navigator.mediaDevices.getUserMedia(constraints));
+      } else {
+        await this.openLocalMedia({ audio, video });
+      }
     }
     await this.#publishLocal();
     return this.localStream;
+  }
+
+  #useLocalStream(stream) {
+    this.localStream = stream;
+    const audioTrack = stream.getAudioTracks()[0];
+    const videoTrack = stream.getVideoTracks()[0];
+    if (audioTrack) audioTrack.enabled = this.audioEnabled;
+    if (videoTrack) videoTrack.enabled = this.videoEnabled;
+    this.emit("local_stream", stream);
+  }
+
+  #constraints(kind) {
+    if (kind === "audio") {
+      const audio = { echoCancellation: true, noiseSuppression: true };
+      if (this.devices.microphoneId) audio.deviceId = { exact: this.devices.microphoneId };
+      return audio;
+    }
+    const video = { width: { ideal: this.captureSize.width }, height: { ideal: this.captureSize.height } };
+    if (this.devices.cameraId) video.deviceId = { exact: this.devices.cameraId };
+    return video;
+  }
+
+  /**
+   * Opens the camera and microphone (the chosen devices) without publishing: a pre-join
+   * preview. {@link publishCamera} later publishes this same stream. A device that cannot be
+   * opened is left out (a camera in use by another app, no microphone) rather than failing
+   * the whole capture; `local_media_error` says which. Resolves with the stream (possibly
+   * without tracks).
+   */
+  async openLocalMedia({ audio = true, video = true, width, height } = {}) {
+    requireCapture();
+    if (width && height) this.captureSize = { width, height };
+    if (this.localStream) {
+      this.localStream.getTracks().forEach((t) => t.stop());
+      this.localStream = null;
+    }
+    const stream = new MediaStream();
+    for (const kind of ["audio", "video"]) {
+      if (!(kind === "audio" ? audio : video)) continue;
+      try {
+        const got = await navigator.mediaDevices.getUserMedia({ [kind]: this.#constraints(kind) });
+        for (const track of got.getTracks()) stream.addTrack(track);
+      } catch (error) {
+        this.emit("local_media_error", { kind, error });
+      }
+    }
+    this.#useLocalStream(stream);
+    this.emit("devices_changed", this.devices);
+    return stream;
+  }
+
+  /** Stops the local camera and microphone (a preview that will not be published). */
+  closeLocalMedia() {
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.localStream = null;
+    this.emit("local_stream", null);
+  }
+
+  /** Switches the camera, before or during a meeting (the sent track is replaced in place). */
+  setCamera(deviceId) {
+    this.devices.cameraId = deviceId || null;
+    return this.#switchDevice("video");
+  }
+
+  /** Switches the microphone, before or during a meeting. */
+  setMicrophone(deviceId) {
+    this.devices.microphoneId = deviceId || null;
+    return this.#switchDevice("audio");
+  }
+
+  async #switchDevice(kind) {
+    this.emit("devices_changed", this.devices);
+    const stream = this.localStream;
+    if (!stream) return null;
+    const old = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+    requireCapture();
+    // Some devices cannot be opened twice: release the old one first.
+    old?.stop();
+    const got = await navigator.mediaDevices.getUserMedia({ [kind]: this.#constraints(kind) });
+    const track = kind === "audio" ? got.getAudioTracks()[0] : got.getVideoTracks()[0];
+    track.enabled = kind === "audio" ? this.audioEnabled : this.videoEnabled;
+    if (old) stream.removeTrack(old);
+    stream.addTrack(track);
+    const sender = this.publisherPc?.getSenders().find((s) => s.track === old || (old && s.track?.id === old.id));
+    if (sender) {
+      await sender.replaceTrack(track);
+    } else if (this.publisherPc && this.publishedTracks.length) {
+      // Published without this kind (it was missing at join): publish the new track.
+      await this.#negotiatePublisher([this.#addLocalTrack(track, stream)]);
+    }
+    this.emit("local_stream", stream);
+    return track;
+  }
+
+  /**
+   * Chooses the speaker for every media element attached with {@link attachMedia} (and those
+   * attached later). Needs `setSinkId` ({@link canChooseSpeaker}); resolves false without it.
+   */
+  async setSpeaker(deviceId) {
+    this.devices.speakerId = deviceId || null;
+    this.emit("devices_changed", this.devices);
+    if (!canChooseSpeaker()) return false;
+    for (const element of this.mediaElements) {
+      if (!element.isConnected) {
+        this.mediaElements.delete(element);
+        continue;
+      }
+      await element.setSinkId(this.devices.speakerId ?? "").catch(() => {});
+    }
+    return true;
+  }
+
+  /**
+   * Shows `stream` in `element` (a <video> or <audio>), plays it, and routes its sound to the
+   * chosen speaker from now on.
+   */
+  attachMedia(element, stream) {
+    if (element.srcObject !== stream) {
+      element.srcObject = stream;
+      if (stream) element.play?.().catch(() => {});
+    }
+    this.mediaElements.add(element);
+    if (canChooseSpeaker() && this.devices.speakerId && element.sinkId !== this.devices.speakerId) {
+      element.setSinkId(this.devices.speakerId).catch(() => {});
+    }
+  }
+
+  // ---------------------------------------------------------------- connection quality
+
+  /**
+   * Samples both transports' statistics every `intervalMs` and emits `quality` with a Map
+   * participantId -> {quality, lossPercent, jitterMs, rttMs, kbps}: for others, what we receive
+   * from them; for ourselves, how the server receives us. `quality` is "good", "fair", "poor"
+   * or "unknown" ({@link rateQuality}); "lost" while the participant's socket reconnects.
+   */
+  startQualityMonitor(intervalMs = 2_000) {
+    this.stopQualityMonitor();
+    this.qualityTimer = setInterval(() => {
+      this.measureQuality().catch(() => {});
+    }, intervalMs);
+  }
+
+  stopQualityMonitor() {
+    clearInterval(this.qualityTimer);
+    this.qualityTimer = null;
+  }
+
+  /** One sample of {@link startQualityMonitor}; resolves with the Map it emits. */
+  async measureQuality() {
+    const trackOwner = new Map();
+    for (const [k, stream] of this.remoteStreams) {
+      const participantId = k.slice(0, k.lastIndexOf("/"));
+      for (const track of stream.getTracks()) trackOwner.set(track.id, participantId);
+    }
+    const totals = new Map();
+    const add = (pid, sample) => {
+      const t = totals.get(pid) ?? { packets: 0, lost: 0, jitterMs: 0, rttMs: null, bytes: 0 };
+      t.packets += sample.packets;
+      t.lost += sample.lost;
+      t.bytes += sample.bytes;
+      t.jitterMs = Math.max(t.jitterMs, sample.jitterMs);
+      if (sample.rttMs != null) t.rttMs = Math.max(t.rttMs ?? 0, sample.rttMs);
+      totals.set(pid, t);
+    };
+    const delta = (id, field, value) => {
+      const k = `${id}/${field}`;
+      const before = this.qualityPrevious.get(k);
+      this.qualityPrevious.set(k, value);
+      return before === undefined ? 0 : Math.max(0, value - before);
+    };
+    const seconds = (() => {
+      const now = Date.now();
+      const before = this.qualityPrevious.get("at") ?? now;
+      this.qualityPrevious.set("at", now);
+      return Math.max(0.001, (now - before) / 1000);
+    })();
+    if (this.subscriberPc) {
+      for (const r of (await this.subscriberPc.getStats()).values()) {
+        if (r.type !== "inbound-rtp") continue;
+        const pid = trackOwner.get(r.trackIdentifier);
+        if (!pid) continue;
+        add(pid, {
+          packets: delta(r.id, "packets", r.packetsReceived ?? 0),
+          lost: delta(r.id, "lost", r.packetsLost ?? 0),
+          bytes: delta(r.id, "bytes", r.bytesReceived ?? 0),
+          jitterMs: (r.jitter ?? 0) * 1000,
+        });
+      }
+    }
+    if (this.publisherPc && this.selfId) {
+      const reports = [...(await this.publisherPc.getStats()).values()];
+      for (const r of reports) {
+        if (r.type === "outbound-rtp") {
+          add(this.selfId, { packets: delta(r.id, "packets", r.packetsSent ?? 0), lost: 0, bytes: delta(r.id, "bytes", r.bytesSent ?? 0), jitterMs: 0 });
+        } else if (r.type === "remote-inbound-rtp") {
+          // The server's receiver reports give loss and round trip. Their jitter is left out:
+          // an encoding the browser pauses (simulcast under CPU load) reports seconds of it
+          // while nothing is wrong with the connection.
+          add(this.selfId, {
+            packets: 0,
+            lost: delta(r.id, "lost", r.packetsLost ?? 0),
+            bytes: 0,
+            jitterMs: 0,
+            rttMs: r.roundTripTime != null ? r.roundTripTime * 1000 : null,
+          });
+        } else if (r.type === "candidate-pair" && r.nominated && r.currentRoundTripTime != null) {
+          add(this.selfId, { packets: 0, lost: 0, bytes: 0, jitterMs: 0, rttMs: r.currentRoundTripTime * 1000 });
+        }
+      }
+    }
+    const quality = new Map();
+    for (const [pid, t] of totals) {
+      const lossFraction = t.packets + t.lost > 0 ? t.lost / (t.packets + t.lost) : 0;
+      let rating = rateQuality({ packets: t.packets, lossFraction, jitterMs: t.jitterMs });
+      if (rating !== "unknown" && t.rttMs != null && t.rttMs > 400) rating = rating === "good" ? "fair" : "poor";
+      quality.set(pid, {
+        quality: rating,
+        lossPercent: Math.round(lossFraction * 1000) / 10,
+        jitterMs: Math.round(t.jitterMs),
+        rttMs: t.rttMs == null ? null : Math.round(t.rttMs),
+        kbps: Math.round((t.bytes * 8) / seconds / 1000),
+      });
+    }
+    for (const p of this.participants.values()) {
+      if (p.connection === "reconnecting") {
+        quality.set(p.id, { quality: "lost", lossPercent: 100, jitterMs: 0, rttMs: null, kbps: 0 });
+      }
+    }
+    this.quality = quality;
+    this.emit("quality", quality);
+    return quality;
   }
 
   async #publishLocal() {
@@ -627,30 +1136,34 @@ export class SfuClient extends Emitter {
     const tracks = [];
     const audioTrack = stream.getAudioTracks()[0];
     const videoTrack = stream.getVideoTracks()[0];
-    if (audioTrack) {
-      const t = pc.addTransceiver(audioTrack, { direction: "sendonly", streams: [stream] });
-      tracks.push({ transceiver: t, source: "microphone" });
-    }
-    if (videoTrack) {
-      const t = pc.addTransceiver(videoTrack, {
-        direction: "sendonly",
-        streams: [stream],
-        sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })),
-      });
-      preferCodec(t, this.videoCodec ?? "video/VP8");
-      const { width = 1280, height = 720 } = videoTrack.getSettings();
-      tracks.push({
-        transceiver: t,
-        source: "camera",
-        layers: CAMERA_LAYERS.map((l) => ({
-          rid: l.rid,
-          width: Math.round(width / l.scaleResolutionDownBy),
-          height: Math.round(height / l.scaleResolutionDownBy),
-          maxBitrate: l.maxBitrate,
-        })),
-      });
-    }
+    if (audioTrack) tracks.push(this.#addLocalTrack(audioTrack, stream, pc));
+    if (videoTrack) tracks.push(this.#addLocalTrack(videoTrack, stream, pc));
     await this.#negotiatePublisher(tracks);
+  }
+
+  /** A send-only transceiver for a camera or microphone track (video: simulcast q/h/f). */
+  #addLocalTrack(track, stream, pc = this.publisherPc) {
+    if (track.kind === "audio") {
+      const t = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      return { transceiver: t, source: "microphone" };
+    }
+    const t = pc.addTransceiver(track, {
+      direction: "sendonly",
+      streams: [stream],
+      sendEncodings: CAMERA_LAYERS.map((l) => ({ ...l })),
+    });
+    preferCodec(t, this.videoCodec ?? "video/VP8");
+    const { width = 1280, height = 720 } = track.getSettings();
+    return {
+      transceiver: t,
+      source: "camera",
+      layers: CAMERA_LAYERS.map((l) => ({
+        rid: l.rid,
+        width: Math.round(width / l.scaleResolutionDownBy),
+        height: Math.round(height / l.scaleResolutionDownBy),
+        maxBitrate: l.maxBitrate,
+      })),
+    };
   }
 
   /** One publisher negotiation: offer, `publish_tracks` for the new tracks, `publisher_offer`. */
@@ -845,7 +1358,9 @@ export class SfuClient extends Emitter {
 
   #onRemoteTrack(event) {
     const msid = event.streams[0]?.id;
-    const ids = parseMsid(msid);
+    // The msid of subscriptions_changed names the stream; splitting it is only a fallback for
+    // servers that do not send it (ids may contain "-", PROTOCOL.md §4.8).
+    const ids = this.msids.get(msid) ?? parseMsid(msid);
     if (!ids) {
       console.warn("remote track of unknown stream", msid);
       return;
@@ -889,6 +1404,9 @@ export class SfuClient extends Emitter {
    * `ontrack` and go when a renegotiation stops their transceiver ({@link #pruneRemoteTracks}).
    */
   #onSubscriptionsChanged({ added = [], removed = [] }) {
+    for (const s of [...added, ...removed]) {
+      if (s.msid) this.msids.set(s.msid, { participantId: s.participantId, streamId: s.streamId });
+    }
     for (const s of removed) {
       const k = key(s.participantId, s.streamId);
       const current = this.subscriptions.get(k);

@@ -1,7 +1,7 @@
 // Real-browser tests of the SFU: headless Debian chromium (playwright-core) opens the demo page
 // served by the `sfu` binary and joins one room with up to three pages (DECISIONS.md §17).
 //
-//   node tests/browser/run.js --server target/debug/sfu [--out target/browser] [--strict]
+//   node tests/browser/run.js --server target/debug/sfu [--out target/browser] [--strict] [--only NAME] [--web sfu/web]
 //
 // Run it through scripts/browser-test, which installs what is missing, builds the server and
 // runs this inside a network namespace that has only `lo` (testing/REAL-PEERS.md).
@@ -12,7 +12,7 @@
 // BROWSER_TEST_STRICT=1) turns PENDING into failure once those features have landed.
 
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -26,6 +26,9 @@ const OUT = option("out", "target/browser");
 const CHROMIUM = option("chromium", process.env.CHROMIUM ?? "/usr/bin/chromium");
 const STRICT = args.includes("--strict") || process.env.BROWSER_TEST_STRICT === "1";
 const ONLY = option("only", null);
+// --web DIR: the pages load sfu/web's files from DIR instead of the copies built into the
+// binary, so a change to the page is tried without rebuilding the server.
+const WEB_DIR = option("web", null);
 
 // testing/REAL-PEERS.md, plus autoplay (remote <video> elements play without a gesture).
 const CHROMIUM_FLAGS = [
@@ -129,9 +132,22 @@ function startServer() {
   });
 }
 
-/** Opens the demo page in its own browser context and joins `room`. */
-async function openPage(browser, base, { room, name, role = "visitor", capture = "640x360", tile = 320, codec = "vp8" }) {
+/** A browser context with a 1280x720 window (and the page's files from --web when given). */
+async function newContext(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  if (WEB_DIR) {
+    const types = { html: "text/html", js: "text/javascript", css: "text/css" };
+    await context.route(/\/(index\.html|app\.js|client\.js|style\.css)?(\?.*)?$/, (route) => {
+      const file = new URL(route.request().url()).pathname.slice(1) || "index.html";
+      route.fulfill({ body: readFileSync(path.join(WEB_DIR, file)), contentType: types[file.split(".").pop()] });
+    });
+  }
+  return context;
+}
+
+/** Opens the demo page in its own browser context and joins `room`. */
+async function openPage(browser, base, { room, name, role = "visitor", capture = "640x360", tile = null, codec = "vp8" }) {
+  const context = await newContext(browser);
   const page = await context.newPage();
   const sent = []; // signalling frames the page sent, parsed
   const received = []; // and the frames it received
@@ -150,7 +166,8 @@ async function openPage(browser, base, { room, name, role = "visitor", capture =
   page.on("console", (message) => {
     if (message.type() === "error" || process.env.PAGE_LOG) console.log(`  [${name}] ${message.type()}: ${message.text()}`);
   });
-  const query = new URLSearchParams({ room, name, role, capture, tile: String(tile), autojoin: "1", codec });
+  const query = new URLSearchParams({ room, name, role, capture, autojoin: "1", codec });
+  if (tile) query.set("tile", String(tile)); // a fixed tile width; without it the grid fits the window
   await page.goto(`${base}/?${query}`);
   await eventually(`${name} connected`, () => page.evaluate(() => window.sfuApp.client?.status === "connected"));
   return { page, context, name, sent, received };
@@ -230,6 +247,20 @@ async function stoppedReceiving(from, pid) {
   });
 }
 
+/** Saves a screenshot of `p`'s page as OUT/<name>.png: each flow leaves one to look at. */
+async function shot(p, name) {
+  mkdirSync(OUT, { recursive: true });
+  const file = path.join(OUT, `${name}.png`);
+  await p.page.screenshot({ path: file });
+  console.log(`    saved ${file}`);
+}
+
+const visibleText = (p, selector) =>
+  p.page.evaluate((sel) => {
+    const node = document.querySelector(sel);
+    return node && !node.closest("[hidden]") ? node.textContent : null;
+  }, selector);
+
 // ------------------------------------------------------------------ the tests
 
 const tests = [];
@@ -271,8 +302,9 @@ test("three pages join one room and see each other", async () => {
       p.page.evaluate(() => document.querySelectorAll("#people li").length === 3),
     );
   }
-  const status = await state.ada.page.textContent("#status");
-  assert(status === "connected", `status badge says ${status}`);
+  const status = await state.ada.page.getAttribute("#status", "data-status");
+  const text = await state.ada.page.textContent("#status");
+  assert(status === "connected" && text === "Connected", `status badge says ${status} / ${text}`);
 });
 
 test("chat reaches everybody in the room", async () => {
@@ -374,6 +406,62 @@ test("a screenshot of the running meeting", async () => {
   console.log(`    saved ${file}`);
 });
 
+test("the grid fills the stage; the speaker view and a pin put one person on the main stage", async () => {
+  const host = state.host;
+  // Three people in a 1280x720 window: the tiles share the stage's width, each the same size,
+  // larger than the fixed 320 px of the old page, and all inside the stage.
+  const fit = await eventually("tiles fitted to the stage", () =>
+    host.page.evaluate(() => {
+      const grid = document.querySelector("#grid").getBoundingClientRect();
+      const tiles = window.sfuApp.tiles();
+      if (tiles.length !== 3) return null;
+      const inside = [...document.querySelectorAll("#grid .tile")].every((t) => {
+        const r = t.getBoundingClientRect();
+        return r.left >= grid.left - 1 && r.right <= grid.right + 1 && r.top >= grid.top - 1 && r.bottom <= grid.bottom + 1;
+      });
+      const widths = tiles.map((t) => Math.round(t.width));
+      return inside && widths.every((w) => w === widths[0] && w > 320) ? { widths, grid: Math.round(grid.width) } : null;
+    }),
+  );
+  console.log(`    tile widths ${fit.widths.join(", ")} in a ${fit.grid} px stage`);
+  if (await mediaWorks()) {
+    // Connection quality per remote tile, from the subscriber's statistics.
+    await eventually("quality badges on the remote tiles", () =>
+      host.page.evaluate(() =>
+        [...document.querySelectorAll("#grid .tile")].filter((t) => !t.classList.contains("self")).every((t) => {
+          const badge = t.querySelector(".badge.quality");
+          return badge && !badge.hidden && /connection/.test(badge.textContent);
+        }),
+      ),
+    );
+  }
+  await sleep(state.media === true ? 1_000 : 100);
+  await shot(host, "grid");
+  await host.page.click("#layout-button");
+  const focus = await eventually("one tile on the main stage", () =>
+    host.page.evaluate(() => {
+      const tiles = window.sfuApp.tiles();
+      const focus = tiles.filter((t) => t.focus);
+      const others = tiles.filter((t) => !t.focus);
+      return focus.length === 1 && others.every((t) => t.width < focus[0].width / 2) ? focus[0] : null;
+    }),
+  );
+  assert(focus.participantId !== state.host.id, "the speaker view shows someone else, not yourself");
+  assert((await host.page.textContent("#layout-button")) === "Grid view", "the layout button offers the grid back");
+  await sleep(state.media === true ? 800 : 100);
+  await shot(host, "speaker-view");
+  // Pin Bob: his tile takes the stage whoever speaks.
+  await host.page.hover(`#grid .tile[data-key="${state.bob.id}/camera"]`);
+  await host.page.click(`#grid .tile[data-key="${state.bob.id}/camera"] .pin`);
+  await eventually("Bob pinned on the main stage", () =>
+    host.page.evaluate((k) => window.sfuApp.tiles().find((t) => t.focus)?.key === k, `${state.bob.id}/camera`),
+  );
+  assert((await host.page.textContent(`#grid .tile[data-key="${state.bob.id}/camera"] .pin`)) === "Unpin", "a pinned tile offers Unpin");
+  await host.page.click(`#grid .tile[data-key="${state.bob.id}/camera"] .pin`);
+  await host.page.click("#layout-button");
+  await eventually("back to the grid", () => host.page.evaluate(() => window.sfuApp.tiles().every((t) => !t.focus)));
+});
+
 test("the host mutes a participant", async () => {
   await state.host.page.click(`#people li[data-participant-id="${state.ada.id}"] button:text('Mute')`);
   await eventually("Ada's microphone is off", () =>
@@ -418,6 +506,13 @@ test("a screenshare shows as a tile on the other pages", async () => {
     const ss = await state.ada.page.evaluate((id) => window.sfuApp.tiles().find((t) => t.participantId === id && t.streamId.startsWith("ss-")).key, state.host.id);
     await eventually("Ada decodes the screen", async () => (await remoteMedia(state.ada))[ss]?.video?.framesDecoded > 5);
   }
+  // A screenshare takes the main stage, the cameras move to the strip below it.
+  await eventually("the screen is on Ada's main stage", () =>
+    state.ada.page.evaluate(() => window.sfuApp.tiles().find((t) => t.focus)?.streamId.startsWith("ss-")),
+  );
+  assert(/is presenting/.test(await state.ada.page.textContent("#grid .tile.focus .name")), "the stage says who presents");
+  await sleep(state.media === true ? 800 : 100);
+  await shot(state.ada, "screenshare");
   await state.host.page.evaluate(() => window.sfuApp.client.stopScreenshare());
   await eventually("the screen tile goes away", () =>
     state.ada.page.evaluate(() => !window.sfuApp.tiles().some((t) => t.streamId.startsWith("ss-"))),
@@ -446,6 +541,44 @@ test("a lost socket resumes as the same participant", async () => {
     state.bob.page.evaluate(() => [...document.querySelectorAll("#chat li")].some((li) => li.textContent === "Ada: back again")),
   );
   if (await mediaWorks()) await receives(state.bob, ada.id, "Bob decodes Ada after her resume");
+});
+
+test("a reloaded page takes its own place back, without a ghost or a second copy", async () => {
+  const ada = state.ada;
+  const before = ada.id;
+  // The host watches the roster the whole time: it must never hold two Adas.
+  await state.host.page.evaluate(() => {
+    window.maxPeople = 0;
+    window.sfuApp.client.on("roster", (people) => (window.maxPeople = Math.max(window.maxPeople, people.size)));
+  });
+  const reloadedAt = Date.now();
+  await ada.page.reload();
+  await eventually("Ada connected after the reload", () => ada.page.evaluate(() => window.sfuApp.client?.status === "connected"));
+  ada.id = await selfId(ada);
+  // The old place is gone at once (not after the 30 s reconnect grace): taken over by resume.
+  await eventually("the host's roster holds one Ada, connected", () =>
+    state.host.page.evaluate(([old, now]) => {
+      const people = [...window.sfuApp.client.participants.values()];
+      return !people.some((p) => p.id === old) && people.filter((p) => p.displayName === "Ada").length === 1 && people.find((p) => p.id === now)?.connection === "connected";
+    }, [before, ada.id]),
+    { timeoutMs: 10_000 },
+  );
+  const tookMs = Date.now() - reloadedAt;
+  const maxPeople = await state.host.page.evaluate(() => window.maxPeople);
+  assert(maxPeople <= 3, `the host saw ${maxPeople} participants during the reload`);
+  const resumes = ada.sent.filter((f) => f.name === "resume");
+  assert(resumes.length >= 2, "the reloaded page resumed the stored session");
+  console.log(`    back as one participant in ${tookMs} ms (the grace is 30 s)`);
+  await eventually("everybody sees three participants", async () => {
+    for (const p of [state.host, state.ada, state.bob]) {
+      if (!(await p.page.evaluate(() => document.querySelectorAll("#people li").length === 3))) return false;
+    }
+    return true;
+  });
+  if (await mediaWorks()) {
+    await receives(state.bob, ada.id, "Bob decodes Ada after her reload");
+    await receives(ada, state.bob.id, "Ada decodes Bob after her reload");
+  }
 });
 
 test("breakout groups separate media and ending brings everybody back", async () => {
@@ -497,6 +630,77 @@ test("breakout groups separate media and ending brings everybody back", async ()
   }
 });
 
+test("breakouts from the panel: settings, assignment, countdowns, broadcast, help, closing", async () => {
+  await requireBreakouts();
+  const host = state.host;
+  const ada = state.ada;
+  const cleared = await command(host, "breakout_clear_sessions");
+  assert(cleared.ok, `clear sessions: ${cleared.code}`);
+  await host.page.fill("#bo-count", "2");
+  await host.page.click("#bo-create");
+  await eventually("two rooms listed", () => host.page.evaluate(() => document.querySelectorAll("#sessions li").length === 2));
+  // Settings: a short move grace and closing countdown, so the countdowns are seen here.
+  await host.page.click("#bo-settings summary");
+  await host.page.fill("#bo-countdown", "6");
+  await host.page.fill("#bo-grace", "30");
+  await host.page.fill("#bo-autoend", "10");
+  await host.page.selectOption("#bo-mute", "audio");
+  await host.page.click("#bo-save");
+  await eventually("settings saved", () => host.page.evaluate(() => {
+    const c = window.sfuApp.client.breakout.config;
+    return c.countdownTimer === 6 && c.moveGracePeriod === 30 && c.automaticallyEndBreakoutsAfter === 600 && c.muteOnReturnToMain === "audio";
+  }));
+  // Assign Ada to the first room with her dropdown: it then shows that room, not "Not assigned".
+  const [first, second] = await host.page.evaluate(() => window.sfuApp.client.breakout.sessions.map((s) => s.id));
+  const adaSelect = `#people li[data-participant-id="${ada.id}"] select.assign`;
+  await host.page.selectOption(adaSelect, first);
+  const bobSelect = `#people li[data-participant-id="${state.bob.id}"] select.assign`;
+  await host.page.selectOption(bobSelect, second);
+  await eventually("the dropdowns show the assignments", () =>
+    host.page.evaluate(([a, b, s1, s2]) => document.querySelector(a)?.value === s1 && document.querySelector(b)?.value === s2, [adaSelect, bobSelect, first, second]),
+  );
+  await host.page.click("#bo-settings summary"); // closed again, so the panel shows the rooms
+  await host.page.evaluate(() => document.querySelector("#people-panel").scrollIntoView());
+  await shot(host, "breakout-host-panel");
+  await host.page.click("#bo-start");
+  // Ada has 30 s to accept the move: a banner counts down and offers to go now.
+  await eventually("Ada sees the move countdown", async () => /moved to the breakout room .* in \d+ s/.test((await visibleText(ada, "#banner .text")) ?? ""));
+  await eventually("the header counts down to the automatic end", async () => /Rooms end in \d+:\d\d/.test((await visibleText(ada, "#breakout-timer")) ?? ""));
+  await shot(ada, "breakout-move-countdown");
+  await ada.page.click("#banner button:text('Join now')");
+  await eventually("Ada in the first room", () => ada.page.evaluate((s) => window.sfuApp.client.location === s, first));
+  await state.bob.page.evaluate((s) => window.sfuApp.client.command("breakout_join", { sessionId: s }), second);
+  await eventually("Bob in the second room", () => state.bob.page.evaluate((s) => window.sfuApp.client.location === s, second));
+  assert(/Breakout room/.test(await ada.page.textContent("#location-label")), "the header says where Ada is");
+  // A broadcast reaches both rooms; the host is told how many it reached.
+  await host.page.fill("#bo-message", "Five minutes left");
+  await host.page.click("#bo-broadcast");
+  await eventually("the host sees how many got it", async () => /^Sent to \d+ (people|person)\.$/.test((await visibleText(host, "#bo-broadcast-note")) ?? ""));
+  console.log(`    ${await host.page.textContent("#bo-broadcast-note")}`);
+  await eventually("Ada sees the broadcast", async () => /Five minutes left/.test((await visibleText(ada, "#banner .text")) ?? ""));
+  // Ada asks for help: the host gets an alert with a way to go there.
+  await ada.page.click("#bo-help");
+  await eventually("the host is alerted", () =>
+    host.page.evaluate(() => [...document.querySelectorAll("#toasts .toast.help")].some((t) => /Ada asks for help/.test(t.textContent))),
+  );
+  await shot(host, "breakout-help-alert");
+  await shot(ada, "breakout-in-room");
+  // Closing counts down (6 s) instead of ending at once; then everybody is back, muted.
+  await host.page.click("#bo-end");
+  await eventually("Ada sees the closing countdown", async () => /return to the main room in \d+ s/.test((await visibleText(ada, "#banner .text")) ?? ""));
+  assert(await ada.page.evaluate((s) => window.sfuApp.client.location === s, first), "Ada is still in her room during the countdown");
+  await eventually("the header shows the closing countdown", async () => /Rooms close in/.test((await visibleText(ada, "#breakout-timer")) ?? ""));
+  await shot(ada, "breakout-closing");
+  await eventually("Ada back in the main room", () => ada.page.evaluate(() => window.sfuApp.client.location === null), { timeoutMs: 20_000 });
+  await eventually("Ada is told she was muted on return", async () => /muted when you returned/.test((await visibleText(ada, "#banner .text")) ?? ""));
+  await shot(ada, "breakout-muted-on-return");
+  for (const p of [ada, state.bob]) {
+    await eventually(`${p.name} muted on return`, () => p.page.evaluate(() => !window.sfuApp.client.audioEnabled));
+    await p.page.click("#mic-button");
+    await eventually(`${p.name} unmuted`, () => p.page.evaluate(() => window.sfuApp.client.audioEnabled));
+  }
+});
+
 test("a locked room: Bob knocks and the host lets him in", async () => {
   await state.bob.page.click("#leave-button");
   await eventually("Bob left", () => state.bob.page.evaluate(() => window.sfuApp.client.status === "left"));
@@ -510,6 +714,11 @@ test("a locked room: Bob knocks and the host lets him in", async () => {
   await eventually("the host's waiting room lists Bob", () =>
     state.host.page.evaluate(() => [...document.querySelectorAll("#knockers li")].some((li) => li.textContent.includes("Bob"))),
   );
+  await eventually("the host is alerted to the knock", () =>
+    state.host.page.evaluate(() => [...document.querySelectorAll("#toasts .toast.knock")].some((t) => /Bob asks to join/.test(t.textContent))),
+  );
+  await shot(state.host, "knock-alert");
+  await shot(state.bob, "knocking");
   await state.host.page.click("#knockers li button:text('Accept')");
   await eventually("Bob admitted", () => state.bob.page.evaluate(() => window.sfuApp.client.status === "connected"));
   state.bob.id = await selfId(state.bob);
@@ -522,8 +731,9 @@ test("a locked room: Bob knocks and the host lets him in", async () => {
 });
 
 test("the host kicks a participant", async () => {
-  await state.host.page.click(`#people li[data-participant-id="${state.bob.id}"] button:text('Kick')`);
+  await state.host.page.click(`#people li[data-participant-id="${state.bob.id}"] button:text('Remove')`);
   await eventually("Bob kicked", () => state.bob.page.evaluate(() => window.sfuApp.client.status === "kicked"));
+  assert((await visibleText(state.bob, "#ended-title")) === "You were removed from the meeting", "Bob is told he was removed");
   await eventually("the host's list drops Bob", () => state.host.page.evaluate(() => document.querySelectorAll("#people li").length === 2));
 });
 
@@ -552,6 +762,86 @@ test("an H264 simulcast publisher reaches the others", async () => {
   }
 });
 
+test("the pre-join screen: camera preview, device pickers, a pasted token, the room name", async () => {
+  const context = await newContext(state.browser);
+  const p = { page: await context.newPage(), name: "Dora", context };
+  p.page.on("pageerror", (error) => console.log(`  [Dora] page error: ${error.message}`));
+  try {
+    await p.page.goto(`${state.base}/?capture=640x360`);
+    await eventually("the preview shows the camera", () => p.page.evaluate(() => document.querySelector("#preview").videoWidth > 0));
+    const pickers = await eventually("device pickers filled", () =>
+      p.page.evaluate(() => {
+        const count = (kind) => document.querySelectorAll(`#pre-devices select[data-kind="${kind}"] option`).length;
+        return count("camera") >= 1 && count("microphone") >= 1 ? { cameras: count("camera"), microphones: count("microphone"), speakers: count("speaker") } : null;
+      }),
+    );
+    console.log(`    pickers: ${JSON.stringify(pickers)}`);
+    // Switching the camera before joining reopens the preview with that device.
+    const cameras = await p.page.evaluate(() => [...document.querySelectorAll('#pre-devices select[data-kind="camera"] option')].map((o) => o.value));
+    await p.page.selectOption('#pre-devices select[data-kind="camera"]', cameras.at(-1));
+    await eventually("the preview uses the chosen camera", () =>
+      p.page.evaluate((id) => document.querySelector("#preview").srcObject?.getVideoTracks()[0]?.getSettings().deviceId === id, cameras.at(-1)),
+    );
+    await shot(p, "prejoin");
+    // A room name the server refuses is explained in words (no browser pattern popup).
+    await p.page.fill("#join-form input[name=room]", "Team Standup");
+    await p.page.fill("#join-form input[name=name]", "Dora");
+    await p.page.click("#join-button");
+    await eventually("the room-name rule is explained", async () => /lowercase letters/.test((await p.page.textContent("#join-error")) ?? ""));
+    // A pasted token fills in the room, role and name it was made for.
+    const room = `prejoin-${Date.now().toString(36)}`;
+    const token = await p.page.evaluate(async (r) => (await (await fetch(`/dev/token?room=${r}&identity=dora-1&role=host&name=Dora%20M`)).json()).token, room);
+    await p.page.fill("#join-form input[name=name]", "");
+    await p.page.fill("#join-form textarea[name=token]", token);
+    assert((await p.page.inputValue("#join-form input[name=room]")) === room, "the room comes from the token");
+    assert((await p.page.inputValue("#join-form select[name=role]")) === "host", "the role comes from the token");
+    assert((await p.page.inputValue("#join-form input[name=name]")) === "Dora M", "the name comes from the token");
+    assert(/as host \(Dora M\)/.test(await p.page.textContent("#token-info")), "the page says what the token is for");
+    await shot(p, "prejoin-token");
+    // Camera off before joining: the meeting starts with the camera flag off.
+    await p.page.click("#pre-cam");
+    assert(await p.page.isVisible("#preview-off"), "the preview says the camera is off");
+    await p.page.click("#join-button");
+    await eventually("Dora joined", () => p.page.evaluate(() => window.sfuApp.client?.status === "connected"));
+    await eventually("Dora's camera is off, her microphone on", () =>
+      p.page.evaluate(() => !window.sfuApp.client.videoEnabled && window.sfuApp.client.audioEnabled && document.querySelector("#cam-button").textContent === "Start video"),
+    );
+    // The preview's camera is what the meeting publishes: the chosen device.
+    await eventually("the published camera is the chosen one", () =>
+      p.page.evaluate((id) => window.sfuApp.client.localStream?.getVideoTracks()[0]?.getSettings().deviceId === id, cameras.at(-1)),
+    );
+    await shot(p, "alone-in-meeting");
+    // Switching the camera during the meeting replaces the sent track in place.
+    await p.page.click("#devices-panel summary");
+    await p.page.selectOption('#meeting-devices select[data-kind="camera"]', cameras[0]);
+    await eventually("the sender carries the new camera", () =>
+      p.page.evaluate((id) => {
+        const sender = window.sfuApp.client.publisherPc?.getSenders().find((s) => s.track?.kind === "video");
+        return sender?.track?.getSettings().deviceId === id && sender.track.readyState === "live";
+      }, cameras[0]),
+    );
+    // Leaving shows a clear screen with Rejoin, which brings her back.
+    await p.page.click("#leave-button");
+    await eventually("the left screen", async () => (await visibleText(p, "#ended-title")) === "You left the meeting");
+    await shot(p, "left");
+    await p.page.click("#rejoin-button");
+    await eventually("Dora rejoined", () => p.page.evaluate(() => window.sfuApp.client?.status === "connected" && !document.querySelector("#meeting-view").hidden));
+    // A reload (no autojoin in this URL) brings her straight back, as one participant.
+    await p.page.reload();
+    await eventually("Dora back after the reload", () => p.page.evaluate(() => window.sfuApp.client?.status === "connected" && !document.querySelector("#meeting-view").hidden));
+    await eventually("one Dora in her roster", () =>
+      p.page.evaluate(() => [...window.sfuApp.client.participants.values()].filter((x) => x.displayName === "Dora M").length === 1),
+    );
+    // The host ends the meeting for everybody: the page says so and offers to start it again.
+    await p.page.click("#end-button");
+    await eventually("the ended screen", async () => (await visibleText(p, "#ended-title")) === "You ended the meeting for everyone");
+    assert(await p.page.isVisible("#rejoin-button"), "an ended meeting offers Rejoin");
+    await shot(p, "meeting-ended");
+  } finally {
+    await context.close();
+  }
+});
+
 // ------------------------------------------------------------------ runner
 
 async function main() {
@@ -562,6 +852,9 @@ async function main() {
   const voice = path.resolve(OUT, "voice.wav");
   writeVoiceWav(voice);
   const flags = [...CHROMIUM_FLAGS, `--use-file-for-fake-audio-capture=${voice}`];
+  // A page served by the test (--web) counts as public for Local Network Access and may not
+  // reach 127.0.0.1; the server's own page may.
+  if (WEB_DIR) flags.push("--disable-features=LocalNetworkAccessChecks");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: flags, headless: true });
   state.browser = browser;
   const results = [];

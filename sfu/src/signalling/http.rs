@@ -1,14 +1,16 @@
 //! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, `/metrics` (Prometheus text),
 //! the signalling WebSocket `/rtc` ([`super::session`]), the demo page and browser client
 //! ([`super::web_assets`]), and in development mode only `/dev/token` for the demo page
-//! (DECISIONS.md §11).
+//! (DECISIONS.md §11). Browser pages other than the server's own reach `/rtc` and
+//! `/dev/token` only from an allowed origin ([`super::origins`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -19,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::clock;
 use crate::metrics::Metrics;
+use crate::signalling::origins::{AllowedOrigins, OriginVerdict};
 use crate::signalling::session::{self, Sessions};
 use crate::signalling::token::{parse_token_role, Claims, TokenKey};
 use crate::signalling::web_assets;
@@ -33,6 +36,7 @@ pub struct HttpState {
     draining: watch::Receiver<bool>,
     sessions: Sessions,
     metrics: Metrics,
+    origins: Arc<AllowedOrigins>,
 }
 
 impl HttpState {
@@ -44,7 +48,15 @@ impl HttpState {
             draining,
             sessions,
             metrics,
+            origins: Arc::new(AllowedOrigins::default()),
         }
+    }
+
+    /// The browser pages, besides the server's own, that may use `/rtc` and `/dev/token`
+    /// (default: none).
+    pub fn with_origins(mut self, origins: AllowedOrigins) -> Self {
+        self.origins = Arc::new(origins);
+        self
     }
 
     /// What the `/rtc` sessions share.
@@ -56,16 +68,53 @@ impl HttpState {
 /// The HTTP router. `/dev/token` is routed only when the key is the development key, so with a
 /// configured secret it does not exist (404).
 pub fn router(state: HttpState) -> Router {
-    let mut router = Router::new()
+    // The routes a browser page of another origin could abuse: they check its Origin.
+    let mut guarded = Router::new().route("/rtc", get(session::rtc));
+    if state.tokens.is_development() {
+        guarded = guarded.route("/dev/token", get(dev_token).options(dev_token_preflight));
+    }
+    let guarded = guarded.route_layer(middleware::from_fn_with_state(state.clone(), check_origin));
+    Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/rtc", get(session::rtc))
-        .merge(web_assets::routes());
-    if state.tokens.is_development() {
-        router = router.route("/dev/token", get(dev_token));
+        .merge(guarded)
+        .merge(web_assets::routes())
+        .with_state(state)
+}
+
+/// Refuses a browser page of a disallowed origin with 403 before the route runs (for `/rtc`:
+/// before the upgrade); answers an allowed page of another origin with CORS headers.
+async fn check_origin(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    match state.origins.check(request.headers()) {
+        OriginVerdict::Unrestricted => next.run(request).await,
+        OriginVerdict::Allowed(origin) => {
+            let mut response = next.run(request).await;
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+            response
+        }
+        OriginVerdict::Refused(message) => (
+            StatusCode::FORBIDDEN,
+            [(header::VARY, HeaderValue::from_static("Origin"))],
+            message,
+        )
+            .into_response(),
     }
-    router.with_state(state)
+}
+
+/// The CORS preflight of `/dev/token` (a page that adds headers to its GET); the origin check
+/// has already passed.
+async fn dev_token_preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET"),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+        .into_response()
 }
 
 /// The Prometheus text exposition (format 0.0.4) of every metric of the server.

@@ -3,6 +3,7 @@
 //! `unjoined` holds the rules a socket lives under until it joins a room.
 
 pub mod http;
+pub mod origins;
 pub mod room_actor;
 pub mod room_media;
 pub mod session;

@@ -1,8 +1,5 @@
 //! server: one test binary for this layer; each module was once its own binary.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod admin_cli;
 mod api;
 mod api_bench;
@@ -12,7 +9,10 @@ mod deploy_files;
 mod http;
 mod media;
 mod metrics_promtool;
+mod origins;
 mod roles;
+#[path = "../support/mod.rs"]
+mod support;
 mod tls;
 mod turn;
 mod web;
