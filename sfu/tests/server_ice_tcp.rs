@@ -408,3 +408,158 @@ async fn bad_input_on_the_tcp_port_is_dropped_and_counted_while_a_meeting_contin
     assert_eq!(closed("slow_reader"), 0.0);
     assert_eq!(metric(&text, "sfu_tcp_media_connections"), 1.0);
 }
+
+/// A subscriber transport over UDP (`peer_support`) or over ICE-TCP ([`TcpClient`]).
+enum Downlink {
+    Udp(peer_support::Subscriber),
+    Tcp(TcpClient),
+}
+
+impl Downlink {
+    fn step(&mut self) {
+        match self {
+            Downlink::Udp(s) => s.step(),
+            Downlink::Tcp(s) => s.drive(),
+        }
+    }
+
+    fn rtc(&mut self) -> &mut Rtc {
+        match self {
+            Downlink::Udp(s) => &mut s.client.rtc,
+            Downlink::Tcp(s) => &mut s.rtc,
+        }
+    }
+
+    fn packets(&self) -> usize {
+        match self {
+            Downlink::Udp(s) => s.count(RtcCodec::Opus) + s.count(RtcCodec::Vp8),
+            Downlink::Tcp(s) => s.count(RtcCodec::Opus) + s.count(RtcCodec::Vp8),
+        }
+    }
+}
+
+/// CPU time the shard thread named `shard-<port>` has run, from the kernel's schedstat (ns).
+fn shard_cpu(port: u16) -> Duration {
+    let name = format!("shard-{port}");
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let dir = task.expect("task").path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let stat = std::fs::read_to_string(dir.join("schedstat")).expect("schedstat");
+            let ns: u64 = stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("on-CPU ns");
+            return Duration::from_nanos(ns);
+        }
+    }
+    panic!("no thread {name}");
+}
+
+/// The shard thread's CPU time per datagram (or frame) it sent while one UDP publisher fans
+/// out to `subscribers` subscribers over `tcp` or UDP for `window`.
+async fn shard_cpu_per_packet(tcp: bool, subscribers: usize, window: Duration) -> (f64, u64) {
+    let config = Config {
+        shards: std::num::NonZeroUsize::MIN,
+        ..Config::ephemeral()
+    };
+    let server = TestServer::start_with(config).await;
+    let room = if tcp { "cpu-tcp" } else { "cpu-udp" };
+    let mut host = server.client().await;
+    host.join(room, "host", Role::Host).await;
+    let mut visitors = Vec::new();
+    for i in 0..subscribers {
+        let mut visitor = server.client().await;
+        visitor.join(room, &format!("v{i}"), Role::Visitor).await;
+        visitors.push((visitor, None::<Downlink>));
+    }
+    let (mut publisher, offer, pending) = Publisher::new(true);
+    let answer = host
+        .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
+        .await;
+    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
+    let udp_port = candidates(sdp)
+        .iter()
+        .find(|(proto, ..)| proto == "udp")
+        .map(|(_, _, addr, _)| addr.port())
+        .expect("a UDP candidate");
+    publisher
+        .client
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(sdp).expect("answer"))
+        .expect("publisher accepts the answer");
+    let metrics = |text: &str| metric(text, "sfu_datagrams_out_total") as u64;
+    let mut started: Option<(Duration, u64, std::time::Instant)> = None;
+    let give_up = peer_support::now() + Duration::from_secs(30) + window;
+    loop {
+        assert!(peer_support::now() < give_up, "the fan-out never settled");
+        publisher.step(true);
+        for (visitor, downlink) in &mut visitors {
+            if let Some(d) = downlink {
+                d.step();
+            }
+            let offered =
+                tokio::time::timeout(Duration::from_millis(1), visitor.event("subscriber_offer"))
+                    .await;
+            let Ok(offer) = offered else { continue };
+            let data = &offer["data"];
+            let sdp = data["sdp"].as_str().expect("offer sdp");
+            let d = downlink.get_or_insert_with(|| {
+                if tcp {
+                    Downlink::Tcp(TcpClient::connect(tcp_candidate(sdp)))
+                } else {
+                    Downlink::Udp(peer_support::Subscriber {
+                        client: peer_support::Client::new(),
+                        streams: Default::default(),
+                    })
+                }
+            });
+            let offer = SdpOffer::from_sdp_string(sdp).expect("offer parses");
+            let answer = d.rtc().sdp_api().accept_offer(offer).expect("accepted");
+            let answered = visitor
+                .call(
+                    "subscriber_answer",
+                    json!({"sdp": answer.to_sdp_string(), "version": data["version"]}),
+                )
+                .await;
+            ok_result(&answered);
+        }
+        let receiving = visitors
+            .iter()
+            .all(|(_, d)| d.as_ref().is_some_and(|d| d.packets() > 100));
+        match started {
+            None if receiving => {
+                let (_, text) = http_get(server.addr, "/metrics").await;
+                started = Some((shard_cpu(udp_port), metrics(&text), peer_support::now()));
+            }
+            Some((cpu0, out0, at)) if at.elapsed() >= window => {
+                let (_, text) = http_get(server.addr, "/metrics").await;
+                let sent = metrics(&text) - out0;
+                let cpu = shard_cpu(udp_port) - cpu0;
+                assert!(sent > 0);
+                return (cpu.as_secs_f64() * 1e6 / sent as f64, sent);
+            }
+            _ => {}
+        }
+    }
+}
+
+// The shard's CPU per packet sent when the subscribers are on ICE-TCP against UDP, one after
+// the other in one process (the same build and machine). A measurement, not a check:
+//   cargo test -p sfu --test server_ice_tcp cpu_per_packet -- --ignored --nocapture
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for benches/RESULTS.md"]
+async fn cpu_per_packet_over_tcp_and_udp() {
+    let window = Duration::from_secs(10);
+    for round in 0..2 {
+        let (udp, udp_sent) = shard_cpu_per_packet(false, 6, window).await;
+        let (tcp, tcp_sent) = shard_cpu_per_packet(true, 6, window).await;
+        eprintln!(
+            "round {round}: shard CPU per packet sent, 6 subscribers: UDP {udp:.1} us \
+             ({udp_sent} packets), ICE-TCP {tcp:.1} us ({tcp_sent} packets), ratio {:.2}",
+            tcp / udp
+        );
+    }
+}
