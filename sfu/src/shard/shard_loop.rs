@@ -142,11 +142,11 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
                         }
                     };
                     info!(tcp = ?tcp_addr, "media shard serving");
+                    // With ICE-TCP off there is no listener: the TcpMedia stays empty and
+                    // its `accept` never resolves, so the loop has one shape either way.
                     let tcp = TcpMedia::new(
                         listener,
-                        tcp_config.unwrap_or_else(|| {
-                            TcpMediaConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)))
-                        }),
+                        tcp_config.unwrap_or_else(|| TcpMediaConfig::new(local_addr)),
                     );
                     let mut shard = ShardLoop::new(socket, tcp, setup, core_config, events);
                     shard.loopback_only = loopback_only;
@@ -373,9 +373,9 @@ impl ShardLoop {
     /// Takes the ICE-TCP frames (and closes) waiting, up to a bound.
     fn drain_tcp(&mut self, now: Instant) {
         for _ in 0..RECV_BATCH {
-            match self.tcp.wake_sources().1.try_recv() {
-                Ok(input) => self.handle_tcp_input(now, input),
-                Err(_) => break,
+            match self.tcp.try_input() {
+                Some(input) => self.handle_tcp_input(now, input),
+                None => break,
             }
         }
     }

@@ -116,6 +116,11 @@ impl TcpMedia {
         (&self.listener, &mut self.inputs)
     }
 
+    /// A frame or close waiting from a reader, without waiting.
+    pub fn try_input(&mut self) -> Option<TcpInput> {
+        self.inputs.try_recv().ok()
+    }
+
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.conns.len()
