@@ -563,3 +563,42 @@ async fn cpu_per_packet_over_tcp_and_udp() {
         );
     }
 }
+
+// The Kubernetes Deployment declares one TCP port per shard from the ConfigMap's
+// rtc_tcp_port (beside the UDP ones `deploy_files.rs` checks), and the example configuration
+// that the image and compose run turns ICE-TCP on at the documented port.
+#[test]
+fn deploy_files_open_every_shards_tcp_port() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let read = |relative: &str| {
+        std::fs::read_to_string(deploy.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    };
+    let yaml = |relative: &str| -> serde_json::Value {
+        let parsed: serde_norway::Value =
+            serde_norway::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+        serde_json::to_value(parsed).expect("YAML as JSON")
+    };
+    let config_map = yaml("k8s/configmap.yaml");
+    let toml = config_map["data"]["sfu.toml"].as_str().expect("sfu.toml");
+    let config = Config::from_toml(toml).unwrap_or_else(|e| panic!("ConfigMap TOML: {e}"));
+    let first = u64::from(
+        config
+            .rtc_tcp_port
+            .port()
+            .expect("ICE-TCP on in the ConfigMap"),
+    );
+    let deployment = yaml("k8s/deployment.yaml");
+    let ports = &deployment["spec"]["template"]["spec"]["containers"][0]["ports"];
+    let tcp: std::collections::BTreeSet<u64> = ports
+        .as_array()
+        .expect("ports")
+        .iter()
+        .filter(|p| p["protocol"] == "TCP" && p["name"] != "http")
+        .map(|p| p["containerPort"].as_u64().expect("port"))
+        .collect();
+    let wanted = (first..first + config.shards.get() as u64).collect();
+    assert_eq!(tcp, wanted, "one ICE-TCP port per shard");
+    let example = Config::from_toml(&read("sfu.example.toml")).expect("example parses");
+    assert_eq!(example.rtc_tcp_port.port(), Some(7881));
+    assert!(read("Dockerfile").contains("EXPOSE 7881-7896/tcp"));
+}
