@@ -44,9 +44,9 @@ pub struct TcpMediaConfig {
     /// Connections the shard holds at most, pending or not (each is a file descriptor and two
     /// small tasks); one more is refused.
     pub max_connections: usize,
-    /// Connections one address may hold before their first STUN request names a transport;
-    /// one more is refused. Connections that reached a transport do not count: a whole
-    /// office may share one NAT address.
+    /// Connections one address (an IPv6 /64) may hold before their first STUN request names
+    /// a transport; one more is refused. Connections that reached a transport do not count:
+    /// a whole office may share one NAT address.
     pub max_pending_per_ip: usize,
     /// How long a new connection may take to send a STUN request that names a transport.
     pub handshake_timeout: Duration,

@@ -135,11 +135,18 @@ impl TcpMedia {
         if self.conns.len() >= self.config.max_connections {
             return self.refuse(TcpCloseCause::TotalLimit);
         }
-        let pending = self.pending_per_ip.get(&remote.ip()).copied().unwrap_or(0);
+        let pending = self
+            .pending_per_ip
+            .get(&address_key(remote.ip()))
+            .copied()
+            .unwrap_or(0);
         if pending >= self.config.max_pending_per_ip {
             return self.refuse(TcpCloseCause::PerIpLimit);
         }
-        *self.pending_per_ip.entry(remote.ip()).or_default() += 1;
+        *self
+            .pending_per_ip
+            .entry(address_key(remote.ip()))
+            .or_default() += 1;
         // Media is latency-bound; Nagle would hold small RTP packets back.
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
@@ -258,11 +265,25 @@ impl TcpMedia {
 }
 
 fn release_pending(pending_per_ip: &mut FxHashMap<IpAddr, usize>, ip: IpAddr) {
-    if let Some(n) = pending_per_ip.get_mut(&ip) {
+    let key = address_key(ip);
+    if let Some(n) = pending_per_ip.get_mut(&key) {
         *n = n.saturating_sub(1);
         if *n == 0 {
-            pending_per_ip.remove(&ip);
+            pending_per_ip.remove(&key);
         }
+    }
+}
+
+/// What the per-address limit counts by: an IPv4 address, or an IPv6 /64 (the block one
+/// subscriber is handed, within which it may pick any address).
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -401,6 +422,18 @@ mod tests {
         tcp.close_peer(PeerKey::default());
         assert_eq!(tcp.open(), 0);
         assert_eq!(tcp.closed[TcpCloseCause::TransportGone as usize], 1);
+    }
+
+    // IPv6 addresses count by /64 against the per-address limit; IPv4 ones by address.
+    #[test]
+    fn ipv6_addresses_count_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(v4), v4);
     }
 
     // The reader passes STUN on as frames and ends a connection whose first frame is not
