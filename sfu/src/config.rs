@@ -128,6 +128,60 @@ pub struct TokenCreate {
     pub ttl: Duration,
 }
 
+/// `--rtc-tcp-port`: the first ICE-TCP port, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtcTcpPort {
+    /// UDP only: no TCP candidate is advertised.
+    Off,
+    /// Shard k listens on this port + k (0: ephemeral ports).
+    Port(u16),
+}
+
+impl RtcTcpPort {
+    /// The first port, `None` when off.
+    pub fn port(self) -> Option<u16> {
+        match self {
+            RtcTcpPort::Off => None,
+            RtcTcpPort::Port(port) => Some(port),
+        }
+    }
+}
+
+impl fmt::Display for RtcTcpPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RtcTcpPort::Off => f.write_str("off"),
+            RtcTcpPort::Port(port) => write!(f, "{port}"),
+        }
+    }
+}
+
+/// `rtc_tcp_port = 7881` or `rtc_tcp_port = "off"` in the file.
+impl<'de> Deserialize<'de> for RtcTcpPort {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum PortOrWord {
+            Port(u16),
+            Word(String),
+        }
+        match PortOrWord::deserialize(deserializer)? {
+            PortOrWord::Port(port) => Ok(RtcTcpPort::Port(port)),
+            PortOrWord::Word(word) => parse_rtc_tcp_port(&word).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+fn parse_rtc_tcp_port(text: &str) -> Result<RtcTcpPort, String> {
+    if text.trim() == "off" {
+        return Ok(RtcTcpPort::Off);
+    }
+    text.trim()
+        .parse()
+        .map(RtcTcpPort::Port)
+        .map_err(|_| format!("'{text}' is neither a port (0-65535) nor `off`"))
+}
+
 /// How the server logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -173,6 +227,12 @@ pub struct Config {
     /// --rtc-port (shard k advertises it + k); default: the bound port.
     #[arg(long, env = "SFU_RTC_ADVERTISED_PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub rtc_advertised_port: Option<u16>,
+    /// First ICE-TCP media port, for clients that cannot send UDP (RFC 6544 passive
+    /// candidates, advertised beside the UDP one with a lower priority on every --public-ip):
+    /// shard k listens on it + k on --rtc-bind (0 = ephemeral); `off` for UDP only.
+    #[arg(long, env = "SFU_RTC_TCP_PORT", default_value_t = RtcTcpPort::Port(7881),
+          value_parser = parse_rtc_tcp_port)]
+    pub rtc_tcp_port: RtcTcpPort,
     /// Media shards (one thread each); default: the number of cores.
     #[arg(long, env = "SFU_SHARDS", default_value_t = default_shards())]
     pub shards: NonZeroUsize,
@@ -289,6 +349,7 @@ impl Default for Config {
             rtc_bind: None,
             public_ip: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             rtc_advertised_port: None,
+            rtc_tcp_port: RtcTcpPort::Port(7881),
             shards: default_shards(),
             api_key: None,
             api_secret: None,
@@ -327,6 +388,7 @@ impl fmt::Debug for Config {
             rtc_bind,
             public_ip,
             rtc_advertised_port,
+            rtc_tcp_port,
             shards,
             api_key,
             api_secret,
@@ -359,6 +421,7 @@ impl fmt::Debug for Config {
             .field("rtc_bind", rtc_bind)
             .field("public_ip", public_ip)
             .field("rtc_advertised_port", rtc_advertised_port)
+            .field("rtc_tcp_port", rtc_tcp_port)
             .field("shards", shards)
             .field("api_key", api_key)
             .field("api_secret", api_secret)
@@ -386,11 +449,12 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// A configuration for tests: the defaults with an ephemeral HTTP port and media port.
+    /// A configuration for tests: the defaults with an ephemeral HTTP port and media ports.
     pub fn ephemeral() -> Self {
         Self {
             http_port: 0,
             rtc_port: 0,
+            rtc_tcp_port: RtcTcpPort::Port(0),
             ..Self::default()
         }
     }
@@ -568,6 +632,7 @@ impl Config {
             "rtc_bind" => self.rtc_bind = file.rtc_bind,
             "public_ip" => self.public_ip.clone_from(&file.public_ip),
             "rtc_advertised_port" => self.rtc_advertised_port = file.rtc_advertised_port,
+            "rtc_tcp_port" => self.rtc_tcp_port = file.rtc_tcp_port,
             "shards" => self.shards = file.shards,
             "api_key" => self.api_key.clone_from(&file.api_key),
             "api_secret" => self.api_secret.clone_from(&file.api_secret),
@@ -763,6 +828,10 @@ impl Config {
         match self.rtc_advertised_port {
             Some(port) => line(format!("rtc_advertised_port = {port}")),
             None => line("# rtc_advertised_port: not set (the bound port)".to_owned()),
+        }
+        match self.rtc_tcp_port {
+            RtcTcpPort::Port(port) => line(format!("rtc_tcp_port = {port}")),
+            RtcTcpPort::Off => line("rtc_tcp_port = \"off\"".to_owned()),
         }
         line(format!("shards = {}", self.shards));
         match &self.api_key {
@@ -1056,6 +1125,7 @@ mod tests {
             rtc_bind: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             public_ip: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))],
             rtc_advertised_port: Some(3),
+            rtc_tcp_port: RtcTcpPort::Off,
             shards: NonZeroUsize::new(7).unwrap(),
             api_key: Some("k".into()),
             api_secret: Some(Secret::from(secret.as_str())),
@@ -1084,7 +1154,7 @@ mod tests {
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 30, "{ids:?}");
+        assert_eq!(ids.len(), 31, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.
@@ -1108,6 +1178,7 @@ mod tests {
             ],
             rtc_advertised_port: Some(40000),
             allowed_origins: vec!["https://app.example.com".into(), "*".into()],
+            rtc_tcp_port: RtcTcpPort::Off,
             ..Config::ephemeral()
         };
         let text = config.to_toml();
@@ -1163,6 +1234,24 @@ mod tests {
         assert!(zero.to_string().contains("--max-viewers"), "{zero}");
         let bare = Cli::try_parse_from(["sfu", "--viewers-must-knock", "yes"]).unwrap_err();
         assert!(bare.to_string().contains("--viewers-must-knock"), "{bare}");
+    }
+
+    // `--rtc-tcp-port` takes a port or `off`, from a flag or the file; anything else is
+    // refused naming the flag.
+    #[test]
+    fn rtc_tcp_port_takes_a_port_or_off() {
+        let cli = Cli::try_parse_from(["sfu", "--rtc-tcp-port", "off"]).unwrap();
+        assert_eq!(cli.config.rtc_tcp_port, RtcTcpPort::Off);
+        let cli = Cli::try_parse_from(["sfu", "--rtc-tcp-port", "7000"]).unwrap();
+        assert_eq!(cli.config.rtc_tcp_port.port(), Some(7000));
+        let bad = Cli::try_parse_from(["sfu", "--rtc-tcp-port", "tcp"]).unwrap_err();
+        assert!(bad.to_string().contains("--rtc-tcp-port"), "{bad}");
+        let file = Config::from_toml("rtc_tcp_port = \"off\"").unwrap();
+        assert_eq!(file.rtc_tcp_port, RtcTcpPort::Off);
+        let file = Config::from_toml("rtc_tcp_port = 9000").unwrap();
+        assert_eq!(file.rtc_tcp_port, RtcTcpPort::Port(9000));
+        let bad = Config::from_toml("rtc_tcp_port = \"on\"").unwrap_err();
+        assert!(bad.contains("rtc_tcp_port"), "{bad}");
     }
 
     // Durations take one unit suffix; anything else is refused with an example.

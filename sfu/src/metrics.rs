@@ -11,7 +11,7 @@
 //! | family | fed by |
 //! |---|---|
 //! | `sfu_rooms`, `sfu_participants`, `sfu_breakout_groups`, `sfu_breakout_moves_total` | each room actor through its [`RoomGauges`] |
-//! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
+//! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_transport_failure_causes_total`, `sfu_transports_connected_total`, `sfu_tcp_media_connections`, `sfu_tcp_media_connections_closed_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
 //! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
 //! | `sfu_signalling_commands_total`, `sfu_resumes_total` | each room actor when it answers |
 //! | `sfu_signalling_events_total` | the signalling session, once it wrote the event to its socket |
@@ -35,8 +35,9 @@ use signalling_proto::{CommandName, ErrorCode, EventName};
 use crate::core::{CoreStats, DropReason, ForwardingPolicy, Location};
 pub use crate::shard::RtcpTotals;
 use crate::shard::{
-    FixedHistogram, ShardHandle, ShardStats, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS,
-    JOIN_LATENCY_BOUNDS_NS, LAYER_SWITCH_REASONS, PUBLICATION_KINDS,
+    FixedHistogram, ShardHandle, ShardStats, BANDWIDTH_BOUNDS_BPS, CANDIDATE_TYPES,
+    FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS, LAYER_SWITCH_REASONS, PUBLICATION_KINDS,
+    TCP_CLOSE_CAUSES, TRANSPORT_FAILURE_CAUSES,
 };
 
 /// The shard records latencies in nanoseconds; Prometheus wants seconds.
@@ -122,6 +123,15 @@ pub struct Metrics {
     pub keyframe_rtcp: IntCounterVec,
     /// Transports that failed (ICE gave up, DTLS or str0m error, panic) and were dropped.
     pub transport_failures: IntCounter,
+    /// `transport_failures` by cause (`TRANSPORT_FAILURE_CAUSES`: ice, error, panic).
+    pub transport_failure_causes: IntCounterVec,
+    /// Transports that connected, by how the client reaches the shard (`CANDIDATE_TYPES`:
+    /// host, tcp, relay).
+    pub transports_connected: IntCounterVec,
+    /// ICE-TCP media connections open on the shards.
+    pub tcp_media_connections: IntGauge,
+    /// ICE-TCP media connections closed or refused, by cause (`TCP_CLOSE_CAUSES`).
+    pub tcp_media_closed: IntCounterVec,
     /// RTCP feedback from str0m's stream stats, by `type` (nack, pli, fir) and `direction`
     /// (`in`: from subscribers, `out`: to publishers).
     pub rtcp_feedback: IntCounterVec,
@@ -234,8 +244,14 @@ impl Metrics {
                 "paused_subscriptions",
                 "Subscriptions forwarding nothing: paused by the subscriber or for lack of bandwidth.",
             )?,
-            datagrams_in: counter("datagrams_in_total", "UDP datagrams the shards received.")?,
-            datagrams_out: counter("datagrams_out_total", "UDP datagrams the shards sent.")?,
+            datagrams_in: counter(
+                "datagrams_in_total",
+                "UDP datagrams and ICE-TCP frames the shards received.",
+            )?,
+            datagrams_out: counter(
+                "datagrams_out_total",
+                "UDP datagrams and ICE-TCP frames the shards sent.",
+            )?,
             rtp_packets_in: counter(
                 "rtp_packets_in_total",
                 "RTP packets the shards received from publishers.",
@@ -257,6 +273,25 @@ impl Metrics {
             transport_failures: counter(
                 "transport_failures_total",
                 "WebRTC transports that failed (ICE, DTLS, internal error) and were dropped.",
+            )?,
+            transport_failure_causes: counter_vec(
+                "transport_failure_causes_total",
+                "WebRTC transports that failed, by cause: ice (ICE lost the client), error (DTLS or another str0m error), panic (a str0m bug, fenced).",
+                &["cause"],
+            )?,
+            transports_connected: counter_vec(
+                "transports_connected_total",
+                "WebRTC transports that connected, by candidate: host (UDP), tcp (ICE-TCP), relay (UDP through a TURN server).",
+                &["candidate"],
+            )?,
+            tcp_media_connections: gauge(
+                "tcp_media_connections",
+                "ICE-TCP media connections open on the shards.",
+            )?,
+            tcp_media_closed: counter_vec(
+                "tcp_media_connections_closed_total",
+                "ICE-TCP media connections closed or refused, by cause.",
+                &["cause"],
             )?,
             rtcp_feedback: counter_vec(
                 "rtcp_feedback_total",
@@ -377,6 +412,15 @@ impl Metrics {
         for reason in LAYER_SWITCH_REASONS {
             metrics.layer_switches.with_label_values(&[reason]);
         }
+        for cause in TRANSPORT_FAILURE_CAUSES {
+            metrics.transport_failure_causes.with_label_values(&[cause]);
+        }
+        for candidate in CANDIDATE_TYPES {
+            metrics.transports_connected.with_label_values(&[candidate]);
+        }
+        for cause in TCP_CLOSE_CAUSES {
+            metrics.tcp_media_closed.with_label_values(&[cause]);
+        }
         #[cfg(target_os = "linux")]
         metrics.process.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -433,6 +477,8 @@ impl Metrics {
         self.transports.set(sum(|s: &ShardStats| s.peers));
         self.paused_subscriptions
             .set(sum(|s: &ShardStats| s.paused_subscriptions));
+        self.tcp_media_connections
+            .set(sum(|s: &ShardStats| s.tcp_connections));
         for (i, kind) in PUBLICATION_KINDS.iter().enumerate() {
             let publications: usize = shards.iter().map(|s| s.publications_by_kind[i]).sum();
             let subscriptions: usize = shards.iter().map(|s| s.subscriptions_by_kind[i]).sum();
@@ -498,6 +544,31 @@ impl Metrics {
             last.peers_failed,
             now.peers_failed,
         );
+        let labelled = [
+            (
+                &self.transport_failure_causes,
+                &TRANSPORT_FAILURE_CAUSES[..],
+                &last.peer_failure_causes[..],
+                &now.peer_failure_causes[..],
+            ),
+            (
+                &self.transports_connected,
+                &CANDIDATE_TYPES[..],
+                &last.transports_connected[..],
+                &now.transports_connected[..],
+            ),
+            (
+                &self.tcp_media_closed,
+                &TCP_CLOSE_CAUSES[..],
+                &last.tcp_closed[..],
+                &now.tcp_closed[..],
+            ),
+        ];
+        for (counter, labels, before, after) in labelled {
+            for ((label, before), after) in labels.iter().zip(before).zip(after) {
+                grow(&counter.with_label_values(&[*label]), *before, *after);
+            }
+        }
         let (before, after) = (&last.rtcp, &now.rtcp);
         let feedback = [
             ("nack", "in", before.nacks_in, after.nacks_in),

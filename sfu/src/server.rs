@@ -189,8 +189,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Starts `--shards` media shards on `--rtc-port` + k (ARCHITECTURE.md §2) and logs the
-/// media address each bound.
+/// Starts `--shards` media shards on `--rtc-port` + k and `--rtc-tcp-port` + k
+/// (ARCHITECTURE.md §2) and logs the media addresses each bound.
 fn start_shards(config: &Config) -> io::Result<Vec<(ShardHandle, ShardEvents)>> {
     let count = u16::try_from(config.shards.get()).unwrap_or(u16::MAX);
     let mut shards = Vec::with_capacity(usize::from(count));
@@ -203,7 +203,8 @@ fn start_shards(config: &Config) -> io::Result<Vec<(ShardHandle, ShardEvents)>> 
                 format!("binding media port {wanted}: {error}"),
             )
         })?;
-        info!(shard = index, media = %handle.local_addr(), "media shard started");
+        info!(shard = index, media = %handle.local_addr(), tcp = ?handle.tcp_addr(),
+              "media shard started");
         shards.push((handle, events));
     }
     Ok(shards)

@@ -1,11 +1,14 @@
 //! `Command`: what the async side asks of a shard thread, with the values those commands carry
 //! and the oneshot each is answered on.
 
+use std::net::SocketAddr;
+
 use tokio::sync::oneshot;
 
 use super::error::ShardError;
 use super::room_id::RoomId;
 use super::stats::ShardStats;
+use super::transport::Transport;
 use crate::core::{
     ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
 };
@@ -83,6 +86,13 @@ pub(crate) enum Command {
         room: RoomId,
         policy: ForwardingPolicy,
         reply: Reply<u64>,
+    },
+    RelayCandidate {
+        room: RoomId,
+        participant: ParticipantId,
+        transport: Transport,
+        addr: SocketAddr,
+        reply: Reply<()>,
     },
     RemoveParticipant {
         room: RoomId,

@@ -14,6 +14,7 @@ use super::command::{AnnouncedTrack, Command, Preference, Reply, Subscribed, Sub
 use super::error::ShardError;
 use super::room_id::RoomId;
 use super::stats::ShardStats;
+use super::transport::Transport;
 use crate::core::{ForwardingPolicy, ParticipantId, PublicationId, SubscriptionId};
 
 /// A cheap, cloneable handle to one shard thread.
@@ -24,12 +25,18 @@ use crate::core::{ForwardingPolicy, ParticipantId, PublicationId, SubscriptionId
 pub struct ShardHandle {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) local_addr: SocketAddr,
+    pub(crate) tcp_addr: Option<SocketAddr>,
 }
 
 impl ShardHandle {
     /// The media UDP address the shard bound (with `--rtc-port 0`, the ephemeral port).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The ICE-TCP address the shard listens on (`None` with `--rtc-tcp-port off`).
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp_addr
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ShardError> {
@@ -157,6 +164,26 @@ impl ShardHandle {
         self.call(|reply| Command::RemoveParticipant {
             room,
             participant,
+            reply,
+        })
+        .await
+    }
+
+    /// The address of a relay candidate the client trickled for one of its transports: the
+    /// shard needs no client candidate (it is ICE-lite), but a transport that connects from
+    /// this address comes through a TURN server (the `relay` candidate type in the metrics).
+    pub async fn relay_candidate(
+        &self,
+        room: RoomId,
+        participant: ParticipantId,
+        transport: Transport,
+        addr: SocketAddr,
+    ) -> Result<(), ShardError> {
+        self.call(|reply| Command::RelayCandidate {
+            room,
+            participant,
+            transport,
+            addr,
             reply,
         })
         .await

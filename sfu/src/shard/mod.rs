@@ -1,7 +1,8 @@
 //! Media shards: the per-core loops that carry media between real WebRTC peers and the
 //! sans-IO [`crate::core::MediaCore`] (ARCHITECTURE.md §2).
 //!
-//! A shard is one OS thread running a current-thread tokio runtime. It owns one UDP socket,
+//! A shard is one OS thread running a current-thread tokio runtime. It owns one UDP socket
+//! (and one ICE-TCP listener with its connections, for clients that cannot send UDP),
 //! every str0m `Rtc` of the participants placed on it (two per participant: a publisher and a
 //! subscriber transport, DECISIONS.md §10) and one `MediaCore` per room placed on it. A packet
 //! goes from socket to socket in one loop iteration: str0m decrypts and parses it, the shell
@@ -17,7 +18,7 @@
 //! the same way: its `Client` does the work, its `main` routes). The modules, each one concept,
 //! top to bottom; each imports only from the ones below it:
 //!
-//! * `shard_loop`: [`spawn`] and the loop: reads the socket, finds the datagram's transport,
+//! * `shard_loop`: [`spawn`] and the loop: reads the sockets, finds the datagram's transport,
 //!   drains every touched `Rtc` and the rooms' cores, fires timers, applies commands, and routes
 //!   each output to the transport or room it concerns; its parts `shard_loop/packet_path`
 //!   (RTP into a room's core, the core's outputs routed) and `shard_loop/commands` (applying
@@ -36,9 +37,11 @@
 //!   `event` ([`ShardEvent`] and its two paths: control, never dropped, and telemetry);
 //!   `stats` ([`ShardStats`]) with `fixed_histogram`; `shard_config` ([`ShardConfig`]); `speakers`
 //!   (the active-speaker meter); `reply_source` (the source address of replies from a socket
-//!   bound to every interface).
+//!   bound to every interface); `tcp_media` (the ICE-TCP listener and connections: framing
+//!   readers and queued writers, per-address and total limits, the handshake deadline).
 //! * At the bottom, with no shard imports: `codec` (str0m's codec to the core's), `room_id`
-//!   ([`RoomId`]), `transport` ([`Transport`]), `error` ([`ShardError`]).
+//!   ([`RoomId`]), `transport` ([`Transport`]), `error` ([`ShardError`]), `tcp_framing` (RFC
+//!   4571 frames).
 
 mod codec;
 mod command;
@@ -57,6 +60,8 @@ mod shard_config;
 mod shard_loop;
 mod speakers;
 mod stats;
+mod tcp_framing;
+mod tcp_media;
 mod transport;
 mod uplink;
 
@@ -68,10 +73,11 @@ pub use fixed_histogram::{
 };
 pub use handle::ShardHandle;
 pub use room_id::RoomId;
-pub use shard_config::ShardConfig;
+pub use shard_config::{ShardConfig, TcpMediaConfig};
 pub use shard_loop::spawn;
 pub use stats::{
-    layer_switch_reason, publication_kind, RtcpTotals, ShardStats, LAYER_SWITCH_REASONS,
-    PUBLICATION_KINDS,
+    layer_switch_reason, publication_kind, RtcpTotals, ShardStats, TcpCloseCause, CANDIDATE_TYPES,
+    LAYER_SWITCH_REASONS, PUBLICATION_KINDS, TCP_CLOSE_CAUSES, TRANSPORT_FAILURE_CAUSES,
 };
+pub use tcp_framing::MAX_FRAME as MAX_TCP_FRAME;
 pub use transport::Transport;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate as RtcBitrate;
 use str0m::crypto::CryptoProvider;
+use str0m::net::TcpType;
 use str0m::{Candidate, Rtc};
 
 use super::downlink::Downlink;
@@ -26,6 +27,9 @@ slotmap::new_key_type! {
     /// One `Rtc` on the shard.
     pub(crate) struct PeerKey;
 }
+
+/// Relay candidates remembered per transport.
+const RELAY_ADDRS: usize = 8;
 
 /// How often str0m reports each stream's RTCP counts (`MediaIngressStats`, `MediaEgressStats`).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
@@ -49,6 +53,13 @@ pub(crate) struct Peer {
     /// Queued for polling in the shard's dirty list.
     pub queued: bool,
     pub connected: bool,
+    /// Whether the last packet the peer took in came over ICE-TCP (at `Event::Connected`:
+    /// the candidate type of the pair that completed DTLS).
+    pub via_tcp: bool,
+    /// Where the last UDP datagram the peer took in came from.
+    pub last_source: Option<SocketAddr>,
+    /// The client's relay candidates, as it trickled them (a few at most).
+    relay_addrs: Vec<SocketAddr>,
     /// The str0m stats last seen per stream, turned into the shard's RTCP totals.
     pub rtcp: RtcpTally,
 }
@@ -57,6 +68,26 @@ pub(crate) struct Peer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PeerFault(pub String);
 
+impl PeerFault {
+    pub fn ice_disconnected() -> PeerFault {
+        PeerFault(ICE_DISCONNECTED.to_owned())
+    }
+
+    /// The index of this fault's cause in `stats::TRANSPORT_FAILURE_CAUSES`.
+    pub fn cause(&self) -> usize {
+        if self.0 == ICE_DISCONNECTED {
+            0
+        } else if self.0.starts_with(PANICKED) {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+const ICE_DISCONNECTED: &str = "ICE disconnected";
+const PANICKED: &str = "str0m panicked";
+
 /// How the shard builds its transports.
 #[derive(Debug, Clone)]
 pub(crate) struct PeerSetup {
@@ -64,6 +95,9 @@ pub(crate) struct PeerSetup {
     /// The host candidates every peer advertises: each public IP with the shard's (advertised)
     /// port, in the configured order.
     pub candidates: Vec<SocketAddr>,
+    /// The ICE-TCP candidates (RFC 6544 passive), each public IP with the shard's TCP port;
+    /// empty when ICE-TCP is off.
+    pub tcp_candidates: Vec<SocketAddr>,
     /// The first downlink bandwidth estimate, before TWCC feedback refines it.
     pub initial_estimate: RtcBitrate,
     pub desired_bitrate: RtcBitrate,
@@ -75,11 +109,20 @@ impl PeerSetup {
     /// several addresses cannot tell which one the peer used, and need not (replies leave from
     /// the same socket).
     pub fn candidate_for(&self, source: SocketAddr) -> Option<SocketAddr> {
-        self.candidates
-            .iter()
-            .copied()
-            .find(|c| c.is_ipv4() == source.is_ipv4())
+        same_family(&self.candidates, source)
     }
+
+    /// [`PeerSetup::candidate_for`] of a frame on an ICE-TCP connection.
+    pub fn tcp_candidate_for(&self, source: SocketAddr) -> Option<SocketAddr> {
+        same_family(&self.tcp_candidates, source)
+    }
+}
+
+fn same_family(candidates: &[SocketAddr], source: SocketAddr) -> Option<SocketAddr> {
+    candidates
+        .iter()
+        .copied()
+        .find(|c| c.is_ipv4() == source.is_ipv4())
 }
 
 impl Peer {
@@ -116,6 +159,17 @@ impl Peer {
                     .map_err(|e| PeerFault(format!("host candidate {addr}: {e}")))?;
                 rtc.add_local_candidate(candidate);
             }
+            // After the UDP ones; str0m gives TCP host candidates a lower type preference (90
+            // against 126, libwebrtc's values), so a client that can use UDP does.
+            for addr in &setup.tcp_candidates {
+                let candidate = Candidate::builder()
+                    .tcp()
+                    .host(*addr)
+                    .tcptype(TcpType::Passive)
+                    .build()
+                    .map_err(|e| PeerFault(format!("TCP host candidate {addr}: {e}")))?;
+                rtc.add_local_candidate(candidate);
+            }
             if subscriber {
                 // Probe towards a typical demand until the core reports this downlink's own
                 // (`CoreEvent::DownlinkDemand`). No minimum: str0m would pad the transport up
@@ -135,6 +189,9 @@ impl Peer {
             addrs: Vec::new(),
             queued: false,
             connected: false,
+            via_tcp: false,
+            last_source: None,
+            relay_addrs: Vec::new(),
             rtcp: RtcpTally::default(),
         })
     }
@@ -155,6 +212,29 @@ impl Peer {
     ) -> Result<R, PeerFault> {
         self.guard(f)?
             .map_err(|e| PeerFault(format!("{what}: {e}")))
+    }
+
+    /// Remembers a relay candidate of the client's (RELAY_ADDRS at most: a client has one
+    /// per TURN server and address family).
+    pub fn add_relay_addr(&mut self, addr: SocketAddr) {
+        if self.relay_addrs.len() < RELAY_ADDRS && !self.relay_addrs.contains(&addr) {
+            self.relay_addrs.push(addr);
+        }
+    }
+
+    /// The index in `stats::CANDIDATE_TYPES` of how the client reaches this transport now:
+    /// over ICE-TCP, from one of its relay candidates, or else directly over UDP.
+    pub fn candidate_type(&self) -> usize {
+        if self.via_tcp {
+            1
+        } else if self
+            .last_source
+            .is_some_and(|s| self.relay_addrs.contains(&s))
+        {
+            2
+        } else {
+            0
+        }
     }
 
     pub fn accepts(&self, input: &str0m::Input) -> bool {
@@ -222,10 +302,10 @@ impl Peer {
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
-        format!("str0m panicked: {s}")
+        format!("{PANICKED}: {s}")
     } else if let Some(s) = p.downcast_ref::<String>() {
-        format!("str0m panicked: {s}")
+        format!("{PANICKED}: {s}")
     } else {
-        "str0m panicked".to_string()
+        PANICKED.to_string()
     }
 }

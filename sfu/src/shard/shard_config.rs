@@ -1,7 +1,8 @@
-//! `ShardConfig`: how a shard is set up (its socket, advertised address, queue sizes and the
-//! downlink bandwidth estimator's starting points).
+//! `ShardConfig`: how a shard is set up (its sockets, advertised address, queue sizes, the
+//! ICE-TCP limits and the downlink bandwidth estimator's starting points).
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::core::CoreConfig;
@@ -31,6 +32,43 @@ pub struct ShardConfig {
     /// answering anyone else, and a peer that pairs another local interface with 127.0.0.1
     /// (REAL-PEERS.md) would otherwise make it send off loopback.
     pub loopback_only: bool,
+    /// ICE-TCP (RFC 6544 passive candidates beside the UDP one); `None`: UDP only.
+    pub tcp: Option<TcpMediaConfig>,
+}
+
+/// A shard's ICE-TCP listener and the limits on its connections (`shard::tcp_media`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpMediaConfig {
+    /// The address to listen on (port 0: an ephemeral one); its port is advertised.
+    pub bind: SocketAddr,
+    /// Connections the shard holds at most, pending or not (each is a file descriptor and two
+    /// small tasks); one more is refused.
+    pub max_connections: usize,
+    /// Connections one address (an IPv6 /64) may hold before their first STUN request names
+    /// a transport; one more is refused. Connections that reached a transport do not count:
+    /// a whole office may share one NAT address.
+    pub max_pending_per_ip: usize,
+    /// How long a new connection may take to send a STUN request that names a transport.
+    pub handshake_timeout: Duration,
+    /// Frames queued for one connection's writer; a client that stops reading overflows it
+    /// and is dropped rather than stalling the shard.
+    pub write_queue: usize,
+    /// Set from [`ShardConfig::loopback_only`] when the shard starts.
+    pub loopback_only: bool,
+}
+
+impl TcpMediaConfig {
+    pub fn new(bind: SocketAddr) -> TcpMediaConfig {
+        TcpMediaConfig {
+            bind,
+            max_connections: 4096,
+            max_pending_per_ip: 32,
+            handshake_timeout: Duration::from_secs(10),
+            // About 1.5 MB of video at most, a second of a high simulcast layer.
+            write_queue: 1024,
+            loopback_only: false,
+        }
+    }
 }
 
 impl ShardConfig {
@@ -45,12 +83,14 @@ impl ShardConfig {
             initial_estimate_bps: 1_000_000,
             desired_bitrate_bps: 3_000_000,
             loopback_only: public_ip.is_loopback(),
+            tcp: None,
         }
     }
 
     /// Shard `index` of the server: port `--rtc-port + index` (or ephemeral with port 0) on
     /// `--rtc-bind`, advertising every `--public-ip` with `--rtc-advertised-port + index` when
-    /// set (ARCHITECTURE.md §2, "Ports").
+    /// set (ARCHITECTURE.md §2, "Ports"); ICE-TCP on `--rtc-tcp-port + index` of the same
+    /// address unless it is `off`.
     pub fn from_config(config: &Config, index: u16) -> ShardConfig {
         let port = if config.rtc_port == 0 {
             0
@@ -62,7 +102,16 @@ impl ShardConfig {
             .first()
             .copied()
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        let tcp = config.rtc_tcp_port.port().map(|first| {
+            let port = if first == 0 {
+                0
+            } else {
+                first.saturating_add(index)
+            };
+            TcpMediaConfig::new(SocketAddr::new(config.media_bind_ip(), port))
+        });
         ShardConfig {
+            tcp,
             public_ips: config.public_ip.clone(),
             advertised_port: config
                 .rtc_advertised_port

@@ -6,8 +6,10 @@
 //! that are due. Commands are applied between two datagrams, never inside a packet's fan-out,
 //! so a command's reply is the ack that it governs every later packet (spec §13.3).
 //!
-//! This file holds the loop itself: the socket, demux, timers, polling each touched `Rtc`, and
-//! dropping failed transports. `packet_path` takes an RTP packet into its room's core and
+//! This file holds the loop itself: the sockets, demux, timers, polling each touched `Rtc`, and
+//! dropping failed transports. ICE-TCP connections (`tcp_media`) are one more input: their
+//! frames take the datagrams' path, and a transport's packets go back on the connection its
+//! pair uses. `packet_path` takes an RTP packet into its room's core and
 //! routes the core's outputs; `commands` applies each command.
 
 use std::io;
@@ -21,7 +23,7 @@ use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive};
 use str0m::stats::MediaEgressStats;
 use str0m::{Event, IceConnectionState, Output as RtcOutput};
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
@@ -36,8 +38,9 @@ use super::peer::{Peer, PeerFault, PeerKey, PeerSetup, Role};
 use super::reply_source::ReplySource;
 use super::room::Room;
 use super::room_id::RoomId;
-use super::shard_config::ShardConfig;
-use super::stats::ShardStats;
+use super::shard_config::{ShardConfig, TcpMediaConfig};
+use super::stats::{ShardStats, TcpCloseCause};
+use super::tcp_media::{ConnKey, Sent, TcpInput, TcpMedia};
 use super::transport::Transport;
 use crate::clock;
 use crate::core::{Bitrate, CoreConfig, CoreStats, Input, KeyframeKind, ParticipantId};
@@ -63,6 +66,27 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
     let std_socket = std::net::UdpSocket::bind(config.bind)?;
     std_socket.set_nonblocking(true)?;
     let local_addr = std_socket.local_addr()?;
+    let tcp_config = config.tcp.clone().map(|tcp| TcpMediaConfig {
+        loopback_only: config.loopback_only,
+        ..tcp
+    });
+    let std_listener = match &tcp_config {
+        Some(tcp) => {
+            let listener = std::net::TcpListener::bind(tcp.bind).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("ICE-TCP port {} (--rtc-tcp-port): {error}", tcp.bind),
+                )
+            })?;
+            listener.set_nonblocking(true)?;
+            Some(listener)
+        }
+        None => None,
+    };
+    let tcp_addr = match &std_listener {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
     let (tx, commands) = mpsc::channel(config.command_capacity.max(1));
     let (events, events_rx) = EventSender::channel(config.event_capacity);
     let setup = PeerSetup {
@@ -71,6 +95,15 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
             .public_ips
             .iter()
             .map(|ip| SocketAddr::new(*ip, config.advertised_port.unwrap_or(local_addr.port())))
+            .collect(),
+        tcp_candidates: tcp_addr
+            .iter()
+            .flat_map(|tcp| {
+                config
+                    .public_ips
+                    .iter()
+                    .map(|ip| SocketAddr::new(*ip, tcp.port()))
+            })
             .collect(),
         initial_estimate: RtcBitrate::bps(config.initial_estimate_bps),
         desired_bitrate: RtcBitrate::bps(config.desired_bitrate_bps),
@@ -101,8 +134,21 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
                             return;
                         }
                     };
-                    info!("media shard serving");
-                    let mut shard = ShardLoop::new(socket, setup, core_config, events);
+                    let listener = match std_listener.map(TcpListener::from_std).transpose() {
+                        Ok(l) => l,
+                        Err(error) => {
+                            warn!(%error, "shard TCP listener unusable");
+                            return;
+                        }
+                    };
+                    info!(tcp = ?tcp_addr, "media shard serving");
+                    // With ICE-TCP off there is no listener: the TcpMedia stays empty and
+                    // its `accept` never resolves, so the loop has one shape either way.
+                    let tcp = TcpMedia::new(
+                        listener,
+                        tcp_config.unwrap_or_else(|| TcpMediaConfig::new(local_addr)),
+                    );
+                    let mut shard = ShardLoop::new(socket, tcp, setup, core_config, events);
                     shard.loopback_only = loopback_only;
                     shard.reply_source = reply_source;
                     shard.run(commands).await;
@@ -111,18 +157,28 @@ pub fn spawn(config: ShardConfig) -> io::Result<(ShardHandle, ShardEvents)> {
                 .instrument(span),
             );
         })?;
-    Ok((ShardHandle { tx, local_addr }, events_rx))
+    Ok((
+        ShardHandle {
+            tx,
+            local_addr,
+            tcp_addr,
+        },
+        events_rx,
+    ))
 }
 
 enum Wake {
     Command(Option<Command>),
     Datagram(io::Result<(usize, SocketAddr)>),
+    TcpAccept(io::Result<(TcpStream, SocketAddr)>),
+    Tcp(Option<TcpInput>),
     Timer,
 }
 
 #[derive(Debug)]
 struct ShardLoop {
     socket: UdpSocket,
+    tcp: TcpMedia,
     setup: PeerSetup,
     core_config: CoreConfig,
     loopback_only: bool,
@@ -154,12 +210,14 @@ struct ShardLoop {
 impl ShardLoop {
     fn new(
         socket: UdpSocket,
+        tcp: TcpMedia,
         setup: PeerSetup,
         core_config: CoreConfig,
         events: EventSender,
     ) -> ShardLoop {
         ShardLoop {
             socket,
+            tcp,
             setup,
             core_config,
             loopback_only: false,
@@ -182,10 +240,13 @@ impl ShardLoop {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         loop {
             let deadline = tokio::time::Instant::from_std(self.next_deadline());
+            let (listener, tcp_inputs) = self.tcp.wake_sources();
             let wake = tokio::select! {
                 biased;
                 cmd = commands.recv() => Wake::Command(cmd),
                 r = self.socket.recv_from(&mut self.buf) => Wake::Datagram(r),
+                input = tcp_inputs.recv() => Wake::Tcp(input),
+                r = TcpMedia::accept(listener) => Wake::TcpAccept(r),
                 () = tokio::time::sleep_until(deadline) => Wake::Timer,
             };
             let now = clock::now();
@@ -205,12 +266,24 @@ impl ShardLoop {
                             Err(_) => break,
                         }
                     }
+                    // The socket comes first in the `select!`; under a UDP load that never
+                    // lets up, ICE-TCP frames still get their turn here.
+                    self.drain_tcp(now);
                 }
                 Wake::Datagram(Err(error)) => {
                     // ICMP port unreachable from a closed client surfaces here on some
                     // platforms; it is no reason to stop serving everyone else.
                     debug!(%error, "recv_from failed");
                 }
+                Wake::Tcp(Some(input)) => {
+                    self.handle_tcp_input(now, input);
+                    self.drain_tcp(now);
+                }
+                // The loop holds a sender itself; the channel never closes.
+                Wake::Tcp(None) => {}
+                Wake::TcpAccept(Ok((stream, remote))) => self.tcp.admit(now, stream, remote),
+                // Out of file descriptors, or a connection reset before it was taken.
+                Wake::TcpAccept(Err(error)) => debug!(%error, "TCP accept failed"),
                 Wake::Timer => {}
             }
             self.handle_timeouts(now);
@@ -229,6 +302,9 @@ impl ShardLoop {
         }
         for r in self.rooms.values() {
             at = at.min(r.core.poll_timeout()).min(r.speakers.due());
+        }
+        if let Some(tcp) = self.tcp.next_deadline() {
+            at = at.min(tcp);
         }
         at
     }
@@ -285,6 +361,8 @@ impl ShardLoop {
             peer.addrs.push(source);
         }
         self.by_addr.insert(source, key);
+        peer.via_tcp = false;
+        peer.last_source = Some(source);
         if let Err(fault) = peer.drive("input", |rtc| rtc.handle_input(input)) {
             self.fail(key, fault);
         }
@@ -292,9 +370,72 @@ impl ShardLoop {
         self.poll_peer(key, now);
     }
 
+    /// Takes the ICE-TCP frames (and closes) waiting, up to a bound.
+    fn drain_tcp(&mut self, now: Instant) {
+        for _ in 0..RECV_BATCH {
+            match self.tcp.try_input() {
+                Some(input) => self.handle_tcp_input(now, input),
+                None => break,
+            }
+        }
+    }
+
+    fn handle_tcp_input(&mut self, now: Instant, input: TcpInput) {
+        match input {
+            TcpInput::Frame { conn, frame } => self.handle_tcp_frame(now, conn, &frame),
+            TcpInput::Closed { conn, cause } => self.tcp.close(conn, cause),
+        }
+    }
+
+    /// One frame from an ICE-TCP connection: like a datagram, except that the connection,
+    /// once a STUN request on it named a transport, belongs to that transport alone.
+    fn handle_tcp_frame(&mut self, now: Instant, conn: ConnKey, frame: &[u8]) {
+        // A frame read before its connection was closed.
+        let Some((source, bound)) = self.tcp.conn(conn) else {
+            return;
+        };
+        self.stats.datagrams_in += 1;
+        let Some(destination) = self.setup.tcp_candidate_for(source) else {
+            self.stats.datagrams_refused += 1;
+            return;
+        };
+        let Ok(receive) = Receive::new(Protocol::Tcp, source, destination, frame) else {
+            self.stats.datagrams_malformed += 1;
+            return;
+        };
+        let input = str0m::Input::Receive(now, receive);
+        let key = match bound {
+            Some(k) if self.peers.contains_key(k) => k,
+            // Its transport is gone: nothing will ever answer on this connection.
+            Some(_) => return self.tcp.close(conn, TcpCloseCause::TransportGone),
+            None => {
+                let found = self
+                    .peers
+                    .iter()
+                    .find(|(_, p)| p.accepts(&input))
+                    .map(|(k, _)| k);
+                let Some(k) = found else {
+                    // A check that arrived before its transport's answer was applied; the
+                    // handshake deadline closes the connection if none ever matches.
+                    self.stats.datagrams_unmatched += 1;
+                    return;
+                };
+                self.tcp.bind(conn, k);
+                k
+            }
+        };
+        let peer = &mut self.peers[key];
+        peer.via_tcp = true;
+        if let Err(fault) = peer.drive("input", |rtc| rtc.handle_input(input)) {
+            self.fail(key, fault);
+        }
+        self.poll_peer(key, now);
+    }
+
     // ---- timers -----------------------------------------------------------------------
 
     fn handle_timeouts(&mut self, now: Instant) {
+        self.tcp.expire(now);
         let due: Vec<PeerKey> = self
             .peers
             .iter()
@@ -394,14 +535,21 @@ impl ShardLoop {
                 }
                 RtcOutput::Transmit(t) => {
                     progressed = true;
-                    let sent =
-                        self.reply_source
-                            .try_send_to(&self.socket, &t.contents, t.destination);
-                    match sent {
-                        Ok(_) => self.stats.datagrams_out += 1,
+                    let sent = match t.proto {
+                        Protocol::Udp => self
+                            .reply_source
+                            .try_send_to(&self.socket, &t.contents, t.destination)
+                            .is_ok(),
+                        // The queue of the connection the pair uses; a full one drops the
+                        // connection (a client that stopped reading), never waits.
+                        _ => self.tcp.send(t.destination, &t.contents) == Sent::Queued,
+                    };
+                    if sent {
+                        self.stats.datagrams_out += 1;
+                    } else {
                         // Media over a full socket buffer is dropped and counted; str0m's
                         // NACK/RTX and keyframe requests recover it.
-                        Err(_) => self.stats.send_dropped += 1,
+                        self.stats.send_dropped += 1;
                     }
                 }
                 RtcOutput::Event(e) => {
@@ -421,6 +569,7 @@ impl ShardLoop {
         match event {
             Event::Connected => {
                 peer.connected = true;
+                self.stats.transports_connected[peer.candidate_type()] += 1;
                 let e = ShardEvent::TransportConnected {
                     room: peer.room,
                     participant: peer.participant,
@@ -430,7 +579,7 @@ impl ShardLoop {
                 self.restart_downlink_on_connect(key, now);
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.fail(key, PeerFault("ICE disconnected".into()));
+                self.fail(key, PeerFault::ice_disconnected());
             }
             Event::RtpPacket(pkt) => self.handle_rtp(key, now, &pkt),
             Event::KeyframeRequest(req) => {
@@ -555,6 +704,7 @@ impl ShardLoop {
             let (room, participant, transport) = (peer.room, peer.participant, peer.transport());
             warn!(%participant, ?transport, reason = %fault.0, "transport failed, dropping it");
             self.stats.peers_failed += 1;
+            self.stats.peer_failure_causes[fault.cause()] += 1;
             self.remove_peer(now, key);
             if let Some(s) = self.participants.get_mut(&(room, participant)) {
                 match transport {
@@ -577,6 +727,7 @@ impl ShardLoop {
         let Some(peer) = self.peers.remove(key) else {
             return;
         };
+        self.tcp.close_peer(key);
         for addr in &peer.addrs {
             if self.by_addr.get(addr) == Some(&key) {
                 self.by_addr.remove(addr);

@@ -42,6 +42,56 @@ pub fn layer_switch_reason(before: Option<Layer>, after: Layer) -> usize {
     }
 }
 
+/// How a connected transport reaches the shard (the `candidate` label of the connected
+/// transports counter): UDP to a host candidate, TCP to the ICE-TCP candidate, or UDP relayed
+/// by a TURN server (a client candidate of type relay, as the client trickled it).
+pub const CANDIDATE_TYPES: [&str; 3] = ["host", "tcp", "relay"];
+
+/// Why a transport failed (the `cause` label of the transport failure counter): ICE lost
+/// the client, str0m returned an error (DTLS, SDP, a write), or str0m panicked.
+pub const TRANSPORT_FAILURE_CAUSES: [&str; 3] = ["ice", "error", "panic"];
+
+/// Why a shard closed (or refused) a TCP media connection; the index into
+/// [`TCP_CLOSE_CAUSES`], the `cause` label of the closed connections counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpCloseCause {
+    /// Its first frame was no STUN, or it sent an empty frame.
+    Garbage = 0,
+    /// A frame longer than any WebRTC packet (`tcp_framing::MAX_FRAME`).
+    OversizeFrame = 1,
+    /// No STUN request named a transport before the handshake deadline.
+    Idle = 2,
+    /// Refused: its address already held the most pending connections allowed.
+    PerIpLimit = 3,
+    /// Refused: the shard already held the most connections allowed.
+    TotalLimit = 4,
+    /// Refused: not from loopback on a loopback-only shard.
+    NotLoopback = 5,
+    /// Its write queue overflowed: the client stopped reading.
+    SlowReader = 6,
+    /// The client closed it or it failed.
+    ClosedByPeer = 7,
+    /// Its transport was removed (participant left, transport failed, shard stopped).
+    TransportGone = 8,
+}
+
+impl TcpCloseCause {
+    pub const COUNT: usize = 9;
+}
+
+/// The names of [`TcpCloseCause`], by index.
+pub const TCP_CLOSE_CAUSES: [&str; TcpCloseCause::COUNT] = [
+    "garbage",
+    "oversize_frame",
+    "idle",
+    "per_ip_limit",
+    "total_limit",
+    "not_loopback",
+    "slow_reader",
+    "closed_by_peer",
+    "transport_gone",
+];
+
 /// A shard's cumulative RTCP feedback and retransmission totals, summed over its transports
 /// from str0m's `MediaIngressStats` / `MediaEgressStats` and kept monotonic when a transport
 /// goes away. `_in` is what subscribers sent the server, `_out` what the server sent
@@ -112,6 +162,14 @@ pub struct ShardStats {
     pub keyframe_requests_sent: u64,
     pub keyframe_requests_received: u64,
     pub peers_failed: u64,
+    /// `peers_failed` by [`TRANSPORT_FAILURE_CAUSES`] index.
+    pub peer_failure_causes: [u64; 3],
+    /// Transports that connected (DTLS done), by [`CANDIDATE_TYPES`] index.
+    pub transports_connected: [u64; 3],
+    /// ICE-TCP connections open now.
+    pub tcp_connections: usize,
+    /// ICE-TCP connections closed or refused, by [`TcpCloseCause`] index.
+    pub tcp_closed: [u64; TcpCloseCause::COUNT],
     /// Telemetry events (speaker samples) the async side was too slow to take (their channel
     /// was full). Control events are never dropped.
     pub events_dropped: u64,

@@ -1006,8 +1006,11 @@ impl RoomActor {
                 Ok(CommandResult::SubscriberAnswer(Empty {}))
             }
             // The shard is ICE-lite (RFC 8445 §2.5): it learns the client's addresses from the
-            // client's connectivity checks, so trickled candidates carry nothing it needs.
-            Command::IceCandidate(_) => Ok(CommandResult::IceCandidate(Empty {})),
+            // client's connectivity checks; only relay candidates are passed on (metrics).
+            Command::IceCandidate(args) => {
+                media.ice_candidate(caller, &args).await;
+                Ok(CommandResult::IceCandidate(Empty {}))
+            }
             Command::SetSubscriptionPreferences(args) => {
                 // All or nothing: every preference is checked before any is applied.
                 let mut targets = Vec::with_capacity(args.preferences.len());

@@ -13,6 +13,7 @@
 //! for the length of one renegotiation carries nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 
 use signalling_proto::{self as proto, ErrorBody, ErrorCode, Event, VersionedSdp};
 use tracing::{debug, warn};
@@ -22,7 +23,9 @@ use crate::core::{
     ForwardingPolicy, Layer, MediaKind, ParticipantId, PublicationId, StreamId, StreamRef,
     SubscriptionId,
 };
-use crate::shard::{AnnouncedTrack, ForwardingChange, Preference, RoomId, ShardError, ShardHandle};
+use crate::shard::{
+    AnnouncedTrack, ForwardingChange, Preference, RoomId, ShardError, ShardHandle, Transport,
+};
 
 /// The highest layer a subscriber can ask for: 3 simulcast encodings x 3 VP8 temporal layers.
 const HIGHEST: Layer = Layer {
@@ -206,6 +209,35 @@ impl RoomMedia {
             .publisher_offer(self.room, publisher, sdp, tracks)
             .await
             .map_err(shard_error)
+    }
+
+    /// A candidate the client trickled (`ice_candidate`). The shard is ICE-lite and learns the
+    /// client's addresses from its checks, so only a relay candidate's address is passed on:
+    /// it tells the shard which transport comes through a TURN server (metrics only; a
+    /// failure to pass it on is no error of the command).
+    pub async fn ice_candidate(
+        &self,
+        participant: ParticipantId,
+        trickle: &proto::TrickleCandidate,
+    ) {
+        let Some(addr) = trickle
+            .candidate
+            .as_ref()
+            .and_then(|c| relay_address(&c.candidate))
+        else {
+            return;
+        };
+        let transport = match trickle.transport {
+            proto::TransportKind::Publisher => Transport::Publisher,
+            proto::TransportKind::Subscriber => Transport::Subscriber,
+        };
+        if let Err(error) = self
+            .shard
+            .relay_candidate(self.room, participant, transport, addr)
+            .await
+        {
+            debug!(%participant, %error, "relay candidate not passed on");
+        }
     }
 
     /// The shard saw the first packet of a new published track.
@@ -633,6 +665,23 @@ fn shard_error(error: ShardError) -> ErrorBody {
     }
 }
 
+/// The address of a UDP relay candidate line (`candidate:F 1 udp P ADDR PORT typ relay ...`,
+/// RFC 8839 §5.1); `None` for any other candidate or a line that does not parse.
+fn relay_address(line: &str) -> Option<SocketAddr> {
+    let words: Vec<&str> = line
+        .strip_prefix("candidate:")
+        .unwrap_or(line)
+        .split_whitespace()
+        .collect();
+    let relay = words.get(6..8) == Some(&["typ", "relay"][..]);
+    if !relay || !words.get(2)?.eq_ignore_ascii_case("udp") {
+        return None;
+    }
+    let ip: IpAddr = words.get(4)?.parse().ok()?;
+    let port: u16 = words.get(5)?.parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,5 +743,25 @@ mod tests {
         assert_eq!(quiet.len(), 4);
         assert!(quiet.iter().all(|(_, e)| speaker_ids(e).is_empty()));
         shard.shutdown().await.expect("shutdown");
+    }
+
+    // Only UDP relay candidates name an address worth passing on; malformed lines name none.
+    #[test]
+    fn relay_address_of_trickled_candidates() {
+        let relay = "candidate:3 1 udp 41885439 127.0.0.1 49160 typ relay raddr 10.99.0.1 \
+                     rport 50000 generation 0 ufrag abcd";
+        assert_eq!(
+            relay_address(relay),
+            Some("127.0.0.1:49160".parse().unwrap())
+        );
+        let host = "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ host generation 0";
+        assert_eq!(relay_address(host), None);
+        let tcp = "candidate:2 1 tcp 24379647 127.0.0.1 49161 typ relay tcptype passive";
+        assert_eq!(relay_address(tcp), None);
+        assert_eq!(
+            relay_address("candidate:1 1 udp 1 nonsense 5 typ relay"),
+            None
+        );
+        assert_eq!(relay_address(""), None);
     }
 }

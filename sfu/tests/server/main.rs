@@ -7,6 +7,7 @@ mod bind_advertise;
 mod config_file;
 mod deploy_files;
 mod http;
+mod ice_tcp;
 mod media;
 mod metrics_promtool;
 mod origins;

@@ -2,6 +2,7 @@
 //! inside a packet's fan-out, so the reply is the ack that the change governs every later
 //! packet (spec §13.3).
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer};
@@ -17,6 +18,7 @@ use crate::shard::peer::{Peer, Role};
 use crate::shard::room::{Room, SubscriptionInfo};
 use crate::shard::room_id::RoomId;
 use crate::shard::stats::ShardStats;
+use crate::shard::transport::Transport;
 use crate::shard::uplink::Uplink;
 
 use super::ShardLoop;
@@ -94,6 +96,16 @@ impl ShardLoop {
                 let r = self.remove_participant(now, (room, participant));
                 answer(reply, r);
             }
+            Command::RelayCandidate {
+                room,
+                participant,
+                transport,
+                addr,
+                reply,
+            } => {
+                let r = self.relay_candidate((room, participant), transport, addr);
+                answer(reply, r);
+            }
             Command::Stats { reply } => {
                 let r = Ok(self.stats());
                 answer(reply, r);
@@ -115,6 +127,8 @@ impl ShardLoop {
             subscriptions_by_kind: [0; 4],
             paused_subscriptions: 0,
             events_dropped: self.events.dropped(),
+            tcp_connections: self.tcp.open(),
+            tcp_closed: self.tcp.closed,
             ..self.stats
         };
         for room in self.rooms.values() {
@@ -348,6 +362,29 @@ impl ShardLoop {
         self.mark_dirty(key);
         self.drain_core(room_id, now);
         Ok(subscribed)
+    }
+
+    /// Remembers a relay candidate's address on the transport it was trickled for; one
+    /// trickled before its transport exists is forgotten (the client queues its publisher
+    /// candidates until the answer, and trickles subscriber ones after its answer).
+    fn relay_candidate(
+        &mut self,
+        key: (RoomId, ParticipantId),
+        transport: Transport,
+        addr: SocketAddr,
+    ) -> Result<(), ShardError> {
+        let state = self
+            .participants
+            .get(&key)
+            .ok_or(ShardError::UnknownParticipant)?;
+        let peer = match transport {
+            Transport::Publisher => state.publisher,
+            Transport::Subscriber => state.subscriber,
+        };
+        if let Some(peer) = peer.and_then(|k| self.peers.get_mut(k)) {
+            peer.add_relay_addr(addr);
+        }
+        Ok(())
     }
 
     fn remove_participant(
