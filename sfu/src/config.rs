@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
@@ -587,18 +587,6 @@ impl Config {
     /// offending key (never echoing its value, which may be the secret).
     pub fn from_toml(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|error| describe_toml_error(text, &error))
-    }
-
-    /// Reads [`Config::from_toml`] from a file.
-    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_owned(),
-            error,
-        })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::File {
-            path: path.to_owned(),
-            message,
-        })
     }
 
     /// Takes each key the file sets unless a flag or variable set that setting

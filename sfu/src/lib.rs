@@ -27,6 +27,9 @@
 //! * [`api`]: the server API under `/api/v1` (admin tokens, rooms, participants, breakouts)
 //!   and its OpenAPI document; [`webhook`]: room events POSTed as signed JSON.
 #![forbid(unsafe_code)]
+// `pub` means reachable from outside the crate; the rest is `pub(crate)`, so the compiler
+// reports what nothing calls (issue 15).
+#![warn(unreachable_pub)]
 
 pub mod admin_cli;
 pub mod api;
