@@ -24,7 +24,8 @@ use signalling_proto::{Role, Secret};
 
 use crate::admin_cli::{BreakoutCommand, ParticipantCommand, RoomCommand};
 use crate::control::RoomPolicy;
-use crate::signalling::{origins, token};
+use crate::signalling::origins;
+use crate::token::{self, TokenKey};
 
 /// The shortest `--api-secret` accepted: HS256 keys shorter than the hash output (32 bytes) are
 /// weaker than the algorithm (RFC 7518 §3.2).
@@ -468,6 +469,15 @@ impl Config {
     /// `GET /dev/token` exists (DECISIONS.md §11).
     pub fn is_development(&self) -> bool {
         self.api_secret.is_none()
+    }
+
+    /// The join-token key: the configured secret, or the development key when none is
+    /// configured.
+    pub fn token_key(&self) -> TokenKey {
+        match &self.api_secret {
+            Some(secret) => TokenKey::new(secret, self.api_key.clone()),
+            None => TokenKey::development(),
+        }
     }
 
     /// The webhooks' configuration; `None` without a URL. The signing key is `webhook_key`,

@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::signalling::room_actor::RoomRegistry;
-use crate::signalling::token::TokenKey;
+use crate::token::TokenKey;
 
 /// Where the API lives on the HTTP port.
 pub const PREFIX: &str = "/api/v1";

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, Request, State};
+use axum::extract::{FromRef, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,8 +23,8 @@ use crate::clock;
 use crate::metrics::Metrics;
 use crate::signalling::origins::{AllowedOrigins, OriginVerdict};
 use crate::signalling::session::{self, Sessions};
-use crate::signalling::token::{parse_token_role, Claims, TokenKey};
 use crate::signalling::web_assets;
+use crate::token::{parse_token_role, Claims, TokenKey};
 
 /// Lifetime of a token from `/dev/token`.
 pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -58,10 +58,12 @@ impl HttpState {
         self.origins = Arc::new(origins);
         self
     }
+}
 
-    /// What the `/rtc` sessions share.
-    pub fn sessions(&self) -> &Sessions {
-        &self.sessions
+/// `/rtc` takes only the sessions' shared state, so `session` needs nothing from this module.
+impl FromRef<HttpState> for Sessions {
+    fn from_ref(state: &HttpState) -> Sessions {
+        state.sessions.clone()
     }
 }
 

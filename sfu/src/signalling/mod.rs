@@ -7,7 +7,6 @@ pub mod origins;
 pub mod room_actor;
 pub mod room_media;
 pub mod session;
-pub mod token;
 pub mod turn_credentials;
 pub mod unjoined;
 pub mod web_assets;

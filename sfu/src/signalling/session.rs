@@ -33,14 +33,13 @@ use tungstenite::error::ProtocolError;
 use crate::clock;
 use crate::control::ConnectionId;
 use crate::metrics::{Metrics, UnjoinedClose};
-use crate::signalling::http::HttpState;
 use crate::signalling::room_actor::{
     room_gone, ConnectionLink, Handled, Outgoing, RoomHandle, RoomRegistry, CLOSE_SLOW_CONSUMER,
 };
-use crate::signalling::token::TokenKey;
 use crate::signalling::unjoined::{
     UnjoinedSlot, UnjoinedSockets, CLOSE_JOIN_DEADLINE, JOIN_DEADLINE_REASON, READ_BUFFER_BYTES,
 };
+use crate::token::TokenKey;
 
 /// Frames queued for one socket before the client counts as too slow and is disconnected.
 pub const OUTGOING_QUEUE: usize = 1024;
@@ -153,9 +152,8 @@ impl Drop for RunningGuard {
 pub async fn rtc(
     upgrade: WebSocketUpgrade,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    State(state): State<HttpState>,
+    State(sessions): State<Sessions>,
 ) -> HttpResponse {
-    let sessions = state.sessions().clone();
     let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     let Some(slot) = sessions.unjoined.try_take(ip) else {
         debug!(
