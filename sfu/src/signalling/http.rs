@@ -27,11 +27,11 @@ use crate::signalling::web_assets;
 use crate::token::{parse_token_role, Claims, TokenKey};
 
 /// Lifetime of a token from `/dev/token`.
-pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
+pub(crate) const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
-pub struct HttpState {
+pub(crate) struct HttpState {
     tokens: Arc<TokenKey>,
     draining: watch::Receiver<bool>,
     sessions: Sessions,
@@ -42,7 +42,11 @@ pub struct HttpState {
 impl HttpState {
     /// State over the signalling sessions (which hold the token key and the rooms) and the
     /// server's draining flag (`true` once shutdown begins).
-    pub fn new(sessions: Sessions, draining: watch::Receiver<bool>, metrics: Metrics) -> Self {
+    pub(crate) fn new(
+        sessions: Sessions,
+        draining: watch::Receiver<bool>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             tokens: Arc::clone(sessions.tokens()),
             draining,
@@ -54,7 +58,7 @@ impl HttpState {
 
     /// The browser pages, besides the server's own, that may use `/rtc` and `/dev/token`
     /// (default: none).
-    pub fn with_origins(mut self, origins: AllowedOrigins) -> Self {
+    pub(crate) fn with_origins(mut self, origins: AllowedOrigins) -> Self {
         self.origins = Arc::new(origins);
         self
     }
@@ -69,7 +73,7 @@ impl FromRef<HttpState> for Sessions {
 
 /// The HTTP router. `/dev/token` is routed only when the key is the development key, so with a
 /// configured secret it does not exist (404).
-pub fn router(state: HttpState) -> Router {
+pub(crate) fn router(state: HttpState) -> Router {
     // The routes a browser page of another origin could abuse: they check its Origin.
     let mut guarded = Router::new().route("/rtc", get(session::rtc));
     if state.tokens.is_development() {
