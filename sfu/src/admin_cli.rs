@@ -19,7 +19,6 @@ use crate::api::auth::{AdminClaims, AdminGrant, CLI_TOKEN_TTL, MAX_ADMIN_TTL};
 use crate::api::PREFIX;
 use crate::clock;
 use crate::config::{Config, TokenAdmin};
-use crate::signalling::token::TokenKey;
 use crate::webhook::https::{Connector, SYSTEM_ROOTS};
 
 /// Where the server is and how to print.
@@ -166,7 +165,7 @@ pub fn admin_token(config: &Config, args: &TokenAdmin) -> ExitCode {
     claims.admin = Some(AdminGrant {
         room: args.room.clone(),
     });
-    let key = TokenKey::from_config(config);
+    let key = config.token_key();
     if key.is_development() {
         eprintln!(
             "warning: no --api-secret / SFU_API_SECRET configured: signed with the built-in \
@@ -189,7 +188,7 @@ pub fn run(config: &Config, command: AdminCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let key = TokenKey::from_config(config);
+    let key = config.token_key();
     let token = key.sign_json(&AdminClaims::new(
         "sfu-cli",
         CLI_TOKEN_TTL,

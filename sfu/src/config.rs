@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::{NonZeroU32, NonZeroUsize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
@@ -24,7 +24,8 @@ use signalling_proto::{Role, Secret};
 
 use crate::admin_cli::{BreakoutCommand, ParticipantCommand, RoomCommand};
 use crate::control::RoomPolicy;
-use crate::signalling::{origins, token};
+use crate::signalling::origins;
+use crate::token::{self, TokenKey};
 
 /// The shortest `--api-secret` accepted: HS256 keys shorter than the hash output (32 bytes) are
 /// weaker than the algorithm (RFC 7518 §3.2).
@@ -470,6 +471,15 @@ impl Config {
         self.api_secret.is_none()
     }
 
+    /// The join-token key: the configured secret, or the development key when none is
+    /// configured.
+    pub fn token_key(&self) -> TokenKey {
+        match &self.api_secret {
+            Some(secret) => TokenKey::new(secret, self.api_key.clone()),
+            None => TokenKey::development(),
+        }
+    }
+
     /// The webhooks' configuration; `None` without a URL. The signing key is `webhook_key`,
     /// else the API secret, else the development secret (a development server's webhooks
     /// prove nothing, like its tokens).
@@ -587,18 +597,6 @@ impl Config {
     /// offending key (never echoing its value, which may be the secret).
     pub fn from_toml(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|error| describe_toml_error(text, &error))
-    }
-
-    /// Reads [`Config::from_toml`] from a file.
-    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_owned(),
-            error,
-        })?;
-        Self::from_toml(&text).map_err(|message| ConfigError::File {
-            path: path.to_owned(),
-            message,
-        })
     }
 
     /// Takes each key the file sets unless a flag or variable set that setting

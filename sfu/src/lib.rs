@@ -18,8 +18,10 @@
 //!   TOML file (`--config`), in that order of precedence.
 //! * [`metrics`]: the Prometheus registry behind `/metrics`, fed by the shards, the room actors
 //!   and the signalling sessions.
-//! * [`signalling`]: the HTTP routes (`/healthz`, `/readyz`, development-only `/dev/token`) and
-//!   the join tokens of spec §8.1.
+//! * [`signalling`]: the HTTP routes (`/healthz`, `/readyz`, development-only `/dev/token`),
+//!   the `/rtc` sessions and the room actors.
+//! * [`token`]: the join tokens of spec §8.1 (claims and the signing key), a leaf that
+//!   [`control`], [`signalling`] and [`config`] import.
 //! * [`shard`]: the media shards: one thread per shard driving str0m transports (ICE-lite,
 //!   RTP mode) and one [`core::MediaCore`] per room, from socket to socket in one loop turn.
 //! * [`tls_listener`]: HTTPS/WSS on the HTTP port with `--tls-cert` / `--tls-key` (rustls).
@@ -27,6 +29,9 @@
 //! * [`api`]: the server API under `/api/v1` (admin tokens, rooms, participants, breakouts)
 //!   and its OpenAPI document; [`webhook`]: room events POSTed as signed JSON.
 #![forbid(unsafe_code)]
+// `pub` means reachable from outside the crate; the rest is `pub(crate)`, so the compiler
+// reports what nothing calls (issue 15).
+#![warn(unreachable_pub)]
 
 pub mod admin_cli;
 pub mod api;
@@ -41,6 +46,7 @@ pub mod server;
 pub mod shard;
 pub mod signalling;
 pub mod tls_listener;
+pub mod token;
 pub mod webhook;
 
 pub use config::Config;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use sfu::admin_cli::{self, AdminCommand};
 use sfu::config::{Cli, Command, Config, ConfigError, LogFormat, TokenCommand, TokenCreate};
-use sfu::signalling::token::{Claims, TokenKey};
+use sfu::token::Claims;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -139,7 +139,7 @@ async fn signal() -> &'static str {
 
 /// `sfu token create`: prints the token on stdout, warnings on stderr.
 fn token_create(config: &Config, args: TokenCreate) -> ExitCode {
-    let key = TokenKey::from_config(config);
+    let key = config.token_key();
     let mut claims = Claims::new(args.room, args.identity, args.role)
         .expiring_after(args.ttl, sfu::clock::system_now());
     claims.name = args.name;

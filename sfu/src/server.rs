@@ -21,7 +21,6 @@ use crate::signalling::http::{self, HttpState};
 use crate::signalling::origins::AllowedOrigins;
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
-use crate::signalling::token::TokenKey;
 use crate::signalling::turn_credentials::TurnCredentials;
 use crate::signalling::unjoined::UnjoinedSockets;
 use crate::tls_listener::{self, TlsListener};
@@ -62,7 +61,7 @@ pub async fn run(
         }
         _ => None,
     };
-    let tokens = Arc::new(TokenKey::from_config(&config));
+    let tokens = Arc::new(config.token_key());
     if tokens.is_development() {
         warn!(
             "DEVELOPMENT MODE: no --api-secret / SFU_API_SECRET configured. Join tokens are \

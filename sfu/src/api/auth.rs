@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::signalling::token::{TokenError, TokenKey, EXPIRY_LEEWAY};
+use crate::token::{TokenError, TokenKey, EXPIRY_LEEWAY};
 
 /// The longest lifetime an admin token may claim: a leaked one is useful for a day at most.
 pub const MAX_ADMIN_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -112,7 +112,7 @@ fn unix_seconds(time: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signalling::token::Claims;
+    use crate::token::Claims;
     use signalling_proto::{Role, Secret};
 
     fn key() -> TokenKey {

@@ -10,7 +10,7 @@ use crate::api::auth::AuthError;
 
 /// A failed API request.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
 }
@@ -18,7 +18,7 @@ pub struct ApiError {
 impl ApiError {
     /// The status of a protocol error code: 400 for bad input, 401/403 for credentials and
     /// roles, 404 for unknown ids, 429 for rate limits, 409 for every state conflict.
-    pub fn from_body(body: ErrorBody) -> Self {
+    pub(crate) fn from_body(body: ErrorBody) -> Self {
         use ErrorCode as C;
         let status = match body.code {
             C::InvalidRequest | C::UnknownCommand | C::InvalidArgument => StatusCode::BAD_REQUEST,
@@ -39,29 +39,29 @@ impl ApiError {
     }
 
     /// 400 `invalid_argument` naming the field.
-    pub fn invalid_argument(details: &InvalidArgumentDetails) -> Self {
+    pub(crate) fn invalid_argument(details: &InvalidArgumentDetails) -> Self {
         Self::from_body(ErrorBody::invalid_argument(details, details.describe()))
     }
 
     /// 400 `invalid_argument` from a body that did not decode.
-    pub fn from_argument_error(error: &ArgumentError) -> Self {
+    pub(crate) fn from_argument_error(error: &ArgumentError) -> Self {
         let details = error.details();
         let message = format!("{}: {}", details.field, error.message());
         Self::from_body(ErrorBody::invalid_argument(&details, message))
     }
 
     /// 400 `invalid_request`: the body is not JSON at all.
-    pub fn invalid_request(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
         Self::from_body(ErrorBody::new(ErrorCode::InvalidRequest, message))
     }
 
     /// 404 `room_not_found`.
-    pub fn room_not_found() -> Self {
+    pub(crate) fn room_not_found() -> Self {
         Self::from_body(ErrorBody::new(ErrorCode::RoomNotFound, "no such room"))
     }
 
     /// 409 for a room name already running.
-    pub fn room_exists() -> Self {
+    pub(crate) fn room_exists() -> Self {
         Self {
             status: StatusCode::CONFLICT,
             body: ErrorBody::with_details(

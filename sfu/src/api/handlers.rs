@@ -101,7 +101,7 @@ fn ok(value: impl serde::Serialize) -> ApiResult {
 }
 
 /// `GET /openapi.json` (no credentials: the document is public).
-pub async fn openapi_document() -> Response {
+pub(crate) async fn openapi_document() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         openapi::document_text(),
@@ -110,7 +110,7 @@ pub async fn openapi_document() -> Response {
 }
 
 /// `GET /rooms`: every running room the grant covers.
-pub async fn list_rooms(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult {
+pub(crate) async fn list_rooms(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult {
     let grant = grant(&state, &headers)?;
     let mut rooms = Vec::new();
     for handle in state.rooms.rooms() {
@@ -126,7 +126,7 @@ pub async fn list_rooms(State(state): State<ApiState>, headers: HeaderMap) -> Ap
 }
 
 /// `POST /rooms`: a room with its own policy, kept open while empty until ended.
-pub async fn create_room(
+pub(crate) async fn create_room(
     State(state): State<ApiState>,
     headers: HeaderMap,
     bytes: Bytes,
@@ -159,7 +159,7 @@ pub async fn create_room(
 }
 
 /// `GET /rooms/{room}`.
-pub async fn get_room(
+pub(crate) async fn get_room(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -171,7 +171,7 @@ pub async fn get_room(
 }
 
 /// `DELETE /rooms/{room}`: `end_meeting` for everybody; the room stops once empty.
-pub async fn end_room(
+pub(crate) async fn end_room(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -187,7 +187,7 @@ pub async fn end_room(
 }
 
 /// `GET /rooms/{room}/participants`.
-pub async fn list_participants(
+pub(crate) async fn list_participants(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -201,7 +201,7 @@ pub async fn list_participants(
 }
 
 /// `GET /rooms/{room}/participants/{participantId}`.
-pub async fn get_participant(
+pub(crate) async fn get_participant(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -219,7 +219,7 @@ pub async fn get_participant(
 
 /// `POST /rooms/{room}/participants/{participantId}/remove`: `kick_participant` (the identity
 /// is banned for the room session), with the reason logged.
-pub async fn remove_participant(
+pub(crate) async fn remove_participant(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -241,7 +241,7 @@ pub async fn remove_participant(
 
 /// `POST /rooms/{room}/participants/{participantId}/mute`: `request_audio_enable` /
 /// `request_video_enable` for one participant.
-pub async fn mute_participant(
+pub(crate) async fn mute_participant(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -265,7 +265,7 @@ pub async fn mute_participant(
 }
 
 /// `POST /rooms/{room}/participants/{participantId}/name`: a new display name.
-pub async fn rename_participant(
+pub(crate) async fn rename_participant(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -284,7 +284,7 @@ pub async fn rename_participant(
 }
 
 /// `POST /rooms/{room}/chat`: a chat message from the system.
-pub async fn send_chat(
+pub(crate) async fn send_chat(
     State(state): State<ApiState>,
     path: Result<Path<HashMap<String, String>>, PathRejection>,
     headers: HeaderMap,
@@ -308,7 +308,7 @@ pub async fn send_chat(
 
 /// A [`CommandRoute`]: the body is the command's `args` (plus the path argument), decoded by
 /// the protocol's own decoder, so a bad field is the same `invalid_argument` a socket gets.
-pub async fn run_command(
+pub(crate) async fn run_command(
     State(state): State<ApiState>,
     route: &'static CommandRoute,
     path: Result<Path<HashMap<String, String>>, PathRejection>,

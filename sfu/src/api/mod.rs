@@ -13,11 +13,11 @@
 //! through the handlers a host's socket reaches: the API is one more caller of the rules.
 
 pub mod auth;
-pub mod error;
-pub mod handlers;
-pub mod openapi;
-pub mod routes;
-pub mod types;
+pub(crate) mod error;
+pub(crate) mod handlers;
+pub(crate) mod openapi;
+pub(crate) mod routes;
+pub(crate) mod types;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::signalling::room_actor::RoomRegistry;
-use crate::signalling::token::TokenKey;
+use crate::token::TokenKey;
 
 /// Where the API lives on the HTTP port.
 pub const PREFIX: &str = "/api/v1";

@@ -25,7 +25,7 @@ type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 
 /// An endpoint with its own handler (not one command).
 #[derive(Debug, Clone, Copy)]
-pub struct CustomRoute {
+pub(crate) struct CustomRoute {
     pub method: Method,
     pub path: &'static str,
     pub summary: &'static str,
@@ -57,7 +57,7 @@ const fn custom(
 
 /// The endpoints `crate::api::router` registers with their own handlers; DELETE is described
 /// by [`Method::Post`]'s neighbour below.
-pub const CUSTOM_ROUTES: &[CustomRoute] = &[
+pub(crate) const CUSTOM_ROUTES: &[CustomRoute] = &[
     custom(
         Method::Get,
         "/rooms",
@@ -136,7 +136,7 @@ const END_ROOM: CustomRoute = custom(
 );
 
 /// The document as a JSON value.
-pub fn document() -> Value {
+pub(crate) fn document() -> Value {
     let settings = SchemaSettings::draft2020_12().with(|s| {
         s.definitions_path = "/components/schemas".into();
     });
@@ -221,7 +221,7 @@ pub fn document() -> Value {
 }
 
 /// The document as served and committed: pretty JSON with a final newline.
-pub fn document_text() -> &'static str {
+pub(crate) fn document_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
         let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();

@@ -7,13 +7,13 @@ use signalling_proto::CommandName;
 
 /// HTTP method of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Get,
     Post,
 }
 
 impl Method {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "get",
             Method::Post => "post",
@@ -23,7 +23,7 @@ impl Method {
 
 /// One endpoint that runs one command as the system.
 #[derive(Debug, Clone, Copy)]
-pub struct CommandRoute {
+pub(crate) struct CommandRoute {
     pub method: Method,
     /// Under [`crate::api::PREFIX`], in axum's `{param}` syntax; `{room}` is always there.
     pub path: &'static str,
@@ -44,7 +44,7 @@ const fn post(path: &'static str, command: CommandName, summary: &'static str) -
 }
 
 /// Every command route.
-pub const COMMAND_ROUTES: &[CommandRoute] = &[
+pub(crate) const COMMAND_ROUTES: &[CommandRoute] = &[
     CommandRoute {
         method: Method::Get,
         path: "/rooms/{room}/breakout",

@@ -13,7 +13,7 @@ use crate::signalling::room_actor::RoomDescription;
 /// `POST /rooms`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateRoomRequest {
+pub(crate) struct CreateRoomRequest {
     /// 1-64 characters of a-z, 0-9 and '-' (spec §3).
     pub name: String,
     /// This room's policy; each absent field is the server's configured value.
@@ -24,7 +24,7 @@ pub struct CreateRoomRequest {
 /// A room's policy (spec §5.1, §17.3). In a request every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PolicySettings {
+pub(crate) struct PolicySettings {
     /// People per room, viewers not counted (1..=10000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_participants: Option<u32>,
@@ -54,7 +54,7 @@ pub struct PolicySettings {
 impl PolicySettings {
     /// `base` with the fields set here; a value out of range names its field
     /// (`policy.maxParticipants`).
-    pub fn apply(&self, base: &RoomPolicy) -> Result<RoomPolicy, InvalidArgumentDetails> {
+    pub(crate) fn apply(&self, base: &RoomPolicy) -> Result<RoomPolicy, InvalidArgumentDetails> {
         let mut policy = base.clone();
         let range = |field: &str, value: Option<u32>, min: u32, max: u32| match value {
             Some(v) if v < min || v > max => Err(InvalidArgumentDetails::out_of_range(
@@ -98,7 +98,7 @@ impl PolicySettings {
     }
 
     /// Every field of `policy`.
-    pub fn of(policy: &RoomPolicy) -> Self {
+    pub(crate) fn of(policy: &RoomPolicy) -> Self {
         let seconds = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
         Self {
             max_participants: Some(policy.max_participants),
@@ -116,7 +116,7 @@ impl PolicySettings {
 /// One room in `GET /rooms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RoomSummary {
+pub(crate) struct RoomSummary {
     pub name: String,
     /// The running room session (spec §5.2); `null` while nobody is in the room.
     pub session_id: Option<String>,
@@ -130,14 +130,14 @@ pub struct RoomSummary {
 /// `GET /rooms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RoomList {
+pub(crate) struct RoomList {
     pub rooms: Vec<RoomSummary>,
 }
 
 /// `GET /rooms/{room}`, `POST /rooms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RoomDetails {
+pub(crate) struct RoomDetails {
     pub summary: RoomSummary,
     pub policy: PolicySettings,
     /// The room as a host sees it: participants with their assignments, knockers, services.
@@ -145,7 +145,7 @@ pub struct RoomDetails {
 }
 
 impl RoomSummary {
-    pub fn of(description: &RoomDescription) -> Self {
+    pub(crate) fn of(description: &RoomDescription) -> Self {
         Self {
             name: description.name.clone(),
             session_id: description.session_id.clone(),
@@ -158,7 +158,7 @@ impl RoomSummary {
 }
 
 impl RoomDetails {
-    pub fn of(description: RoomDescription) -> Self {
+    pub(crate) fn of(description: RoomDescription) -> Self {
         Self {
             summary: RoomSummary::of(&description),
             policy: PolicySettings::of(&description.policy),
@@ -170,14 +170,14 @@ impl RoomDetails {
 /// `GET /rooms/{room}/participants`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ParticipantList {
+pub(crate) struct ParticipantList {
     pub participants: Vec<ParticipantView>,
 }
 
 /// `POST /rooms/{room}/participants/{participantId}/remove`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RemoveRequest {
+pub(crate) struct RemoveRequest {
     /// Why (logged, and the `message` of the `participant_left` webhook; at most 200
     /// characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,7 +187,7 @@ pub struct RemoveRequest {
 /// Which media gate `mute` closes or asks to open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum MediaKind {
+pub(crate) enum MediaKind {
     Audio,
     Video,
 }
@@ -195,7 +195,7 @@ pub enum MediaKind {
 /// `POST /rooms/{room}/participants/{participantId}/mute`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MuteRequest {
+pub(crate) struct MuteRequest {
     pub kind: MediaKind,
     /// `true` closes the gate (a server mute); `false` asks the participant to unmute
     /// (`request_*_enable {enable: true}`, spec §8.3).
@@ -206,14 +206,14 @@ pub struct MuteRequest {
 /// `broadcast` to every scope.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChatRequest {
+pub(crate) struct ChatRequest {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast: Option<bool>,
 }
 
 /// A removal reason is at most 200 characters.
-pub fn check_reason(reason: Option<&str>) -> Result<(), InvalidArgumentDetails> {
+pub(crate) fn check_reason(reason: Option<&str>) -> Result<(), InvalidArgumentDetails> {
     match reason {
         Some(text) if text.chars().count() > 200 => Err(InvalidArgumentDetails {
             max: Some(200),

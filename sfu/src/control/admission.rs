@@ -10,7 +10,7 @@ use crate::control::waiting_room::Reservation;
 use crate::control::wire_id::{location_to_wire, participant_from_wire, participant_to_wire};
 use crate::control::{CloseReason, ConnectionId, Effect, Room, Service, Timer};
 use crate::core::{Location, ParticipantId};
-use crate::signalling::token::{is_token_role, Claims};
+use crate::token::{is_token_role, Claims};
 use signalling_proto::{
     ClientLeft, Command, CommandResult, ConnectionState, Credential, Empty, ErrorBody, ErrorCode,
     Event, JoinRoomArgs, LeaveReason, NewClient, NewClientRoom, ParticipantConnectionChanged,
@@ -19,7 +19,7 @@ use signalling_proto::{
 use std::time::Instant;
 
 /// The identity a verified `{token}` (or `{roomKey}`) credential carries; the shell checks the
-/// credential (`crate::signalling::token`) and passes the claims in (spec §8.1 check 2).
+/// credential (`crate::token`) and passes the claims in (spec §8.1 check 2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedClaims {
     /// The room the credential admits to.

@@ -170,17 +170,6 @@ impl Room {
         }
     }
 
-    /// The media side reports that a screenshare track ended (spec §8.4 `track_ended`).
-    pub fn handle_screenshare_ended(
-        &mut self,
-        now: Instant,
-        participant: ParticipantId,
-        stream: StreamId,
-    ) {
-        self.stop_one_screenshare(participant, stream, ScreenshareStopReason::TrackEnded);
-        self.settle(now, true);
-    }
-
     fn take_metadata_token(
         &mut self,
         now: Instant,

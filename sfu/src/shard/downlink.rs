@@ -91,7 +91,7 @@ pub(crate) struct Downlink {
 }
 
 impl Downlink {
-    pub fn new(id: DownlinkId, joined_at: Instant) -> Downlink {
+    pub(crate) fn new(id: DownlinkId, joined_at: Instant) -> Downlink {
         Downlink {
             id,
             out: SecondaryMap::new(),
@@ -105,7 +105,7 @@ impl Downlink {
     }
 
     /// The subscriptions written to this transport.
-    pub fn subscriptions(&self) -> impl Iterator<Item = SubscriptionId> + '_ {
+    pub(crate) fn subscriptions(&self) -> impl Iterator<Item = SubscriptionId> + '_ {
         self.out.keys()
     }
 
@@ -116,29 +116,29 @@ impl Downlink {
     }
 
     /// Whether an offer awaits the client's answer (one renegotiation at a time).
-    pub fn offer_pending(&self) -> bool {
+    pub(crate) fn offer_pending(&self) -> bool {
         self.pending.is_some()
     }
 
     /// Whether `subscription` is written to this transport.
-    pub fn carries(&self, subscription: SubscriptionId) -> bool {
+    pub(crate) fn carries(&self, subscription: SubscriptionId) -> bool {
         self.out.contains_key(subscription)
     }
 
     /// The subscription an m-line carries (a subscriber's PLI/FIR names the m-line).
-    pub fn subscription_at(&self, mid: Mid) -> Option<SubscriptionId> {
+    pub(crate) fn subscription_at(&self, mid: Mid) -> Option<SubscriptionId> {
         self.by_mid.get(&mid).copied()
     }
 
     /// How many packets the shard wrote to the stream of an m-line (`None` when the m-line
     /// carries no subscription now).
-    pub fn written(&self, mid: Mid) -> Option<u64> {
+    pub(crate) fn written(&self, mid: Mid) -> Option<u64> {
         let sid = self.by_mid.get(&mid)?;
         Some(self.out.get(*sid)?.written)
     }
 
     /// Ends a subscription whose publication went away: the next offer stops its m-line.
-    pub fn end(&mut self, subscription: SubscriptionId) {
+    pub(crate) fn end(&mut self, subscription: SubscriptionId) {
         if let Some(t) = self.remove(subscription) {
             self.stale.push(t.mid);
         }
@@ -148,7 +148,7 @@ impl Downlink {
     /// subscriptions, and adds a send-only m-line for each publication in `add` (with its
     /// publisher and stream, for the msid). Returns the offer's SDP, or `None` when nothing
     /// changed.
-    pub fn create_offer(
+    pub(crate) fn create_offer(
         &mut self,
         rtc: &mut Rtc,
         remove: &[SubscriptionId],
@@ -204,7 +204,7 @@ impl Downlink {
     /// accepted, with its publication; an m-line the client rejected (no send stream or no
     /// matching codec), or whose publication has gone (`codec_of` knows none), is stopped by
     /// the next offer.
-    pub fn accept_answer(
+    pub(crate) fn accept_answer(
         &mut self,
         rtc: &mut Rtc,
         answer: SdpAnswer,
@@ -254,7 +254,7 @@ impl Downlink {
     }
 
     /// Starts writing `subscription` to the stream of an answered m-line.
-    pub fn add_subscription(&mut self, subscription: SubscriptionId, track: OutTrack) {
+    pub(crate) fn add_subscription(&mut self, subscription: SubscriptionId, track: OutTrack) {
         self.out.insert(subscription, track);
         self.by_mid.insert(track.mid, subscription);
     }
@@ -263,7 +263,7 @@ impl Downlink {
     /// sends it). `None` when it was not written: the subscription has no stream here, or
     /// the write could not be built. `connected` is whether the transport finished ICE and
     /// DTLS (only then does a first packet end the join latency).
-    pub fn write(
+    pub(crate) fn write(
         &mut self,
         rtc: &mut Rtc,
         subscription: SubscriptionId,
@@ -289,7 +289,7 @@ impl Downlink {
 
     /// Lets the bandwidth estimator probe up to `demand` (what the core's allocator would send
     /// this downlink with no limit) plus headroom.
-    pub fn set_demand(&self, rtc: &mut Rtc, demand: Bitrate) {
+    pub(crate) fn set_demand(&self, rtc: &mut Rtc, demand: Bitrate) {
         let desired = RtcBitrate::bps(demand.0.saturating_mul(100 + DEMAND_HEADROOM_PCT) / 100);
         // No minimum: str0m pads a transport up to its minimum, and media below the demand
         // needs no padding, only probes towards it.
@@ -307,7 +307,7 @@ pub(crate) struct Vp8PatchCache {
 }
 
 impl Vp8PatchCache {
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.payload = None;
         self.desc = None;
     }

@@ -129,7 +129,7 @@ pub(crate) struct EventSender {
 
 impl EventSender {
     /// The two paths, with room for `telemetry_capacity` telemetry events (at least one).
-    pub fn channel(telemetry_capacity: usize) -> (EventSender, ShardEvents) {
+    pub(crate) fn channel(telemetry_capacity: usize) -> (EventSender, ShardEvents) {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (telemetry, telemetry_rx) = mpsc::channel(telemetry_capacity.max(1));
         (
@@ -147,7 +147,7 @@ impl EventSender {
 
     /// Sends `event` without waiting: control events are always queued, telemetry is
     /// dropped and counted when its channel is full.
-    pub fn emit(&mut self, event: ShardEvent) {
+    pub(crate) fn emit(&mut self, event: ShardEvent) {
         if event.is_control() {
             // A closed receiver means the server is stopping: nobody is left to tell.
             let _ = self.control.send(event);
@@ -157,7 +157,7 @@ impl EventSender {
     }
 
     /// How many telemetry events were dropped so far.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped
     }
 }

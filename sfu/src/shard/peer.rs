@@ -69,12 +69,12 @@ pub(crate) struct Peer {
 pub(crate) struct PeerFault(pub String);
 
 impl PeerFault {
-    pub fn ice_disconnected() -> PeerFault {
+    pub(crate) fn ice_disconnected() -> PeerFault {
         PeerFault(ICE_DISCONNECTED.to_owned())
     }
 
     /// The index of this fault's cause in `stats::TRANSPORT_FAILURE_CAUSES`.
-    pub fn cause(&self) -> usize {
+    pub(crate) fn cause(&self) -> usize {
         if self.0 == ICE_DISCONNECTED {
             0
         } else if self.0.starts_with(PANICKED) {
@@ -108,12 +108,12 @@ impl PeerSetup {
     /// address family. str0m drops STUN that names no local candidate; a socket bound to
     /// several addresses cannot tell which one the peer used, and need not (replies leave from
     /// the same socket).
-    pub fn candidate_for(&self, source: SocketAddr) -> Option<SocketAddr> {
+    pub(crate) fn candidate_for(&self, source: SocketAddr) -> Option<SocketAddr> {
         same_family(&self.candidates, source)
     }
 
     /// [`PeerSetup::candidate_for`] of a frame on an ICE-TCP connection.
-    pub fn tcp_candidate_for(&self, source: SocketAddr) -> Option<SocketAddr> {
+    pub(crate) fn tcp_candidate_for(&self, source: SocketAddr) -> Option<SocketAddr> {
         same_family(&self.tcp_candidates, source)
     }
 }
@@ -126,7 +126,7 @@ fn same_family(candidates: &[SocketAddr], source: SocketAddr) -> Option<SocketAd
 }
 
 impl Peer {
-    pub fn new(
+    pub(crate) fn new(
         now: Instant,
         setup: &PeerSetup,
         participant: ParticipantId,
@@ -197,7 +197,7 @@ impl Peer {
     }
 
     /// Runs `f` on the `Rtc`, turning a panic inside str0m into a fault of this peer.
-    pub fn guard<R>(&mut self, f: impl FnOnce(&mut Rtc) -> R) -> Result<R, PeerFault> {
+    pub(crate) fn guard<R>(&mut self, f: impl FnOnce(&mut Rtc) -> R) -> Result<R, PeerFault> {
         let rtc = &mut self.rtc;
         catch_unwind(AssertUnwindSafe(|| f(rtc))).map_err(|p| PeerFault(panic_text(&p)))
     }
@@ -205,7 +205,7 @@ impl Peer {
     /// Runs a fallible call on the `Rtc`: a panic inside str0m and an error it returns both
     /// become a fault of this peer (the error's text after `what`), so a caller has one
     /// result to handle.
-    pub fn drive<R, E: std::fmt::Display>(
+    pub(crate) fn drive<R, E: std::fmt::Display>(
         &mut self,
         what: &str,
         f: impl FnOnce(&mut Rtc) -> Result<R, E>,
@@ -216,7 +216,7 @@ impl Peer {
 
     /// Remembers a relay candidate of the client's (RELAY_ADDRS at most: a client has one
     /// per TURN server and address family).
-    pub fn add_relay_addr(&mut self, addr: SocketAddr) {
+    pub(crate) fn add_relay_addr(&mut self, addr: SocketAddr) {
         if self.relay_addrs.len() < RELAY_ADDRS && !self.relay_addrs.contains(&addr) {
             self.relay_addrs.push(addr);
         }
@@ -224,7 +224,7 @@ impl Peer {
 
     /// The index in `stats::CANDIDATE_TYPES` of how the client reaches this transport now:
     /// over ICE-TCP, from one of its relay candidates, or else directly over UDP.
-    pub fn candidate_type(&self) -> usize {
+    pub(crate) fn candidate_type(&self) -> usize {
         if self.via_tcp {
             1
         } else if self
@@ -237,7 +237,7 @@ impl Peer {
         }
     }
 
-    pub fn accepts(&self, input: &str0m::Input) -> bool {
+    pub(crate) fn accepts(&self, input: &str0m::Input) -> bool {
         // `accepts` only reads state; a panic there is still a str0m bug of this peer, and
         // the shard treats it as "not mine" rather than failing every lookup.
         catch_unwind(AssertUnwindSafe(|| self.rtc.accepts(input))).unwrap_or(false)
@@ -245,7 +245,7 @@ impl Peer {
 
     /// [`Peer::guard`] on a publisher transport, with its `Uplink` alongside the `Rtc`;
     /// `Ok(None)` on a subscriber transport.
-    pub fn guard_uplink<R>(
+    pub(crate) fn guard_uplink<R>(
         &mut self,
         f: impl FnOnce(&mut Uplink, &mut Rtc) -> R,
     ) -> Result<Option<R>, PeerFault> {
@@ -259,7 +259,7 @@ impl Peer {
 
     /// [`Peer::guard`] on a subscriber transport, with its `Downlink` alongside the `Rtc`;
     /// `Ok(None)` on a publisher transport.
-    pub fn guard_downlink<R>(
+    pub(crate) fn guard_downlink<R>(
         &mut self,
         f: impl FnOnce(&mut Downlink, &mut Rtc) -> R,
     ) -> Result<Option<R>, PeerFault> {
@@ -271,28 +271,28 @@ impl Peer {
             .map_err(|p| PeerFault(panic_text(&p)))
     }
 
-    pub fn downlink(&self) -> Option<&Downlink> {
+    pub(crate) fn downlink(&self) -> Option<&Downlink> {
         match &self.role {
             Role::Downlink(d) => Some(d),
             Role::Uplink(_) => None,
         }
     }
 
-    pub fn downlink_mut(&mut self) -> Option<&mut Downlink> {
+    pub(crate) fn downlink_mut(&mut self) -> Option<&mut Downlink> {
         match &mut self.role {
             Role::Downlink(d) => Some(d),
             Role::Uplink(_) => None,
         }
     }
 
-    pub fn uplink(&self) -> Option<&Uplink> {
+    pub(crate) fn uplink(&self) -> Option<&Uplink> {
         match &self.role {
             Role::Uplink(u) => Some(u),
             Role::Downlink(_) => None,
         }
     }
 
-    pub fn transport(&self) -> Transport {
+    pub(crate) fn transport(&self) -> Transport {
         match self.role {
             Role::Uplink(_) => Transport::Publisher,
             Role::Downlink(_) => Transport::Subscriber,

@@ -29,7 +29,7 @@ impl ReplySource {
     /// For a socket bound to `bind` that advertises `public_ips`: the first advertised address
     /// of each family when the bind address is unspecified and that address is local (a socket
     /// can bind it). A socket bound to one address already replies from it.
-    pub fn new(bind: IpAddr, public_ips: &[IpAddr]) -> ReplySource {
+    pub(crate) fn new(bind: IpAddr, public_ips: &[IpAddr]) -> ReplySource {
         let mut source = ReplySource::default();
         if !bind.is_unspecified() {
             return source;
@@ -52,7 +52,7 @@ impl ReplySource {
     }
 
     /// Sends `data` to `destination` without waiting, from the chosen source address.
-    pub fn try_send_to(
+    pub(crate) fn try_send_to(
         &self,
         socket: &UdpSocket,
         data: &[u8],

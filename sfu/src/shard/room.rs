@@ -47,7 +47,7 @@ pub(crate) struct SubscriptionInfo {
 }
 
 impl Room {
-    pub fn new(config: CoreConfig, now: Instant) -> Room {
+    pub(crate) fn new(config: CoreConfig, now: Instant) -> Room {
         Room {
             core: MediaCore::new(config, now),
             participants: Vec::new(),
@@ -60,7 +60,7 @@ impl Room {
 
     /// Removes a publication and every subscription to it from the core and the maps; the
     /// ended subscriptions, with the transport of each, are appended to `ended`.
-    pub fn remove_publication(
+    pub(crate) fn remove_publication(
         &mut self,
         publication: PublicationId,
         ended: &mut Vec<(SubscriptionId, PeerKey)>,
@@ -80,7 +80,7 @@ impl Room {
     }
 
     /// Removes a subscriber transport: its subscriptions and its downlink's transport.
-    pub fn remove_subscriber(
+    pub(crate) fn remove_subscriber(
         &mut self,
         downlink: DownlinkId,
         subscriptions: impl Iterator<Item = SubscriptionId>,
@@ -93,7 +93,7 @@ impl Room {
     }
 
     /// Adds this room's publications, subscriptions and core counters to `stats`.
-    pub fn count(&self, stats: &mut ShardStats) {
+    pub(crate) fn count(&self, stats: &mut ShardStats) {
         stats.core.accumulate(self.core.stats());
         stats.publications += self.publications.len();
         stats.subscriptions += self.subscriptions.len();

@@ -34,7 +34,7 @@ struct Seen {
 impl RtcpTally {
     /// A stats report of a stream the server sends. `written` is how many packets the shard
     /// wrote to that stream (`None` when the stream is no longer the shard's).
-    pub fn egress(
+    pub(crate) fn egress(
         &mut self,
         totals: &mut RtcpTotals,
         stats: &MediaEgressStats,
@@ -51,7 +51,7 @@ impl RtcpTally {
     }
 
     /// A stats report of a stream the server receives.
-    pub fn ingress(&mut self, totals: &mut RtcpTotals, stats: &MediaIngressStats) {
+    pub(crate) fn ingress(&mut self, totals: &mut RtcpTotals, stats: &MediaIngressStats) {
         let seen = self.entry(stats.mid, stats.rid, false);
         grow(&mut totals.nacks_out, &mut seen.nacks, stats.nacks);
         grow(&mut totals.plis_out, &mut seen.plis, stats.plis);

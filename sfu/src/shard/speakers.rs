@@ -37,7 +37,7 @@ pub(crate) struct SpeakerMeter {
 }
 
 impl SpeakerMeter {
-    pub fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant) -> Self {
         Self {
             windows: FxHashMap::default(),
             next_report: now + REPORT_INTERVAL,
@@ -46,7 +46,7 @@ impl SpeakerMeter {
     }
 
     /// One audio packet's level from `participant`.
-    pub fn observe(&mut self, participant: ParticipantId, level: AudioLevel) {
+    pub(crate) fn observe(&mut self, participant: ParticipantId, level: AudioLevel) {
         let w = self.windows.entry(participant).or_insert(Window {
             loudest: u8::MAX,
             ..Window::default()
@@ -58,13 +58,13 @@ impl SpeakerMeter {
         }
     }
 
-    pub fn due(&self) -> Instant {
+    pub(crate) fn due(&self) -> Instant {
         self.next_report
     }
 
     /// Closes the window: the speakers in it, loudest first, as `(participant, dBov)`; `None`
     /// when there is nothing new to say (nobody spoke in this window or the last).
-    pub fn report(&mut self, now: Instant) -> Option<Vec<(ParticipantId, u8)>> {
+    pub(crate) fn report(&mut self, now: Instant) -> Option<Vec<(ParticipantId, u8)>> {
         self.next_report = now + REPORT_INTERVAL;
         let mut speakers: Vec<(ParticipantId, u8)> = self
             .windows

@@ -16,7 +16,7 @@ const HEADER: usize = 2;
 
 /// Why a connection's bytes cannot be framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameError {
+pub(crate) enum FrameError {
     /// A frame announced more than [`MAX_FRAME`] bytes.
     Oversize(usize),
     /// A zero-length frame: RFC 4571 allows it, but no WebRTC packet is empty, and a stream of
@@ -26,7 +26,7 @@ pub enum FrameError {
 
 /// Cuts a TCP byte stream into RFC 4571 frames.
 #[derive(Debug)]
-pub struct FrameDecoder {
+pub(crate) struct FrameDecoder {
     buf: Vec<u8>,
     /// Bytes of `buf` filled.
     len: usize,
@@ -47,7 +47,7 @@ impl Default for FrameDecoder {
 impl FrameDecoder {
     /// The free part of the buffer to read the socket into; [`FrameDecoder::filled`] says how
     /// much was read. Never empty: at most one partial frame is ever kept, and it fits.
-    pub fn spare(&mut self) -> &mut [u8] {
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
         if self.start > 0 {
             // Move the partial frame to the front so the rest of the buffer is free.
             self.buf.copy_within(self.start..self.len, 0);
@@ -58,12 +58,12 @@ impl FrameDecoder {
     }
 
     /// `n` bytes were read into [`FrameDecoder::spare`].
-    pub fn filled(&mut self, n: usize) {
+    pub(crate) fn filled(&mut self, n: usize) {
         self.len = (self.len + n).min(self.buf.len());
     }
 
     /// The next complete frame, `Ok(None)` until more bytes arrive.
-    pub fn next_frame(&mut self) -> Result<Option<&[u8]>, FrameError> {
+    pub(crate) fn next_frame(&mut self) -> Result<Option<&[u8]>, FrameError> {
         let available = &self.buf[self.start..self.len];
         let Some(header) = available.get(..HEADER) else {
             return Ok(None);
@@ -86,7 +86,7 @@ impl FrameDecoder {
 
 /// Appends `payload` as one frame to `out`; `false` (and nothing appended) when it is longer
 /// than a frame can say.
-pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) -> bool {
+pub(crate) fn encode_frame(payload: &[u8], out: &mut Vec<u8>) -> bool {
     let Ok(size) = u16::try_from(payload.len()) else {
         return false;
     };
@@ -98,7 +98,7 @@ pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) -> bool {
 /// Whether a frame is a STUN message (RFC 5389 §6: the two top bits zero and the magic cookie
 /// at bytes 4..8); the first frame of an ICE-TCP connection must be one (RFC 6544 §7.1:
 /// connectivity checks come first).
-pub fn is_stun(frame: &[u8]) -> bool {
+pub(crate) fn is_stun(frame: &[u8]) -> bool {
     frame.len() >= 20 && frame[0] < 4 && frame[4..8] == [0x21, 0x12, 0xa4, 0x42]
 }
 

@@ -88,7 +88,7 @@ pub(crate) struct TcpMedia {
 
 impl TcpMedia {
     /// Serves `listener` (none: ICE-TCP is off, and this only ever stays empty).
-    pub fn new(listener: Option<TcpListener>, config: TcpMediaConfig) -> TcpMedia {
+    pub(crate) fn new(listener: Option<TcpListener>, config: TcpMediaConfig) -> TcpMedia {
         let (inputs_tx, inputs) = mpsc::channel(INPUT_CAPACITY);
         TcpMedia {
             listener,
@@ -104,7 +104,9 @@ impl TcpMedia {
     }
 
     /// The next connection; never resolves without a listener.
-    pub async fn accept(listener: &Option<TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    pub(crate) async fn accept(
+        listener: &Option<TcpListener>,
+    ) -> io::Result<(TcpStream, SocketAddr)> {
         match listener {
             Some(l) => l.accept().await,
             None => std::future::pending().await,
@@ -112,22 +114,22 @@ impl TcpMedia {
     }
 
     /// The listener and the input channel, borrowed apart for the loop's `select!`.
-    pub fn wake_sources(&mut self) -> (&Option<TcpListener>, &mut mpsc::Receiver<TcpInput>) {
+    pub(crate) fn wake_sources(&mut self) -> (&Option<TcpListener>, &mut mpsc::Receiver<TcpInput>) {
         (&self.listener, &mut self.inputs)
     }
 
     /// A frame or close waiting from a reader, without waiting.
-    pub fn try_input(&mut self) -> Option<TcpInput> {
+    pub(crate) fn try_input(&mut self) -> Option<TcpInput> {
         self.inputs.try_recv().ok()
     }
 
     /// Connections open now.
-    pub fn open(&self) -> usize {
+    pub(crate) fn open(&self) -> usize {
         self.conns.len()
     }
 
     /// Takes a new connection in unless a limit refuses it (then it is closed and counted).
-    pub fn admit(&mut self, now: Instant, stream: TcpStream, remote: SocketAddr) {
+    pub(crate) fn admit(&mut self, now: Instant, stream: TcpStream, remote: SocketAddr) {
         let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
         if self.config.loopback_only && !remote.ip().is_loopback() {
             return self.refuse(TcpCloseCause::NotLoopback);
@@ -174,12 +176,12 @@ impl TcpMedia {
     }
 
     /// The remote address of a connection and the transport it belongs to, if it is open.
-    pub fn conn(&self, key: ConnKey) -> Option<(SocketAddr, Option<PeerKey>)> {
+    pub(crate) fn conn(&self, key: ConnKey) -> Option<(SocketAddr, Option<PeerKey>)> {
         self.conns.get(key).map(|c| (c.remote, c.peer))
     }
 
     /// The connection's first STUN named `peer`: it is no longer pending.
-    pub fn bind(&mut self, key: ConnKey, peer: PeerKey) {
+    pub(crate) fn bind(&mut self, key: ConnKey, peer: PeerKey) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -190,7 +192,7 @@ impl TcpMedia {
     }
 
     /// Queues `payload` as one frame on the connection from `destination`, without waiting.
-    pub fn send(&mut self, destination: SocketAddr, payload: &[u8]) -> Sent {
+    pub(crate) fn send(&mut self, destination: SocketAddr, payload: &[u8]) -> Sent {
         let Some(&key) = self.by_remote.get(&destination) else {
             return Sent::NoConnection;
         };
@@ -215,7 +217,7 @@ impl TcpMedia {
     }
 
     /// Closes a connection (its tasks end at once, which closes the socket) and counts why.
-    pub fn close(&mut self, key: ConnKey, cause: TcpCloseCause) {
+    pub(crate) fn close(&mut self, key: ConnKey, cause: TcpCloseCause) {
         let Some(conn) = self.conns.remove(key) else {
             return;
         };
@@ -233,7 +235,7 @@ impl TcpMedia {
     }
 
     /// Closes every connection of a transport that is gone.
-    pub fn close_peer(&mut self, peer: PeerKey) {
+    pub(crate) fn close_peer(&mut self, peer: PeerKey) {
         let keys: Vec<ConnKey> = self
             .conns
             .iter()
@@ -246,12 +248,12 @@ impl TcpMedia {
     }
 
     /// When the earliest pending connection runs out of time.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.front().map(|(at, _)| *at)
     }
 
     /// Closes the pending connections whose deadline passed.
-    pub fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant) {
         while let Some(&(at, key)) = self.deadlines.front() {
             if at > now {
                 break;

@@ -88,7 +88,7 @@ pub(crate) struct Uplink {
 
 impl Uplink {
     /// The encoding of a known SSRC: one hash lookup per inbound packet, none per subscriber.
-    pub fn encoding_of(&self, ssrc: Ssrc) -> Option<Mapped> {
+    pub(crate) fn encoding_of(&self, ssrc: Ssrc) -> Option<Mapped> {
         self.ssrcs.get(&ssrc).copied()
     }
 
@@ -130,7 +130,11 @@ impl Uplink {
     }
 
     /// Maps a packet from an SSRC seen for the first time, from str0m's view of the stream.
-    pub fn classify(&mut self, rtc: &mut Rtc, pkt: &RtpPacket) -> Result<NewStream, Unmapped> {
+    pub(crate) fn classify(
+        &mut self,
+        rtc: &mut Rtc,
+        pkt: &RtpPacket,
+    ) -> Result<NewStream, Unmapped> {
         let ssrc = pkt.header.ssrc;
         let (mid, rid) = {
             let mut api = rtc.direct_api();
@@ -190,7 +194,7 @@ impl Uplink {
     }
 
     /// Records the publication created for a new track (and the SSRC that announced it).
-    pub fn bind_track(&mut self, rtc: &Rtc, spec: &TrackSpec, publication: PublicationId) {
+    pub(crate) fn bind_track(&mut self, rtc: &Rtc, spec: &TrackSpec, publication: PublicationId) {
         let mut rids = [None; MAX_ENCODINGS];
         if let Some(Rids::Specific(declared)) = rtc.media(spec.mid).map(|m| m.rids_rx()) {
             for rid in declared {
@@ -218,7 +222,7 @@ impl Uplink {
 
     /// Applies the client's offer (after recording the streams it announced for its m-lines)
     /// and returns the answer.
-    pub fn accept_offer(
+    pub(crate) fn accept_offer(
         &mut self,
         rtc: &mut Rtc,
         offer: SdpOffer,
@@ -230,7 +234,7 @@ impl Uplink {
 
     /// Sends a PLI/FIR on the publisher's stream of one encoding. False when that stream has
     /// not been seen yet (nothing to ask).
-    pub fn request_keyframe(
+    pub(crate) fn request_keyframe(
         &self,
         rtc: &mut Rtc,
         publication: PublicationId,
@@ -255,11 +259,11 @@ impl Uplink {
         }
     }
 
-    pub fn track_of(&self, publication: PublicationId) -> Option<&Track> {
+    pub(crate) fn track_of(&self, publication: PublicationId) -> Option<&Track> {
         self.tracks.values().find(|t| t.publication == publication)
     }
 
-    pub fn publications(&self) -> impl Iterator<Item = PublicationId> + '_ {
+    pub(crate) fn publications(&self) -> impl Iterator<Item = PublicationId> + '_ {
         self.tracks.values().map(|t| t.publication)
     }
 }

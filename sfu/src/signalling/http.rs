@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, Request, State};
+use axum::extract::{FromRef, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,15 +23,15 @@ use crate::clock;
 use crate::metrics::Metrics;
 use crate::signalling::origins::{AllowedOrigins, OriginVerdict};
 use crate::signalling::session::{self, Sessions};
-use crate::signalling::token::{parse_token_role, Claims, TokenKey};
 use crate::signalling::web_assets;
+use crate::token::{parse_token_role, Claims, TokenKey};
 
 /// Lifetime of a token from `/dev/token`.
-pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
+pub(crate) const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
-pub struct HttpState {
+pub(crate) struct HttpState {
     tokens: Arc<TokenKey>,
     draining: watch::Receiver<bool>,
     sessions: Sessions,
@@ -42,7 +42,11 @@ pub struct HttpState {
 impl HttpState {
     /// State over the signalling sessions (which hold the token key and the rooms) and the
     /// server's draining flag (`true` once shutdown begins).
-    pub fn new(sessions: Sessions, draining: watch::Receiver<bool>, metrics: Metrics) -> Self {
+    pub(crate) fn new(
+        sessions: Sessions,
+        draining: watch::Receiver<bool>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             tokens: Arc::clone(sessions.tokens()),
             draining,
@@ -54,20 +58,22 @@ impl HttpState {
 
     /// The browser pages, besides the server's own, that may use `/rtc` and `/dev/token`
     /// (default: none).
-    pub fn with_origins(mut self, origins: AllowedOrigins) -> Self {
+    pub(crate) fn with_origins(mut self, origins: AllowedOrigins) -> Self {
         self.origins = Arc::new(origins);
         self
     }
+}
 
-    /// What the `/rtc` sessions share.
-    pub fn sessions(&self) -> &Sessions {
-        &self.sessions
+/// `/rtc` takes only the sessions' shared state, so `session` needs nothing from this module.
+impl FromRef<HttpState> for Sessions {
+    fn from_ref(state: &HttpState) -> Sessions {
+        state.sessions.clone()
     }
 }
 
 /// The HTTP router. `/dev/token` is routed only when the key is the development key, so with a
 /// configured secret it does not exist (404).
-pub fn router(state: HttpState) -> Router {
+pub(crate) fn router(state: HttpState) -> Router {
     // The routes a browser page of another origin could abuse: they check its Origin.
     let mut guarded = Router::new().route("/rtc", get(session::rtc));
     if state.tokens.is_development() {

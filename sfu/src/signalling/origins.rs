@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Uri};
 
 /// The normalised form of one origin: `scheme://host[:port]`, lowercase, the scheme's default
 /// port left out (`https://example.com:443` is `https://example.com`).
-pub fn normalize_origin(text: &str) -> Result<String, String> {
+pub(crate) fn normalize_origin(text: &str) -> Result<String, String> {
     let malformed = || {
         format!("'{text}' is not an origin like https://app.example.com or http://localhost:3000")
     };
@@ -41,7 +41,7 @@ pub fn normalize_origin(text: &str) -> Result<String, String> {
 
 /// The pages allowed to use the server from a browser.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowedOrigins {
+pub(crate) struct AllowedOrigins {
     /// Normalised listed origins.
     listed: Vec<String>,
     /// `*` was listed: every page.
@@ -52,7 +52,7 @@ pub struct AllowedOrigins {
 
 /// What to do with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OriginVerdict {
+pub(crate) enum OriginVerdict {
     /// No `Origin` header (not a browser page), or the server's own page: serve it as is.
     Unrestricted,
     /// Another allowed page: serve it, with `Access-Control-Allow-Origin` set to this value.
@@ -64,7 +64,7 @@ pub enum OriginVerdict {
 impl AllowedOrigins {
     /// From the `--allowed-origins` entries (each already checked by [`normalize_origin`] or
     /// `*`); `development` adds the pages of this machine.
-    pub fn new(entries: &[String], development: bool) -> Self {
+    pub(crate) fn new(entries: &[String], development: bool) -> Self {
         let mut listed = Vec::with_capacity(entries.len());
         let mut any = false;
         for entry in entries {
@@ -82,7 +82,7 @@ impl AllowedOrigins {
     }
 
     /// The verdict on a request with these headers.
-    pub fn check(&self, headers: &HeaderMap) -> OriginVerdict {
+    pub(crate) fn check(&self, headers: &HeaderMap) -> OriginVerdict {
         let Some(value) = headers.get(ORIGIN) else {
             return OriginVerdict::Unrestricted;
         };

@@ -535,8 +535,6 @@ pub struct RoomActor {
     routes: HashMap<ParticipantId, ConnectionId>,
     /// Each participant's resume token, to forget it from the registry on release.
     resume_tokens: HashMap<ParticipantId, String>,
-    /// The forwarding policy version last installed.
-    installed_policy_version: u64,
     /// The room's media shard side; `None` in signalling-only setups.
     media: Option<RoomMedia>,
     /// Subscriber transports may need new offers (a policy, publication or departure changed).
@@ -580,7 +578,6 @@ impl RoomActor {
             seq: HashMap::new(),
             routes: HashMap::new(),
             resume_tokens: HashMap::new(),
-            installed_policy_version: 0,
             media,
             media_dirty: false,
             gauges: None,
@@ -936,7 +933,6 @@ impl RoomActor {
             self.media_dirty = true;
         }
         debug!(version, "forwarding policy installed");
-        self.installed_policy_version = version;
     }
 
     /// A media command (DECISIONS.md §10): the room checks caller and role, the shard
@@ -1153,11 +1149,6 @@ impl RoomActor {
                 .send(RoomInput::TimerFired { timer, generation })
                 .await;
         });
-    }
-
-    /// The version of the forwarding policy last installed.
-    pub fn installed_policy_version(&self) -> u64 {
-        self.installed_policy_version
     }
 }
 

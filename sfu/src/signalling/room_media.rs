@@ -74,7 +74,7 @@ struct Subscriber {
 
 /// The media side of one room.
 #[derive(Debug)]
-pub struct RoomMedia {
+pub(crate) struct RoomMedia {
     shard: ShardHandle,
     room: RoomId,
     on_shard: HashSet<ParticipantId>,
@@ -87,7 +87,7 @@ pub struct RoomMedia {
 
 impl RoomMedia {
     /// The media side of room `room`, placed on `shard`.
-    pub fn new(shard: ShardHandle, room: RoomId) -> Self {
+    pub(crate) fn new(shard: ShardHandle, room: RoomId) -> Self {
         Self {
             shard,
             room,
@@ -99,14 +99,12 @@ impl RoomMedia {
         }
     }
 
-    /// The room's id on its shard.
-    pub fn room_id(&self) -> RoomId {
-        self.room
-    }
-
     /// Places every member of `policy` on the shard, installs the policy and waits for the
     /// shard's ack (spec §13.3: the events about a change go out only after this returns).
-    pub async fn install_policy(&mut self, policy: ForwardingPolicy) -> Result<u64, ShardError> {
+    pub(crate) async fn install_policy(
+        &mut self,
+        policy: ForwardingPolicy,
+    ) -> Result<u64, ShardError> {
         let mut members: Vec<ParticipantId> = policy.members.keys().copied().collect();
         members.sort_unstable();
         for participant in members {
@@ -129,7 +127,7 @@ impl RoomMedia {
     }
 
     /// Takes a participant off the shard with its transports, publications and subscriptions.
-    pub async fn remove(&mut self, participant: ParticipantId) {
+    pub(crate) async fn remove(&mut self, participant: ParticipantId) {
         self.announced.remove(&participant);
         self.subscribers.remove(&participant);
         self.speakers_sent.remove(&participant);
@@ -159,7 +157,7 @@ impl RoomMedia {
     }
 
     /// Records the tracks a publisher announced (`publish_tracks`), by mid.
-    pub fn announce(
+    pub(crate) fn announce(
         &mut self,
         publisher: ParticipantId,
         tracks: Vec<(proto::TrackPublication, StreamRef)>,
@@ -178,7 +176,7 @@ impl RoomMedia {
 
     /// Forgets announced tracks (`unpublish_tracks`): their media, if any keeps coming, is
     /// still forwarded until the client renegotiates the m-line away.
-    pub fn unannounce(&mut self, publisher: ParticipantId, mids: &[String]) {
+    pub(crate) fn unannounce(&mut self, publisher: ParticipantId, mids: &[String]) {
         if let Some(announced) = self.announced.get_mut(&publisher) {
             for mid in mids {
                 announced.remove(mid);
@@ -187,7 +185,7 @@ impl RoomMedia {
     }
 
     /// Applies a publisher offer; returns the answer.
-    pub async fn publisher_offer(
+    pub(crate) async fn publisher_offer(
         &mut self,
         publisher: ParticipantId,
         sdp: String,
@@ -215,7 +213,7 @@ impl RoomMedia {
     /// client's addresses from its checks, so only a relay candidate's address is passed on:
     /// it tells the shard which transport comes through a TURN server (metrics only; a
     /// failure to pass it on is no error of the command).
-    pub async fn ice_candidate(
+    pub(crate) async fn ice_candidate(
         &self,
         participant: ParticipantId,
         trickle: &proto::TrickleCandidate,
@@ -241,7 +239,7 @@ impl RoomMedia {
     }
 
     /// The shard saw the first packet of a new published track.
-    pub fn publication_added(
+    pub(crate) fn publication_added(
         &mut self,
         publisher: ParticipantId,
         publication: PublicationId,
@@ -262,7 +260,11 @@ impl RoomMedia {
     }
 
     /// A subscription ended on the shard (its publication went away).
-    pub fn subscription_ended(&mut self, subscriber: ParticipantId, subscription: SubscriptionId) {
+    pub(crate) fn subscription_ended(
+        &mut self,
+        subscriber: ParticipantId,
+        subscription: SubscriptionId,
+    ) {
         if let Some(s) = self.subscribers.get_mut(&subscriber) {
             s.subscriptions.retain(|_, sid| *sid != subscription);
             s.renegotiate = true;
@@ -271,7 +273,7 @@ impl RoomMedia {
 
     /// The event telling a subscriber what one of its subscriptions forwards now
     /// (`layer_changed` / `stream_state_changed`).
-    pub fn forwarding_changed(
+    pub(crate) fn forwarding_changed(
         &self,
         subscriber: ParticipantId,
         subscription: SubscriptionId,
@@ -335,7 +337,7 @@ impl RoomMedia {
     /// `active_speakers_changed` for every participant whose speaker list changed. Each hears
     /// of the speakers whose camera audio it may receive (spec §13.2: per location, staged
     /// `MAIN` publishers in every session) and of itself; muted publishers do not speak.
-    pub fn speakers(
+    pub(crate) fn speakers(
         &mut self,
         policy: &ForwardingPolicy,
         speakers: &[(ParticipantId, u8)],
@@ -377,7 +379,7 @@ impl RoomMedia {
     /// Brings every subscriber's m-lines in line with `policy` and the publications; returns
     /// the server offers to send (DECISIONS.md §10: `subscriber_offer`). A subscriber with an
     /// offer outstanding is brought in line after its answer.
-    pub async fn reconcile_all(
+    pub(crate) async fn reconcile_all(
         &mut self,
         policy: &ForwardingPolicy,
     ) -> Vec<(ParticipantId, VersionedSdp)> {
@@ -393,7 +395,7 @@ impl RoomMedia {
     }
 
     /// One subscriber's part of [`RoomMedia::reconcile_all`].
-    pub async fn reconcile(
+    pub(crate) async fn reconcile(
         &mut self,
         subscriber: ParticipantId,
         policy: &ForwardingPolicy,
@@ -454,7 +456,7 @@ impl RoomMedia {
     }
 
     /// Applies a subscriber's answer. An answer to an older offer is ignored (PROTOCOL.md).
-    pub async fn subscriber_answer(
+    pub(crate) async fn subscriber_answer(
         &mut self,
         subscriber: ParticipantId,
         answer: VersionedSdp,
@@ -509,7 +511,7 @@ impl RoomMedia {
 
     /// Records a subscriber's wishes for one `(publisher, stream)` and applies them to the
     /// subscriptions that exist; the others get them when they are created.
-    pub async fn set_preference(
+    pub(crate) async fn set_preference(
         &mut self,
         subscriber: ParticipantId,
         publisher: ParticipantId,

@@ -33,27 +33,26 @@ use tungstenite::error::ProtocolError;
 use crate::clock;
 use crate::control::ConnectionId;
 use crate::metrics::{Metrics, UnjoinedClose};
-use crate::signalling::http::HttpState;
 use crate::signalling::room_actor::{
     room_gone, ConnectionLink, Handled, Outgoing, RoomHandle, RoomRegistry, CLOSE_SLOW_CONSUMER,
 };
-use crate::signalling::token::TokenKey;
 use crate::signalling::unjoined::{
     UnjoinedSlot, UnjoinedSockets, CLOSE_JOIN_DEADLINE, JOIN_DEADLINE_REASON, READ_BUFFER_BYTES,
 };
+use crate::token::TokenKey;
 
 /// Frames queued for one socket before the client counts as too slow and is disconnected.
-pub const OUTGOING_QUEUE: usize = 1024;
+pub(crate) const OUTGOING_QUEUE: usize = 1024;
 
 /// Close code when the server shuts down (RFC 6455 1001, going away).
-pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub(crate) const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// Close code for a frame that breaks RFC 6455 framing (§7.4.1: 1002, protocol error).
-pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+pub(crate) const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 
 /// Close code for a text frame or close reason that is not UTF-8 (§7.4.1: 1007, invalid
 /// frame payload data).
-pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+pub(crate) const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 
 /// How long a session waits for its close reply to a client's close frame to be written.
 const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -62,7 +61,7 @@ const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// task holds a clone, so the large parts (the registry, the metrics) sit behind `Arc`s: an
 /// unjoined socket must stay cheap (see [`super::unjoined`]).
 #[derive(Debug, Clone)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     tokens: Arc<TokenKey>,
     rooms: Arc<RoomRegistry>,
     /// `true` once the server closes its sessions (end of the drain grace).
@@ -80,7 +79,11 @@ pub struct Sessions {
 
 impl Sessions {
     /// Sessions over `tokens` and `rooms` that close with 1001 once `closing` turns `true`.
-    pub fn new(tokens: Arc<TokenKey>, rooms: RoomRegistry, closing: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(
+        tokens: Arc<TokenKey>,
+        rooms: RoomRegistry,
+        closing: watch::Receiver<bool>,
+    ) -> Self {
         Self {
             tokens,
             rooms: Arc::new(rooms),
@@ -95,36 +98,36 @@ impl Sessions {
 
     /// Sockets that have not joined a room live under `unjoined`'s deadline and per-address
     /// limit (default: [`UnjoinedSockets::default`]).
-    pub fn with_unjoined(mut self, unjoined: UnjoinedSockets) -> Self {
+    pub(crate) fn with_unjoined(mut self, unjoined: UnjoinedSockets) -> Self {
         self.unjoined = unjoined;
         self
     }
 
     /// Counts every event the sessions write to their sockets in `metrics`.
-    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+    pub(crate) fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = Some(Arc::new(metrics));
         self
     }
 
     /// Refuses new joins and knocks with `server_draining` once `draining` turns `true`;
     /// resumes and joins with a knock grant (already admitted by a host) still go through.
-    pub fn with_draining(mut self, draining: watch::Receiver<bool>) -> Self {
+    pub(crate) fn with_draining(mut self, draining: watch::Receiver<bool>) -> Self {
         self.draining = draining;
         self
     }
 
     /// The token key.
-    pub fn tokens(&self) -> &Arc<TokenKey> {
+    pub(crate) fn tokens(&self) -> &Arc<TokenKey> {
         &self.tokens
     }
 
     /// The room registry.
-    pub fn rooms(&self) -> &RoomRegistry {
+    pub(crate) fn rooms(&self) -> &RoomRegistry {
         &self.rooms
     }
 
     /// Resolves once no session is running.
-    pub async fn all_closed(&self) {
+    pub(crate) async fn all_closed(&self) {
         let mut running = self.running.subscribe();
         // The sender lives in `self`, so the channel cannot close while we wait.
         let _ = running.wait_for(|count| *count == 0).await;
@@ -150,12 +153,11 @@ impl Drop for RunningGuard {
 /// The `/rtc` handler: upgrades to a WebSocket limited to 64 KiB frames and messages (spec §3),
 /// unless the peer's address already holds its limit of sockets that have not joined a room
 /// (429 Too Many Requests).
-pub async fn rtc(
+pub(crate) async fn rtc(
     upgrade: WebSocketUpgrade,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    State(state): State<HttpState>,
+    State(sessions): State<Sessions>,
 ) -> HttpResponse {
-    let sessions = state.sessions().clone();
     let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     let Some(slot) = sessions.unjoined.try_take(ip) else {
         debug!(
@@ -178,7 +180,7 @@ pub async fn rtc(
 /// Serves one socket until it closes, the room closes it, the join deadline passes before it
 /// joined, or the server shuts down. `slot` is the socket's place among the unjoined sockets
 /// of its address, given back once it joins.
-pub async fn serve(mut socket: WebSocket, sessions: Sessions, slot: UnjoinedSlot) {
+pub(crate) async fn serve(mut socket: WebSocket, sessions: Sessions, slot: UnjoinedSlot) {
     let _running = RunningGuard::new(&sessions.running);
     let id = ConnectionId(sessions.next_connection.fetch_add(1, Ordering::Relaxed));
     let span = tracing::info_span!("session", connection = %id);

@@ -24,18 +24,18 @@ use tracing::warn;
 
 /// The WebSocket read buffer of a signalling socket. Signalling frames are small JSON (SDP is
 /// the largest, a few KiB); a larger frame grows the buffer to its size.
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+pub(crate) const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Close code at the join deadline (RFC 6455 §7.4.1: 1008, policy violation).
-pub const CLOSE_JOIN_DEADLINE: u16 = 1008;
+pub(crate) const CLOSE_JOIN_DEADLINE: u16 = 1008;
 
 /// Close reason at the join deadline.
-pub const JOIN_DEADLINE_REASON: &str = "no join_room within the join deadline";
+pub(crate) const JOIN_DEADLINE_REASON: &str = "no join_room within the join deadline";
 
 /// The sockets not yet joined, counted by address, and the rules they live under. Cheap to
 /// clone (the counts are shared).
 #[derive(Debug, Clone)]
-pub struct UnjoinedSockets {
+pub(crate) struct UnjoinedSockets {
     join_deadline: Duration,
     per_address: u32,
     counts: Arc<Mutex<HashMap<AddressKey, u32>>>,
@@ -76,7 +76,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 impl UnjoinedSockets {
     /// Sockets closed `join_deadline` after their upgrade unless they joined, at most
     /// `per_address` of them per address at once.
-    pub fn new(join_deadline: Duration, per_address: u32) -> Self {
+    pub(crate) fn new(join_deadline: Duration, per_address: u32) -> Self {
         Self {
             join_deadline,
             per_address,
@@ -85,13 +85,13 @@ impl UnjoinedSockets {
     }
 
     /// How long a socket may stay unjoined.
-    pub fn join_deadline(&self) -> Duration {
+    pub(crate) fn join_deadline(&self) -> Duration {
         self.join_deadline
     }
 
     /// Takes a place for a new socket from `ip`; `None` when the address already holds its
     /// limit of unjoined sockets. The place is given back when the returned slot is dropped.
-    pub fn try_take(&self, ip: Option<IpAddr>) -> Option<UnjoinedSlot> {
+    pub(crate) fn try_take(&self, ip: Option<IpAddr>) -> Option<UnjoinedSlot> {
         let key = AddressKey::of(ip);
         let mut counts = self.lock();
         let count = counts.entry(key).or_insert(0);
@@ -111,8 +111,9 @@ impl UnjoinedSockets {
         })
     }
 
-    /// Unjoined sockets from `ip` now.
-    pub fn count(&self, ip: IpAddr) -> u32 {
+    /// Unjoined sockets from `ip` now (the unit tests read it).
+    #[cfg(test)]
+    fn count(&self, ip: IpAddr) -> u32 {
         self.lock()
             .get(&AddressKey::of(Some(ip)))
             .copied()
@@ -135,7 +136,7 @@ impl Default for UnjoinedSockets {
 /// One unjoined socket's place in its address's count; dropping it (the socket joined or
 /// closed) gives the place back.
 #[derive(Debug)]
-pub struct UnjoinedSlot {
+pub(crate) struct UnjoinedSlot {
     sockets: UnjoinedSockets,
     key: AddressKey,
 }

@@ -29,11 +29,11 @@ use crate::webhook::https::Connector;
 use crate::webhook::signature::{sign, SIGNATURE_HEADER};
 
 /// The first retry waits this long; each next one twice as long.
-pub const RETRY_BASE: Duration = Duration::from_millis(200);
+pub(crate) const RETRY_BASE: Duration = Duration::from_millis(200);
 /// The longest wait between two attempts.
-pub const RETRY_MAX: Duration = Duration::from_secs(30);
+pub(crate) const RETRY_MAX: Duration = Duration::from_secs(30);
 /// Attempts per event before it is given up (about 2 minutes of retrying).
-pub const MAX_ATTEMPTS: u32 = 10;
+pub(crate) const MAX_ATTEMPTS: u32 = 10;
 
 /// Latency buckets of `sfu_webhook_delivery_seconds`, from the event to its 2xx answer.
 const LATENCY_BOUNDS: [f64; 12] = [
@@ -56,7 +56,7 @@ pub struct WebhookConfig {
 }
 
 /// Checks that `url` is an absolute `http://` or `https://` URL the client can POST to.
-pub fn parse_url(url: &str) -> Result<Uri, String> {
+pub(crate) fn parse_url(url: &str) -> Result<Uri, String> {
     let uri: Uri = url
         .parse()
         .map_err(|error| format!("{url:?} is not a URL: {error}"))?;

@@ -23,13 +23,13 @@ use tokio_rustls::rustls::{self, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 /// Where Debian (and most Linux distributions) keep the system's trusted roots.
-pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+pub(crate) const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Dials `http://` and `https://` URLs.
 #[derive(Clone)]
-pub struct Connector {
+pub(crate) struct Connector {
     http: HttpConnector,
     tls: TlsConnector,
 }
@@ -44,7 +44,7 @@ impl Connector {
     /// A connector trusting the certificates of the PEM file `roots`. A missing system bundle
     /// leaves https endpoints unreachable (each attempt fails and is retried) rather than
     /// stopping the server, since plain http endpoints still work.
-    pub fn new(roots: &Path) -> Result<Self, String> {
+    pub(crate) fn new(roots: &Path) -> Result<Self, String> {
         let mut store = RootCertStore::empty();
         match CertificateDer::pem_file_iter(roots) {
             Ok(certs) => {
@@ -108,7 +108,7 @@ impl tower_service::Service<Uri> for Connector {
 
 /// A connection to an endpoint, with or without TLS (boxed: the TLS state is a kilobyte).
 #[derive(Debug)]
-pub enum Stream {
+pub(crate) enum Stream {
     Plain(TokioIo<TcpStream>),
     Tls(Box<TokioIo<TlsStream<TcpStream>>>),
 }

@@ -9,10 +9,10 @@
 //!   `try_send`s, so a slow or dead endpoint fills its own queue (drops are counted) and never
 //!   holds up a meeting.
 
-pub mod delivery;
-pub mod event;
-pub mod https;
-pub mod signature;
+pub(crate) mod delivery;
+pub(crate) mod event;
+pub(crate) mod https;
+pub(crate) mod signature;
 
 pub use delivery::{WebhookConfig, Webhooks};
 pub use event::{WebhookBody, WebhookEvent};

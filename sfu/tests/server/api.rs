@@ -13,7 +13,7 @@ use crate::support::api::*;
 use crate::support::ws::*;
 use hyper::Method;
 use serde_json::{json, Value};
-use sfu::signalling::token::{Claims, TokenKey};
+use sfu::token::{Claims, TokenKey};
 use signalling_proto::{Role, Secret};
 
 /// Joins `room` as `identity` with the breakouts capability; the `room_joined` response.

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use sfu::signalling::token::{Claims, TokenError, TokenKey, DEVELOPMENT_SECRET};
+use sfu::token::{Claims, TokenError, TokenKey, DEVELOPMENT_SECRET};
 use sfu::Config;
 use signalling_proto::{Role, Secret};
 use tokio::sync::oneshot;

@@ -16,7 +16,7 @@ use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
-use sfu::signalling::token::{Claims, TokenKey};
+use sfu::token::{Claims, TokenKey};
 use sfu::Config;
 use signalling_proto::{Role, Secret};
 use tokio::sync::oneshot;

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use sfu::api::auth::{AdminClaims, AdminGrant};
-use sfu::signalling::token::TokenKey;
+use sfu::token::TokenKey;
 
 /// An admin token for every room, signed with the development key.
 pub fn admin_token() -> String {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use sfu::signalling::token::{Claims, TokenKey};
+use sfu::token::{Claims, TokenKey};
 use sfu::Config;
 use signalling_proto::Role;
 use tokio::net::TcpStream;

@@ -224,14 +224,6 @@ impl TokenKey {
         Self::from_bytes(DEVELOPMENT_SECRET.as_bytes(), None, true)
     }
 
-    /// The configured key, or the development key when no secret is configured.
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        match &config.api_secret {
-            Some(secret) => Self::new(secret, config.api_key.clone()),
-            None => Self::development(),
-        }
-    }
-
     fn from_bytes(secret: &[u8], key_id: Option<String>, development: bool) -> Self {
         Self {
             key_id,
