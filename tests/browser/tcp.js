@@ -7,12 +7,15 @@
 // whose UDP to the SFU's media port an nftables rule drops in the second phase: `udp` (no
 // rule) must select a UDP pair, `tcp` (rule on) must select a TCP pair (the browser's active
 // candidate to the server's passive one), asserted from getStats (the selected pair's local
-// and remote candidates), and video must cross both ways either way. Two pages at a time
+// and remote candidates), and video must cross both ways either way, also after the guest
+// moves into a breakout room and back. Two pages at a time
 // (DECISIONS.md §17). Each phase writes its join times to DIR/tcp-<phase>.json.
 
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
+
+import { breakoutRound } from "./breakout-round.js";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -162,8 +165,16 @@ try {
       if (WANTED === "tcp") assert(pair.local.tcpType === "active", `${p.name} ${which} local ${JSON.stringify(pair.local)}, wanted an active TCP candidate`);
     }
   }
+  await breakoutRound(host, guest, { eventually, framesDecoded, assert, sleep });
+  // The move and the return renegotiated only the subscriber transports: still the same kind of pair.
+  for (const p of [host, guest]) {
+    const pairs = await selectedPairs(p);
+    for (const which of ["publisher", "subscriber"]) {
+      assert(pairs[which]?.local.protocol === WANTED, `${p.name} ${which} pair after the breakout ${JSON.stringify(pairs[which])}`);
+    }
+  }
   writeFileSync(path.join(OUT, `tcp-${PHASE}.json`), JSON.stringify({ phase: PHASE, joinMs: [host.joinMs, guest.joinMs] }));
-  console.log(`PASS tcp ${PHASE}: both pages connected over ${WANTED} pairs and exchanged video`);
+  console.log(`PASS tcp ${PHASE}: both pages connected over ${WANTED} pairs, exchanged video, and the guest's breakout move and return kept it flowing`);
 } catch (error) {
   failed = true;
   console.log(`FAIL tcp ${PHASE}: ${error.message}`);

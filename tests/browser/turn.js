@@ -13,6 +13,8 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
+import { breakoutRound } from "./breakout-round.js";
+
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
@@ -153,8 +155,13 @@ try {
     assert(pairs.publisher.local === WANTED, `${p.name} publisher pair local type ${pairs.publisher.local}, wanted ${WANTED}`);
     assert(pairs.subscriber.local === WANTED, `${p.name} subscriber pair local type ${pairs.subscriber.local}, wanted ${WANTED}`);
   }
+  await breakoutRound(host, guest, { eventually, framesDecoded, assert, sleep });
+  for (const p of [host, guest]) {
+    const pairs = await selectedPairs(p);
+    assert(pairs.publisher?.local === WANTED && pairs.subscriber?.local === WANTED, `${p.name} pairs after the breakout ${JSON.stringify(pairs)}`);
+  }
   writeFileSync(path.join(OUT, `turn-${PHASE}.json`), JSON.stringify({ phase: PHASE, joinMs: [host.joinMs, guest.joinMs] }));
-  console.log(`PASS turn ${PHASE}: both pages connected over ${WANTED} candidates and exchanged video`);
+  console.log(`PASS turn ${PHASE}: both pages connected over ${WANTED} candidates, exchanged video, and the guest's breakout move and return kept it flowing`);
 } catch (error) {
   failed = true;
   console.log(`FAIL turn ${PHASE}: ${error.message}`);
