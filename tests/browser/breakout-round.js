@@ -1,6 +1,8 @@
 // The breakout round the network-path browser tests (tcp.js, turn.js) run after their pages
 // connect: a meeting with breakouts over the path the phase forces (issue 14).
 
+import { assert, eventually, framesDecoded, sleep } from "./path-pages.js";
+
 /** Sends a command as `p`; resolves with `{ ok, result }` or `{ ok: false, code, message }`. */
 const command = (p, name, commandArgs = {}) =>
   p.page.evaluate(
@@ -14,9 +16,9 @@ const command = (p, name, commandArgs = {}) =>
 /**
  * A breakout round on the same transports: the guest moves into a breakout room (the host's
  * video stops reaching it), then everybody comes back and the video flows again, all over the
- * pairs the phase selected. `eventually`, `framesDecoded`, `assert` and `sleep` are the caller's.
+ * pairs the phase selected.
  */
-export async function breakoutRound(host, guest, { eventually, framesDecoded, assert, sleep }) {
+export async function breakoutRound(host, guest) {
   const enabled = await command(host, "breakout_enable");
   assert(enabled.ok, `breakout_enable: ${enabled.code} ${enabled.message}`);
   const created = await command(host, "breakout_create_sessions", { count: 1 });
