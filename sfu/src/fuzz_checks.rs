@@ -50,7 +50,7 @@ pub fn rtp_in(data: &[u8]) {
             payload_type: 96,
             audio_level: None,
             payload: pkt.payload.clone(),
-            vp8_patch: Some((d, patch)),
+            vp8_edits: patch.edits(&d, &pkt.payload),
         };
         out.write_payload(&mut buf);
         assert_eq!(buf.len(), payload.len(), "a patch never changes the length");

@@ -15,6 +15,7 @@ use super::rtp_in::{Codec, PayloadInfo, RtpIn};
 use super::rtp_out::RtpOut;
 use super::seq_rewriter::{Extender, SeqError, SeqRewriter};
 use super::ts_rewriter::TsRewriter;
+use super::vp8::Vp8Edits;
 use super::vp8_rewriter::Vp8Rewriter;
 
 /// A forwarded packet and, if this packet completed a switch, the layer now forwarded. A
@@ -157,7 +158,7 @@ impl Forwarder {
         }
         let PayloadInfo::Vp8(desc) = &pkt.info else {
             // H264: no temporal layers to filter, no descriptor to patch.
-            let out = self.rewrite(now, pkt, None)?;
+            let out = self.rewrite(now, pkt, Vp8Edits::default())?;
             return Ok(Forwarded {
                 pkt: out,
                 switched_to,
@@ -175,9 +176,8 @@ impl Forwarder {
                 Err(e) => seq_drop(e),
             });
         }
-        let patch = self.vp8.rewrite(desc);
-        let vp8_patch = (!patch.is_identity(desc)).then_some((*desc, patch));
-        let out = self.rewrite(now, pkt, vp8_patch)?;
+        let edits = self.vp8.rewrite(desc).edits(desc, &pkt.payload);
+        let out = self.rewrite(now, pkt, edits)?;
         if std::mem::take(&mut self.unreported) {
             switched_to = self.current;
         }
@@ -194,7 +194,7 @@ impl Forwarder {
             self.current = Some(Layer::LOWEST);
             switched_to = self.current;
         }
-        let out = self.rewrite(now, pkt, None)?;
+        let out = self.rewrite(now, pkt, Vp8Edits::default())?;
         Ok(Forwarded {
             pkt: out,
             switched_to,
@@ -235,7 +235,7 @@ impl Forwarder {
         &mut self,
         now: Instant,
         pkt: &RtpIn,
-        vp8_patch: Option<(super::vp8::Vp8Descriptor, super::vp8::Vp8Patch)>,
+        vp8_edits: Vp8Edits,
     ) -> Result<RtpOut, DropReason> {
         let ext = self.seq_in.extend(u64::from(pkt.header.sequence_number));
         let seq = self.seq.map(ext).map_err(seq_drop)?;
@@ -247,7 +247,7 @@ impl Forwarder {
             payload_type: pkt.header.payload_type,
             audio_level: pkt.header.audio_level,
             payload: pkt.payload.clone(),
-            vp8_patch,
+            vp8_edits,
         })
     }
 }

@@ -1,11 +1,11 @@
 //! `RtpOut`: one forwarded packet, as the core decided it (STYLE.md rule 4): the rewritten
-//! header fields and the shared payload, plus the VP8 descriptor patch the shell applies while
-//! it copies the payload into the transport's buffer.
+//! header fields and the shared payload, plus the VP8 descriptor bytes str0m writes while it
+//! copies the payload into the packet it encrypts.
 
 use std::sync::Arc;
 
 use super::rtp_in::AudioLevel;
-use super::vp8::{Vp8Descriptor, Vp8Patch};
+use super::vp8::Vp8Edits;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtpOut {
@@ -19,8 +19,8 @@ pub struct RtpOut {
     pub audio_level: Option<AudioLevel>,
     /// The publisher's payload, shared by every subscription (a reference count, no copy).
     pub payload: Arc<[u8]>,
-    /// Present when the VP8 descriptor must be rewritten for this subscriber.
-    pub vp8_patch: Option<(Vp8Descriptor, Vp8Patch)>,
+    /// The VP8 descriptor bytes rewritten for this subscriber; empty when none change.
+    pub vp8_edits: Vp8Edits,
 }
 
 impl RtpOut {
@@ -29,13 +29,11 @@ impl RtpOut {
         self.seq as u16
     }
 
-    /// Appends the payload to `out` with the VP8 patch applied. The shell calls this with the
-    /// buffer it hands to the transport, so patching costs no extra copy or allocation.
+    /// Appends the payload as a subscriber receives it (the VP8 edits applied) to `out`: what
+    /// str0m's send path writes from the same edits, for tests, fuzzing and benches.
     pub fn write_payload(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&self.payload);
-        if let Some((desc, patch)) = &self.vp8_patch {
-            patch.apply(desc, &mut out[start..]);
-        }
+        self.vp8_edits.apply(&mut out[start..]);
     }
 }

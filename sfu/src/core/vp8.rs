@@ -132,49 +132,83 @@ impl Vp8Descriptor {
     }
 }
 
-impl Vp8Patch {
-    /// True when applying the patch would change nothing, so the payload can be shared as is.
-    pub fn is_identity(&self, d: &Vp8Descriptor) -> bool {
-        let pid_same = match (self.picture_id, d.picture_id) {
-            (Some(new), Some(old)) => Self::cut_pid(new, old.long) == old.value,
-            _ => true,
-        };
-        let tl0_same = self.tl0_pic_idx.is_none() || d.tl0_pic_idx.is_none() || {
-            self.tl0_pic_idx == d.tl0_pic_idx
-        };
-        let key_same = self.key_idx.is_none() || d.key_idx.is_none() || {
-            self.key_idx.map(|k| k & 0x1f) == d.key_idx
-        };
-        pid_same && tl0_same && key_same
+/// The bytes a patch changes in one packet: at most four (the two PictureID octets,
+/// TL0PICIDX, the TID/Y/KEYIDX octet), each an offset into the payload and its new value.
+/// The shell hands these to str0m, which writes them while it copies the payload into the
+/// packet it encrypts, and the tests and benches apply them to a copy: the rewrite that ships
+/// is the one they exercise. Empty when the packet goes out as it came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Vp8Edits {
+    len: u8,
+    at: [u8; 4],
+    byte: [u8; 4],
+}
+
+impl Vp8Edits {
+    /// True when no byte changes, so the payload is shared as is.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
-    /// Rewrites the descriptor fields of `payload` (a copy of the packet `d` was parsed from)
-    /// in place. Field widths never change, so the packet length stays the same.
-    pub fn apply(&self, d: &Vp8Descriptor, payload: &mut [u8]) {
-        // Every write is bounds-checked: a descriptor that does not describe `payload` (built
-        // by hand, or for another packet) leaves bytes unwritten instead of panicking.
+    /// Each edit as (offset into the payload, new byte), in payload order.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, u8)> + '_ {
+        let n = usize::from(self.len);
+        self.at[..n]
+            .iter()
+            .zip(&self.byte[..n])
+            .map(|(&at, &b)| (usize::from(at), b))
+    }
+
+    /// Writes the edits into `payload` (a copy of the packet they were computed for). An
+    /// offset past its end is skipped, never a panic.
+    pub fn apply(&self, payload: &mut [u8]) {
+        for (at, b) in self.iter() {
+            if let Some(dst) = payload.get_mut(at) {
+                *dst = b;
+            }
+        }
+    }
+
+    /// Records a new value for the byte at `at` of `payload`, unless it already holds it or
+    /// lies past its end (a descriptor built by hand, or parsed from another packet).
+    fn set(&mut self, payload: &[u8], at: usize, b: u8) {
+        let (Some(&old), Ok(at)) = (payload.get(at), u8::try_from(at)) else {
+            return;
+        };
+        if old != b && usize::from(self.len) < self.at.len() {
+            self.at[usize::from(self.len)] = at;
+            self.byte[usize::from(self.len)] = b;
+            self.len += 1;
+        }
+    }
+}
+
+impl Vp8Patch {
+    /// The bytes of `payload` (the packet `d` was parsed from) this patch changes. A field is
+    /// written only where the descriptor has it, at the width it already has on the wire, so
+    /// the packet length never changes.
+    pub fn edits(&self, d: &Vp8Descriptor, payload: &[u8]) -> Vp8Edits {
+        let mut edits = Vp8Edits::default();
         if let (Some(new), Some(old)) = (self.picture_id, d.picture_id) {
             let at = d.picture_id_at();
             let v = Self::cut_pid(new, old.long);
             if old.long {
-                if let Some(b) = payload.get_mut(at..at + 2) {
-                    b[0] = M_BIT | (v >> 8) as u8;
-                    b[1] = v as u8;
-                }
-            } else if let Some(b) = payload.get_mut(at) {
-                *b = v as u8;
+                edits.set(payload, at, M_BIT | (v >> 8) as u8);
+                edits.set(payload, at + 1, v as u8);
+            } else {
+                edits.set(payload, at, v as u8);
             }
         }
         if let (Some(new), Some(_)) = (self.tl0_pic_idx, d.tl0_pic_idx) {
-            if let Some(b) = payload.get_mut(d.tl0_pic_idx_at()) {
-                *b = new;
-            }
+            edits.set(payload, d.tl0_pic_idx_at(), new);
         }
         if let (Some(new), Some(_)) = (self.key_idx, d.key_idx) {
-            if let Some(b) = payload.get_mut(d.tid_key_idx_at()) {
-                *b = (*b & !0x1f) | (new & 0x1f);
+            let at = d.tid_key_idx_at();
+            if let Some(&old) = payload.get(at) {
+                edits.set(payload, at, (old & !0x1f) | (new & 0x1f));
             }
         }
+        edits
     }
 
     fn cut_pid(value: u16, long: bool) -> u16 {
@@ -264,7 +298,9 @@ mod tests {
         };
         for n in 0..FULL.len() {
             let mut buf = FULL[..n].to_vec();
-            patch.apply(&d, &mut buf);
+            let edits = patch.edits(&d, &buf);
+            assert!(edits.iter().all(|(at, _)| at < n), "len {n}");
+            edits.apply(&mut buf);
         }
     }
 
@@ -278,8 +314,9 @@ mod tests {
             tl0_pic_idx: Some(200),
             key_idx: Some(31),
         };
-        assert!(!patch.is_identity(&d));
-        patch.apply(&d, &mut buf);
+        let edits = patch.edits(&d, &buf);
+        assert_eq!(edits.iter().count(), 4);
+        edits.apply(&mut buf);
         let p = Vp8Descriptor::parse(&buf).unwrap();
         assert_eq!(p.picture_id.unwrap().value, 0x7ffe);
         assert_eq!(p.tl0_pic_idx, Some(200));
@@ -298,11 +335,12 @@ mod tests {
             picture_id: Some(300),
             ..Vp8Patch::default()
         }
-        .apply(&d, &mut buf);
+        .edits(&d, &src)
+        .apply(&mut buf);
         assert_eq!(buf, [0x90, 0x80, (300 % 128) as u8, 0x00]);
     }
 
-    // A patch equal to the packet's own values is recognised as a no-op.
+    // A patch equal to the packet's own values changes no byte.
     #[test]
     fn identity_patch_is_detected() {
         let d = Vp8Descriptor::parse(&FULL).unwrap();
@@ -311,6 +349,6 @@ mod tests {
             tl0_pic_idx: Some(7),
             key_idx: Some(5),
         };
-        assert!(patch.is_identity(&d));
+        assert!(patch.edits(&d, &FULL).is_empty());
     }
 }

@@ -14,9 +14,7 @@ use slotmap::SecondaryMap;
 use str0m::bwe::Bitrate as RtcBitrate;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind as RtcMediaKind, Mid, Pt};
-use str0m::rtp::{
-    Extension, ExtensionValues, RtpWrite, SeqNo, Ssrc, Vp8Descriptor as RtcVp8Descriptor,
-};
+use str0m::rtp::{Extension, ExtensionValues, RtpWrite, SeqNo, Ssrc, Vp8Patch as RtcVp8Patch};
 use str0m::Rtc;
 
 use super::codec::core_codec;
@@ -269,12 +267,11 @@ impl Downlink {
         subscription: SubscriptionId,
         pkt: &RtpOut,
         now: Instant,
-        vp8: &mut Vp8PatchCache,
         connected: bool,
     ) -> Option<Written> {
         let track = self.out.get_mut(subscription)?;
         let ssrc = track.ssrc;
-        let write = rtp_write(track, pkt, now, vp8).ok()?;
+        let write = rtp_write(track, pkt, now).ok()?;
         let mut api = rtc.direct_api();
         let tx = api.stream_tx(&ssrc)?;
         tx.write_rtp(write);
@@ -297,42 +294,15 @@ impl Downlink {
     }
 }
 
-/// The parsed VP8 descriptor of the packet being fanned out, in str0m's form (its patch
-/// builder needs str0m's own parse, whose field offsets are private). Parsed once per inbound
-/// packet and reused for every subscriber whose forward needs a patch.
-#[derive(Debug, Default)]
-pub(crate) struct Vp8PatchCache {
-    payload: Option<std::sync::Arc<[u8]>>,
-    desc: Option<RtcVp8Descriptor>,
-}
-
-impl Vp8PatchCache {
-    pub(crate) fn clear(&mut self) {
-        self.payload = None;
-        self.desc = None;
-    }
-
-    fn descriptor(&mut self, pkt: &RtpOut) -> Option<RtcVp8Descriptor> {
-        let same = self
-            .payload
-            .as_ref()
-            .is_some_and(|p| std::sync::Arc::ptr_eq(p, &pkt.payload));
-        if !same {
-            self.payload = Some(std::sync::Arc::clone(&pkt.payload));
-            self.desc = RtcVp8Descriptor::parse(&pkt.payload).ok();
-        }
-        self.desc
-    }
-}
-
 /// Why a forward was not written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WriteError {
     /// A sequence number before the stream's first (the core never emits one; guarded
     /// rather than wrapped).
     SeqBeforeStart,
-    /// str0m could not build the VP8 patch the core asked for (the core parsed a descriptor
-    /// str0m rejects): the packet is dropped rather than sent with a broken picture id.
+    /// str0m refused the core's VP8 descriptor edits (never for edits the core computed: at
+    /// most four, at descriptor offsets): the packet is dropped rather than sent with a broken
+    /// picture id.
     Vp8Patch,
 }
 
@@ -341,7 +311,6 @@ pub(crate) fn rtp_write(
     track: &mut OutTrack,
     pkt: &RtpOut,
     wallclock: Instant,
-    cache: &mut Vp8PatchCache,
 ) -> Result<RtpWrite, WriteError> {
     let mut ext_vals = ExtensionValues::default();
     if let Some(level) = pkt.audio_level {
@@ -363,24 +332,12 @@ pub(crate) fn rtp_write(
     .marker(pkt.marker)
     .nackable(track.nackable)
     .ext_vals(ext_vals);
-    if let Some((desc, patch)) = &pkt.vp8_patch {
-        if !patch.is_identity(desc) {
-            let rtc_desc = cache.descriptor(pkt).ok_or(WriteError::Vp8Patch)?;
-            let mut builder = rtc_desc.patch();
-            // The core's patch writes a field only where the descriptor has it, cut to the
-            // width on the wire (RFC 7741 §4.2); str0m's builder rejects anything else, so
-            // mirror that here.
-            if let (Some(pid), Some(old)) = (patch.picture_id, desc.picture_id) {
-                builder = builder.picture_id(if old.long { pid & 0x7fff } else { pid & 0x7f });
-            }
-            if let (Some(tl0), Some(_)) = (patch.tl0_pic_idx, desc.tl0_pic_idx) {
-                builder = builder.tl0_pic_idx(tl0);
-            }
-            if let (Some(k), Some(_)) = (patch.key_idx, desc.key_idx) {
-                builder = builder.key_idx(k & 0x1f);
-            }
-            write = write.vp8_patch(builder.build().map_err(|_| WriteError::Vp8Patch)?);
-        }
+    if !pkt.vp8_edits.is_empty() {
+        // The core computed the bytes (`core::vp8::Vp8Patch::edits`, the rewrite its tests and
+        // benches exercise); str0m writes them while it copies the payload to encrypt it.
+        let patch =
+            RtcVp8Patch::from_bytes(pkt.vp8_edits.iter()).map_err(|_| WriteError::Vp8Patch)?;
+        write = write.vp8_patch(patch);
     }
     Ok(write)
 }

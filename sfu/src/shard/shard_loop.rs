@@ -28,7 +28,6 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::command::Command;
-use super::downlink::Vp8PatchCache;
 use super::error::ShardError;
 use super::event::{EventSender, ShardEvent, ShardEvents};
 use super::fixed_histogram::BANDWIDTH_BOUNDS_BPS;
@@ -203,7 +202,6 @@ struct ShardLoop {
     rtp_received_at: Option<Instant>,
     /// The core counters of rooms that have closed, so the shard's totals never go back.
     retired_core: CoreStats,
-    vp8: Vp8PatchCache,
     buf: Vec<u8>,
 }
 
@@ -232,7 +230,6 @@ impl ShardLoop {
             stats: ShardStats::default(),
             rtp_received_at: None,
             retired_core: CoreStats::default(),
-            vp8: Vp8PatchCache::default(),
             buf: vec![0; RECV_BUF],
         }
     }

@@ -224,9 +224,10 @@ proptest! {
         }
     }
 
-    // `Vp8Patch::apply` with a descriptor parsed from one buffer and any patch, applied to any
+    // `Vp8Patch::edits` for a descriptor parsed from one buffer and any patch, applied to any
     // other buffer (shorter, longer, garbage), never panics and never changes the length;
-    // applied to its own buffer it re-parses to the same layout with the patched values.
+    // applied to its own buffer the edits re-parse to the same layout with the patched values
+    // (the edits are what str0m writes on the wire).
     #[test]
     fn vp8_patch_apply_never_panics(
         src in prop::collection::vec(any::<u8>(), 0..16),
@@ -238,10 +239,12 @@ proptest! {
         let patch = Vp8Patch { picture_id, tl0_pic_idx, key_idx };
         let Some(d) = Vp8Descriptor::parse(&src) else { return Ok(()) };
         let mut buf = other.clone();
-        patch.apply(&d, &mut buf);
+        patch.edits(&d, &other).apply(&mut buf);
         prop_assert_eq!(buf.len(), other.len());
         let mut own = src.clone();
-        patch.apply(&d, &mut own);
+        let edits = patch.edits(&d, &src);
+        prop_assert!(edits.iter().all(|(at, _)| at < usize::from(d.header_len)));
+        edits.apply(&mut own);
         prop_assert_eq!(own.len(), src.len());
         let p = Vp8Descriptor::parse(&own).expect("a patched descriptor still parses");
         prop_assert_eq!(p.header_len, d.header_len);

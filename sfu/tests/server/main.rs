@@ -16,6 +16,7 @@ mod roles;
 mod support;
 mod tls;
 mod turn;
+mod vp8_rewrite;
 mod web;
 mod webhooks;
 mod ws;

@@ -287,7 +287,10 @@ impl Publisher {
                 let rid: Option<Rid> = simulcast.then(|| RIDS[layer].into());
                 let seq = self.video_seq[layer];
                 self.video_seq[layer] += 1;
-                let payload = vp8_frame(self.frame as u16 & 0x7fff, keyframe, FRAME_BYTES[layer]);
+                // Each encoder counts its own picture ids, as a browser's do: a subscriber
+                // sees continuous ids across a layer switch only if the SFU rewrites them.
+                let picture_id = (self.frame as usize + layer * 1000) as u16 & 0x7fff;
+                let payload = vp8_frame(picture_id, keyframe, FRAME_BYTES[layer]);
                 let mut api = self.client.rtc.direct_api();
                 if let Some(tx) = api.stream_tx_by_mid(self.video, rid) {
                     tx.write_rtp(
@@ -308,6 +311,8 @@ pub struct Received {
     pub packets: Vec<(u64, bool)>,
     /// When each packet arrived, in the same order.
     pub arrived: Vec<Instant>,
+    /// VP8 only, in the same order: (picture id, payload length) as received.
+    pub vp8: Vec<(Option<u16>, usize)>,
     pub codec: Option<RtcCodec>,
 }
 
@@ -333,6 +338,12 @@ impl Subscriber {
                 let key = codec == Some(RtcCodec::Vp8) && is_vp8_keyframe(&p.payload);
                 r.packets.push((*p.seq_no, key));
                 r.arrived.push(now());
+                if codec == Some(RtcCodec::Vp8) {
+                    let pid = str0m::rtp::Vp8Descriptor::parse(&p.payload)
+                        .ok()
+                        .and_then(|d| d.picture_id());
+                    r.vp8.push((pid, p.payload.len()));
+                }
             }
         }
     }

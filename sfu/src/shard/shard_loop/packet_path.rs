@@ -66,7 +66,6 @@ impl ShardLoop {
         self.rtp_received_at = Some(now);
         self.drain_core(room_id, now);
         self.rtp_received_at = None;
-        self.vp8.clear();
     }
 
     /// The first packet of an SSRC: find its track, creating the publication on the first
@@ -147,11 +146,10 @@ impl ShardLoop {
                         self.stats.forwards_dropped += 1;
                         continue;
                     };
-                    let vp8 = &mut self.vp8;
                     let connected = peer.connected;
                     let written = peer
                         .guard_downlink(|d, rtc| {
-                            d.write(rtc, f.subscription, &f.pkt, now, vp8, connected)
+                            d.write(rtc, f.subscription, &f.pkt, now, connected)
                         })
                         .map(Option::flatten);
                     match written {

@@ -44,7 +44,35 @@ impl Vp8Patch {
         self.len += 1;
     }
 
-    /// Copy `payload` into `dst` while applying VP8 descriptor byte replacements.
+    /// A patch of byte replacements the caller computed from its own parse of the
+    /// descriptor: each `(offset, byte)` is written over the payload while it is copied.
+    /// At most four replacements (the PictureID octets, TL0PICIDX and KEYIDX), each at an
+    /// offset a descriptor can have (below 256). An offset past the end of the payload it is
+    /// applied to is skipped.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Vp8PatchError::TooManyBytes`] for more than four replacements and
+    /// [`Vp8PatchError::OffsetTooLarge`] for an offset past a descriptor's reach.
+    pub fn from_bytes(
+        replacements: impl IntoIterator<Item = (usize, u8)>,
+    ) -> Result<Self, Vp8PatchError> {
+        let mut patch = Self::new();
+        for (offset, byte) in replacements {
+            if usize::from(patch.len) == VP8_PATCH_BYTES {
+                return Err(Vp8PatchError::TooManyBytes);
+            }
+            if offset > usize::from(u8::MAX) {
+                return Err(Vp8PatchError::OffsetTooLarge);
+            }
+            patch.push(offset, byte);
+        }
+        Ok(patch)
+    }
+
+    /// Copy `payload` into `dst` while applying VP8 descriptor byte replacements. A
+    /// replacement past the end of `dst` is skipped (a patch built with
+    /// [`Vp8Patch::from_bytes`] for another payload never panics here).
     ///
     /// # Panics
     ///
@@ -55,7 +83,9 @@ impl Vp8Patch {
         dst.copy_from_slice(payload);
 
         for i in 0..usize::from(self.len) {
-            dst[usize::from(self.offsets[i])] = self.bytes[i];
+            if let Some(b) = dst.get_mut(usize::from(self.offsets[i])) {
+                *b = self.bytes[i];
+            }
         }
     }
 }
@@ -95,6 +125,10 @@ pub enum Vp8PatchError {
     KeyIdxMissing,
     /// The requested KEYIDX does not fit the five-bit KEYIDX field.
     KeyIdxTooLarge,
+    /// [`Vp8Patch::from_bytes`] was given more than four replacements.
+    TooManyBytes,
+    /// [`Vp8Patch::from_bytes`] was given an offset past a descriptor's reach.
+    OffsetTooLarge,
 }
 
 impl fmt::Display for Vp8PatchError {
@@ -105,6 +139,8 @@ impl fmt::Display for Vp8PatchError {
             Self::Tl0PicIdxMissing => write!(f, "VP8 payload descriptor has no TL0PICIDX"),
             Self::KeyIdxMissing => write!(f, "VP8 payload descriptor has no KEYIDX"),
             Self::KeyIdxTooLarge => write!(f, "VP8 KEYIDX must fit in 5 bits"),
+            Self::TooManyBytes => write!(f, "a VP8 patch has at most four replacements"),
+            Self::OffsetTooLarge => write!(f, "VP8 patch offset past the descriptor"),
         }
     }
 }
@@ -1053,6 +1089,31 @@ mod test {
         let mut out = vec![0; payload.len()];
         patch.copy_to(payload, &mut out);
         Ok(out)
+    }
+
+    // Patch 3 (PATCHES.md): a patch from caller-computed bytes writes exactly those bytes,
+    // rejects more than four or an offset past a descriptor, and skips an offset past the end
+    // of a shorter payload instead of panicking.
+    #[test]
+    fn test_vp8_patch_from_bytes() {
+        let payload = [0x90, 0xf0, 0x92, 0x34, 0x55, 0xa7, 0x00];
+        let patch = Vp8Patch::from_bytes([(2, 0x80), (3, 0x07), (4, 0x01), (5, 0xa2)]).unwrap();
+        let mut out = vec![0; payload.len()];
+        patch.copy_to(&payload, &mut out);
+        assert_eq!(out, [0x90, 0xf0, 0x80, 0x07, 0x01, 0xa2, 0x00]);
+
+        let five = [(1, 0), (2, 0), (3, 0), (4, 0), (5, 0)];
+        assert_eq!(Vp8Patch::from_bytes(five), Err(Vp8PatchError::TooManyBytes));
+        assert_eq!(
+            Vp8Patch::from_bytes([(256, 0)]),
+            Err(Vp8PatchError::OffsetTooLarge)
+        );
+
+        let beyond = Vp8Patch::from_bytes([(1, 0xaa), (9, 0xbb)]).unwrap();
+        let short = [0x10, 0x00, 0x00];
+        let mut out = vec![0; short.len()];
+        beyond.copy_to(&short, &mut out);
+        assert_eq!(out, [0x10, 0xaa, 0x00]);
     }
 
     #[test]
