@@ -4,24 +4,17 @@
 //! input, every documented operation routed, and the OpenAPI document the server serves.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::peer::{Client as Peer, Publisher, Subscriber};
-use str0m::change::{SdpAnswer, SdpOffer};
+use crate::support::peer::{Client as Peer, Subscriber};
 
 use crate::support::api::*;
+use crate::support::media_session::*;
 use crate::support::ws::*;
 use hyper::Method;
 use serde_json::{json, Value};
 use sfu::token::{Claims, TokenKey};
 use signalling_proto::{Role, Secret};
-
-/// Joins `room` as `identity` with the breakouts capability; the `room_joined` response.
-async fn join_capable(client: &mut Client, room: &str, identity: &str, role: Role) -> Value {
-    let mut args = join_args(room, &token(room, identity, role));
-    args["capabilities"]["breakouts"] = json!(true);
-    client.call("join_room", args).await
-}
 
 // Missing, malformed and foreign credentials are 401; a participant's join token (even a
 // host's, correctly signed) and a grant for another room are 403; an admin token passes.
@@ -438,87 +431,6 @@ fn a_join_token_has_no_admin_grant() {
     assert_eq!(claims.admin, None);
 }
 
-/// Answers a `subscriber_offer` for `subscriber` if one arrives within 2 ms.
-async fn answer_any_offer(client: &mut Client, subscriber: &mut Subscriber) {
-    let offered =
-        tokio::time::timeout(Duration::from_millis(2), client.event("subscriber_offer")).await;
-    let Ok(offer) = offered else {
-        return;
-    };
-    let data = &offer["data"];
-    let sdp = data["sdp"].as_str().expect("offer sdp");
-    let offer = SdpOffer::from_sdp_string(sdp).expect("server offer parses");
-    let answer = subscriber
-        .client
-        .rtc
-        .sdp_api()
-        .accept_offer(offer)
-        .expect("the subscriber accepts the offer");
-    let answered = client
-        .call(
-            "subscriber_answer",
-            json!({"sdp": answer.to_sdp_string(), "version": data["version"]}),
-        )
-        .await;
-    ok_result(&answered);
-}
-
-/// Publishes a single-layer camera for `client`.
-async fn start_publishing(client: &mut Client) -> Publisher {
-    let (mut publisher, offer, pending) = Publisher::new(false);
-    let answer = client
-        .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
-        .await;
-    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
-    publisher
-        .client
-        .rtc
-        .sdp_api()
-        .accept_answer(
-            pending,
-            SdpAnswer::from_sdp_string(sdp).expect("answer parses"),
-        )
-        .expect("publisher accepts the answer");
-    publisher
-}
-
-/// A publisher and a subscriber with their sockets, driven together.
-struct Media {
-    ada: Client,
-    publisher: Publisher,
-    cy: Client,
-    subscriber: Subscriber,
-}
-
-impl Media {
-    /// Runs media for `length`.
-    async fn run_for(&mut self, length: Duration) {
-        let until = crate::support::peer::now() + length;
-        while crate::support::peer::now() < until {
-            self.publisher.step(false);
-            self.subscriber.step();
-            answer_any_offer(&mut self.cy, &mut self.subscriber).await;
-        }
-    }
-
-    /// Packets cy received in `[from, from + length)`.
-    fn received(&self, from: Instant, length: Duration) -> usize {
-        self.subscriber
-            .streams
-            .values()
-            .map(|r| r.count_between(from, length))
-            .sum()
-    }
-
-    /// Runs one second after `settle` and returns what cy received in that second.
-    async fn second_after(&mut self, settle: Duration) -> usize {
-        self.run_for(settle).await;
-        let from = crate::support::peer::now();
-        self.run_for(Duration::from_secs(1)).await;
-        self.received(from, Duration::from_secs(1))
-    }
-}
-
 // A breakout run driven only by the API, in a room with no host: the same rules as a host's
 // commands move the media. Ada publishes, cy subscribes; assigned to different sessions, cy
 // stops receiving ada; moved into ada's session, cy receives her again; a broadcast reaches
@@ -543,6 +455,7 @@ async fn an_api_breakout_run_moves_media() {
             client: Peer::new(),
             streams: BTreeMap::new(),
         },
+        offers: Vec::new(),
     };
     let until = crate::support::peer::now() + Duration::from_secs(15);
     while media.received(

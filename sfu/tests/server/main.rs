@@ -8,6 +8,7 @@ mod config_file;
 mod deploy_files;
 mod http;
 mod ice_tcp;
+mod m_line_recycling;
 mod media;
 mod metrics_promtool;
 mod origins;

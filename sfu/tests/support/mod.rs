@@ -5,5 +5,6 @@ pub mod api;
 pub mod command_samples;
 pub mod common;
 pub mod control;
+pub mod media_session;
 pub mod peer;
 pub mod ws;

@@ -807,15 +807,28 @@ fn as_sdp(session: &Session, params: AsSdpParams) -> Sdp {
         // When creating new m-lines from the pending changes, the m-line index starts from this.
         let new_index_start = v.len();
 
-        // If there are additions in the pending changes, prepend them now.
+        // If there are additions in the pending changes, prepend them now. A new media
+        // m-line takes the slot of one stopped in an earlier exchange (RFC 8829 §5.2.2), so
+        // the SDP does not grow with every track that comes and goes.
         if let Some(pending) = params.pending {
+            let recyclable = pending.recyclable_slots(session);
             new_lines = pending
-                .as_new_medias(new_index_start, &session.codec_config, &session.exts)
+                .as_new_medias(
+                    new_index_start,
+                    &recyclable,
+                    &session.codec_config,
+                    &session.exts,
+                )
                 .collect();
         }
 
-        // Add potentially new m-lines to the existing ones.
-        v.extend(new_lines.iter().map(|n| n as &dyn AsSdpMediaLine));
+        // Add potentially new m-lines to the existing ones, in the recycled slots first.
+        for n in &new_lines {
+            match v.iter().position(|l| l.index() == n.index()) {
+                Some(pos) => v[pos] = n as &dyn AsSdpMediaLine,
+                None => v.push(n as &dyn AsSdpMediaLine),
+            }
+        }
 
         // Turn into sdp::MediaLine (m-line).
         let mut lines = v
@@ -916,7 +929,7 @@ fn apply_offer(session: &mut Session, offer: SdpOffer) -> Result<(), RtcError> {
     update_session(session, &offer);
 
     let bundle_mids = offer.bundle_mids();
-    let new_lines = sync_medias(session, &offer, true).map_err(RtcError::RemoteSdp)?;
+    let new_lines = sync_medias(session, &offer, true, &[]).map_err(RtcError::RemoteSdp)?;
 
     add_new_lines(session, &new_lines, true, bundle_mids).map_err(RtcError::RemoteSdp)?;
 
@@ -935,7 +948,8 @@ fn apply_answer(
     update_session(session, &answer);
 
     let bundle_mids = answer.bundle_mids();
-    let new_lines = sync_medias(session, &answer, false).map_err(RtcError::RemoteSdp)?;
+    let ours = pending.new_media_mids();
+    let new_lines = sync_medias(session, &answer, false, &ours).map_err(RtcError::RemoteSdp)?;
 
     // The new_lines from the answer must correspond to what we sent in the offer.
     if let Some(err) = pending.ensure_correct_answer(&new_lines) {
@@ -1056,10 +1070,14 @@ fn add_pending_changes(session: &mut Session, pending: Changes) {
 ///   index they should occupy. The index is normally the next free slot,
 ///   but can be a recycled slot (RFC 8829 §5.2.2) when the remote has
 ///   replaced a previously disabled Media with a new mid.
+///
+/// `recycled_by_us` are the mids of the m-lines our own offer added: in the answer to it, one
+/// of them at a stopped slot is the slot our offer recycled.
 fn sync_medias<'a>(
     session: &mut Session,
     sdp: &'a Sdp,
     is_offer: bool,
+    recycled_by_us: &[Mid],
 ) -> Result<Vec<(usize, &'a MediaLine)>, String> {
     let mut new_lines = Vec::with_capacity(sdp.media_lines.len());
     let bundle_mids = sdp.bundle_mids();
@@ -1094,11 +1112,12 @@ fn sync_medias<'a>(
                 }
 
                 // Unknown mid at an index held by a disabled Media means
-                // the remote has recycled the slot (RFC 8829 §5.2.2).
+                // the remote has recycled the slot (RFC 8829 §5.2.2), or, in
+                // the answer to our offer, that our offer did.
                 // Recycling is only permitted in offers; an answer that
                 // rewires a mid at a stopped slot is malformed.
                 if let Some(pos) = session.medias.iter().position(|l| l.index() == idx) {
-                    if !is_offer {
+                    if !is_offer && !recycled_by_us.contains(&m.mid()) {
                         return Err(format!(
                             "Answer recycles stopped m-line (not permitted per RFC 8829 §5.2.2): {}",
                             m.mid()
@@ -1747,9 +1766,40 @@ impl Changes {
             .count()
     }
 
+    /// The slots a new media m-line of this offer may take (RFC 8829 §5.2.2): m-lines
+    /// stopped in an earlier offer, not in this one, so the remote has seen them rejected.
+    /// Lowest first.
+    pub(crate) fn recyclable_slots(&self, session: &Session) -> Vec<usize> {
+        let stopped_now = |mid: Mid| {
+            self.0
+                .iter()
+                .any(|c| matches!(c, Change::Direction(m, _) if *m == mid))
+        };
+        let mut slots: Vec<usize> = session
+            .medias
+            .iter()
+            .filter(|m| m.stopped() && !stopped_now(m.mid()))
+            .map(|m| m.index())
+            .collect();
+        slots.sort_unstable();
+        slots
+    }
+
+    /// The mids of the media m-lines this offer adds.
+    pub(crate) fn new_media_mids(&self) -> Vec<Mid> {
+        self.0
+            .iter()
+            .filter_map(|c| match c {
+                Change::AddMedia(v) => Some(v.mid),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn as_new_medias<'a, 'b: 'a>(
         &'a self,
         index_start: usize,
+        recyclable: &'a [usize],
         config: &'b CodecConfig,
         exts: &'b ExtensionMap,
     ) -> impl Iterator<Item = Media> + 'a {
@@ -1757,13 +1807,22 @@ impl Changes {
         // an m-line (AddMedia / AddApp).  Non-media entries (Direction, IceRestart,
         // AddChannel) must not consume an index slot, otherwise the resulting m-line
         // indices would be non-contiguous and out of sync with their array positions.
+        // Media m-lines take the recyclable slots first.
         let mut media_idx = 0usize;
+        let mut recycled = recyclable.iter();
         self.0.iter().filter_map(move |c| {
-            let result = c.as_new_media(index_start + media_idx, config, exts);
-            if result.is_some() {
-                media_idx += 1;
-            }
-            result
+            let index = match c {
+                Change::AddMedia(_) => recycled.next().copied(),
+                _ => None,
+            };
+            let index = index.unwrap_or_else(|| {
+                let i = index_start + media_idx;
+                if matches!(c, Change::AddMedia(_) | Change::AddApp(_)) {
+                    media_idx += 1;
+                }
+                i
+            });
+            c.as_new_media(index, config, exts)
         })
     }
 
@@ -1857,6 +1916,53 @@ mod test {
     }
 
     /// RFC 8842 §5.2: an offer MUST use a=setup:actpass regardless of DTLS role.
+    // Patch 4 (PATCHES.md): a new m-line of our offer takes the slot of one stopped in an
+    // earlier exchange (RFC 8829 §5.2.2), never of one stopped in the same offer, and the
+    // answer to it is accepted, so the SDP does not grow as tracks come and go.
+    #[test]
+    fn offer_recycles_a_stopped_slot() {
+        crate::init_crypto_default();
+
+        let now = Instant::now();
+        let mut offerer = Rtc::new(now);
+        let mut answerer = Rtc::new(now);
+        let mut exchange = |offerer: &mut Rtc, f: &dyn Fn(&mut SdpApi) -> Option<Mid>| {
+            let mut api = offerer.sdp_api();
+            let added = f(&mut api);
+            let (offer, pending) = api.apply().unwrap();
+            let lines: Vec<Mid> = offer.media_lines.iter().map(|l| l.mid()).collect();
+            let answer = answerer.sdp_api().accept_offer(offer).unwrap();
+            offerer.sdp_api().accept_answer(pending, answer).unwrap();
+            (added, lines)
+        };
+        let add = |api: &mut SdpApi| {
+            Some(api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None))
+        };
+
+        let (a, _) = exchange(&mut offerer, &add);
+        let (b, _) = exchange(&mut offerer, &add);
+        let (a, b) = (a.unwrap(), b.unwrap());
+        // Stopped and added in one offer: the new m-line goes after, the remote has not
+        // seen the stop yet.
+        let (c, lines) = exchange(&mut offerer, &|api: &mut SdpApi| {
+            api.stop_media(a);
+            add(api)
+        });
+        let c = c.unwrap();
+        assert_eq!(lines, vec![a, b, c]);
+        // Added in a later offer: it takes a's slot.
+        let (d, lines) = exchange(&mut offerer, &add);
+        let d = d.unwrap();
+        assert_eq!(lines, vec![d, b, c]);
+        let media = offerer.media(d).expect("the recycled m-line is a media");
+        assert_eq!(media.index(), 0);
+        assert!(offerer.media(a).is_none(), "the stopped media is retired");
+        assert!(
+            answerer.media(d).is_some(),
+            "the answerer took the recycled slot"
+        );
+    }
+
     #[test]
     fn offer_uses_actpass() {
         crate::init_crypto_default();
@@ -2009,7 +2115,7 @@ mod test {
         let config = CodecConfig::new_with_defaults();
         let exts = ExtensionMap::standard();
 
-        let medias: Vec<Media> = changes.as_new_medias(0, &config, &exts).collect();
+        let medias: Vec<Media> = changes.as_new_medias(0, &[], &config, &exts).collect();
 
         // Should produce two Media objects: one for AddApp, one for AddMedia(audio).
         assert_eq!(medias.len(), 2, "Expected 2 media-producing entries");
