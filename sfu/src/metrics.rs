@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `sfu_rooms`, `sfu_participants`, `sfu_breakout_groups`, `sfu_breakout_moves_total` | each room actor through its [`RoomGauges`] |
 //! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_transport_failure_causes_total`, `sfu_transports_connected_total`, `sfu_tcp_media_connections`, `sfu_tcp_media_connections_closed_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
-//! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
+//! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_packets_not_selected_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
 //! | `sfu_signalling_commands_total`, `sfu_resumes_total` | each room actor when it answers |
 //! | `sfu_signalling_events_total` | the signalling session, once it wrote the event to its socket |
 //! | `sfu_signalling_unjoined_closed_total` | the `/rtc` handler and the session, for sockets refused or closed before they joined |
@@ -95,8 +95,10 @@ pub struct Metrics {
     /// Per-subscriber copies the forwarding cores decided to forward.
     pub packets_out: IntCounter,
     pub bytes_out: IntCounter,
-    /// Core drops by [`DropReason`].
+    /// Core drops by [`DropReason`] (faults and loss).
     pub packets_dropped: IntCounterVec,
+    /// Copies the core did not forward by choice ([`DropReason::is_selection`]).
+    pub packets_not_selected: IntCounterVec,
     pub keyframe_feedback: IntCounter,
     /// Keyframe requests towards publishers: `sent` or `suppressed` by the throttle.
     pub keyframe_requests: IntCounterVec,
@@ -210,7 +212,15 @@ impl Metrics {
             )?,
             packets_dropped: counter_vec(
                 "packets_dropped_total",
-                "Packets (or per-subscriber copies) the forwarding cores did not forward, by reason.",
+                "Packets (or per-subscriber copies) the forwarding cores dropped, by reason: \
+                 malformed, unknown, duplicate, too old, waiting for a keyframe.",
+                &["reason"],
+            )?,
+            packets_not_selected: counter_vec(
+                "packets_not_selected_total",
+                "Per-subscriber copies not forwarded because the subscription selects other \
+                 media (another simulcast encoding, a lower temporal layer, a pause, a \
+                 moderation gate), by reason: normal operation, not drops.",
                 &["reason"],
             )?,
             keyframe_feedback: counter(
@@ -369,9 +379,12 @@ impl Metrics {
         };
         // Pre-create every bounded label value so dashboards see zeros, not gaps.
         for reason in DropReason::ALL {
-            metrics
-                .packets_dropped
-                .with_label_values(&[reason.as_str()]);
+            let counter = if reason.is_selection() {
+                &metrics.packets_not_selected
+            } else {
+                &metrics.packets_dropped
+            };
+            counter.with_label_values(&[reason.as_str()]);
         }
         for result in ["sent", "suppressed"] {
             metrics.keyframe_requests.with_label_values(&[result]);
@@ -436,8 +449,13 @@ impl Metrics {
         grow(&self.packets_out, last.packets_out, now.packets_out);
         grow(&self.bytes_out, last.bytes_out, now.bytes_out);
         for reason in DropReason::ALL {
+            let counter = if reason.is_selection() {
+                &self.packets_not_selected
+            } else {
+                &self.packets_dropped
+            };
             grow(
-                &self.packets_dropped.with_label_values(&[reason.as_str()]),
+                &counter.with_label_values(&[reason.as_str()]),
                 last.drops(reason),
                 now.drops(reason),
             );

@@ -54,6 +54,20 @@ impl DropReason {
         }
     }
 
+    /// True for the copies not forwarded because of what the subscription selects (another
+    /// simulcast encoding, a higher temporal layer, a pause, a moderation gate): normal
+    /// operation, exported apart from the drops (`sfu_packets_not_selected_total`), so that a
+    /// dashboard of drops shows loss and faults only.
+    pub fn is_selection(self) -> bool {
+        matches!(
+            self,
+            DropReason::NotCurrentLayer
+                | DropReason::TemporalLayerFiltered
+                | DropReason::Paused
+                | DropReason::GateClosed
+        )
+    }
+
     fn index(self) -> usize {
         self as usize
     }

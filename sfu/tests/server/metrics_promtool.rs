@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use sfu::core::testing::TestRoom;
-use sfu::core::{CoreStats, ForwardingPolicy, Location, Member, ParticipantId, SessionId};
+use sfu::core::{
+    CoreStats, DropReason, ForwardingPolicy, Location, Member, ParticipantId, SessionId,
+};
 use sfu::metrics::{Metrics, RtcpTotals};
 use sfu::shard::{ShardStats, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS};
 use signalling_proto::{CommandName, ErrorCode, EventName};
@@ -31,6 +33,15 @@ fn exposition_passes_promtool_with_core_counters() {
     assert!(metrics.packets_out.get() > 0);
     assert_eq!(metrics.packets_out.get(), room.core.stats().packets_out);
     assert!(text.contains("sfu_packets_dropped_total{reason=\"too_old\"} 0"));
+    // The simulcast encodings a subscriber does not receive are not drops (issue 15 step 7).
+    let other_layers = room.core.stats().drops(DropReason::NotCurrentLayer);
+    assert!(other_layers > 0, "three encodings, one forwarded");
+    let label = "sfu_packets_not_selected_total{reason=\"not_current_layer\"}";
+    assert!(
+        text.contains(&format!("{label} {other_layers}")),
+        "{label} is not {other_layers}:\n{text}"
+    );
+    assert!(!text.contains("sfu_packets_dropped_total{reason=\"not_current_layer\"}"));
     assert!(
         text.contains("\nprocess_cpu_seconds_total "),
         "unprefixed, as clients expect"
