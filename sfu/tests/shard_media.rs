@@ -791,3 +791,73 @@ async fn control_events_are_kept_while_nobody_reads() {
     handle.remove_participant(room, p).await.expect("leave");
     handle.shutdown().await.expect("shutdown");
 }
+
+// Vendored str0m patch 5 (vendor/str0m/PATCHES.md): packets written to a stream go out in the
+// same poll, all that the pacer lets go, instead of one per timeout round. The shard writes a
+// forwarded packet and drains `poll_output`; before the patch the pacer had not seen the
+// packet until the next `handle_timeout`, and after each packet it asked for another round
+// (`now + 1 us`), so every forwarded packet cost a full timeout round of the transport.
+#[test]
+fn packets_written_go_out_in_the_same_poll() {
+    init_log();
+    let mut sender = Client::new();
+    let mut receiver = Client::new();
+    let mut api = sender.rtc.sdp_api();
+    let mid = api.add_media(
+        str0m::media::MediaKind::Audio,
+        str0m::media::Direction::SendOnly,
+        None,
+        None,
+        None,
+    );
+    let (offer, pending) = api.apply().expect("offer");
+    let answer = receiver
+        .rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .expect("the receiver answers");
+    sender
+        .rtc
+        .sdp_api()
+        .accept_answer(pending, answer)
+        .expect("the sender accepts");
+    let until = now() + Duration::from_secs(10);
+    while !(sender.connected && receiver.connected) {
+        assert!(now() < until, "the two transports did not connect");
+        let mut events = Vec::new();
+        sender.drive(&mut events);
+        receiver.drive(&mut events);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+
+    // Settle: serve the timeout due now and send what is pending, then write a burst.
+    let t = now();
+    sender
+        .rtc
+        .handle_input(str0m::Input::Timeout(t))
+        .expect("timeout");
+    while !matches!(
+        sender.rtc.poll_output().expect("poll"),
+        str0m::Output::Timeout(_)
+    ) {}
+    let pt = sender.pt(RtcCodec::Opus);
+    let mut api = sender.rtc.direct_api();
+    let tx = api.stream_tx_by_mid(mid, None).expect("send stream");
+    for seq in 1..=10u64 {
+        tx.write_rtp(str0m::rtp::RtpWrite::new(
+            pt,
+            str0m::rtp::SeqNo::from(seq),
+            (seq * 960) as u32,
+            t,
+            vec![0x42; 80],
+        ));
+    }
+    let mut sent = 0;
+    while let str0m::Output::Transmit(_) = sender.rtc.poll_output().expect("poll") {
+        sent += 1;
+    }
+    assert!(
+        sent >= 10,
+        "{sent} of 10 written packets went out before str0m asked for a timeout round"
+    );
+}
