@@ -3,4 +3,5 @@
 
 mod assistant;
 mod client_api;
+mod resume;
 mod support;
