@@ -3,5 +3,6 @@
 
 mod assistant;
 mod client_api;
+mod real_vp8;
 mod resume;
 mod support;
