@@ -9,30 +9,30 @@
 //!
 //! The `loadtest` binary runs many participants against one server and writes a report
 //! ([`report`]); the server's end-to-end tests use [`Participant`] directly.
+//!
+//! The protocol client underneath (signalling socket, peer connections, errors) is the
+//! `sfu-client` crate's, re-exported here under its old module names (issue 20: one client
+//! implementation); this crate adds the synthetic media and the measurements.
 
-pub mod client_error;
 pub mod cpu;
-pub mod http_get;
 pub mod impair_relay;
 pub mod impairment;
-pub mod keyframe_feedback;
 pub mod link_model;
 pub mod location;
 pub mod packet_tag;
 pub mod participant;
-mod peer;
-pub use peer::Feedback;
 pub mod prom_text;
 pub mod publisher;
 pub mod quality;
 pub mod report;
-pub mod signalling;
 pub mod stats;
 pub mod subscriber;
 pub mod vp8;
 pub mod wall_clock;
 
-pub use client_error::ClientError;
 pub use participant::{Participant, ParticipantConfig};
 pub use publisher::{PublisherConfig, VideoLayer};
+pub use sfu_client::peer::Feedback;
+pub use sfu_client::ClientError;
+pub use sfu_client::{client_error, http_get, keyframe_feedback, peer, signalling};
 pub use subscriber::{SubscriberConfig, SubscriberStats};

@@ -19,7 +19,6 @@ use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use signalling_proto::{
     Command, CommandName, CommandResult, MediaKind, PublishTracksArgs, Sdp, SimulcastLayer,
     TrackPublication, TrackSource,
@@ -27,7 +26,7 @@ use signalling_proto::{
 use tokio::task::JoinHandle;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, RTCSessionDescription};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::client_error::ClientError;
@@ -35,20 +34,15 @@ use crate::impair_relay::{ImpairRelay, ImpairmentConfig, LinkCounters};
 use crate::keyframe_feedback;
 use crate::location::Whereabouts;
 use crate::packet_tag::PacketTag;
-use crate::peer::{self, PeerSignals};
+use crate::peer;
 use crate::signalling::{unexpected, Signalling};
 use crate::vp8::{self, Vp8Descriptor};
 use crate::wall_clock::unix_micros;
-
-const SDES_MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
-const SDES_RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+use sfu_client::rtp_send::{header, sendonly, wait_connected, HeaderIds};
 
 /// Payload bytes per video packet at most (a typical browser's VP8 packetisation stays near
 /// 1,100-1,200 bytes so that SRTP + headers fit a 1,280-byte path MTU).
 pub const MAX_VIDEO_PAYLOAD: usize = 1100;
-
-/// How long the publisher transport may take to connect.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One video encoding.
 #[derive(Debug, Clone, PartialEq)]
@@ -366,14 +360,6 @@ impl Publisher {
     }
 }
 
-fn sendonly() -> Option<RTCRtpTransceiverInit> {
-    Some(RTCRtpTransceiverInit {
-        direction: RTCRtpTransceiverDirection::Sendonly,
-        streams: vec![],
-        send_encodings: vec![],
-    })
-}
-
 /// A local track with one coding per rid (an empty rid: no simulcast), each with its own
 /// random SSRC.
 fn local_track(
@@ -412,88 +398,6 @@ fn local_track(
         codings,
     );
     (Arc::new(TrackLocalStaticRTP::new(track)), ssrcs)
-}
-
-async fn wait_connected(signals: &mut PeerSignals) -> Result<(), ClientError> {
-    let connected = signals.state.wait_for(|s| {
-        matches!(
-            s,
-            RTCPeerConnectionState::Connected
-                | RTCPeerConnectionState::Failed
-                | RTCPeerConnectionState::Closed
-        )
-    });
-    let state = tokio::time::timeout(CONNECT_TIMEOUT, connected)
-        .await
-        .map_err(|_| ClientError::Timeout("transport connection"))?
-        .map_err(|_| ClientError::WebRtc("peer connection dropped".into()))?;
-    if *state == RTCPeerConnectionState::Connected {
-        Ok(())
-    } else {
-        Err(ClientError::WebRtc(format!("transport {}", *state)))
-    }
-}
-
-/// The negotiated payload type and header extension ids of one sender.
-#[derive(Debug, Clone, Copy)]
-struct HeaderIds {
-    payload_type: u8,
-    mid: Option<u8>,
-    rid: Option<u8>,
-}
-
-impl HeaderIds {
-    async fn of(sender: &Arc<dyn RtpSender>, mime: &str) -> Result<HeaderIds, ClientError> {
-        let params = sender.get_parameters().await?;
-        let payload_type = params
-            .rtp_parameters
-            .codecs
-            .iter()
-            .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
-            .map(|c| c.payload_type)
-            .ok_or_else(|| ClientError::WebRtc(format!("{mime} was not negotiated")))?;
-        let id_of = |uri: &str| {
-            params
-                .rtp_parameters
-                .header_extensions
-                .iter()
-                .find(|e| e.uri == uri)
-                .map(|e| e.id as u8)
-        };
-        Ok(HeaderIds {
-            payload_type,
-            mid: id_of(SDES_MID_URI),
-            rid: id_of(SDES_RID_URI),
-        })
-    }
-}
-
-/// An RTP header with the MID (and for simulcast the RID) extension.
-fn header(
-    ids: HeaderIds,
-    mid: &str,
-    rid: &str,
-    ssrc: u32,
-    seq: u16,
-    ts: u32,
-    marker: bool,
-) -> rtp::header::Header {
-    let mut header = rtp::header::Header {
-        version: 2,
-        marker,
-        payload_type: ids.payload_type,
-        sequence_number: seq,
-        timestamp: ts,
-        ssrc,
-        ..Default::default()
-    };
-    if let Some(id) = ids.mid {
-        let _ = header.set_extension(id, Bytes::copy_from_slice(mid.as_bytes()));
-    }
-    if let (Some(id), false) = (ids.rid, rid.is_empty()) {
-        let _ = header.set_extension(id, Bytes::copy_from_slice(rid.as_bytes()));
-    }
-    header
 }
 
 /// Per-encoding state of the VP8 sender.

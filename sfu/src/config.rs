@@ -115,7 +115,7 @@ pub struct TokenCreate {
     /// Stable identity (`sub`), the participant's identityKey.
     #[arg(long)]
     pub identity: String,
-    /// host, visitor, viewer, recorder or streamer.
+    /// host, visitor, viewer, recorder, streamer or assistant.
     #[arg(long, value_parser = parse_role)]
     pub role: Role,
     /// Display name used when the client sends none.

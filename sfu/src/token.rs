@@ -128,7 +128,7 @@ impl Claims {
     }
 }
 
-const ROLE_RULE: &str = "must be one of host, visitor, viewer, recorder, streamer";
+const ROLE_RULE: &str = "must be one of host, visitor, viewer, recorder, streamer, assistant";
 
 /// Whether a token may carry `role`. The `granted_*` roles are obtained only through the waiting
 /// room (spec §4.1), never from a credential.
@@ -136,7 +136,8 @@ pub fn is_token_role(role: Role) -> bool {
     !matches!(role, Role::GrantedVisitor | Role::GrantedViewer)
 }
 
-/// Parses a role as a token names it (`host`, `visitor`, `viewer`, `recorder`, `streamer`).
+/// Parses a role as a token names it (`host`, `visitor`, `viewer`, `recorder`, `streamer`,
+/// `assistant`).
 pub fn parse_token_role(text: &str) -> Result<Role, ClaimError> {
     serde_json::from_value::<Role>(serde_json::Value::String(text.to_owned()))
         .ok()
@@ -414,6 +415,7 @@ mod tests {
     fn token_roles() {
         assert_eq!(parse_token_role("host"), Ok(Role::Host));
         assert_eq!(parse_token_role("streamer"), Ok(Role::Streamer));
+        assert_eq!(parse_token_role("assistant"), Ok(Role::Assistant));
         assert!(parse_token_role("granted_visitor").is_err());
         assert!(parse_token_role("admin").is_err());
         assert_eq!(

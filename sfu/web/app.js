@@ -25,7 +25,7 @@ const params = new URLSearchParams(location.search);
 const PUBLISHING_ROLES = new Set(["host", "visitor", "granted_visitor"]);
 const HAND = "\u270b";
 const ROOM_RULE = /^[a-z0-9-]{1,64}$/;
-const ROLE_NAMES = { host: "host", visitor: "participant", granted_visitor: "participant", viewer: "viewer", granted_viewer: "viewer", recorder: "recorder", streamer: "streamer" };
+const ROLE_NAMES = { host: "host", visitor: "participant", granted_visitor: "participant", viewer: "viewer", granted_viewer: "viewer", recorder: "recorder", streamer: "streamer", assistant: "assistant" };
 const LAST_JOIN = "sfu-app:last-join"; // sessionStorage: what the last join of this tab used
 const REJOIN_WITHIN_MS = 60_000; // a reload this soon after a join rejoins at once
 

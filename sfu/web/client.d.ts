@@ -97,7 +97,7 @@ export declare function fetchDevToken(options: {
 /** Splits `<participantId>-<streamId>`: a fallback only, prefer the msid of subscriptions_changed. */
 export declare function parseMsid(msid: string | null | undefined): { participantId: string; streamId: string } | null;
 
-export type Role = "host" | "visitor" | "viewer" | "recorder" | "streamer" | "granted_visitor" | "granted_viewer";
+export type Role = "host" | "visitor" | "viewer" | "recorder" | "streamer" | "assistant" | "granted_visitor" | "granted_viewer";
 
 /** What a join token says (its signature is not checked: only the server can). */
 export interface TokenClaims {
@@ -172,6 +172,8 @@ export interface Participant {
   roleName: Role;
   externalId: string | null;
   isDialIn: boolean;
+  /** Present (true) only for a program in the meeting (role `assistant`). */
+  isAssistant?: true;
   isAudioEnabled: boolean;
   isVideoEnabled: boolean;
   screenshares: { streamId: string; hasAudioTrack: boolean }[];

@@ -18,8 +18,13 @@ pub enum Issuer {
     Unadmitted,
     /// Any admitted participant, service roles included.
     Admitted,
-    /// A person role: everyone but `recorder` and `streamer`.
+    /// A person role: everyone but the service roles `recorder`, `streamer` and `assistant`.
     Person,
+    /// A role that may send chat: the person roles and `assistant` ([`Role::may_chat`]).
+    Chatter,
+    /// A role that may publish a microphone: the publishing roles and `assistant`
+    /// ([`Role::may_publish_audio`]).
+    Speaker,
     /// A role that may publish camera, microphone and screen: `host`, `visitor`,
     /// `granted_visitor`.
     Publisher,
@@ -33,6 +38,8 @@ impl Issuer {
         match self {
             Issuer::Unadmitted | Issuer::Admitted => true,
             Issuer::Person => role.is_person(),
+            Issuer::Chatter => role.may_chat(),
+            Issuer::Speaker => role.may_publish_audio(),
             Issuer::Publisher => role.may_publish(),
             Issuer::Host => role == Role::Host,
         }
@@ -59,12 +66,13 @@ impl CommandName {
             | C::AddSpotlight
             | C::RemoveSpotlight => Issuer::Host,
             // §8.4
-            C::SetAudioEnabled | C::SetVideoEnabled | C::StartScreenshare | C::StopScreenshare => {
-                Issuer::Publisher
-            }
+            C::SetVideoEnabled | C::StartScreenshare | C::StopScreenshare => Issuer::Publisher,
+            // Assistants speak (issue 20): the microphone gate is theirs too.
+            C::SetAudioEnabled => Issuer::Speaker,
             C::SetDisplayName | C::SetStickyReaction => Issuer::Person,
-            // §8.5
-            C::SendChatMessage | C::RemoveChatMessage => Issuer::Person,
+            // §8.5; an assistant answers in chat but does not moderate its own history.
+            C::SendChatMessage => Issuer::Chatter,
+            C::RemoveChatMessage => Issuer::Person,
             // §8.6
             C::StartCloudRecording
             | C::StopCloudRecording
@@ -98,8 +106,9 @@ impl CommandName {
             | C::BreakoutStopMonitor => Issuer::Host,
             // §8.8
             C::BreakoutJoin | C::BreakoutLeave | C::BreakoutAskForHelp => Issuer::Person,
-            // Media (DECISIONS.md §10): publishing needs a publishing role, receiving does not.
-            C::PublisherOffer | C::PublishTracks | C::UnpublishTracks => Issuer::Publisher,
+            // Media (DECISIONS.md §10): publishing needs a publishing role, receiving does not;
+            // an assistant publishes audio (its video gate never opens, spec §13.7).
+            C::PublisherOffer | C::PublishTracks | C::UnpublishTracks => Issuer::Speaker,
             C::SubscriberAnswer | C::IceCandidate | C::SetSubscriptionPreferences => {
                 Issuer::Admitted
             }
@@ -117,6 +126,7 @@ impl Role {
         Role::GrantedViewer,
         Role::Recorder,
         Role::Streamer,
+        Role::Assistant,
     ];
 }
 
@@ -138,6 +148,21 @@ mod tests {
             );
             assert_eq!(
                 Issuer::Person.allows(role),
+                !matches!(role, Role::Recorder | Role::Streamer | Role::Assistant),
+                "{role:?}"
+            );
+            // Issue 20: an assistant speaks and answers in chat, and nothing else a person
+            // may do.
+            assert_eq!(
+                Issuer::Speaker.allows(role),
+                matches!(
+                    role,
+                    Role::Host | Role::Visitor | Role::GrantedVisitor | Role::Assistant
+                ),
+                "{role:?}"
+            );
+            assert_eq!(
+                Issuer::Chatter.allows(role),
                 !matches!(role, Role::Recorder | Role::Streamer),
                 "{role:?}"
             );

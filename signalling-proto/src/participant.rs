@@ -12,6 +12,10 @@ pub struct ParticipantView {
     pub role_name: Role,
     pub external_id: Option<String>,
     pub is_dial_in: bool,
+    /// A program in the meeting (role `assistant`, issue 20), as the seed SDK's `isAssistant`.
+    /// Sent only when true, so person and recorder views are unchanged on the wire.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_assistant: bool,
     /// Server-authoritative audio gate (spec §13.7).
     pub is_audio_enabled: bool,
     /// Server-authoritative video gate (spec §13.7).

@@ -22,17 +22,45 @@ pub enum Role {
     Recorder,
     /// The live-stream client; receive-only, always in `MAIN`.
     Streamer,
+    /// A program in the meeting (issue 20): a service role that may publish audio, receives
+    /// the media of its location, may be assigned to a breakout group by a host and may answer
+    /// in chat; `isAssistant` in the roster. Any number per room.
+    Assistant,
 }
 
 impl Role {
     /// Person roles may chat, join breakouts and appear as people; service roles may not
     /// (spec §4.2).
     pub fn is_person(self) -> bool {
-        !matches!(self, Role::Recorder | Role::Streamer)
+        !matches!(self, Role::Recorder | Role::Streamer | Role::Assistant)
+    }
+
+    /// Service roles of which a room holds at most one (spec §4.1): the recording and
+    /// live-stream clients, tied to the room's recording and streaming states.
+    pub fn is_unique(self) -> bool {
+        matches!(self, Role::Recorder | Role::Streamer)
+    }
+
+    /// Roles a host may assign or move to a breakout session (spec §4.2 "be assigned/moved by
+    /// a host"): every person, and assistants, so that a group can have its own assistant.
+    pub fn is_movable(self) -> bool {
+        self.is_person() || self == Role::Assistant
+    }
+
+    /// Roles that may send chat (to their own location): every person, and assistants, which
+    /// answer in chat.
+    pub fn may_chat(self) -> bool {
+        self.is_person() || self == Role::Assistant
     }
 
     /// Roles that may publish camera, microphone and screenshare (spec §4.2).
     pub fn may_publish(self) -> bool {
         matches!(self, Role::Host | Role::Visitor | Role::GrantedVisitor)
+    }
+
+    /// Roles that may publish a microphone: the publishing roles and assistants (which publish
+    /// audio only: no camera, no screenshare).
+    pub fn may_publish_audio(self) -> bool {
+        self.may_publish() || self == Role::Assistant
     }
 }

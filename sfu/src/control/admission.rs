@@ -201,7 +201,7 @@ impl Room {
             ));
         }
         // Check 4.
-        if !role.is_person() && self.state.participants.values().any(|p| p.role == role) {
+        if role.is_unique() && self.state.participants.values().any(|p| p.role == role) {
             return Err(error(
                 ErrorCode::UniqueRoleAlreadyInRoom,
                 "this service role is already present",
@@ -283,7 +283,7 @@ impl Room {
             external_id,
             is_dial_in: args.is_dial_in.unwrap_or(false),
             capabilities: args.capabilities,
-            audio_enabled: publishes && args.media.audio,
+            audio_enabled: role.may_publish_audio() && args.media.audio,
             video_enabled: publishes && args.media.video,
             host_muted_audio: false,
             screenshares: Vec::new(),

@@ -535,7 +535,7 @@ impl Room {
             .state
             .participants
             .values()
-            .filter(|p| p.role.is_person() && p.location == Location::Main)
+            .filter(|p| p.role.is_movable() && p.location == Location::Main)
             .filter_map(|p| {
                 self.state
                     .breakout
@@ -929,7 +929,7 @@ impl Room {
                 if !b.is_active() || !exists(&id) {
                     return Err(format!("{} is in {id} without a running breakout", p.id));
                 }
-                if !p.role.is_person() {
+                if !p.role.is_movable() {
                     return Err(format!("service participant {} is not in MAIN", p.id));
                 }
             }

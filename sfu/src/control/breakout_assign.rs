@@ -172,7 +172,7 @@ impl Room {
             let mut ids = Vec::new();
             for wire in entry.participant_ids.iter().flatten() {
                 match self.resolve_target(wire) {
-                    Ok(id) if !self.state.participants[&id].role.is_person() => {
+                    Ok(id) if !self.state.participants[&id].role.is_movable() => {
                         invalid.push(wire.0.clone());
                         first_error.get_or_insert_with(|| {
                             error(ErrorCode::RoleNotMovable, "service roles stay in MAIN")
@@ -333,7 +333,9 @@ impl Room {
         let Some(p) = self.state.participants.get(&id) else {
             return;
         };
-        if !p.role.is_person() || !p.capabilities.breakouts {
+        // An assistant is placed like a person (its assignment, its last session); rule c's
+        // auto-assignment takes visitors only.
+        if !p.role.is_movable() || !p.capabilities.breakouts {
             return;
         }
         let b = &self.state.breakout;

@@ -103,12 +103,13 @@ impl Room {
         self.state.chat.history(scope, n)
     }
 
-    /// Person participants located in `scope` (`None`: everybody, for a broadcast).
+    /// Participants who read chat (persons and assistants, which answer it) located in
+    /// `scope` (`None`: everybody, for a broadcast).
     fn chat_audience(&self, scope: Option<Location>) -> Vec<ParticipantId> {
         self.state
             .participants
             .values()
-            .filter(|p| p.role.is_person() && scope.is_none_or(|s| p.location == s))
+            .filter(|p| p.role.may_chat() && scope.is_none_or(|s| p.location == s))
             .map(|p| p.id)
             .collect()
     }
@@ -120,7 +121,7 @@ impl Room {
         caller: ParticipantId,
         args: SendChatMessageArgs,
     ) -> Result<SendChatMessageResult, ErrorBody> {
-        let me = self.require(caller, Needs::Person)?;
+        let me = self.require(caller, Needs::Chatter)?;
         let (is_host, scope, sender_name) = (me.is_host(), me.location, me.display_name.clone());
         // §6.4: a repeat returns the original and emits nothing; it is checked before the rate
         // limits so a client retrying after a lost response is not punished for it.

@@ -48,6 +48,19 @@ impl Room {
             proto::MediaKind::Audio => MediaKind::Audio,
             proto::MediaKind::Video => MediaKind::Video,
         };
+        // An assistant publishes a microphone only (issue 20): refused here rather than left
+        // to its closed video gate, so the program learns at once.
+        let may_video = self
+            .state
+            .participants
+            .get(&publisher)
+            .is_some_and(|p| p.role.may_publish());
+        if kind == MediaKind::Video && !may_video {
+            return Err(error(
+                ErrorCode::Forbidden,
+                "this role publishes audio only",
+            ));
+        }
         let stream = match (track.source, &track.stream_id) {
             (TrackSource::Camera | TrackSource::Microphone, None) => StreamId::Camera,
             (TrackSource::Camera | TrackSource::Microphone, Some(id)) => stream_from_wire(id)

@@ -22,7 +22,12 @@ impl Room {
         enabled: bool,
         gate: MediaGate,
     ) -> Result<Changed, ErrorBody> {
-        let me = self.require(caller, Needs::Publisher)?;
+        // An assistant's audio gate is its own; its video gate is never open.
+        let needs = match gate {
+            MediaGate::Audio => Needs::Speaker,
+            MediaGate::Video => Needs::Publisher,
+        };
+        let me = self.require(caller, needs)?;
         // §17.3: after a host mute, unmuting oneself needs the room's permission.
         if gate == MediaGate::Audio
             && enabled

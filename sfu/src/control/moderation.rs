@@ -78,7 +78,7 @@ impl Room {
             return Err(error(ErrorCode::InvalidTarget, "cannot kick yourself"));
         }
         let p = &self.state.participants[&target];
-        if !p.role.is_person() {
+        if p.role.is_unique() {
             return Err(error(
                 ErrorCode::InvalidTarget,
                 "stop the recording or stream instead",

@@ -68,7 +68,7 @@ impl Participant {
     /// Whether `stream` is one this participant publishes now (spec §8.3 `stream_not_found`).
     pub(crate) fn has_stream(&self, stream: StreamId) -> bool {
         match stream {
-            StreamId::Camera => self.role.may_publish(),
+            StreamId::Camera => self.role.may_publish_audio(),
             StreamId::Screenshare(_) => self.screenshares.iter().any(|s| s.stream == stream),
         }
     }
@@ -87,6 +87,7 @@ impl Participant {
             role_name: self.role,
             external_id: self.external_id.clone(),
             is_dial_in: self.is_dial_in,
+            is_assistant: self.role == Role::Assistant,
             is_audio_enabled: self.audio_enabled,
             is_video_enabled: self.video_enabled,
             screenshares: self

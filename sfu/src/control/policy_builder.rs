@@ -34,7 +34,7 @@ pub(crate) fn build(room: &Room) -> ForwardingPolicy {
                 location: p.location,
                 audio_enabled: p.audio_enabled,
                 video_enabled: p.video_enabled,
-                receive_only: !p.role.may_publish(),
+                receive_only: !p.role.may_publish_audio(),
                 screenshares: p.screenshares.iter().map(|s| s.stream).collect(),
             },
         );
@@ -59,7 +59,12 @@ pub(crate) fn build(room: &Room) -> ForwardingPolicy {
 /// Every stream a publisher declares (spec §13.1 rule 2, as far as the control plane knows).
 fn declared_streams(p: &Participant) -> Vec<StreamRef> {
     if !p.role.may_publish() {
-        return Vec::new();
+        // An assistant speaks on its camera stream's audio track, nothing else.
+        return if p.role.may_publish_audio() {
+            vec![StreamRef::CAMERA_AUDIO]
+        } else {
+            Vec::new()
+        };
     }
     let mut streams = vec![StreamRef::CAMERA_AUDIO, StreamRef::CAMERA_VIDEO];
     for share in &p.screenshares {

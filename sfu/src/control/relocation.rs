@@ -188,7 +188,7 @@ impl Room {
         for wire in &args.participant_ids {
             let checked = self.resolve_target(wire).and_then(|id| {
                 let p = &self.state.participants[&id];
-                if !p.role.is_person() {
+                if !p.role.is_movable() {
                     Err(error(
                         ErrorCode::RoleNotMovable,
                         "service roles stay in MAIN",

@@ -298,7 +298,9 @@ impl Room {
             if *id != p.id {
                 return Err(format!("participant {id} stored under another id"));
             }
-            if !p.role.may_publish() && (p.audio_enabled || p.video_enabled) {
+            if (!p.role.may_publish_audio() && p.audio_enabled)
+                || (!p.role.may_publish() && p.video_enabled)
+            {
                 return Err(format!("receive-only {id} has an open gate"));
             }
             if !p.role.may_publish() && !p.screenshares.is_empty() {
@@ -568,7 +570,7 @@ impl Room {
             Command::PublisherOffer(_)
             | Command::PublishTracks(_)
             | Command::UnpublishTracks(_) => {
-                self.require(caller, Needs::Publisher)?;
+                self.require(caller, Needs::Speaker)?;
                 Err(media_command())
             }
             Command::SubscriberAnswer(_)

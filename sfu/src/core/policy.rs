@@ -28,7 +28,8 @@ pub struct Member {
     /// Server-authoritative gates (spec §13.7): a closed gate forwards nothing of that kind.
     pub audio_enabled: bool,
     pub video_enabled: bool,
-    /// Viewers, recorders and streamers receive only (spec §4.2).
+    /// Viewers, recorders and streamers receive only (spec §4.2); an assistant sends audio
+    /// only, which its closed video gate enforces.
     pub receive_only: bool,
     /// The participant's current screenshares (only `StreamId::Screenshare`); a screenshare
     /// not listed here is not current and is forwarded to nobody.

@@ -30,7 +30,13 @@ fn started() -> (
 // same way by `control/roles.rs`.
 #[test]
 fn s14_1_host_only_breakout_commands_are_forbidden_for_every_other_role() {
-    for role in [Role::Visitor, Role::Viewer, Role::Recorder, Role::Streamer] {
+    for role in [
+        Role::Visitor,
+        Role::Viewer,
+        Role::Recorder,
+        Role::Streamer,
+        Role::Assistant,
+    ] {
         let (mut b, _, ids) = started();
         let (conn, _) = b.join("caller", role);
         let target = wire(ids[1]);

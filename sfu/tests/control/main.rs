@@ -4,6 +4,7 @@
 mod support;
 
 mod admission;
+mod assistant;
 mod breakout;
 mod breakout_edges;
 mod breakout_media;

@@ -3,6 +3,7 @@
 mod admin_cli;
 mod api;
 mod api_bench;
+mod assistant_role;
 mod bind_advertise;
 mod config_file;
 mod deploy_files;

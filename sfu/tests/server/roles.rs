@@ -79,8 +79,8 @@ async fn assert_every_command_outside_the_role_is_forbidden(
     assert!(caller.events.is_empty(), "{role:?}: {:?}", caller.events);
 }
 
-// Visitor, granted visitor, viewer, recorder and streamer each try every command outside their
-// role on a server with the default room policy: `forbidden` each time, nothing changed, no
+// Visitor, granted visitor, viewer, recorder, streamer and assistant each try every command
+// outside their role on a server with the default room policy: `forbidden` each time, nothing changed, no
 // event.
 #[tokio::test]
 async fn every_command_outside_the_role_is_forbidden_over_the_socket() {
@@ -91,6 +91,7 @@ async fn every_command_outside_the_role_is_forbidden_over_the_socket() {
         Role::Viewer,
         Role::Recorder,
         Role::Streamer,
+        Role::Assistant,
     ];
     for (n, role) in roles.into_iter().enumerate() {
         assert_every_command_outside_the_role_is_forbidden(&server, &format!("roles-{n}"), role)

@@ -1,4 +1,4 @@
-//! How every synthetic participant builds its webrtc-rs `PeerConnection`s: loopback only, no
+//! How every client builds its webrtc-rs `PeerConnection`s: loopback only, no
 //! STUN, NACK retries capped, and the simulcast and TWCC header extensions registered.
 
 use std::sync::Arc;
@@ -60,8 +60,10 @@ const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What a peer connection reports back to its owner.
 #[derive(Debug)]
-pub(crate) struct PeerSignals {
+pub struct PeerSignals {
+    /// Becomes true when ICE gathering completed.
     pub gathered: watch::Receiver<bool>,
+    /// The connection state as webrtc-rs reports it.
     pub state: watch::Receiver<RTCPeerConnectionState>,
 }
 
@@ -94,7 +96,7 @@ impl PeerConnectionEventHandler for Handler {
 
 /// Builds a peer connection bound to 127.0.0.1 only. With `tracks`, remote tracks are sent
 /// there as they open.
-pub(crate) async fn build(
+pub async fn build(
     tracks: Option<mpsc::UnboundedSender<Arc<dyn TrackRemote>>>,
     feedback: Feedback,
 ) -> Result<(Arc<dyn PeerConnection>, PeerSignals), ClientError> {
@@ -205,7 +207,7 @@ fn register_plain_codecs(engine: &mut MediaEngine, feedback: Feedback) -> Result
 /// Waits until ICE gathering completed, so the local description carries the candidates
 /// (the load tester does not trickle: the SFU is ICE-lite and learns our address from our
 /// connectivity checks anyway).
-pub(crate) async fn wait_gathered(signals: &mut PeerSignals) -> Result<(), ClientError> {
+pub async fn wait_gathered(signals: &mut PeerSignals) -> Result<(), ClientError> {
     tokio::time::timeout(GATHER_TIMEOUT, signals.gathered.wait_for(|done| *done))
         .await
         .map_err(|_| ClientError::Timeout("ICE gathering"))?

@@ -2,8 +2,8 @@
 //! by `reqId`, and events delivered in order on a channel (PROTOCOL.md §2).
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), loadtest::ClientError> {
-//! use loadtest::signalling::{fetch_dev_token, Signalling};
+//! # async fn demo() -> Result<(), sfu_client::ClientError> {
+//! use sfu_client::signalling::{fetch_dev_token, Signalling};
 //! let token = fetch_dev_token("ws://127.0.0.1:7880", "load", "alice", "visitor").await?;
 //! let (signalling, mut events) = Signalling::connect("ws://127.0.0.1:7880").await?;
 //! let joined = signalling.join_room("load", &token, "Alice").await?;
@@ -197,7 +197,7 @@ impl Signalling {
 }
 
 /// A result of the wrong variant (cannot happen: `CommandResult::decode` follows the name).
-pub(crate) fn unexpected(name: CommandName, got: &CommandResult) -> ClientError {
+pub fn unexpected(name: CommandName, got: &CommandResult) -> ClientError {
     ClientError::Protocol(format!("{name}: unexpected result {:?}", got.command()))
 }
 

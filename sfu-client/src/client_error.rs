@@ -1,16 +1,18 @@
-//! The one error type of the synthetic participant.
+//! The one error type of the client.
 
 use signalling_proto::{CommandName, ErrorBody, ErrorCode};
 use std::fmt;
 
-/// Why a synthetic participant's operation failed.
+/// Why a client operation failed.
 #[derive(Debug)]
 pub enum ClientError {
     /// The WebSocket or HTTP connection failed or closed.
     Transport(String),
     /// The server answered the command with an error.
     Refused {
+        /// The command refused.
         command: CommandName,
+        /// The server's error (code, message, details).
         error: ErrorBody,
     },
     /// A frame or result did not decode.
