@@ -113,6 +113,8 @@ export const ERROR_MESSAGES = Object.freeze({
   already_screensharing: "You are already sharing your screen.",
   screenshare_busy: "Someone else is already sharing a screen here.",
   server_draining: "The server is restarting. Please join again in a moment.",
+  wrong_node: "Connecting to the meeting's server…",
+  placement_unavailable: "The meeting service is busy. Please join again in a moment.",
   internal_error: "Something went wrong on the server. Please try again.",
 });
 
