@@ -280,6 +280,16 @@ async fn run(args: Args) -> Result<(), ClientError> {
         )));
     }
 
+    // A cluster runs the room on one node: the joins that reached another were sent there
+    // (wrong_node). Say which node each participant ended up on.
+    let mut per_node = std::collections::BTreeMap::<&str, usize>::new();
+    for member in &members {
+        *per_node.entry(member.participant.node_url()).or_default() += 1;
+    }
+    for (node, count) in &per_node {
+        eprintln!("node {node}: {count} participants");
+    }
+
     apply_layout(&members, args.layout).await;
 
     // Measure from here: everybody joined (and moved), so the server's CPU for joins (DTLS,

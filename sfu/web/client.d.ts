@@ -224,6 +224,8 @@ export declare class SfuClient extends Emitter {
   selfId: string | null;
   roleName: Role | null;
   resumeToken: string | null;
+  /** The signalling URL in use: `options.url`, or the room's node after a `wrong_node`. */
+  url: string;
   lastSeq: number;
   room: any;
   participants: Map<string, Participant>;

@@ -4,6 +4,7 @@ mod admin_cli;
 mod api;
 mod api_bench;
 mod bind_advertise;
+mod cluster_deploy;
 mod config_file;
 mod deploy_files;
 mod http;
