@@ -2,6 +2,7 @@
 //! its own Redis on a free 127.0.0.1 port, in its own temp dir, and its own nodes.
 
 mod drain;
+mod fencing;
 mod harness;
 mod join_latency;
 mod node_death;
