@@ -465,9 +465,11 @@ impl RoomRegistry {
                 ))
             }
             Err(_) if draining => Err(draining_refusal()),
-            Err(error @ StoreError::Unavailable(_)) => Err(ErrorBody::new(
+            // The store's own error is logged (`Cluster::timed`), not handed to clients.
+            Err(StoreError::Unavailable(_)) => Err(ErrorBody::new(
                 ErrorCode::PlacementUnavailable,
-                format!("cannot place a new room now ({error}); try again in a moment"),
+                "the cluster store does not answer, so a new room cannot be placed now; try \
+                 again in a moment",
             )),
             Err(StoreError::NoServingNode) => Err(ErrorBody::new(
                 ErrorCode::PlacementUnavailable,
