@@ -93,7 +93,8 @@ struct Args {
     #[arg(long)]
     json: Option<std::path::PathBuf>,
     /// The SFU's Prometheus endpoint, read when the measured window starts and ends
-    /// (default: `/metrics` on the host and port of `--url`; `none` to skip).
+    /// (default: `/metrics` of the node that runs the room: the host and port of `--url`, or in
+    /// a cluster the node `wrong_node` sent the joins to; `none` to skip).
     #[arg(long)]
     sfu_metrics_url: Option<String>,
 }
@@ -181,14 +182,6 @@ async fn run(args: Args) -> Result<(), ClientError> {
         host = Some(h);
     }
 
-    let metrics_url = match args.sfu_metrics_url.as_deref() {
-        Some("none") => None,
-        Some(url) => Some(url.to_owned()),
-        None => Some(format!(
-            "{}/metrics",
-            loadtest::http_get::http_base(&args.url)
-        )),
-    };
     let join_gap = Duration::from_secs_f64(1.0 / args.join_rate);
     let mut members: Vec<Member> = Vec::new();
     let total = args.video_publishers + args.audio_publishers + args.subscribers;
@@ -279,6 +272,29 @@ async fn run(args: Args) -> Result<(), ClientError> {
             failures.first().cloned().unwrap_or_default()
         )));
     }
+
+    // A cluster runs the room on one node: the joins that reached another were sent there
+    // (wrong_node). Say which node each participant ended up on.
+    let mut per_node = std::collections::BTreeMap::<&str, usize>::new();
+    for member in &members {
+        *per_node.entry(member.participant.node_url()).or_default() += 1;
+    }
+    for (node, count) in &per_node {
+        eprintln!("node {node}: {count} participants");
+    }
+    // The server measured is the one that runs the room, which in a cluster need not be the
+    // one `--url` names.
+    let room_node = members
+        .first()
+        .map_or(args.url.as_str(), |member| member.participant.node_url());
+    let metrics_url = match args.sfu_metrics_url.as_deref() {
+        Some("none") => None,
+        Some(url) => Some(url.to_owned()),
+        None => Some(format!(
+            "{}/metrics",
+            loadtest::http_get::http_base(room_node)
+        )),
+    };
 
     apply_layout(&members, args.layout).await;
 

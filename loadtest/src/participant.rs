@@ -30,7 +30,7 @@ use crate::client_error::ClientError;
 use crate::impair_relay::LinkCounters;
 use crate::location::{GroupNumbers, Whereabouts};
 use crate::publisher::{Publisher, PublisherConfig, SendCounters};
-use crate::signalling::{fetch_dev_token, Events, Signalling};
+use crate::signalling::{fetch_dev_token, Events, Joined, Signalling};
 use crate::subscriber::{Subscriber, SubscriberConfig, SubscriberStats};
 use signalling_proto::Command;
 
@@ -81,9 +81,17 @@ pub struct Participant {
     subscriber_stats: Option<Arc<Mutex<SubscriberStats>>>,
     publisher: Option<Publisher>,
     events_task: JoinHandle<()>,
+    /// The signalling URL of the node that runs the room (the `--url` one unless a cluster
+    /// sent the join elsewhere).
+    node_url: String,
 }
 
 impl Participant {
+    /// The signalling URL of the node this participant joined at.
+    pub fn node_url(&self) -> &str {
+        &self.node_url
+    }
+
     /// Opens the WebSocket, joins, and (when subscribing) starts answering subscriber offers.
     pub async fn join(config: ParticipantConfig) -> Result<Participant, ClientError> {
         let token = match &config.token {
@@ -93,8 +101,6 @@ impl Participant {
             }
         };
         let started = Instant::now();
-        let (signalling, events) = Signalling::connect(&config.url).await?;
-        let signalling = Arc::new(signalling);
         let whereabouts = Arc::new(Whereabouts::new(Arc::clone(&config.groups)));
         // The subscriber transport exists before the join so that no offer finds it missing.
         let subscriber = if config.subscribe {
@@ -105,9 +111,16 @@ impl Participant {
         } else {
             None
         };
-        let joined = signalling
-            .join_room(&config.room, &token, &config.identity)
+        // A cluster node that does not run the room sends the join to the one that does.
+        let Joined {
+            signalling,
+            events,
+            joined,
+            node_url,
+            ..
+        } = Signalling::connect_and_join(&config.url, &config.room, &token, &config.identity)
             .await?;
+        let signalling = Arc::new(signalling);
         whereabouts.moved_to(&joined.breakout.own.location);
         let allowed = AllowedStreams::default();
         let subscriber_stats = subscriber.as_ref().map(|s| Arc::clone(s.stats()));
@@ -122,6 +135,7 @@ impl Participant {
         Ok(Participant {
             signalling,
             joined,
+            node_url,
             whereabouts,
             allowed,
             subscriber_stats,

@@ -20,8 +20,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use signalling_proto::{
     decode_server_frame, encode_client_message, Capabilities, ClientMessage, Command, CommandName,
-    CommandResult, Credential, EventMessage, JoinRoomArgs, MediaFlags, Outcome, ReqId, Response,
-    RoomJoined, Secret, ServerMessage,
+    CommandResult, Credential, ErrorCode, EventMessage, JoinRoomArgs, MediaFlags, Outcome, ReqId,
+    Response, RoomJoined, Secret, ServerMessage, WrongNodeDetails,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -32,6 +32,21 @@ use crate::http_get;
 
 /// How long a command waits for its response.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many `wrong_node` answers one join follows (as `client.js` does).
+pub const MAX_REDIRECTS: usize = 3;
+
+/// A join through [`Signalling::connect_and_join`]: the socket of the node that admitted it.
+#[derive(Debug)]
+pub struct Joined {
+    pub signalling: Signalling,
+    pub events: Events,
+    pub joined: Box<RoomJoined>,
+    /// The signalling URL of the node that runs the room.
+    pub node_url: String,
+    /// How many `wrong_node` answers it followed.
+    pub redirects: usize,
+}
 
 type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Response>>>>;
 
@@ -157,6 +172,44 @@ impl Signalling {
                 command: name,
                 error,
             }),
+        }
+    }
+
+    /// Connects to `url` and joins `room`; a cluster node that does not run the room answers
+    /// `wrong_node` with the owner's URL (PROTOCOL.md §10), which is followed up to
+    /// [`MAX_REDIRECTS`] times.
+    pub async fn connect_and_join(
+        url: &str,
+        room: &str,
+        token: &str,
+        display_name: &str,
+    ) -> Result<Joined, ClientError> {
+        let mut url = rtc_url(url);
+        let mut redirects = 0;
+        loop {
+            let (signalling, events) = Signalling::connect(&url).await?;
+            match signalling.join_room(room, token, display_name).await {
+                Ok(joined) => {
+                    return Ok(Joined {
+                        signalling,
+                        events,
+                        joined,
+                        node_url: url,
+                        redirects,
+                    })
+                }
+                Err(ClientError::Refused { error, .. })
+                    if error.code == ErrorCode::WrongNode && redirects < MAX_REDIRECTS =>
+                {
+                    let details: WrongNodeDetails = error.details_as().ok_or_else(|| {
+                        ClientError::Protocol("wrong_node without details {url, nodeId}".into())
+                    })?;
+                    signalling.close();
+                    url = details.url;
+                    redirects += 1;
+                }
+                Err(error) => return Err(error),
+            }
         }
     }
 

@@ -11,7 +11,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::num::{NonZeroU32, NonZeroUsize};
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -337,6 +337,25 @@ pub struct Config {
     #[arg(long, env = "SFU_WEBHOOK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     #[serde(deserialize_with = "de_duration")]
     pub webhook_timeout: Duration,
+    // --- Cluster (issue 17, README "Running a cluster").
+    /// Redis (or Valkey) of a cluster, e.g. redis://10.0.0.5:6379/0: rooms are placed across
+    /// every node on it. Unset: one node, placement in memory.
+    #[arg(long, env = "SFU_REDIS_URL", value_parser = parse_redis_url)]
+    #[serde(deserialize_with = "de_redis_url")]
+    pub redis_url: Option<String>,
+    /// This node's id in the cluster, unique per node; default: <hostname>-<http port>.
+    #[arg(long, env = "SFU_NODE_ID", value_parser = parse_node_id)]
+    #[serde(deserialize_with = "de_node_id")]
+    pub node_id: Option<String>,
+    /// The /rtc WebSocket URL clients reach this node at (wss://sfu-2.example.com/rtc), sent
+    /// to clients whose join reached another node; default: ws(s)://<bound address>/rtc.
+    #[arg(long, env = "SFU_NODE_URL", value_parser = parse_node_url)]
+    #[serde(deserialize_with = "de_node_url")]
+    pub node_url: Option<String>,
+    /// Forwarded packets per second that count as this node's full load for placement (with
+    /// CPU busy: the larger counts); nodes at 85 % take no new room.
+    #[arg(long, env = "SFU_NODE_CAPACITY", default_value_t = NonZeroU64::new(100_000).expect("> 0"))]
+    pub node_capacity: NonZeroU64,
 }
 
 impl Default for Config {
@@ -373,6 +392,10 @@ impl Default for Config {
             webhook_queue: NonZeroUsize::new(4096).expect("4096 > 0"),
             webhook_ca: None,
             webhook_timeout: Duration::from_secs(5),
+            redis_url: None,
+            node_id: None,
+            node_url: None,
+            node_capacity: NonZeroU64::new(100_000).expect("> 0"),
         }
     }
 }
@@ -412,6 +435,10 @@ impl fmt::Debug for Config {
             webhook_queue,
             webhook_ca,
             webhook_timeout,
+            redis_url,
+            node_id,
+            node_url,
+            node_capacity,
         } = self;
         f.debug_struct("Config")
             .field("http_addr", http_addr)
@@ -445,6 +472,10 @@ impl fmt::Debug for Config {
             .field("webhook_queue", webhook_queue)
             .field("webhook_ca", webhook_ca)
             .field("webhook_timeout", webhook_timeout)
+            .field("redis_url", &redis_url.as_ref().map(|_| "(set)"))
+            .field("node_id", node_id)
+            .field("node_url", node_url)
+            .field("node_capacity", node_capacity)
             .finish()
     }
 }
@@ -653,6 +684,10 @@ impl Config {
             "webhook_queue" => self.webhook_queue = file.webhook_queue,
             "webhook_ca" => self.webhook_ca.clone_from(&file.webhook_ca),
             "webhook_timeout" => self.webhook_timeout = file.webhook_timeout,
+            "redis_url" => self.redis_url.clone_from(&file.redis_url),
+            "node_id" => self.node_id.clone_from(&file.node_id),
+            "node_url" => self.node_url.clone_from(&file.node_url),
+            "node_capacity" => self.node_capacity = file.node_capacity,
             _ => {}
         }
     }
@@ -896,6 +931,20 @@ impl Config {
             "webhook_timeout = \"{}\"",
             format_duration(self.webhook_timeout)
         ));
+        line(match self.redis_url {
+            // The URL may carry a password.
+            Some(_) => "# redis_url: set (redacted)".to_owned(),
+            None => "# redis_url: not set (one node, placement in memory)".to_owned(),
+        });
+        match &self.node_id {
+            Some(id) => line(format!("node_id = {}", string(id))),
+            None => line("# node_id: not set (<hostname>-<http port>)".to_owned()),
+        }
+        match &self.node_url {
+            Some(url) => line(format!("node_url = {}", string(url))),
+            None => line("# node_url: not set (ws(s)://<bound address>/rtc)".to_owned()),
+        }
+        line(format!("node_capacity = {}", self.node_capacity));
         out
     }
 }
@@ -963,6 +1012,56 @@ fn de_webhook_urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
 /// An absolute `http://` URL with a host.
 fn parse_webhook_url(text: &str) -> Result<String, String> {
     crate::webhook::delivery::parse_url(text).map(|_| text.to_owned())
+}
+
+fn de_redis_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let url = Option::<String>::deserialize(deserializer)?;
+    url.map(|url| parse_redis_url(&url).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// `redis://`, `rediss://` (TLS) or `unix://`, which the client can parse.
+fn parse_redis_url(text: &str) -> Result<String, String> {
+    redis::Client::open(text)
+        .map(|_| text.to_owned())
+        .map_err(|error| format!("not a Redis URL ({error}): e.g. redis://127.0.0.1:6379/0"))
+}
+
+fn de_node_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let id = Option::<String>::deserialize(deserializer)?;
+    id.map(|id| parse_node_id(&id).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// 1..=64 characters of `[A-Za-z0-9._-]` (it is part of store keys).
+fn parse_node_id(text: &str) -> Result<String, String> {
+    let valid = (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("must be 1 to 64 characters of letters, digits, '.', '_' or '-'".to_owned())
+    }
+}
+
+fn de_node_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let url = Option::<String>::deserialize(deserializer)?;
+    url.map(|url| parse_node_url(&url).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// An absolute `ws://` or `wss://` URL.
+fn parse_node_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("wss://")
+        .or_else(|| text.strip_prefix("ws://"))
+        .ok_or("must start with ws:// or wss:// (e.g. wss://sfu-2.example.com/rtc)")?;
+    if rest.is_empty() || rest.starts_with('/') || text.chars().any(char::is_whitespace) {
+        return Err("must name a host (e.g. wss://sfu-2.example.com/rtc)".to_owned());
+    }
+    Ok(text.to_owned())
 }
 
 fn de_allowed_origins<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -1146,13 +1245,17 @@ mod tests {
             webhook_queue: NonZeroUsize::new(3).unwrap(),
             webhook_ca: Some("ca.pem".into()),
             webhook_timeout: Duration::from_secs(1),
+            redis_url: Some("redis://127.0.0.1:9/0".into()),
+            node_id: Some("n-1".into()),
+            node_url: Some("ws://127.0.0.1:1/rtc".into()),
+            node_capacity: NonZeroU64::new(7).unwrap(),
         };
         for id in &ids {
             let mut config = Config::default();
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 31, "{ids:?}");
+        assert_eq!(ids.len(), 35, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.

@@ -28,6 +28,8 @@
 //! * [`clock`]: the one place the shell reads time (DECISIONS.md §15).
 //! * [`api`]: the server API under `/api/v1` (admin tokens, rooms, participants, breakouts)
 //!   and its OpenAPI document; [`webhook`]: room events POSTed as signed JSON.
+//! * [`cluster`]: placement of rooms across nodes on a shared store (Redis, or memory for one
+//!   node), the node registry and fencing (issue 17).
 #![forbid(unsafe_code)]
 // `pub` means reachable from outside the crate; the rest is `pub(crate)`, so the compiler
 // reports what nothing calls (issue 15).
@@ -36,6 +38,7 @@
 pub mod admin_cli;
 pub mod api;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod core;

@@ -14,6 +14,8 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::api::{self, ApiState};
+use crate::cluster::heartbeat::{self, Heartbeat};
+use crate::cluster::{Cluster, ClusterMetrics, ClusterStore, MemoryStore, RedisStore};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
@@ -91,6 +93,9 @@ pub async fn run(
         }
         None => registry,
     };
+    let addr = listener.local_addr()?;
+    let cluster = Arc::new(start_cluster(&config, addr, tls.is_some(), &metrics)?);
+    let registry = registry.with_cluster(Arc::clone(&cluster));
     let registry = match &config.turn_secret {
         Some(secret) => registry.with_turn(TurnCredentials::new(
             config.turn_url.clone(),
@@ -99,6 +104,10 @@ pub async fn run(
         )),
         None => registry,
     };
+    let media: Vec<String> = shards
+        .iter()
+        .map(|(handle, _)| handle.local_addr().to_string())
+        .collect();
     let mut shard_handles = Vec::with_capacity(shards.len());
     for (handle, mut events) in shards {
         let registry = registry.clone();
@@ -122,11 +131,23 @@ pub async fn run(
             config.join_deadline,
             config.max_unjoined_per_ip.get(),
         ));
+    let beat = Heartbeat {
+        cluster: Arc::clone(&cluster),
+        rooms: registry.clone(),
+        metrics: metrics.clone(),
+        draining: draining_rx.clone(),
+        media,
+        capacity: config.node_capacity.get(),
+    }
+    .start()
+    .await;
     let origins = AllowedOrigins::new(&config.allowed_origins, config.is_development());
-    let app =
-        http::router(HttpState::new(sessions.clone(), draining_rx, metrics).with_origins(origins))
-            .nest(api::PREFIX, api_routes);
-    let addr = listener.local_addr()?;
+    let app = http::router(
+        HttpState::new(sessions.clone(), draining_rx, metrics)
+            .with_origins(origins)
+            .with_store_up(cluster.store_up()),
+    )
+    .nest(api::PREFIX, api_routes);
     info!(
         %addr,
         shards = config.shards.get(),
@@ -134,6 +155,9 @@ pub async fn run(
         rtc_bind = %config.media_bind_ip(),
         development = config.is_development(),
         tls = tls.is_some(),
+        node = cluster.node_id(),
+        node_url = cluster.url(),
+        redis = config.redis_url.is_some(),
         "serving"
     );
 
@@ -180,12 +204,47 @@ pub async fn run(
     {
         warn!("signalling sessions still open after {SESSION_CLOSE_WAIT:?}; stopping anyway");
     }
+    beat.abort();
+    heartbeat::retire(&cluster).await;
     for shard in &shard_handles {
         // A shard that already stopped has nothing left to release.
         let _ = shard.shutdown().await;
     }
     info!(%addr, "server stopped");
     Ok(())
+}
+
+/// This node's cluster: on `--redis-url` when set, else on a store in memory (one node). Its
+/// id defaults to `<hostname>-<http port>`, its URL to `ws(s)://<bound address>/rtc` (a
+/// wildcard bind advertises the first `--public-ip`).
+fn start_cluster(
+    config: &Config,
+    addr: SocketAddr,
+    tls: bool,
+    metrics: &Metrics,
+) -> io::Result<Cluster> {
+    let store: Arc<dyn ClusterStore> = match &config.redis_url {
+        Some(url) => Arc::new(RedisStore::new(url).map_err(io::Error::other)?),
+        None => Arc::new(MemoryStore::new()),
+    };
+    let node_id = config.node_id.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "sfu".to_owned());
+        format!("{host}-{}", addr.port())
+    });
+    let url = config.node_url.clone().unwrap_or_else(|| {
+        let ip = match addr.ip() {
+            ip if ip.is_unspecified() => config.public_ip.first().copied().unwrap_or(ip),
+            ip => ip,
+        };
+        let scheme = if tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/rtc", SocketAddr::new(ip, addr.port()))
+    });
+    let cluster_metrics = ClusterMetrics::register(metrics.registry()).map_err(io::Error::other)?;
+    Ok(Cluster::new(store, node_id, url).with_metrics(cluster_metrics))
 }
 
 /// Starts `--shards` media shards on `--rtc-port` + k and `--rtc-tcp-port` + k

@@ -42,7 +42,7 @@ export type ErrorCode =
   | "edit_locked" | "edit_lock_token_mismatch" | "edit_lock_not_held" | "revision_conflict"
   | "already_recording" | "not_recording" | "already_streaming" | "not_streaming"
   | "already_transcribing" | "not_transcribing" | "already_screensharing" | "screenshare_busy"
-  | "server_draining" | "internal_error";
+  | "server_draining" | "wrong_node" | "placement_unavailable" | "internal_error";
 
 /** A sentence for people, per error code. */
 export declare const ERROR_MESSAGES: Readonly<Record<ErrorCode, string>>;
@@ -226,6 +226,8 @@ export declare class SfuClient extends Emitter {
   selfId: string | null;
   roleName: Role | null;
   resumeToken: string | null;
+  /** The signalling URL in use: `options.url`, or the room's node after a `wrong_node`. */
+  url: string;
   lastSeq: number;
   room: any;
   participants: Map<string, Participant>;

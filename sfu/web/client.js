@@ -113,6 +113,8 @@ export const ERROR_MESSAGES = Object.freeze({
   already_screensharing: "You are already sharing your screen.",
   screenshare_busy: "Someone else is already sharing a screen here.",
   server_draining: "The server is restarting. Please join again in a moment.",
+  wrong_node: "Connecting to the meeting's server…",
+  placement_unavailable: "The meeting service is busy. Please join again in a moment.",
   internal_error: "Something went wrong on the server. Please try again.",
 });
 
@@ -127,7 +129,11 @@ export const CLOSE_MESSAGES = Object.freeze({
   4003: "A host declined your request to join.",
   4004: "You joined from another tab or window.",
   4005: "The meeting service stopped.",
+  1012: "The meeting moved to another server; reconnecting.",
 });
+
+/** How many `wrong_node` answers one join follows before it gives up (PROTOCOL.md §10). */
+const MAX_REDIRECTS = 3;
 
 /**
  * A sentence for an error: an {@link SfuError}, an error body `{code, details}`, a bare code or
@@ -342,6 +348,11 @@ export class SfuClient extends Emitter {
     this.resumeToken = null;
     this.lastSeq = 0;
     this.room = null;
+    /**
+     * The signalling URL in use: `options.url` at first, the owner's after a `wrong_node`
+     * (a cluster runs each room on one node); back to `options.url` when that node is gone.
+     */
+    this.url = this.options.url;
     /** @type {Map<string, object>} ParticipantView by id, ourselves included. */
     this.participants = new Map();
     this.knockers = new Map();
@@ -417,7 +428,7 @@ export class SfuClient extends Emitter {
     try {
       storage.setItem(
         this.#storageKey(),
-        JSON.stringify({ resumeToken: this.resumeToken, lastSeq: this.lastSeq, selfId: this.selfId, savedAt: Date.now() }),
+        JSON.stringify({ resumeToken: this.resumeToken, lastSeq: this.lastSeq, selfId: this.selfId, url: this.url, savedAt: Date.now() }),
       );
     } catch {
       /* quota or blocked: a reload then joins afresh */
@@ -442,10 +453,13 @@ export class SfuClient extends Emitter {
   async #retireStoredSession(stored) {
     this.#retiring = true;
     let ws;
+    // The old place is on the node that admitted it (a cluster may have sent the join there).
+    this.url = stored.url ?? this.options.url;
     try {
       ws = await this.#open();
     } catch {
       this.#retiring = false;
+      this.url = this.options.url;
       this.#forgetSession();
       return;
     }
@@ -459,6 +473,7 @@ export class SfuClient extends Emitter {
       /* resume_failed: the old place is already gone */
     } finally {
       this.#retiring = false;
+      this.url = this.options.url;
       this.#forgetSession();
       if (this.ws === ws) {
         this.ws = null;
@@ -491,10 +506,11 @@ export class SfuClient extends Emitter {
 
   #open() {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.options.url);
+      const url = this.url;
+      const ws = new WebSocket(url);
       this.ws = ws;
       ws.onopen = () => resolve(ws);
-      ws.onerror = () => reject(new Error(`cannot open ${this.options.url}`));
+      ws.onerror = () => reject(new Error(`cannot open ${url}`));
       ws.onmessage = (message) => this.#onFrame(message.data);
       ws.onclose = (close) => {
         if (this.ws === ws) this.#onClose(close);
@@ -561,6 +577,9 @@ export class SfuClient extends Emitter {
     try {
       await this.#open();
     } catch {
+      // The room's node may be gone (a cluster re-places its rooms): the next try goes
+      // through the first URL, where `resume` fails and the join is placed again.
+      this.url = this.options.url;
       if (this.status === Status.DISCONNECTED) this.#scheduleReconnect();
       return;
     }
@@ -616,6 +635,7 @@ export class SfuClient extends Emitter {
     this.#setStatus(Status.CONNECTING, { error: null });
     const stored = this.storedSession();
     if (stored?.resumeToken) await this.#retireStoredSession(stored);
+    this.url = this.options.url; // a fresh join is placed again (the room may have moved)
     try {
       await this.#open();
     } catch (error) {
@@ -625,7 +645,7 @@ export class SfuClient extends Emitter {
     return this.#joinOnOpenSocket();
   }
 
-  async #joinOnOpenSocket() {
+  async #joinOnOpenSocket(redirects = 0) {
     this.#setStatus(Status.CONNECTING);
     const args = {
       roomName: this.options.roomName,
@@ -652,6 +672,18 @@ export class SfuClient extends Emitter {
       this.emit("joined", joined);
       return joined;
     } catch (error) {
+      if (error.code === "wrong_node" && error.details?.url && redirects < MAX_REDIRECTS) {
+        // The room runs on another node of the cluster: join there, transparently.
+        const old = this.ws;
+        if (old) {
+          old.onclose = null; // a socket closed on purpose, not a lost connection
+          old.onmessage = null;
+          old.close();
+        }
+        this.url = error.details.url;
+        await this.#open();
+        return this.#joinOnOpenSocket(redirects + 1);
+      }
       if (error.code === "room_locked") {
         this.selfId = error.details?.selfId ?? null;
         this.#setStatus(Status.ROOM_LOCKED, { error: null });

@@ -64,6 +64,15 @@ pub struct RateLimitedDetails {
     pub retry_after_ms: u64,
 }
 
+/// `details` of `wrong_node`: the node that runs the room, and its signalling URL (the
+/// `/rtc` WebSocket URL to send the same `join_room` to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WrongNodeDetails {
+    pub url: String,
+    pub node_id: String,
+}
+
 /// `details` of an atomic multi-target command that failed: the offending ids (spec §6.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -120,6 +120,12 @@ pub enum ErrorCode {
     /// The server is shutting down and admits nobody new: join another server (an addition
     /// to spec §6.6, PROTOCOL.md §10).
     ServerDraining,
+    /// `join_room` reached a node of a cluster that does not run the room: connect to
+    /// `details: {url, nodeId}` and send the same `join_room` there (PROTOCOL.md §10).
+    WrongNode,
+    /// The cluster cannot place a new room right now (its store is unreachable, or no node
+    /// is serving): try again in a moment; rooms already running are not affected.
+    PlacementUnavailable,
     /// A server bug; the state is unchanged.
     InternalError,
 }
@@ -181,6 +187,8 @@ impl ErrorCode {
         ErrorCode::AlreadyScreensharing,
         ErrorCode::ScreenshareBusy,
         ErrorCode::ServerDraining,
+        ErrorCode::WrongNode,
+        ErrorCode::PlacementUnavailable,
         ErrorCode::InternalError,
     ];
 
@@ -241,6 +249,8 @@ impl ErrorCode {
             ErrorCode::AlreadyScreensharing => "already_screensharing",
             ErrorCode::ScreenshareBusy => "screenshare_busy",
             ErrorCode::ServerDraining => "server_draining",
+            ErrorCode::WrongNode => "wrong_node",
+            ErrorCode::PlacementUnavailable => "placement_unavailable",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -274,10 +284,10 @@ mod tests {
         }
     }
 
-    // Spec §6.6 has 54 distinct codes, plus `server_draining` (PROTOCOL.md §10); a missing or
-    // extra one shows up here.
+    // Spec §6.6 has 54 distinct codes, plus `server_draining`, `wrong_node` and
+    // `placement_unavailable` (PROTOCOL.md §10); a missing or extra one shows up here.
     #[test]
     fn all_codes_of_the_spec_are_listed() {
-        assert_eq!(ErrorCode::ALL.len(), 54 + 1);
+        assert_eq!(ErrorCode::ALL.len(), 54 + 3);
     }
 }

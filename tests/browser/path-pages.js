@@ -51,7 +51,7 @@ export async function eventually(what, fn, { timeoutMs = 30_000, intervalMs = 25
  * Opens the demo page and waits for its publisher transport to connect; resolves with the
  * page and the join time (navigation start to a connected publisher transport, in ms).
  */
-export async function join(browser, { room, name, role }) {
+export async function join(browser, { room, name, role, base = BASE }) {
   const context = await browser.newContext({ viewport: { width: 960, height: 540 } });
   // Record what ICE gathers and every candidate error, to explain a failed phase.
   await context.addInitScript(() => {
@@ -72,7 +72,7 @@ export async function join(browser, { room, name, role }) {
     if (m.type() === "error" || process.env.PAGE_LOG) console.log(`  [${name}] ${m.type()}: ${m.text()}`);
   });
   const query = new URLSearchParams({ room, name, role, capture: "640x360", autojoin: "1" });
-  await page.goto(`${BASE}/?${query}`);
+  await page.goto(`${base}/?${query}`);
   try {
     await page.waitForFunction(() => window.sfuApp.client?.publisherPc?.connectionState === "connected", null, {
       polling: 10,

@@ -31,7 +31,7 @@ impl ApiError {
             | C::SessionNotFound
             | C::RoomNotFound => StatusCode::NOT_FOUND,
             C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            C::ServerDraining => StatusCode::SERVICE_UNAVAILABLE,
+            C::ServerDraining | C::PlacementUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             C::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::CONFLICT,
         };

@@ -37,6 +37,9 @@ pub(crate) struct HttpState {
     sessions: Sessions,
     metrics: Metrics,
     origins: Arc<AllowedOrigins>,
+    /// Whether the cluster store answers (`/readyz` says 503 while it does not); `None` in
+    /// tests without a cluster.
+    store_up: Option<watch::Receiver<bool>>,
 }
 
 impl HttpState {
@@ -53,7 +56,14 @@ impl HttpState {
             sessions,
             metrics,
             origins: Arc::new(AllowedOrigins::default()),
+            store_up: None,
         }
+    }
+
+    /// `/readyz` answers 503 while `store_up` is `false`.
+    pub(crate) fn with_store_up(mut self, store_up: watch::Receiver<bool>) -> Self {
+        self.store_up = Some(store_up);
+        self
     }
 
     /// The browser pages, besides the server's own, that may use `/rtc` and `/dev/token`
@@ -151,6 +161,9 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
     if *state.draining.borrow() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if state.store_up.as_ref().is_some_and(|up| !*up.borrow()) {
+        // Rooms running here go on; new rooms cannot be placed until the store answers.
+        (StatusCode::SERVICE_UNAVAILABLE, "cluster store unreachable")
     } else {
         (StatusCode::OK, "ok")
     }

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::clock;
+use crate::cluster::{Cluster, StoreError};
 use crate::control::{
     self, CloseReason, ConnectionId, Effect, Notice, Room, RoomConfig, RoomPolicy, Service, Timer,
     VerifiedClaims, WallClock,
@@ -102,6 +103,9 @@ enum RoomInput {
     /// Something happened on the room's media shard (control events come on their own queue,
     /// telemetry through the inbox).
     Media(ShardEvent),
+    /// Another node owns the room with a newer epoch: close every socket with
+    /// [`CLOSE_ROOM_MOVED`] and stop at once (no reconnect grace, no resume here).
+    Fence,
     /// A request of the server API (issue 18).
     Api(ApiInput),
 }
@@ -157,6 +161,8 @@ pub struct RoomHandle {
     name: Arc<str>,
     /// Tells this actor apart from a later one under the same name.
     instance: u64,
+    /// The cluster placement this actor runs under (0 without a cluster).
+    epoch: u64,
     inbox: mpsc::Sender<RoomInput>,
     /// The room's shard control events: unbounded, so delivering one never waits
     /// ([`RoomRegistry::dispatch_shard_event`]).
@@ -292,6 +298,8 @@ pub struct RoomRegistry {
     turn: Option<Arc<TurnCredentials>>,
     /// Where rooms send what happened in them; `None` without configured webhooks.
     webhooks: Option<Webhooks>,
+    /// Placement across nodes; `None` in signalling-only tests (every room is created here).
+    cluster: Option<Arc<Cluster>>,
 }
 
 #[derive(Debug, Default)]
@@ -328,7 +336,15 @@ impl RoomRegistry {
             metrics: None,
             turn: None,
             webhooks: None,
+            cluster: None,
         }
+    }
+
+    /// Rooms this node does not run are placed through `cluster` (one store round trip on
+    /// their first join here).
+    pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     /// Room actors started from now on report what happens in them to `webhooks`.
@@ -404,13 +420,87 @@ impl RoomRegistry {
     /// The running actor of `name`, started if there is none (spec §3: rooms are created on
     /// the first valid join). Must be called inside a tokio runtime.
     pub fn get_or_create(&self, name: &str) -> RoomHandle {
+        self.get_or_start(name, 0)
+    }
+
+    fn get_or_start(&self, name: &str, epoch: u64) -> RoomHandle {
         let inner = self.lock();
         if let Some(handle) = inner.rooms.get(name) {
             if !handle.inbox.is_closed() {
                 return handle.clone();
             }
         }
-        self.start_actor(inner, name, self.policy.clone(), false)
+        self.start_actor(inner, name, self.policy.clone(), false, epoch)
+    }
+
+    /// The room `name` for a `join_room` with a token: the running actor if this node runs
+    /// it (no store round trip); otherwise the cluster places it (one round trip) and it
+    /// starts here, or the answer is `wrong_node` with the owner's URL, or
+    /// `placement_unavailable` when the store cannot answer. `draining`: this node takes no
+    /// new room, and says `server_draining` where no other node can take it.
+    pub async fn get_or_place(&self, name: &str, draining: bool) -> Result<RoomHandle, ErrorBody> {
+        if let Some(handle) = self.get(name).filter(|handle| !handle.inbox.is_closed()) {
+            return Ok(handle);
+        }
+        let Some(cluster) = &self.cluster else {
+            return Ok(self.get_or_create(name));
+        };
+        match cluster.place(name).await {
+            Ok(placement) if placement.node_id == cluster.node_id() && !draining => {
+                Ok(self.get_or_start(name, placement.epoch))
+            }
+            Ok(placement) if placement.node_id == cluster.node_id() => Err(draining_refusal()),
+            Ok(placement) => {
+                if let Some(metrics) = cluster.metrics() {
+                    metrics.redirects.inc();
+                }
+                debug!(room = name, owner = %placement.node_id, "join for a room of another node");
+                Err(ErrorBody::with_details(
+                    ErrorCode::WrongNode,
+                    format!("room {name} runs on node {}: join there", placement.node_id),
+                    &signalling_proto::WrongNodeDetails {
+                        url: placement.url,
+                        node_id: placement.node_id,
+                    },
+                ))
+            }
+            Err(_) if draining => Err(draining_refusal()),
+            // The store's own error is logged (`Cluster::timed`), not handed to clients.
+            Err(StoreError::Unavailable(_)) => Err(ErrorBody::new(
+                ErrorCode::PlacementUnavailable,
+                "the cluster store does not answer, so a new room cannot be placed now; try \
+                 again in a moment",
+            )),
+            Err(StoreError::NoServingNode) => Err(ErrorBody::new(
+                ErrorCode::PlacementUnavailable,
+                "no node of the cluster can take a new room now; try again in a moment",
+            )),
+            Err(error @ StoreError::WarmingUp) => Err(ErrorBody::new(
+                ErrorCode::PlacementUnavailable,
+                format!("{error}; try again in a moment"),
+            )),
+        }
+    }
+
+    /// Each running room with the epoch it was placed under, for the heartbeat's claim.
+    pub fn room_epochs(&self) -> Vec<(String, u64)> {
+        self.lock()
+            .rooms
+            .values()
+            .filter(|handle| !handle.inbox.is_closed())
+            .map(|handle| (handle.name.to_string(), handle.epoch))
+            .collect()
+    }
+
+    /// Drops `name` because another node owns it (fencing): its sockets are told to reconnect.
+    pub fn fence(&self, name: &str) {
+        if let Some(handle) = self.get(name) {
+            let inbox = handle.inbox.clone();
+            tokio::spawn(async move {
+                // An actor that already stopped has nobody left to tell.
+                let _ = inbox.send(RoomInput::Fence).await;
+            });
+        }
     }
 
     /// Starts `name` with its own `policy` for the server API, held open while empty until the
@@ -425,7 +515,7 @@ impl RoomRegistry {
         {
             return None;
         }
-        Some(self.start_actor(inner, name, policy, true))
+        Some(self.start_actor(inner, name, policy, true, 0))
     }
 
     /// The policy rooms get when a join creates them.
@@ -452,6 +542,7 @@ impl RoomRegistry {
         name: &str,
         policy: RoomPolicy,
         held: bool,
+        epoch: u64,
     ) -> RoomHandle {
         inner.next_instance += 1;
         let instance = inner.next_instance;
@@ -460,6 +551,7 @@ impl RoomRegistry {
         let handle = RoomHandle {
             name: Arc::from(name),
             instance,
+            epoch,
             inbox: tx.clone(),
             shard_events: media_tx,
         };
@@ -509,8 +601,15 @@ impl RoomRegistry {
         {
             inner.rooms.remove(name);
         }
-        inner.by_instance.remove(&instance);
+        let removed = inner.by_instance.remove(&instance);
         inner.resume.retain(|_, room| room != name);
+        drop(inner);
+        // The room ended here: its owner entry goes, unless a newer placement replaced it.
+        if let (Some(cluster), Some(handle)) = (&self.cluster, removed) {
+            let cluster = Arc::clone(cluster);
+            let name = name.to_owned();
+            tokio::spawn(async move { cluster.release(&name, handle.epoch).await });
+        }
     }
 }
 
@@ -549,6 +648,8 @@ pub struct RoomActor {
     outbox: Vec<WebhookEvent>,
     /// The API's reason for the removal being handled: `message` of its `participant_left`.
     removal_reason: Option<(signalling_proto::ParticipantId, String)>,
+    /// Another node owns the room now: stop after this input.
+    fenced: bool,
 }
 
 impl RoomActor {
@@ -585,7 +686,28 @@ impl RoomActor {
             webhooks: None,
             outbox: Vec::new(),
             removal_reason: None,
+            fenced: false,
         }
+    }
+
+    /// Fencing: another node runs this room under a newer epoch. Every socket is closed with
+    /// [`CLOSE_ROOM_MOVED`] (clients reconnect, find no room to resume here, and join again
+    /// through placement), the media side is released, and the actor stops.
+    async fn fence(&mut self) {
+        for link in self.connections.values() {
+            // A full queue is closed anyway (overflow); the actor stops either way.
+            let _ = link.outgoing.try_send(Outgoing::Close {
+                code: CLOSE_ROOM_MOVED,
+                reason: "room moved to another node",
+            });
+        }
+        self.connections.clear();
+        if let Some(media) = &mut self.media {
+            for participant in self.room.participant_ids() {
+                media.remove(participant).await;
+            }
+        }
+        self.fenced = true;
     }
 
     /// Serves inputs and shard control events until the room is finished: no room session and
@@ -604,10 +726,11 @@ impl RoomActor {
                 else => break,
             };
             self.handle(input).await;
-            if !self.held
-                && !self.room.has_session()
-                && self.connections.is_empty()
-                && self.room.participant_ids().is_empty()
+            if self.fenced
+                || !self.held
+                    && !self.room.has_session()
+                    && self.connections.is_empty()
+                    && self.room.participant_ids().is_empty()
             {
                 break;
             }
@@ -693,6 +816,7 @@ impl RoomActor {
                 self.execute_effects(now).await;
             }
             RoomInput::Media(event) => self.handle_shard_event(now, event),
+            RoomInput::Fence => self.fence().await,
             RoomInput::Api(input) => self.handle_api(now, input).await,
         }
         self.reconcile_media(now).await;
@@ -1228,6 +1352,10 @@ fn webhook_event(notice: Notice) -> WebhookEvent {
 /// Close code for a client that does not read its frames fast enough (RFC 6455 1008, policy).
 pub const CLOSE_SLOW_CONSUMER: u16 = 1008;
 
+/// Close code when the room moved to another node (fencing): RFC 6455 1012, service restart.
+/// Clients reconnect; their resume fails here and they join again.
+pub const CLOSE_ROOM_MOVED: u16 = 1012;
+
 /// The wall clock anchored once at room creation with the shell clock.
 fn shell_wall_clock() -> WallClock {
     let at = clock::now();
@@ -1260,6 +1388,14 @@ pub(crate) fn room_gone() -> ErrorBody {
     ErrorBody::new(ErrorCode::InternalError, "the room stopped; join again")
 }
 
+/// `join_room` refused because this node drains and no other node takes the room.
+fn draining_refusal() -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::ServerDraining,
+        "the server is shutting down; join through another server",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1279,6 +1415,7 @@ mod tests {
             let handle = RoomHandle {
                 name: Arc::from(format!("stalled-{instance}").as_str()),
                 instance,
+                epoch: 0,
                 inbox,
                 shard_events,
             };

@@ -355,11 +355,9 @@ impl Session {
             // Bad frames are answered and the connection keeps serving (spec §6.2).
             Err(error) => return send_response(socket, error.to_response()).await,
         };
-        let newcomer = match &command {
-            Command::JoinRoom(args) => matches!(args.credential, Some(Credential::Token(_))),
-            Command::KnockRoom(_) => true,
-            _ => false,
-        };
+        // A `join_room` with a token is refused while draining unless this node runs the
+        // room (a cluster keeps a draining node's rooms open to their joins): `join` decides.
+        let newcomer = matches!(command, Command::KnockRoom(_));
         if newcomer && *self.sessions.draining.borrow() {
             let refused = ErrorBody::new(
                 ErrorCode::ServerDraining,
@@ -415,7 +413,10 @@ impl Session {
                 let claims = crate::control::VerifiedClaims::from(claims);
                 let room = match &self.room {
                     Some(room) => room.clone(),
-                    None => self.sessions.rooms.get_or_create(&args.room_name),
+                    None => match self.place(&args.room_name).await {
+                        Ok(room) => room,
+                        Err(refused) => return Some(Response::err(Some(req_id), refused)),
+                    },
                 };
                 let mut handled = room
                     .join(
@@ -429,7 +430,10 @@ impl Session {
                 if handled.is_none() && self.room.is_none() {
                     // The actor stopped between lookup and send (its room had just ended):
                     // the registry starts a fresh one.
-                    room = self.sessions.rooms.get_or_create(&args.room_name);
+                    room = match self.place(&args.room_name).await {
+                        Ok(room) => room,
+                        Err(refused) => return Some(Response::err(Some(req_id), refused)),
+                    };
                     handled = room
                         .join(self.link.clone(), req_id.clone(), args, claims)
                         .await;
@@ -459,6 +463,14 @@ impl Session {
                 "this server admits with a {token} credential (or a knock {grant})",
             )),
         }
+    }
+
+    /// The room a token join on an unbound socket goes to: this node's, or a new one placed
+    /// here, or the refusal (`wrong_node` with the owner's URL, `placement_unavailable`, or
+    /// `server_draining` for a room this draining node does not run).
+    async fn place(&self, room: &str) -> Result<RoomHandle, ErrorBody> {
+        let draining = *self.sessions.draining.borrow();
+        self.sessions.rooms.get_or_place(room, draining).await
     }
 
     /// `resume` on a fresh socket: the room is found by the resume token (spec §7.2).

@@ -5,6 +5,7 @@ mod api;
 mod api_bench;
 mod assistant_role;
 mod bind_advertise;
+mod cluster_deploy;
 mod config_file;
 mod deploy_files;
 mod http;
