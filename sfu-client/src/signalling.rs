@@ -39,8 +39,11 @@ pub const MAX_REDIRECTS: usize = 3;
 /// A join through [`Signalling::connect_and_join`]: the socket of the node that admitted it.
 #[derive(Debug)]
 pub struct Joined {
+    /// The admitted socket: send commands on it.
     pub signalling: Signalling,
+    /// The events that follow the join, in order.
     pub events: Events,
+    /// The `room_joined` response.
     pub joined: Box<RoomJoined>,
     /// The signalling URL of the node that runs the room.
     pub node_url: String,
