@@ -26,6 +26,7 @@ pub mod prom_text;
 pub mod publisher;
 pub mod quality;
 pub mod report;
+pub mod rtx_repair;
 pub mod signalling;
 pub mod stats;
 pub mod subscriber;

@@ -23,6 +23,7 @@ use webrtc::peer_connection::{
 
 use crate::client_error::ClientError;
 use crate::keyframe_feedback;
+use crate::rtx_repair::RtxAwareNackGenerator;
 
 /// At most this many NACKs per missing packet (ARCHITECTURE.md §1): webrtc-rs's default is
 /// unlimited, which after a loss burst turned into retransmission storms in our measurements.
@@ -120,9 +121,11 @@ pub(crate) async fn build(
             .with(Slot::NackResponder, NackResponderBuilder::new().build())
             .with(
                 Slot::NackGenerator,
-                NackGeneratorBuilder::new()
-                    .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
-                    .build(),
+                RtxAwareNackGenerator::new(
+                    NackGeneratorBuilder::new()
+                        .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
+                        .build(),
+                ),
             );
     }
     let mut registry = configure_rtcp_reports(registry).with(
