@@ -25,6 +25,7 @@ pub use peer::Feedback;
 pub mod prom_text;
 pub mod publisher;
 pub mod quality;
+pub mod red;
 pub mod report;
 pub mod rtx_repair;
 pub mod signalling;
