@@ -360,9 +360,12 @@ async fn goal4_five_percent_loss_is_repaired() {
     if q.loss_pct >= 1.0 {
         problems.push(format!("video loss {:.2} % after repair", q.loss_pct));
     }
-    // Audio is repaired by RED (the publisher and the lossy subscriber negotiated it).
+    // Audio is repaired by RED (the publisher and the lossy subscriber negotiated it). One
+    // redundant block cannot repair two losses in a row (5 % x 5 % = 0.25 % of packets, 0.0-0.4 %
+    // measured over 30 s in the `loss-5` scenario, which checks the goal's < 1 %); over this
+    // test's ~600 packets that count is small and noisy (0-6 seen), so CI allows < 1.5 %.
     let (audio_lost, audio_expected, recovered) = audio_loss(&lossy);
-    if audio_expected < 300 || 100 * audio_lost >= audio_expected || recovered == 0 {
+    if audio_expected < 300 || 1000 * audio_lost >= 15 * audio_expected || recovered == 0 {
         problems.push(format!(
             "audio: {audio_lost} of {audio_expected} lost after repair, {recovered} recovered by RED"
         ));
