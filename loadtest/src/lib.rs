@@ -34,5 +34,7 @@ pub use participant::{Participant, ParticipantConfig};
 pub use publisher::{PublisherConfig, VideoLayer};
 pub use sfu_client::peer::Feedback;
 pub use sfu_client::ClientError;
-pub use sfu_client::{client_error, http_get, keyframe_feedback, peer, signalling};
+pub use sfu_client::{
+    client_error, http_get, keyframe_feedback, peer, red, rtx_repair, signalling,
+};
 pub use subscriber::{SubscriberConfig, SubscriberStats};

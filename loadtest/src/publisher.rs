@@ -35,6 +35,7 @@ use crate::keyframe_feedback;
 use crate::location::Whereabouts;
 use crate::packet_tag::PacketTag;
 use crate::peer;
+use crate::red;
 use crate::signalling::{unexpected, Signalling};
 use crate::vp8::{self, Vp8Descriptor};
 use crate::wall_clock::unix_micros;
@@ -324,9 +325,15 @@ impl Publisher {
         }
         if let Some(out) = outgoing_audio {
             let ids = HeaderIds::of(&out.sender, MIME_TYPE_OPUS).await?;
+            // RED (RFC 2198) where the SFU accepted it, as a browser sends it.
+            let red_pt = HeaderIds::of(&out.sender, red::MIME_TYPE_RED)
+                .await
+                .ok()
+                .map(|red| red.payload_type);
             senders.push(tokio::spawn(send_audio(
                 out,
                 ids,
+                red_pt,
                 config.publisher_id,
                 whereabouts,
                 Arc::clone(&counters),
@@ -571,6 +578,7 @@ async fn watch_keyframe_requests(
 async fn send_audio(
     out: Outgoing,
     ids: HeaderIds,
+    red_pt: Option<u8>,
     publisher_id: u32,
     whereabouts: Arc<Whereabouts>,
     counters: Arc<SendCounters>,
@@ -582,6 +590,7 @@ async fn send_audio(
     let mut seq: u16 = (publisher_id as u16).wrapping_mul(104_729_u32 as u16);
     let mut ts: u32 = publisher_id.wrapping_mul(48_000);
     let mut n: u32 = 0;
+    let mut previous: Option<Vec<u8>> = None;
     loop {
         ticker.tick().await;
         n = n.wrapping_add(1);
@@ -600,8 +609,23 @@ async fn send_audio(
         .write(&mut payload);
         // 80-160 bytes, varying like a VBR Opus stream.
         payload.resize(80 + (n.wrapping_mul(37) % 81) as usize, 0xA5);
+        let mut header = header(ids, &mid, "", ssrc, seq, ts, n == 1);
+        // With RED each packet also carries the previous frame (20 ms = 960 ticks earlier).
+        let payload = match red_pt {
+            Some(pt) => {
+                header.payload_type = pt;
+                let red = red::encode(
+                    ids.payload_type,
+                    previous.as_deref().map(|p| (p, 960)),
+                    &payload,
+                );
+                previous = Some(payload);
+                red
+            }
+            None => payload,
+        };
         let packet = rtp::packet::Packet {
-            header: header(ids, &mid, "", ssrc, seq, ts, n == 1),
+            header,
             payload: Bytes::from(payload),
         };
         seq = seq.wrapping_add(1);

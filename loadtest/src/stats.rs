@@ -27,6 +27,9 @@ pub struct TrackStats {
     pub packets: u64,
     pub bytes: u64,
     pub duplicates: u64,
+    /// Packets lost on the way but recovered from redundancy ([`Self::recover`]); they are
+    /// in `packets` too.
+    pub recovered: u64,
     /// Video frames completed (packets with the marker bit).
     pub frames: u64,
     pub keyframes: u64,
@@ -57,6 +60,7 @@ impl TrackStats {
             packets: 0,
             bytes: 0,
             duplicates: 0,
+            recovered: 0,
             frames: 0,
             keyframes: 0,
             freezes: 0,
@@ -118,6 +122,28 @@ impl TrackStats {
             self.note_frame_gap(at);
             self.last_frame_at = Some(at);
         }
+        true
+    }
+
+    /// Counts a packet that was lost but recovered from redundancy (RFC 2198 RED) carried by a
+    /// later one: only a sequence number below the highest seen and not received yet counts
+    /// (a recovery repeats nothing and never extends the stream). Returns whether it counted.
+    pub fn recover(&mut self, seq: u16, bytes: usize) -> bool {
+        let Some(first) = self.first_seq else {
+            return false;
+        };
+        let ext = self.extend(seq);
+        if ext < first
+            || ext >= self.max_seq
+            || self.max_seq - ext >= DUP_WINDOW
+            || self.is_seen(ext)
+        {
+            return false;
+        }
+        self.mark(ext);
+        self.packets += 1;
+        self.bytes += bytes as u64;
+        self.recovered += 1;
         true
     }
 

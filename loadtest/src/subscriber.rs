@@ -25,6 +25,7 @@ use crate::impair_relay::{ImpairRelay, ImpairmentConfig, LinkCounters};
 use crate::location::Whereabouts;
 use crate::packet_tag::{PacketTag, TAG_LEN};
 use crate::peer::{self, Feedback, PeerSignals};
+use crate::red;
 use crate::signalling::Signalling;
 use crate::stats::{LatencyHistogram, TrackStats, LONG_GAP};
 use crate::vp8::{self, Vp8Descriptor};
@@ -84,6 +85,9 @@ pub struct SubscriberStats {
     pub connected_at: Option<Instant>,
     /// The impairment relay's counters, when this subscriber's path is impaired.
     pub link: Option<Arc<LinkCounters>>,
+    /// The RED (RFC 2198) payload types of the server's last offer: packets with one are
+    /// unwrapped, and their redundant blocks recover lost audio.
+    pub red_pts: Vec<u8>,
 }
 
 impl SubscriberStats {
@@ -207,9 +211,13 @@ impl Subscriber {
         signalling: &Signalling,
         offer: VersionedSdp,
     ) -> Result<(), ClientError> {
-        lock(&self.stats)
-            .offers
-            .push((Instant::now(), open_m_lines(&offer.sdp)));
+        {
+            let mut stats = lock(&self.stats);
+            stats
+                .offers
+                .push((Instant::now(), open_m_lines(&offer.sdp)));
+            stats.red_pts = red::payload_types(&offer.sdp);
+        }
         let sdp = match &self.relay {
             Some(relay) => relay.rewrite_offer(&offer.sdp)?,
             None => offer.sdp,
@@ -294,6 +302,18 @@ fn count_packet(
     whereabouts: &Whereabouts,
     joined_at: Instant,
 ) {
+    let (unwrapped, repairs);
+    let packet = if stats.red_pts.contains(&packet.header.payload_type) {
+        let Some(split) = red::split_packet(packet) else {
+            stats.untagged_packets += 1;
+            return;
+        };
+        (unwrapped, repairs) = split;
+        &unwrapped
+    } else {
+        repairs = Vec::new();
+        packet
+    };
     let Some((tag, keyframe_start)) = read_payload(&packet.payload) else {
         stats.untagged_packets += 1;
         return;
@@ -349,6 +369,9 @@ fn count_packet(
         keyframe_start,
         at,
     );
+    for (seq, len) in repairs {
+        track.stats.recover(seq, len);
+    }
     // One-way latency of each packet's first arrival; a duplicate (a retransmission of a
     // packet that had arrived) says nothing about the path.
     if first_copy {

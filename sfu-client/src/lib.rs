@@ -46,8 +46,10 @@ pub mod media_frame;
 pub mod peer;
 pub mod publisher;
 pub mod receiver;
+pub mod red;
 pub mod roster;
 pub mod rtp_send;
+pub mod rtx_repair;
 pub mod signalling;
 pub mod vp8_frame;
 

@@ -23,6 +23,8 @@ use webrtc::peer_connection::{
 
 use crate::client_error::ClientError;
 use crate::keyframe_feedback;
+use crate::red;
+use crate::rtx_repair::RtxAwareNackGenerator;
 
 /// At most this many NACKs per missing packet (ARCHITECTURE.md §1): webrtc-rs's default is
 /// unlimited, which after a loss burst turned into retransmission storms in our measurements.
@@ -32,7 +34,8 @@ pub const MAX_NACKS_PER_PACKET: u16 = 3;
 /// 13, goal 1: "any standard subscriber keeps its video").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Feedback {
-    /// TWCC, NACK with RTX, PLI/FIR, REMB advertised (webrtc-rs's default set; a browser's).
+    /// TWCC, NACK with RTX, PLI/FIR, REMB advertised (webrtc-rs's default set; a browser's),
+    /// and RED (RFC 2198) around Opus.
     #[default]
     TwccRtx,
     /// TWCC, NACK and PLI/FIR, but no RTX codec: str0m cannot pad or probe on RTX.
@@ -103,6 +106,8 @@ pub async fn build(
     let mut media_engine = MediaEngine::default();
     if feedback == Feedback::TwccRtx {
         media_engine.register_default_codecs()?;
+        // RED around Opus, as Chromium offers it (issue 13 goal 4).
+        red::register(&mut media_engine)?;
     } else {
         register_plain_codecs(&mut media_engine, feedback)?;
     }
@@ -122,9 +127,11 @@ pub async fn build(
             .with(Slot::NackResponder, NackResponderBuilder::new().build())
             .with(
                 Slot::NackGenerator,
-                NackGeneratorBuilder::new()
-                    .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
-                    .build(),
+                RtxAwareNackGenerator::new(
+                    NackGeneratorBuilder::new()
+                        .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
+                        .build(),
+                ),
             );
     }
     let mut registry = configure_rtcp_reports(registry).with(

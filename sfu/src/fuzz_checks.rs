@@ -31,6 +31,7 @@ pub fn rtp_in(data: &[u8]) {
         marker: false,
         payload_type: 96,
         audio_level: None,
+        red: false,
     };
     let Ok(pkt) = RtpIn::new(header, codec, Arc::from(payload)) else {
         return;
@@ -49,6 +50,7 @@ pub fn rtp_in(data: &[u8]) {
             marker: false,
             payload_type: 96,
             audio_level: None,
+            red: false,
             payload: pkt.payload.clone(),
             vp8_edits: patch.edits(&d, &pkt.payload),
         };
@@ -153,6 +155,7 @@ pub fn core_inputs(data: &[u8]) {
                     marker: arg & 0x40 != 0,
                     payload_type: 96,
                     audio_level: None,
+                    red: false,
                 };
                 if let Ok(pkt) = RtpIn::new(header, codec, Arc::from(payload)) {
                     core.handle_input(Input::Rtp {

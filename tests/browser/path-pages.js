@@ -50,9 +50,11 @@ export async function eventually(what, fn, { timeoutMs = 30_000, intervalMs = 25
 /**
  * Opens the demo page and waits for its publisher transport to connect; resolves with the
  * page and the join time (navigation start to a connected publisher transport, in ms).
+ * `initScript` runs in the page before its own scripts (red.js changes the answers it applies).
  */
-export async function join(browser, { room, name, role, base = BASE }) {
+export async function join(browser, { room, name, role, base = BASE, initScript }) {
   const context = await browser.newContext({ viewport: { width: 960, height: 540 } });
+  if (initScript) await context.addInitScript(initScript);
   // Record what ICE gathers and every candidate error, to explain a failed phase.
   await context.addInitScript(() => {
     window.__iceLog = [];

@@ -19,11 +19,10 @@
 //!   7 runs (idle and busy machine); 2.93 s for all four before the publisher answered PLI.
 //!   Scenario `join`.
 //!   Its first-frame half (within 1 s of the transport connecting) stays here.
-//! - Goal 4 at 5 % loss: audio loss 3.7-5.2 % after repair (target < 1 %: needs RED, which
-//!   str0m 0.25 cannot build in RTP mode), 2.2-2.4 retransmissions per lost packet (target
-//!   1.1): the webrtc-rs subscriber repeats its NACKs more than one RTT apart, and each
-//!   repeat is served. Scenario `loss-5`. Its met part (no freeze over 1 s, video loss < 1 %,
-//!   and since the vendored str0m's padding patch no duplicates without loss) stays here.
+//!
+//! Goal 4 is met and back here whole: audio loss after repair < 1 % since the SFU forwards RED
+//! (RFC 2198) and the synthetic publisher sends it, and at most 1.1 retransmissions per lost
+//! packet since the load tester's NACK generator counts RTX repairs (`loadtest::rtx_repair`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,6 +120,23 @@ fn quality(p: &Participant, timeline: &Timeline, requested: u8, bps: &[u32]) -> 
         .expect("a video track");
     let reference = stats.connected_at;
     video_quality(track, timeline, Some(requested), bps, reference)
+}
+
+/// Audio packets lost (after RED recovery), expected, and recovered from RED, over every
+/// audio track of `p`.
+fn audio_loss(p: &Participant) -> (u64, u64, u64) {
+    p.subscriber_stats()
+        .expect("subscribing")
+        .tracks
+        .values()
+        .filter(|t| t.kind == MediaKind::Audio)
+        .fold((0, 0, 0), |(l, e, r), t| {
+            (
+                l + t.stats.lost(),
+                e + t.stats.expected(),
+                r + t.stats.recovered,
+            )
+        })
 }
 
 fn video_packets(p: &Participant) -> u64 {
@@ -299,17 +315,26 @@ async fn goal3_first_frame_within_1s() {
     server.stop().await;
 }
 
-// Goal 4, the part that is met: at 5 % random downlink loss, no freeze over 1 s and video
-// loss after repair under 1 %, and no duplicates at an unimpaired subscriber in the same room.
-// CI-sized: 12 s. (Audio loss < 1 % and <= 1.1 retransmissions per lost packet are unmet as of
-// this commit and checked by
-// `scripts/impairment-scenarios loss-5`, see the top of this file.)
+// Goal 4: at 5 % random downlink loss, no freeze over 1 s, video and audio (RED) loss after
+// repair under 1 %, at most 1.1 retransmissions per lost video packet; no duplicates at an
+// unimpaired subscriber in the same room, and one that offers no RED gets every audio packet
+// as plain Opus. CI-sized: 12 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn goal4_five_percent_loss_video_is_repaired() {
+async fn goal4_five_percent_loss_is_repaired() {
     let server = Server::start().await;
     let publisher = publisher(&server, "g4-loss", PublisherConfig::simulcast(0)).await;
     let (lossy, start) = subscriber(&server, "g4-loss", "sub-lossy", Some("loss=5%"), 4).await;
     let (clean, _) = subscriber(&server, "g4-loss", "sub-clean", None, 5).await;
+    // Offers no RED (nor RTX): the SFU sends it the primary Opus block of each RED packet.
+    let (plain, _) = subscriber_with(
+        &server,
+        "g4-loss",
+        "sub-plain",
+        None,
+        6,
+        Feedback::TwccNoRtx,
+    )
+    .await;
     let start = start.expect("started");
     tokio::time::sleep_until((start + Duration::from_secs(12)).into()).await;
     let timeline = Timeline {
@@ -335,6 +360,31 @@ async fn goal4_five_percent_loss_video_is_repaired() {
     if q.loss_pct >= 1.0 {
         problems.push(format!("video loss {:.2} % after repair", q.loss_pct));
     }
+    // Audio is repaired by RED (the publisher and the lossy subscriber negotiated it). One
+    // redundant block cannot repair two losses in a row (5 % x 5 % = 0.25 % of packets, 0.0-0.4 %
+    // measured over 30 s in the `loss-5` scenario, which checks the goal's < 1 %); over this
+    // test's ~600 packets that count is small and noisy (0-6 seen), so CI allows < 1.5 %.
+    let (audio_lost, audio_expected, recovered) = audio_loss(&lossy);
+    if audio_expected < 300 || 1000 * audio_lost >= 15 * audio_expected || recovered == 0 {
+        problems.push(format!(
+            "audio: {audio_lost} of {audio_expected} lost after repair, {recovered} recovered by RED"
+        ));
+    }
+    // At most 1.1 retransmissions per lost video packet (the relay's counts).
+    let lost = link.video_dropped + link.rtx_dropped;
+    if link.rtx_packets as f64 > 1.1 * lost as f64 {
+        problems.push(format!(
+            "{} retransmissions for {lost} lost packets",
+            link.rtx_packets
+        ));
+    }
+    // A subscriber without RED gets every audio packet as plain Opus (tagged, none lost).
+    let (plain_lost, plain_expected, _) = audio_loss(&plain);
+    if plain_expected < 300 || plain_lost > 0 {
+        problems.push(format!(
+            "audio without RED: {plain_lost} of {plain_expected} lost"
+        ));
+    }
     // No duplicates without loss: a subscriber that lost nothing gets no copy of a packet it
     // has (str0m's padding by resending sent packets is off, vendor/str0m/PATCHES.md 2).
     let clean_q = quality(&clean, &timeline, 2, &SIMULCAST_BPS);
@@ -344,7 +394,14 @@ async fn goal4_five_percent_loss_video_is_repaired() {
             clean_q.duplicates
         ));
     }
+    println!(
+        "goal 4: video loss {:.2} %, audio {audio_lost}/{audio_expected} lost after repair \
+         ({recovered} recovered by RED), {} retransmissions for {lost} lost, \
+         without RED {plain_lost}/{plain_expected} lost, {} duplicates unimpaired",
+        q.loss_pct, link.rtx_packets, clean_q.duplicates
+    );
     assert!(problems.is_empty(), "{problems:?}: link {link:?}");
+    plain.close().await;
     clean.close().await;
     lossy.close().await;
     publisher.close().await;

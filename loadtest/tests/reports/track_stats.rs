@@ -94,3 +94,25 @@ fn latency_quantiles() {
     assert_eq!(h.count(), 101);
     assert_eq!(h.quantile_ms(1.0), Some(2000.0), "overflow bucket");
 }
+
+// A packet recovered from a later packet's redundancy (RED) fills its gap once; a recovery of
+// a packet that arrived, or of one beyond the highest seen, counts nothing.
+#[test]
+fn red_recovery_fills_a_gap_once() {
+    let t0 = Instant::now();
+    let mut s = TrackStats::new(false);
+    for seq in [10u16, 11, 13] {
+        s.handle_packet(seq, 100, false, false, t0);
+    }
+    assert_eq!(s.lost(), 1);
+    assert!(s.recover(12, 90));
+    assert!(!s.recover(12, 90), "recovered once");
+    assert!(!s.recover(11, 90), "it had arrived");
+    assert!(!s.recover(14, 90), "beyond the highest seen");
+    assert_eq!(
+        (s.lost(), s.recovered, s.duplicates, s.packets),
+        (0, 1, 0, 4)
+    );
+    // The packet itself arriving after its recovery is a duplicate.
+    assert!(!s.handle_packet(12, 100, false, false, t0));
+}

@@ -12,6 +12,7 @@ pub mod id;
 pub mod keyframe_throttle;
 pub mod media_core;
 pub mod policy;
+pub mod red;
 pub mod routing_table;
 pub mod rtp_in;
 pub mod rtp_out;

@@ -48,6 +48,10 @@ pub struct RtpHeader {
     pub marker: bool,
     pub payload_type: u8,
     pub audio_level: Option<AudioLevel>,
+    /// The payload is RFC 2198 redundant audio around the publication's codec ([`super::red`]):
+    /// the downlink forwards it as is where the subscriber negotiated RED, its primary block
+    /// elsewhere.
+    pub red: bool,
 }
 
 /// What the codec payload says, parsed once per packet.

@@ -17,6 +17,8 @@ pub struct RtpOut {
     pub marker: bool,
     pub payload_type: u8,
     pub audio_level: Option<AudioLevel>,
+    /// The payload is RFC 2198 RED (see `RtpHeader::red`).
+    pub red: bool,
     /// The publisher's payload, shared by every subscription (a reference count, no copy).
     pub payload: Arc<[u8]>,
     /// The VP8 descriptor bytes rewritten for this subscriber; empty when none change.

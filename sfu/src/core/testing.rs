@@ -46,6 +46,7 @@ impl PacketBuilder {
                 marker: false,
                 payload_type,
                 audio_level: None,
+                red: false,
             },
             keyframe: false,
             start: true,
@@ -453,6 +454,7 @@ impl H264Source {
                     marker: i + 1 == n,
                     payload_type: 102,
                     audio_level: None,
+                    red: false,
                 };
                 RtpIn::new(header, Codec::H264, Arc::from(b))
                     .expect("H264Source writes well-formed payloads")

@@ -7,6 +7,7 @@
 //! number and timestamp; the VP8 descriptor patch is applied by str0m while it serialises the
 //! packet, so the publisher's payload `Arc` is shared by every subscriber with no copy.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rustc_hash::FxHashMap;
@@ -19,6 +20,7 @@ use str0m::Rtc;
 
 use super::codec::core_codec;
 use super::error::ShardError;
+use crate::core::red;
 use crate::core::{
     Bitrate, Codec, DownlinkId, MediaKind, ParticipantId, PublicationId, RtpOut, StreamRef,
     SubscriptionId,
@@ -39,6 +41,9 @@ pub(crate) struct OutTrack {
     pub ssrc: Ssrc,
     /// The payload type the client accepted for the publication's codec on this m-line.
     pub pt: Pt,
+    /// The RFC 2198 RED payload type the client accepted around `pt` (audio), if any: a
+    /// publisher's RED packets go out with it as they are; without it, only their primary block.
+    pub red_pt: Option<Pt>,
     /// Video packets are kept in str0m's RTX cache so the subscriber's NACKs are answered.
     pub nackable: bool,
     /// The core's extended sequence numbers start one 16-bit cycle up (room for reordering
@@ -304,6 +309,28 @@ pub(crate) enum WriteError {
     /// most four, at descriptor offsets): the packet is dropped rather than sent with a broken
     /// picture id.
     Vp8Patch,
+    /// A RED payload whose blocks could not be read (or name two codecs): the packet is
+    /// dropped rather than forwarded as something the subscriber cannot decode.
+    MalformedRed,
+}
+
+/// The payload type and payload of a forward on `track`: a RED packet as it came (its blocks
+/// naming the subscriber's payload type) where the subscriber negotiated RED, its primary
+/// block otherwise; anything else unchanged.
+fn payload_for(track: &OutTrack, pkt: &RtpOut) -> Result<(Pt, Arc<[u8]>), WriteError> {
+    if !pkt.red {
+        return Ok((track.pt, Arc::clone(&pkt.payload)));
+    }
+    let layout = red::layout(&pkt.payload).ok_or(WriteError::MalformedRed)?;
+    let block_pt = red::block_pt(&pkt.payload, &layout).ok_or(WriteError::MalformedRed)?;
+    match track.red_pt {
+        Some(red_pt) if block_pt == *track.pt => Ok((red_pt, Arc::clone(&pkt.payload))),
+        Some(red_pt) => Ok((
+            red_pt,
+            Arc::from(red::with_block_pt(&pkt.payload, &layout, *track.pt)),
+        )),
+        None => Ok((track.pt, Arc::from(&pkt.payload[layout.primary]))),
+    }
 }
 
 /// The str0m write command for one forwarded packet.
@@ -322,16 +349,11 @@ pub(crate) fn rtp_write(
         .seq
         .checked_sub(base)
         .ok_or(WriteError::SeqBeforeStart)?;
-    let mut write = RtpWrite::new(
-        track.pt,
-        SeqNo::from(seq),
-        pkt.timestamp,
-        wallclock,
-        std::sync::Arc::clone(&pkt.payload),
-    )
-    .marker(pkt.marker)
-    .nackable(track.nackable)
-    .ext_vals(ext_vals);
+    let (pt, payload) = payload_for(track, pkt)?;
+    let mut write = RtpWrite::new(pt, SeqNo::from(seq), pkt.timestamp, wallclock, payload)
+        .marker(pkt.marker)
+        .nackable(track.nackable)
+        .ext_vals(ext_vals);
     if !pkt.vp8_edits.is_empty() {
         // The core computed the bytes (`core::vp8::Vp8Patch::edits`, the rewrite its tests and
         // benches exercise); str0m writes them while it copies the payload to encrypt it.
@@ -345,15 +367,16 @@ pub(crate) fn rtp_write(
 /// The send stream and payload type of an answered m-line.
 fn out_track(rtc: &mut Rtc, mid: Mid, codec: Codec) -> Option<OutTrack> {
     let remote_pts: Vec<Pt> = rtc.media(mid)?.remote_pts().to_vec();
-    let pt = rtc
+    let params = rtc
         .codec_config()
-        .find(|p| remote_pts.contains(&p.pt()) && core_codec(p.spec().codec) == Some(codec))?
-        .pt();
+        .find(|p| remote_pts.contains(&p.pt()) && core_codec(p.spec().codec) == Some(codec))?;
+    let (pt, red_pt) = (params.pt(), params.red());
     let ssrc: Ssrc = rtc.direct_api().stream_tx_by_mid(mid, None)?.ssrc();
     Some(OutTrack {
         mid,
         ssrc,
         pt,
+        red_pt,
         nackable: codec.is_video(),
         seq_base: None,
         written: 0,

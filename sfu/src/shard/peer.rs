@@ -143,7 +143,9 @@ impl Peer {
                 .set_ice_lite(true)
                 .set_rtp_mode(true)
                 .clear_codecs()
-                .enable_opus(true, false)
+                // Opus with RFC 2198 RED where the client offers or accepts it (issue 13
+                // goal 4: audio repaired under loss); RED packets are forwarded as they come.
+                .enable_opus(true, true)
                 .enable_vp8(true)
                 .enable_h264(true)
                 // NACK, PLI and FIR counts per stream for the metrics (str0m has no cheaper

@@ -28,6 +28,8 @@ pub(crate) struct Track {
     pub mid: Mid,
     pub publication: PublicationId,
     pub codec: Codec,
+    /// The RFC 2198 RED payload type negotiated around `codec` (audio), if any.
+    pub red_pt: Option<u8>,
     /// The rid of each encoding index (`None` for a single-layer track).
     pub rids: [Option<Rid>; MAX_ENCODINGS],
 }
@@ -38,6 +40,8 @@ pub(crate) struct Mapped {
     pub publication: PublicationId,
     pub encoding: EncodingIdx,
     pub codec: Codec,
+    /// The track's RED payload type: a packet with it carries redundant audio.
+    pub red_pt: Option<u8>,
 }
 
 /// What the shard must do with a packet whose SSRC the uplink has not seen yet.
@@ -56,6 +60,8 @@ pub(crate) struct TrackSpec {
     pub mid: Mid,
     pub stream: StreamRef,
     pub codec: Codec,
+    /// The RED payload type negotiated around `codec`, if any.
+    pub red_pt: Option<u8>,
     pub encodings: u8,
     /// This packet's encoding.
     pub encoding: EncodingIdx,
@@ -152,16 +158,19 @@ impl Uplink {
                 publication: track.publication,
                 encoding: EncodingIdx(encoding),
                 codec: track.codec,
+                red_pt: track.red_pt,
             };
             self.ssrcs.insert(ssrc, mapped);
             return Ok(NewStream::Known(mapped));
         }
-        let codec = rtc
+        // A RED packet names its primary codec through the RED payload type (RFC 2198).
+        let pt = pkt.header.payload_type;
+        let params = rtc
             .codec_config()
-            .find(|p| p.pt() == pkt.header.payload_type)
-            .map(|p| p.spec().codec)
-            .and_then(core_codec)
+            .find(|p| p.pt() == pt || p.red() == Some(pt))
             .ok_or(Unmapped::UnsupportedCodec)?;
+        let codec = core_codec(params.spec().codec).ok_or(Unmapped::UnsupportedCodec)?;
+        let red_pt = params.red().map(|p| *p);
         let kind = match media.kind() {
             RtcMediaKind::Audio => MediaKind::Audio,
             RtcMediaKind::Video => MediaKind::Video,
@@ -187,6 +196,7 @@ impl Uplink {
             mid,
             stream,
             codec,
+            red_pt,
             encodings,
             encoding: EncodingIdx(encoding),
             ssrc,
@@ -209,6 +219,7 @@ impl Uplink {
                 mid: spec.mid,
                 publication,
                 codec: spec.codec,
+                red_pt: spec.red_pt,
                 rids,
             },
         );
@@ -216,6 +227,7 @@ impl Uplink {
             publication,
             encoding: spec.encoding,
             codec: spec.codec,
+            red_pt: spec.red_pt,
         };
         self.ssrcs.insert(spec.ssrc, mapped);
     }
@@ -289,7 +301,11 @@ fn encoding_of_rid(rid: Option<Rid>, declared: &[Rid]) -> Option<u8> {
 
 /// Builds the core's packet view from str0m's parsed header: no second header parse
 /// (DECISIONS.md §2), and the payload `Arc` is shared, not copied.
-pub(crate) fn rtp_in(pkt: &RtpPacket, codec: Codec) -> Result<RtpIn, crate::core::DropReason> {
+pub(crate) fn rtp_in(
+    pkt: &RtpPacket,
+    codec: Codec,
+    red_pt: Option<u8>,
+) -> Result<RtpIn, crate::core::DropReason> {
     let h = &pkt.header;
     // RFC 6464: str0m reports the level as -dBov in an i8 (0 loudest, -127 silence).
     let audio_level = h.ext_vals.audio_level.map(|l| AudioLevel {
@@ -303,6 +319,7 @@ pub(crate) fn rtp_in(pkt: &RtpPacket, codec: Codec) -> Result<RtpIn, crate::core
         marker: h.marker,
         payload_type: *h.payload_type,
         audio_level,
+        red: red_pt == Some(*h.payload_type),
     };
     RtpIn::new(header, codec, Arc::clone(&pkt.payload))
 }

@@ -42,8 +42,9 @@ impl ShardLoop {
             publication,
             encoding,
             codec,
+            red_pt,
         } = mapped;
-        let rtp = match rtp_in(pkt, codec) {
+        let rtp = match rtp_in(pkt, codec, red_pt) {
             Ok(r) => r,
             Err(_) => {
                 self.stats.rtp_malformed_payload += 1;
@@ -126,6 +127,7 @@ impl ShardLoop {
             publication,
             encoding: spec.encoding,
             codec: spec.codec,
+            red_pt: spec.red_pt,
         })
     }
 
