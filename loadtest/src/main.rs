@@ -282,6 +282,28 @@ async fn run(args: Args) -> Result<(), ClientError> {
     for (node, count) in &per_node {
         eprintln!("node {node}: {count} participants");
     }
+    // Each node's own figures for the `nodes` of the report (not with --sfu-metrics-url none).
+    let scrape_nodes = args.sfu_metrics_url.as_deref() != Some("none");
+    let mut nodes: Vec<report::NodeRun> = Vec::new();
+    for (node, count) in &per_node {
+        let url = format!("{}/metrics", loadtest::http_get::http_base(node));
+        let sfu_before = if scrape_nodes {
+            SfuSample::scrape(&url).await.ok()
+        } else {
+            None
+        };
+        nodes.push(report::NodeRun {
+            url: (*node).to_owned(),
+            participants: *count as u64,
+            subscribers: members
+                .iter()
+                .filter(|m| m.publishes.is_none() && m.participant.node_url() == *node)
+                .map(|m| m.name.clone())
+                .collect(),
+            sfu_before,
+            sfu_after: None,
+        });
+    }
     // The server measured is the one that runs the room, which in a cluster need not be the
     // one `--url` names.
     let room_node = members
@@ -363,6 +385,10 @@ async fn run(args: Args) -> Result<(), ClientError> {
         Some(url) => SfuSample::scrape(url).await.ok(),
         None => None,
     };
+    for node in nodes.iter_mut().filter(|node| node.sfu_before.is_some()) {
+        let url = format!("{}/metrics", loadtest::http_get::http_base(&node.url));
+        node.sfu_after = SfuSample::scrape(&url).await.ok();
+    }
 
     let now = Instant::now();
     let mut result = RunResult {
@@ -393,6 +419,7 @@ async fn run(args: Args) -> Result<(), ClientError> {
         .iter()
         .map(|l| l.bitrate_bps)
         .collect(),
+        nodes,
         ..RunResult::default()
     };
     // Publisher number -> its final group, to tell a track that ended with a move.

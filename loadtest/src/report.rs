@@ -84,6 +84,22 @@ pub struct RunResult {
     pub requested_spatial: HashMap<u32, u8>,
     /// Nominal bitrate per spatial layer of the publishers' video.
     pub layer_bps: Vec<u32>,
+    /// Each node participants ended up on (one entry against a single server; in a cluster
+    /// every node `wrong_node` sent joins to), sorted by URL.
+    pub nodes: Vec<NodeRun>,
+}
+
+/// One SFU node of the run: who ended up on it and its own `/metrics` before and after.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeRun {
+    /// The `/rtc` URL the participants joined at.
+    pub url: String,
+    /// Participants (publishers included) on this node.
+    pub participants: u64,
+    /// Names of the subscribers on this node (their tracks and packets are summed per node).
+    pub subscribers: Vec<String>,
+    pub sfu_before: Option<SfuSample>,
+    pub sfu_after: Option<SfuSample>,
 }
 
 /// Totals over every subscriber.
@@ -289,6 +305,7 @@ pub fn build_json(run: &RunResult) -> Value {
             })
         })
         .collect();
+    let nodes: Vec<Value> = run.nodes.iter().map(|node| node_json(run, node)).collect();
     json!({
         "config": run.config,
         "duration_s": secs,
@@ -326,6 +343,48 @@ pub fn build_json(run: &RunResult) -> Value {
         },
         "failures": run.failures,
         "subscribers": subscribers,
+        "nodes": nodes,
+    })
+}
+
+/// One entry of `nodes`: the node's participants, what its subscribers received, and the
+/// SFU figures from that node's own `/metrics` (`null` when it was not scraped).
+fn node_json(run: &RunResult, node: &NodeRun) -> Value {
+    let mut tracks = 0u64;
+    let mut packets = 0u64;
+    let mut lost = 0u64;
+    for (_, s) in run
+        .subscribers
+        .iter()
+        .filter(|(name, _)| node.subscribers.contains(name))
+    {
+        tracks += s
+            .tracks
+            .values()
+            .filter(|t| t.stats.packets > 0)
+            .map(|t| (t.publisher, t.kind))
+            .collect::<HashSet<_>>()
+            .len() as u64;
+        packets += s.tracks.values().map(|t| t.stats.packets).sum::<u64>();
+        lost += s.tracks.values().map(|t| t.stats.lost()).sum::<u64>();
+    }
+    let cpu = delta(node.sfu_before, node.sfu_after, |s| s.cpu_seconds);
+    let out = delta(node.sfu_before, node.sfu_after, |s| s.packets_out);
+    json!({
+        "url": node.url,
+        "participants": node.participants,
+        "subscribers": node.subscribers.len(),
+        "tracks_received": tracks,
+        "packets_received": packets,
+        "lost_pct": pct(lost, packets + lost),
+        "sfu": {
+            "cpu_seconds": cpu,
+            "packets_out": out,
+            "packets_out_per_cpu_second": match (out, cpu) {
+                (Some(out), Some(cpu)) if cpu > 0.0 => Some(out / cpu),
+                _ => None,
+            },
+        },
     })
 }
 

@@ -275,7 +275,7 @@ async fn execute(token: &str, command: AdminCommand) -> Result<Printed, String> 
     }
     .clone();
     let roots = target.ca.clone().unwrap_or_else(|| SYSTEM_ROOTS.into());
-    let api = Api {
+    let mut api = Api {
         base: target.url.trim_end_matches('/').to_owned(),
         token,
         client: Client::builder(TokioExecutor::new()).build(Connector::new(&roots)?),
@@ -283,7 +283,16 @@ async fn execute(token: &str, command: AdminCommand) -> Result<Printed, String> 
     let steps = plan(command);
     let mut last = (200, json!({}));
     for (method, path, body) in steps.calls {
-        last = api.call(method, &path, body).await?;
+        last = api.call(method.clone(), &path, body.clone()).await?;
+        // In a cluster the room lives on one node: follow `wrong_node` there (a few hops at
+        // most, so two nodes that disagree for a moment cannot loop) and stay on it.
+        for _ in 0..3 {
+            let Some(owner) = wrong_node_api(&last) else {
+                break;
+            };
+            api.base = owner;
+            last = api.call(method.clone(), &path, body.clone()).await?;
+        }
         // `breakout start --sessions`: enabling what is enabled is no error worth stopping.
         if !(200..300).contains(&last.0) {
             break;
@@ -314,6 +323,15 @@ async fn execute(token: &str, command: AdminCommand) -> Result<Printed, String> 
         }
         Ok(Printed::Refused)
     }
+}
+
+/// The base URL (without the API prefix) of the node a `409 wrong_node` answer names.
+fn wrong_node_api((status, value): &(u16, Value)) -> Option<String> {
+    if *status != 409 || value["code"] != "wrong_node" {
+        return None;
+    }
+    let url = value["details"]["url"].as_str()?;
+    Some(url.strip_suffix(PREFIX).unwrap_or(url).to_owned())
 }
 
 /// The calls of one command and how to print the last answer.

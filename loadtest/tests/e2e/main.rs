@@ -4,5 +4,6 @@
 mod support;
 
 mod breakout;
+mod cluster_report;
 mod media;
 mod smoke;

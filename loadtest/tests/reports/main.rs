@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod node_breakdown;
 mod report_json;
 mod track_stats;
 mod vp8_descriptor;

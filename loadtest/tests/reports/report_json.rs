@@ -10,7 +10,7 @@ use loadtest::subscriber::{ReceivedTrack, SubscriberStats};
 use serde_json::Value;
 use signalling_proto::MediaKind;
 
-fn subscriber(lost_every: u16) -> SubscriberStats {
+pub(crate) fn subscriber(lost_every: u16) -> SubscriberStats {
     let t0 = Instant::now();
     let mut stats = TrackStats::new(true);
     for seq in 0..100u16 {

@@ -4,9 +4,13 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use signalling_proto::{ArgumentError, ErrorBody, ErrorCode, InvalidArgumentDetails};
+use signalling_proto::{
+    ArgumentError, ErrorBody, ErrorCode, InvalidArgumentDetails, WrongNodeDetails,
+};
 
 use crate::api::auth::AuthError;
+use crate::api::PREFIX;
+use crate::cluster::Placement;
 
 /// A failed API request.
 #[derive(Debug, Clone)]
@@ -60,6 +64,21 @@ impl ApiError {
         Self::from_body(ErrorBody::new(ErrorCode::RoomNotFound, "no such room"))
     }
 
+    /// 409 `wrong_node`: `room` runs (or was just placed) on another node of the cluster;
+    /// `details` carry that node's API root (`url`) and id. Not a 307: HTTP clients drop the
+    /// `Authorization` header when a redirect changes host or port, so a redirect would
+    /// arrive without credentials.
+    pub(crate) fn wrong_node(room: &str, owner: &Placement) -> Self {
+        Self::from_body(ErrorBody::with_details(
+            ErrorCode::WrongNode,
+            format!("room {room} runs on node {}: call its API", owner.node_id),
+            &WrongNodeDetails {
+                url: api_root(&owner.url),
+                node_id: owner.node_id.clone(),
+            },
+        ))
+    }
+
     /// 409 for a room name already running.
     pub(crate) fn room_exists() -> Self {
         Self {
@@ -100,5 +119,44 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// The API root of the node whose `/rtc` WebSocket URL is `rtc_url` (the URL nodes publish):
+/// `ws://h:p/rtc` → `http://h:p/api/v1`, `wss://` → `https://`. The API is served on the same
+/// port as `/rtc`.
+pub(crate) fn api_root(rtc_url: &str) -> String {
+    let (scheme, rest) = if let Some(rest) = rtc_url.strip_prefix("wss://") {
+        ("https://", rest)
+    } else if let Some(rest) = rtc_url.strip_prefix("ws://") {
+        ("http://", rest)
+    } else {
+        ("", rtc_url)
+    };
+    let rest = rest
+        .strip_suffix("/rtc")
+        .unwrap_or(rest)
+        .trim_end_matches('/');
+    format!("{scheme}{rest}{PREFIX}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_root;
+
+    #[test]
+    fn the_api_root_is_the_rtc_url_s_origin() {
+        assert_eq!(
+            api_root("ws://127.0.0.1:7890/rtc"),
+            "http://127.0.0.1:7890/api/v1"
+        );
+        assert_eq!(
+            api_root("wss://sfu-2.example.com/rtc"),
+            "https://sfu-2.example.com/api/v1"
+        );
+        assert_eq!(
+            api_root("wss://edge.example.com/sfu-2/rtc"),
+            "https://edge.example.com/sfu-2/api/v1"
+        );
     }
 }

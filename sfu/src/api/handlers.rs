@@ -27,7 +27,7 @@ use crate::api::types::{
 };
 use crate::api::{openapi, ApiState};
 use crate::clock;
-use crate::signalling::room_actor::RoomHandle;
+use crate::signalling::room_actor::{Placed, RoomHandle};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -49,14 +49,22 @@ fn params(
 }
 
 /// The running room `name` the caller may act on: 401/403 first, then 400 for a bad name,
-/// then 404.
-fn room(state: &ApiState, headers: &HeaderMap, name: &str) -> Result<RoomHandle, ApiError> {
+/// then, for a room this node does not run, 409 `wrong_node` naming the node that does (one
+/// store round trip in a cluster), else 404.
+async fn room(state: &ApiState, headers: &HeaderMap, name: &str) -> Result<RoomHandle, ApiError> {
     let grant = grant(state, headers)?;
     check_room_name(name)?;
     if !grant.covers(name) {
         return Err(auth::AuthError::Forbidden.into());
     }
-    state.rooms.get(name).ok_or_else(ApiError::room_not_found)
+    if let Some(handle) = state.rooms.get(name) {
+        return Ok(handle);
+    }
+    match state.rooms.owner_elsewhere(name).await {
+        Ok(Some(owner)) => Err(ApiError::wrong_node(name, &owner)),
+        Ok(None) => Err(ApiError::room_not_found()),
+        Err(refusal) => Err(ApiError::from_body(refusal)),
+    }
 }
 
 fn check_room_name(name: &str) -> Result<(), ApiError> {
@@ -146,9 +154,23 @@ pub(crate) async fn create_room(
         .policy
         .apply(state.rooms.default_policy())
         .map_err(|details| ApiError::invalid_argument(&details))?;
+    if state.rooms.get(&request.name).is_some() {
+        return Err(ApiError::room_exists());
+    }
+    // The same placement as a first join (one store round trip in a cluster): the room
+    // starts here or the caller is sent to its node.
+    let epoch = match state
+        .rooms
+        .place_new(&request.name, false)
+        .await
+        .map_err(ApiError::from_body)?
+    {
+        Placed::Here(epoch) => epoch,
+        Placed::Elsewhere(owner) => return Err(ApiError::wrong_node(&request.name, &owner)),
+    };
     let handle = state
         .rooms
-        .create(&request.name, policy)
+        .create_placed(&request.name, policy, epoch)
         .ok_or_else(ApiError::room_exists)?;
     info!(room = %request.name, "room created through the API");
     let description = handle
@@ -165,7 +187,7 @@ pub(crate) async fn get_room(
     headers: HeaderMap,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     let description = room.describe().await.ok_or_else(ApiError::room_not_found)?;
     ok(RoomDetails::of(description))
 }
@@ -177,7 +199,7 @@ pub(crate) async fn end_room(
     headers: HeaderMap,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     room.end()
         .await
         .ok_or_else(ApiError::room_not_found)?
@@ -193,7 +215,7 @@ pub(crate) async fn list_participants(
     headers: HeaderMap,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     let description = room.describe().await.ok_or_else(ApiError::room_not_found)?;
     ok(ParticipantList {
         participants: description.view.participants,
@@ -207,7 +229,7 @@ pub(crate) async fn get_participant(
     headers: HeaderMap,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     let id = ParticipantId(path_value(&params, "participantId").to_owned());
     let view = room
         .participant(id)
@@ -226,7 +248,7 @@ pub(crate) async fn remove_participant(
     bytes: Bytes,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     let request: RemoveRequest = body(&bytes)?;
     check_reason(request.reason.as_deref()).map_err(|d| ApiError::invalid_argument(&d))?;
     let id = path_value(&params, "participantId").to_owned();
@@ -248,7 +270,7 @@ pub(crate) async fn mute_participant(
     bytes: Bytes,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     let request: MuteRequest = body(&bytes)?;
     let args = RequestEnableArgs {
         participant_ids: vec![ParticipantId(
@@ -272,7 +294,7 @@ pub(crate) async fn rename_participant(
     bytes: Bytes,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     let args: SetDisplayNameArgs = body(&bytes)?;
     let id = ParticipantId(path_value(&params, "participantId").to_owned());
     let changed = room
@@ -291,7 +313,7 @@ pub(crate) async fn send_chat(
     bytes: Bytes,
 ) -> ApiResult {
     let params = params(path)?;
-    let room = room(&state, &headers, path_value(&params, "room"))?;
+    let room = room(&state, &headers, path_value(&params, "room")).await?;
     let request: ChatRequest = body(&bytes)?;
     let result = system(
         &room,
@@ -317,7 +339,7 @@ pub(crate) async fn run_command(
 ) -> Response {
     let result: ApiResult = async {
         let params = params(path)?;
-        let room = room(&state, &headers, path_value(&params, "room"))?;
+        let room = room(&state, &headers, path_value(&params, "room")).await?;
         let mut args = json_body(&bytes)?;
         if let (Some(key), Value::Object(map)) = (route.path_arg, &mut args) {
             map.insert(

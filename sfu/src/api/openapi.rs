@@ -283,7 +283,8 @@ fn responses(status: &str, response: Value, error: &Value) -> Value {
         "401": error_response("invalid_credential: no, bad, expired or too long-lived admin token."),
         "403": error_response("forbidden: no admin grant (e.g. a participant's join token) or not for this room."),
         "404": error_response("room_not_found, participant_not_found, session_not_found, ..."),
-        "409": error_response("The room's state does not allow it (the protocol's code says why)."),
+        "409": error_response("The room's state does not allow it (the protocol's code says why); in a cluster, wrong_node: the room runs on (or was just placed on) another node, whose API root and id are details.url and details.nodeId."),
+        "503": error_response("placement_unavailable: the cluster store does not answer or no node can take a new room; server_draining."),
     })
 }
 

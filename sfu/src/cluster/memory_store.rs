@@ -156,6 +156,20 @@ impl ClusterStore for MemoryStore {
         Box::pin(async { placed })
     }
 
+    fn owner<'a>(&'a self, room: &'a str) -> StoreFuture<'a, Option<Placement>> {
+        let owner = self.with_state(|state, _| {
+            let (node, epoch) = state.rooms.get(room)?;
+            let record = state.live(node)?;
+            Some(Placement {
+                node_id: node.clone(),
+                url: record.url.clone(),
+                epoch: *epoch,
+                placed: false,
+            })
+        });
+        Box::pin(async { Ok(owner) })
+    }
+
     fn claim<'a>(
         &'a self,
         node: &'a str,

@@ -15,7 +15,9 @@ const STORE_SECONDS: &[f64] = &[
 ];
 
 /// The store operations, the `operation` label's values.
-const OPERATIONS: [&str; 6] = ["place", "publish", "claim", "nodes", "release", "retire"];
+const OPERATIONS: [&str; 7] = [
+    "place", "owner", "publish", "claim", "nodes", "release", "retire",
+];
 
 /// The cluster's metrics, registered in the server's registry.
 #[derive(Debug, Clone)]
@@ -43,7 +45,7 @@ impl ClusterMetrics {
                 Opts::new("cluster_placements_total", "Rooms this node placed, by where they went (here or another node)."),
                 &["node"],
             )?,
-            redirects: IntCounter::new("cluster_redirects_total", "join_room requests answered wrong_node (the room runs on another node).")?,
+            redirects: IntCounter::new("cluster_redirects_total", "join_room and server API requests answered wrong_node (the room runs on another node).")?,
             fenced: IntCounter::new("cluster_fenced_rooms_total", "Rooms dropped because another node owns them with a newer epoch.")?,
             store_seconds: HistogramVec::new(
                 HistogramOpts::new("cluster_store_seconds", "Round trips to the cluster store, by operation.")

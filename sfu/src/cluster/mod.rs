@@ -117,6 +117,11 @@ impl Cluster {
         placed
     }
 
+    /// The live owner of `room` without placing it: one store round trip.
+    pub async fn owner(&self, room: &str) -> Result<Option<Placement>, StoreError> {
+        self.timed("owner", self.store.owner(room)).await
+    }
+
     /// Forgets `room` in the store if this node still owns it at `epoch` (it ended here).
     pub async fn release(&self, room: &str, epoch: u64) {
         let released = self

@@ -81,6 +81,15 @@ redis.call('PEXPIRE', prefix .. 'recent:' .. best, window)
 return {best, best_url, epoch, 1}
 "#;
 
+/// KEYS[1] the room; ARGV[1] the prefix. The live owner as {node, url, epoch}, or nil.
+const OWNER: &str = r#"
+local owner = redis.call('HMGET', KEYS[1], 'node', 'epoch')
+if not owner[1] then return false end
+local url = redis.call('HGET', ARGV[1] .. 'node:' .. owner[1], 'url')
+if not url then return false end
+return {owner[1], url, tonumber(owner[2])}
+"#;
+
 /// KEYS: the rooms; ARGV[1] the node, ARGV[2] the prefix, ARGV[3..] each room's epoch.
 /// Returns the 1-based indexes of the rooms another node owns with a higher epoch.
 const CLAIM: &str = r#"
@@ -146,6 +155,7 @@ pub struct RedisStore {
     connection: Mutex<Option<ConnectionManager>>,
     publish: Script,
     place: Script,
+    owner: Script,
     claim: Script,
     release: Script,
     nodes: Script,
@@ -161,6 +171,7 @@ impl RedisStore {
             connection: Mutex::new(None),
             publish: Script::new(PUBLISH),
             place: Script::new(PLACE),
+            owner: Script::new(OWNER),
             claim: Script::new(CLAIM),
             release: Script::new(RELEASE),
             nodes: Script::new(NODES),
@@ -273,6 +284,22 @@ impl ClusterStore for RedisStore {
                 epoch,
                 placed: placed == 1,
             })
+        })
+    }
+
+    fn owner<'a>(&'a self, room: &'a str) -> StoreFuture<'a, Option<Placement>> {
+        Box::pin(async move {
+            let mut invocation = self.owner.prepare_invoke();
+            invocation.key(room_key(room)).arg(PREFIX);
+            let answer: Option<(String, String, u64)> = self
+                .run(async |connection| invocation.invoke_async(connection).await)
+                .await?;
+            Ok(answer.map(|(node_id, url, epoch)| Placement {
+                node_id,
+                url,
+                epoch,
+                placed: false,
+            }))
         })
     }
 

@@ -127,6 +127,10 @@ pub trait ClusterStore: Send + Sync + fmt::Debug {
         rule: PlacementRule,
     ) -> StoreFuture<'a, Placement>;
 
+    /// The live owner of `room`, if any, without placing it (the server API's calls about a
+    /// room: one read, never a placement).
+    fn owner<'a>(&'a self, room: &'a str) -> StoreFuture<'a, Option<Placement>>;
+
     /// Re-asserts that `node` runs `rooms` (name, epoch): a room with no owner, or one stamped
     /// with a lower epoch, is written back to `node` (a store that restarted empty learns its
     /// rooms again). Returns the rooms another node owns with a higher epoch: `node` must drop

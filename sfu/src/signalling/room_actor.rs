@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn, Instrument};
 
 use crate::clock;
-use crate::cluster::{Cluster, StoreError};
+use crate::cluster::{Cluster, Placement, StoreError};
 use crate::control::{
     self, CloseReason, ConnectionId, Effect, Notice, Room, RoomConfig, RoomPolicy, Service, Timer,
     VerifiedClaims, WallClock,
@@ -442,43 +442,58 @@ impl RoomRegistry {
         if let Some(handle) = self.get(name).filter(|handle| !handle.inbox.is_closed()) {
             return Ok(handle);
         }
+        match self.place_new(name, draining).await? {
+            Placed::Here(epoch) => Ok(self.get_or_start(name, epoch)),
+            Placed::Elsewhere(placement) => Err(ErrorBody::with_details(
+                ErrorCode::WrongNode,
+                format!("room {name} runs on node {}: join there", placement.node_id),
+                &signalling_proto::WrongNodeDetails {
+                    url: placement.url,
+                    node_id: placement.node_id,
+                },
+            )),
+        }
+    }
+
+    /// Where `name`, which this node does not run, is to live: here (with its epoch; always
+    /// without a cluster) or on another node (counted as a redirect), after one store round
+    /// trip. The refusals are those of [`Self::get_or_place`].
+    pub async fn place_new(&self, name: &str, draining: bool) -> Result<Placed, ErrorBody> {
         let Some(cluster) = &self.cluster else {
-            return Ok(self.get_or_create(name));
+            return Ok(Placed::Here(0));
         };
         match cluster.place(name).await {
             Ok(placement) if placement.node_id == cluster.node_id() && !draining => {
-                Ok(self.get_or_start(name, placement.epoch))
+                Ok(Placed::Here(placement.epoch))
             }
             Ok(placement) if placement.node_id == cluster.node_id() => Err(draining_refusal()),
             Ok(placement) => {
                 if let Some(metrics) = cluster.metrics() {
                     metrics.redirects.inc();
                 }
-                debug!(room = name, owner = %placement.node_id, "join for a room of another node");
-                Err(ErrorBody::with_details(
-                    ErrorCode::WrongNode,
-                    format!("room {name} runs on node {}: join there", placement.node_id),
-                    &signalling_proto::WrongNodeDetails {
-                        url: placement.url,
-                        node_id: placement.node_id,
-                    },
-                ))
+                debug!(room = name, owner = %placement.node_id, "room of another node");
+                Ok(Placed::Elsewhere(placement))
             }
             Err(_) if draining => Err(draining_refusal()),
-            // The store's own error is logged (`Cluster::timed`), not handed to clients.
-            Err(StoreError::Unavailable(_)) => Err(ErrorBody::new(
-                ErrorCode::PlacementUnavailable,
-                "the cluster store does not answer, so a new room cannot be placed now; try \
-                 again in a moment",
-            )),
-            Err(StoreError::NoServingNode) => Err(ErrorBody::new(
-                ErrorCode::PlacementUnavailable,
-                "no node of the cluster can take a new room now; try again in a moment",
-            )),
-            Err(error @ StoreError::WarmingUp) => Err(ErrorBody::new(
-                ErrorCode::PlacementUnavailable,
-                format!("{error}; try again in a moment"),
-            )),
+            Err(error) => Err(store_refusal(&error)),
+        }
+    }
+
+    /// The node that runs `name`, which this node does not run: `None` without a cluster or
+    /// when no live node owns it; one store round trip (a read: nothing is placed).
+    pub async fn owner_elsewhere(&self, name: &str) -> Result<Option<Placement>, ErrorBody> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(None);
+        };
+        match cluster.owner(name).await {
+            Ok(Some(owner)) if owner.node_id != cluster.node_id() => {
+                if let Some(metrics) = cluster.metrics() {
+                    metrics.redirects.inc();
+                }
+                Ok(Some(owner))
+            }
+            Ok(_) => Ok(None),
+            Err(error) => Err(store_refusal(&error)),
         }
     }
 
@@ -507,6 +522,11 @@ impl RoomRegistry {
     /// API ends it; `None` when a room of that name is running. Must be called inside a tokio
     /// runtime.
     pub fn create(&self, name: &str, policy: RoomPolicy) -> Option<RoomHandle> {
+        self.create_placed(name, policy, 0)
+    }
+
+    /// [`Self::create`] for a room the cluster placed here under `epoch`.
+    pub fn create_placed(&self, name: &str, policy: RoomPolicy, epoch: u64) -> Option<RoomHandle> {
         let inner = self.lock();
         if inner
             .rooms
@@ -515,7 +535,7 @@ impl RoomRegistry {
         {
             return None;
         }
-        Some(self.start_actor(inner, name, policy, true, 0))
+        Some(self.start_actor(inner, name, policy, true, epoch))
     }
 
     /// The policy rooms get when a join creates them.
@@ -1389,6 +1409,35 @@ pub(crate) fn room_gone() -> ErrorBody {
 }
 
 /// `join_room` refused because this node drains and no other node takes the room.
+/// Where a room this node does not run is to live ([`RoomRegistry::place_new`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// Here, under this epoch (0 without a cluster).
+    Here(u64),
+    /// On another node: the caller is sent there.
+    Elsewhere(Placement),
+}
+
+/// `placement_unavailable` for a store that could not place or look up a room; the store's
+/// own error is logged (`Cluster::timed`), not handed to clients.
+fn store_refusal(error: &StoreError) -> ErrorBody {
+    match error {
+        StoreError::Unavailable(_) => ErrorBody::new(
+            ErrorCode::PlacementUnavailable,
+            "the cluster store does not answer, so a new room cannot be placed now; try \
+             again in a moment",
+        ),
+        StoreError::NoServingNode => ErrorBody::new(
+            ErrorCode::PlacementUnavailable,
+            "no node of the cluster can take a new room now; try again in a moment",
+        ),
+        StoreError::WarmingUp => ErrorBody::new(
+            ErrorCode::PlacementUnavailable,
+            format!("{error}; try again in a moment"),
+        ),
+    }
+}
+
 fn draining_refusal() -> ErrorBody {
     ErrorBody::new(
         ErrorCode::ServerDraining,
