@@ -1229,32 +1229,11 @@ impl Session {
     }
 
     fn poll_packet(&mut self, now: Instant) -> Option<DatagramSend> {
-        self.srtp_tx.as_ref()?;
+        let srtp_tx = self.srtp_tx.as_mut()?;
 
         // Figure out which, if any, queue to poll
         // The cluster_id is captured by the pacer at poll time, before register_send() might clear it
-        let (midrid, cluster_id) = match self.pacer.poll_queue() {
-            Some(next) => next,
-            None => {
-                // Patch 5 (PATCHES.md): the pacer learns of packets written since the last
-                // timeout, and of the one it just released, only from fresh queue states.
-                // Refresh them here, at the current time, instead of asking for a whole
-                // timeout round (`now + 1 us`) per packet: everything the pacer lets go now
-                // goes in this poll.
-                for stream in self.streams.streams_tx() {
-                    stream.stamp_written(now);
-                }
-                let srtp_tx = self.srtp_tx.is_some();
-                let probe_media = if self.bwe.is_some() && srtp_tx {
-                    self.probe_media()
-                } else {
-                    None
-                };
-                self.update_queue_state(now, probe_media);
-                self.pacer.poll_queue()?
-            }
-        };
-        let srtp_tx = self.srtp_tx.as_mut()?;
+        let (midrid, cluster_id) = self.pacer.poll_queue()?;
         let stream = self.streams.stream_tx_by_midrid(midrid)?;
         let Some(media) = self.medias.iter().find(|m| m.mid() == stream.mid()) else {
             trace!("Pacer pointed to mid {} which has no media", midrid.mid());

@@ -1343,15 +1343,6 @@ impl StreamTx {
         self.send_queue.need_timeout()
     }
 
-    /// Patch 5 (PATCHES.md): marks the packets written since the last timeout as queued at
-    /// `now`, as `handle_timeout` does, so the pacer can release them in the same poll. Only
-    /// for a stream that has had its first timeout (its kind and pacing are known).
-    pub(crate) fn stamp_written(&mut self, now: Instant) {
-        if self.kind.is_some() && self.send_queue.need_timeout() {
-            self.send_queue.handle_timeout(now);
-        }
-    }
-
     pub(crate) fn handle_timeout<'a>(
         &mut self,
         now: Instant,
