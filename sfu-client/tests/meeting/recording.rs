@@ -17,9 +17,7 @@ use sfu_client::{Event, EventStream, Publisher};
 
 use crate::support::{does, Person, Server, DEADLINE};
 
-#[allow(dead_code)] // the example uses the rest of the reader
-#[path = "../../examples/publish_ivf/ivf.rs"]
-mod ivf;
+use crate::real_vp8::ivf;
 
 /// A scratch directory under the system temp dir, removed on drop.
 struct Scratch(PathBuf);

@@ -7,13 +7,14 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use sfu_client::recorder::{record, RecorderOptions, RecorderReport};
 use signalling_proto::Role;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
+use crate::clock;
 use crate::control::recording::SERVER_RECORDER_IDENTITY;
 use crate::metrics::Metrics;
 use crate::token::{Claims, TokenKey};
@@ -74,7 +75,7 @@ impl RecorderService {
         let (stop_tx, stop_rx) = oneshot::channel();
         let claims = Claims::new(room, SERVER_RECORDER_IDENTITY, Role::Recorder)
             .with_name("Cloud recorder")
-            .expiring_after(TOKEN_TTL, SystemTime::now());
+            .expiring_after(TOKEN_TTL, clock::system_now());
         let metrics = self.metrics.clone();
         if let Some(metrics) = &metrics {
             metrics.recordings_active.inc();
@@ -138,10 +139,10 @@ impl RecorderHandle {
     /// Stops the recorder and waits (at most [`CLOSE_WAIT`]) until its files are closed.
     pub async fn stop(self) {
         let (closed_tx, closed) = oneshot::channel();
-        if self.stop.send(closed_tx).is_ok() {
-            if tokio::time::timeout(CLOSE_WAIT, closed).await.is_err() {
-                warn!("the recorder did not close its files in time");
-            }
+        if self.stop.send(closed_tx).is_ok()
+            && tokio::time::timeout(CLOSE_WAIT, closed).await.is_err()
+        {
+            warn!("the recorder did not close its files in time");
         }
     }
 }
