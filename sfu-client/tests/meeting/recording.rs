@@ -363,7 +363,17 @@ async fn a_recorded_meeting_plays_back() {
         let video = files_of(participant, "video");
         let mut video_seconds = 0.0;
         for (path, _) in audio.iter().chain(&video) {
-            ffmpeg(&["-xerror", "-i", path.to_str().unwrap(), "-f", "null", "-"]);
+            // crccheck: the Ogg pages' CRCs are verified too.
+            ffmpeg(&[
+                "-err_detect",
+                "crccheck",
+                "-xerror",
+                "-i",
+                path.to_str().unwrap(),
+                "-f",
+                "null",
+                "-",
+            ]);
             checked += 1;
         }
         within_5_percent(
