@@ -46,6 +46,7 @@ pub mod media_frame;
 pub mod peer;
 pub mod publisher;
 pub mod receiver;
+pub mod recorder;
 pub mod red;
 pub mod roster;
 pub mod rtp_send;

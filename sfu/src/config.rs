@@ -356,6 +356,10 @@ pub struct Config {
     /// CPU busy: the larger counts); nodes at 85 % take no new room.
     #[arg(long, env = "SFU_NODE_CAPACITY", default_value_t = NonZeroU64::new(100_000).expect("> 0"))]
     pub node_capacity: NonZeroU64,
+    /// Where `start_cloud_recording` writes: one folder per recording under it, with each
+    /// participant's Ogg/Opus and IVF files and a `recording.json` sidecar. Created on demand.
+    #[arg(long, env = "SFU_RECORDING_DIR", default_value = "recordings")]
+    pub recording_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -396,6 +400,7 @@ impl Default for Config {
             node_id: None,
             node_url: None,
             node_capacity: NonZeroU64::new(100_000).expect("> 0"),
+            recording_dir: PathBuf::from("recordings"),
         }
     }
 }
@@ -439,6 +444,7 @@ impl fmt::Debug for Config {
             node_id,
             node_url,
             node_capacity,
+            recording_dir,
         } = self;
         f.debug_struct("Config")
             .field("http_addr", http_addr)
@@ -476,6 +482,7 @@ impl fmt::Debug for Config {
             .field("node_id", node_id)
             .field("node_url", node_url)
             .field("node_capacity", node_capacity)
+            .field("recording_dir", recording_dir)
             .finish()
     }
 }
@@ -487,6 +494,8 @@ impl Config {
             http_port: 0,
             rtc_port: 0,
             rtc_tcp_port: RtcTcpPort::Port(0),
+            // Not the working directory: a test that starts a recording writes nothing there.
+            recording_dir: std::env::temp_dir().join("sfu-test-recordings"),
             ..Self::default()
         }
     }
@@ -688,6 +697,7 @@ impl Config {
             "node_id" => self.node_id.clone_from(&file.node_id),
             "node_url" => self.node_url.clone_from(&file.node_url),
             "node_capacity" => self.node_capacity = file.node_capacity,
+            "recording_dir" => self.recording_dir.clone_from(&file.recording_dir),
             _ => {}
         }
     }
@@ -945,6 +955,10 @@ impl Config {
             None => line("# node_url: not set (ws(s)://<bound address>/rtc)".to_owned()),
         }
         line(format!("node_capacity = {}", self.node_capacity));
+        line(format!(
+            "recording_dir = {}",
+            string(&self.recording_dir.to_string_lossy())
+        ));
         out
     }
 }
@@ -1249,13 +1263,14 @@ mod tests {
             node_id: Some("n-1".into()),
             node_url: Some("ws://127.0.0.1:1/rtc".into()),
             node_capacity: NonZeroU64::new(7).unwrap(),
+            recording_dir: "rec".into(),
         };
         for id in &ids {
             let mut config = Config::default();
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 35, "{ids:?}");
+        assert_eq!(ids.len(), 36, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.

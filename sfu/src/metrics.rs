@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `sfu_rooms`, `sfu_participants`, `sfu_breakout_groups`, `sfu_breakout_moves_total` | each room actor through its [`RoomGauges`] |
 //! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_transport_failure_causes_total`, `sfu_transports_connected_total`, `sfu_tcp_media_connections`, `sfu_tcp_media_connections_closed_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
+//! | `sfu_recordings_active`, `sfu_recording_bytes_written_total`, `sfu_recording_failures_total` | the recorder tasks of the room actors (`signalling::recording`) |
 //! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_packets_not_selected_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
 //! | `sfu_signalling_commands_total`, `sfu_resumes_total` | each room actor when it answers |
 //! | `sfu_signalling_events_total` | the signalling session, once it wrote the event to its socket |
@@ -103,6 +104,13 @@ pub struct Metrics {
     /// Keyframe requests towards publishers: `sent` or `suppressed` by the throttle.
     pub keyframe_requests: IntCounterVec,
     pub policy_installs: IntCounter,
+    // --- Cloud recording: fed by the recorder tasks the room actors run. ---
+    /// Recorders running (joined or joining).
+    pub recordings_active: IntGauge,
+    /// Media bytes the recorders wrote to disk.
+    pub recording_bytes: IntCounter,
+    /// Recordings that failed (directory not writable, disk full, join refused).
+    pub recording_failures: IntCounter,
     // --- Shard counters: fed by `observe_shard` / `observe_shards` from the server. ---
     /// str0m transports (two per participant once both are negotiated).
     pub transports: IntGauge,
@@ -235,6 +243,16 @@ impl Metrics {
             policy_installs: counter(
                 "policy_installs_total",
                 "Forwarding policies installed in media cores.",
+            )?,
+            recordings_active: gauge("recordings_active", "Cloud recordings running.")?,
+            recording_bytes: counter(
+                "recording_bytes_written_total",
+                "Media bytes cloud recordings wrote to disk (Ogg/Opus and IVF files).",
+            )?,
+            recording_failures: counter(
+                "recording_failures_total",
+                "Cloud recordings that failed: directory not writable, disk full, recorder \
+                 could not join.",
             )?,
             transports: gauge(
                 "transports",

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
 use crate::signalling::http::{self, HttpState};
 use crate::signalling::origins::AllowedOrigins;
+use crate::signalling::recording::RecorderService;
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
 use crate::signalling::turn_credentials::TurnCredentials;
@@ -96,6 +97,19 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let cluster = Arc::new(start_cluster(&config, addr, tls.is_some(), &metrics)?);
     let registry = registry.with_cluster(Arc::clone(&cluster));
+    // The recorder joins over this server's own plain WebSocket; behind TLS it would need the
+    // certificate's name, so there recording waits for an outside recorder as before.
+    let registry = if tls.is_none() {
+        registry.with_recorder(RecorderService::new(
+            addr,
+            Arc::clone(&tokens),
+            config.recording_dir.clone(),
+            Some(metrics.clone()),
+        ))
+    } else {
+        warn!("TLS is on: the built-in cloud recorder is off (it joins over plain ws)");
+        registry
+    };
     let registry = match &config.turn_secret {
         Some(secret) => registry.with_turn(TurnCredentials::new(
             config.turn_url.clone(),

@@ -4,5 +4,6 @@
 mod assistant;
 mod client_api;
 mod real_vp8;
+mod recording;
 mod resume;
 mod support;

@@ -15,7 +15,7 @@ use crate::support::{collect, Person, Server};
 
 #[allow(dead_code)] // the example uses the rest of the reader
 #[path = "../../examples/publish_ivf/ivf.rs"]
-mod ivf;
+pub(crate) mod ivf;
 
 /// A scratch directory under the system temp dir, removed on drop.
 struct Scratch(std::path::PathBuf);

@@ -24,7 +24,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Self {
-        let config = sfu::Config::ephemeral();
+        Self::start_with(sfu::Config::ephemeral()).await
+    }
+
+    /// A server with `config` (its ports should be ephemeral).
+    pub async fn start_with(config: sfu::Config) -> Self {
         let (listener, addr) = sfu::bind(&config).await.expect("bind 127.0.0.1:0");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(sfu::run(config, listener, async move {

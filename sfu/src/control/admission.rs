@@ -3,7 +3,7 @@
 use crate::control::connection::Binding;
 use crate::control::participant::{Connection, Participant};
 use crate::control::rate_limit::RateLimits;
-use crate::control::recording::service_role;
+use crate::control::recording::{service_role, SERVER_RECORDER_IDENTITY};
 use crate::control::room::error;
 use crate::control::text_rules::{DISPLAY_NAME, EXTERNAL_ID};
 use crate::control::waiting_room::Reservation;
@@ -207,6 +207,18 @@ impl Room {
                 "this service role is already present",
             ));
         }
+        // The shell's own recorder joins for a requested recording only: one that comes after
+        // the stop (the stop overtook its join) must not appear in the room.
+        if role == Role::Recorder
+            && identity_key == SERVER_RECORDER_IDENTITY
+            && self.recorder_reports_start
+            && !self.state.recording.is_active()
+        {
+            return Err(error(
+                ErrorCode::Forbidden,
+                "no cloud recording is requested: the server's recorder joins when one is",
+            ));
+        }
         // Check 5.
         let is_viewer = matches!(role, Role::Viewer | Role::GrantedViewer);
         if is_viewer {
@@ -331,7 +343,7 @@ impl Room {
             );
         }
         for service in [Service::CloudRecording, Service::LiveStream] {
-            if service_role(service) == Some(role) {
+            if self.admission_starts(service) == Some(role) {
                 self.service_running(now, service, None);
             }
         }

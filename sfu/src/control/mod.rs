@@ -33,7 +33,7 @@ mod notice;
 mod participant;
 mod policy_builder;
 mod rate_limit;
-mod recording;
+pub(crate) mod recording;
 mod relocation;
 mod room;
 mod room_policy;

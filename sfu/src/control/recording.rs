@@ -15,6 +15,10 @@ use signalling_proto::{
 };
 use std::time::Instant;
 
+/// The token identity (`sub`) of the server's own recorder (`signalling::recording`): refused
+/// when no recording is requested, so a recorder whose join the stop overtook never appears.
+pub(crate) const SERVER_RECORDER_IDENTITY: &str = "sfu-cloud-recorder";
+
 /// The lifecycle shared by the three services.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum ServiceStatus {
@@ -138,8 +142,8 @@ impl Room {
             self.send(everyone, Event::CloudRecordingRequested(Empty {}));
         }
         // A service client that is already in the room (it joined before the request) counts
-        // as started at once.
-        if let Some(role) = service_role(service) {
+        // as started at once, unless the shell's own recorder reports the start.
+        if let Some(role) = self.admission_starts(service) {
             if self.state.participants.values().any(|p| p.role == role) {
                 self.service_running(now, service, None);
             }
@@ -177,6 +181,21 @@ impl Room {
             }
         }
         Ok(Empty {})
+    }
+
+    /// The service role whose admission means the service is running: none for
+    /// transcription, and none for recording when the shell's recorder reports its start.
+    pub(crate) fn admission_starts(&self, service: Service) -> Option<Role> {
+        if service == Service::CloudRecording && self.recorder_reports_start {
+            return None;
+        }
+        service_role(service)
+    }
+
+    /// The shell runs a recorder that reports `Recording` when its first bytes are on disk
+    /// (spec §8.6 "when the recorder is admitted" becomes "when it records").
+    pub fn set_recorder_reports_start(&mut self, on: bool) {
+        self.recorder_reports_start = on;
     }
 
     /// Back to idle with the stop event to everyone; the service is told to stop.
@@ -266,6 +285,19 @@ impl Room {
             };
             let everyone = self.everyone();
             self.send(everyone, event);
+            // A failed recorder records nothing more: it leaves (its files are closed).
+            if let Some(role) = service_role(service) {
+                let clients: Vec<ParticipantId> = self
+                    .state
+                    .participants
+                    .values()
+                    .filter(|p| p.role == role)
+                    .map(|p| p.id)
+                    .collect();
+                for id in clients {
+                    self.remove_service_client(now, id);
+                }
+            }
         }
         self.settle(now, true);
     }

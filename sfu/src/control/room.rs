@@ -127,6 +127,9 @@ pub struct Room {
     pub(crate) system: Participant,
     /// What happened, for webhooks (drained by [`Room::poll_notice`]).
     pub(crate) notices: VecDeque<crate::control::Notice>,
+    /// The shell runs its own recorder, which reports `Recording` once its first bytes are
+    /// on disk ([`Room::handle_service_started`]) instead of on the recorder's admission.
+    pub(crate) recorder_reports_start: bool,
 }
 
 /// What a command needs of its caller's role (spec §4.2): the protocol's one table,
@@ -172,6 +175,7 @@ impl Room {
             effects: VecDeque::new(),
             system: crate::control::system::system_participant(config.wall_clock.at),
             notices: VecDeque::new(),
+            recorder_reports_start: false,
         }
     }
 

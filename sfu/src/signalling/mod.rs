@@ -4,6 +4,7 @@
 
 pub(crate) mod http;
 pub(crate) mod origins;
+pub mod recording;
 pub mod room_actor;
 pub(crate) mod room_media;
 pub(crate) mod session;

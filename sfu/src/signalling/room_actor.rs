@@ -36,6 +36,7 @@ use crate::control::{
 use crate::core::{ForwardingPolicy, ParticipantId};
 use crate::metrics::{Metrics, RoomGauges};
 use crate::shard::{RoomId, ShardEvent, ShardHandle};
+use crate::signalling::recording::{RecorderEvent, RecorderHandle, RecorderService};
 use crate::signalling::room_media::RoomMedia;
 use crate::signalling::turn_credentials::TurnCredentials;
 use crate::webhook::{WebhookEvent, Webhooks};
@@ -108,6 +109,11 @@ enum RoomInput {
     Fence,
     /// A request of the server API (issue 18).
     Api(ApiInput),
+    /// What the room's recorder number `generation` reports.
+    Recorder {
+        generation: u64,
+        event: RecorderEvent,
+    },
 }
 
 /// What the server API asks of a room: commands run as [`control::SYSTEM`] through the same
@@ -300,6 +306,9 @@ pub struct RoomRegistry {
     webhooks: Option<Webhooks>,
     /// Placement across nodes; `None` in signalling-only tests (every room is created here).
     cluster: Option<Arc<Cluster>>,
+    /// The server's own recorder; `None`: `start_cloud_recording` waits for a `recorder`
+    /// client from elsewhere (spec §8.6).
+    recorder: Option<RecorderService>,
 }
 
 #[derive(Debug, Default)]
@@ -337,7 +346,14 @@ impl RoomRegistry {
             turn: None,
             webhooks: None,
             cluster: None,
+            recorder: None,
         }
+    }
+
+    /// Rooms started from now on record with `recorder` when asked to.
+    pub fn with_recorder(mut self, recorder: RecorderService) -> Self {
+        self.recorder = Some(recorder);
+        self
     }
 
     /// Rooms this node does not run are placed through `cluster` (one store round trip on
@@ -585,6 +601,9 @@ impl RoomRegistry {
         actor.gauges = self.metrics.as_ref().map(Metrics::room_gauges);
         actor.held = held;
         actor.webhooks = self.webhooks.clone();
+        if self.recorder.is_some() {
+            actor.room.set_recorder_reports_start(true);
+        }
         let span = tracing::info_span!("room", room = name);
         tokio::spawn(actor.run(rx, media_rx).instrument(span));
         info!(room = name, "room created");
@@ -670,6 +689,10 @@ pub struct RoomActor {
     removal_reason: Option<(signalling_proto::ParticipantId, String)>,
     /// Another node owns the room now: stop after this input.
     fenced: bool,
+    /// The recorder running for this room, and its number (reports of an older one are
+    /// ignored).
+    recorder: Option<RecorderHandle>,
+    recorder_generation: u64,
 }
 
 impl RoomActor {
@@ -707,6 +730,8 @@ impl RoomActor {
             outbox: Vec::new(),
             removal_reason: None,
             fenced: false,
+            recorder: None,
+            recorder_generation: 0,
         }
     }
 
@@ -838,6 +863,23 @@ impl RoomActor {
             RoomInput::Media(event) => self.handle_shard_event(now, event),
             RoomInput::Fence => self.fence().await,
             RoomInput::Api(input) => self.handle_api(now, input).await,
+            RoomInput::Recorder { generation, event } => {
+                if generation == self.recorder_generation {
+                    match event {
+                        RecorderEvent::Started => {
+                            self.room
+                                .handle_service_started(now, Service::CloudRecording, None);
+                        }
+                        RecorderEvent::Failed(reason) => {
+                            self.recorder = None;
+                            self.room
+                                .handle_service_failed(now, Service::CloudRecording, reason);
+                        }
+                    }
+                    self.refresh_routes();
+                    self.execute_effects(now).await;
+                }
+            }
         }
         self.reconcile_media(now).await;
         self.report_notices(now);
@@ -1040,11 +1082,28 @@ impl RoomActor {
                         },
                         Service::Transcription => WebhookEvent::TranscriptionRequested,
                     });
-                    info!(
-                        ?service,
-                        ?target_id,
-                        "service start requested (no services yet)"
-                    );
+                    if let (Service::CloudRecording, Some(service)) =
+                        (service, &self.registry.recorder)
+                    {
+                        self.recorder_generation += 1;
+                        let generation = self.recorder_generation;
+                        let inbox = self.inbox.clone();
+                        let tell = move |event| {
+                            let inbox = inbox.clone();
+                            // A stopped room has nobody left to tell.
+                            tokio::spawn(async move {
+                                let _ = inbox.send(RoomInput::Recorder { generation, event }).await;
+                            });
+                        };
+                        self.recorder = Some(service.start(&self.name, tell));
+                        info!("cloud recorder started");
+                    } else {
+                        info!(
+                            ?service,
+                            ?target_id,
+                            "service start requested (no service here)"
+                        );
+                    }
                 }
                 Effect::StopService { service } => {
                     self.outbox.push(match service {
@@ -1052,7 +1111,14 @@ impl RoomActor {
                         Service::LiveStream => WebhookEvent::LiveStreamStopped,
                         Service::Transcription => WebhookEvent::TranscriptionStopped,
                     });
-                    info!(?service, "service stop requested (no services yet)");
+                    if service == Service::CloudRecording {
+                        // The stop event follows this effect: it goes out once the files are
+                        // closed.
+                        if let Some(recorder) = self.recorder.take() {
+                            recorder.stop().await;
+                        }
+                    }
+                    info!(?service, "service stopped");
                 }
                 Effect::RoomSessionEnded { room_session_id } => {
                     info!(%room_session_id, "room session ended");

@@ -313,7 +313,10 @@ fn bind_and_advertised_addresses_are_separate() {
     assert_eq!(config.media_bind_ip(), "::".parse::<IpAddr>().unwrap());
     assert_eq!(config.rtc_advertised_port, Some(40000));
     let shard = sfu::shard::ShardConfig::from_config(&config, 2);
-    assert_eq!(shard.bind, "[::]:7884".parse().unwrap());
+    assert_eq!(
+        shard.bind,
+        "[::]:7884".parse::<std::net::SocketAddr>().unwrap()
+    );
     assert_eq!(shard.advertised_port, Some(40002));
     assert!(!shard.loopback_only);
 

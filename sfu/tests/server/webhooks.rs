@@ -222,6 +222,9 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
             .attempts
             .iter()
             .filter(|(v, ok, _)| *ok && v["room"] == "hooks")
+            // The server's recorder may get in between start and stop, or be refused when the
+            // stop overtook its join (README "Cloud recording"); either is right.
+            .filter(|(v, _, _)| v["data"]["identity"] != "sfu-cloud-recorder")
             .map(|(v, _, _)| v.clone())
             .collect()
     };
@@ -250,7 +253,16 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
         })
         .collect();
     assert_eq!(events, expected);
-    for (i, v) in delivered.iter().enumerate() {
+    // Every delivery (the recorder's included) once, numbered 1, 2, 3, ...
+    let all: Vec<Value> = received
+        .lock()
+        .unwrap()
+        .attempts
+        .iter()
+        .filter(|(v, ok, _)| *ok && v["room"] == "hooks")
+        .map(|(v, _, _)| v.clone())
+        .collect();
+    for (i, v) in all.iter().enumerate() {
         assert_eq!(v["room"], "hooks");
         assert_eq!(v["seq"], json!(i + 1), "{v}");
         assert!(v["createdAt"].is_string());
@@ -264,7 +276,7 @@ async fn a_scripted_meeting_is_delivered_signed_ordered_and_retried() {
         .cloned()
         .collect();
     // The first event was refused twice with 500, then delivered: three attempts, one id.
-    assert_eq!(attempts.len(), expected.len() + 2);
+    assert_eq!(attempts.len(), all.len() + 2);
     assert!(attempts[..3]
         .iter()
         .all(|(v, _, _)| v["id"] == delivered[0]["id"]));
