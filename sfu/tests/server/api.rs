@@ -446,7 +446,7 @@ async fn an_api_breakout_run_moves_media() {
     let ada_id = self_id(&join_capable(&mut ada, "api-brk", "ada", Role::Visitor).await);
     let mut cy = server.client().await;
     let cy_id = self_id(&join_capable(&mut cy, "api-brk", "cy", Role::Visitor).await);
-    let publisher = start_publishing(&mut ada).await;
+    let publisher = start_publishing(&mut ada, false).await;
     let mut media = Media {
         ada,
         publisher,

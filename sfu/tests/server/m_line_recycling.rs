@@ -32,7 +32,7 @@ async fn moves_in_and_out_keep_the_subscriber_sdp_the_same_size() {
     let ada_id = self_id(&join_capable(&mut ada, "recycle", "ada", Role::Visitor).await);
     let mut cy = server.client().await;
     let cy_id = self_id(&join_capable(&mut cy, "recycle", "cy", Role::Visitor).await);
-    let publisher = start_publishing(&mut ada).await;
+    let publisher = start_publishing(&mut ada, false).await;
     let mut media = Media {
         ada,
         publisher,

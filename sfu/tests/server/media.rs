@@ -11,6 +11,7 @@ use std::time::Instant;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::support::media_session::start_publishing;
 use crate::support::peer::{Client as Peer, Publisher, Subscriber};
 use crate::support::ws::*;
 use serde_json::json;
@@ -538,25 +539,6 @@ async fn answer_any_offer(client: &mut Client, subscriber: &mut Subscriber) {
     ok_result(&answered);
 }
 
-/// Publishes a single-layer camera for `client` and returns the connected-to-be publisher.
-async fn start_publishing(client: &mut Client) -> Publisher {
-    let (mut publisher, offer, pending) = Publisher::new(false);
-    let answer = client
-        .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
-        .await;
-    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
-    publisher
-        .client
-        .rtc
-        .sdp_api()
-        .accept_answer(
-            pending,
-            SdpAnswer::from_sdp_string(sdp).expect("answer parses"),
-        )
-        .expect("publisher accepts the answer");
-    publisher
-}
-
 // Two rooms on one shard (`--shards 1`): participant ids are counted per room, so room B's
 // first participant has the same id as room A's. Each room's host publishes and each room's
 // visitor receives its own host's media.
@@ -580,8 +562,8 @@ async fn two_rooms_on_one_shard_each_carry_their_own_media() {
     visitor_b.join("media-9b", "bob", Role::Visitor).await;
 
     let mut publishers = [
-        start_publishing(&mut host_a).await,
-        start_publishing(&mut host_b).await,
+        start_publishing(&mut host_a, false).await,
+        start_publishing(&mut host_b, false).await,
     ];
     let mut subscribers = [(); 2].map(|()| Subscriber {
         client: Peer::new(),

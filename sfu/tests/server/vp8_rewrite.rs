@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use signalling_proto::Role;
-use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as RtcCodec;
 
-use crate::support::peer::{now, Client as Peer, Publisher, Subscriber, FRAME_BYTES};
+use crate::support::media_session::{answer_any_offer, start_publishing};
+use crate::support::peer::{now, Client as Peer, Subscriber, FRAME_BYTES};
 use crate::support::ws::*;
 
 // Top layer, down to the lowest, back up: every received frame's picture id is the previous
@@ -27,20 +27,7 @@ async fn picture_ids_stay_continuous_across_layer_switches() {
     let mut ada = server.client().await;
     ada.join("vp8-1", "ada", Role::Visitor).await;
 
-    let (mut publisher, offer, pending) = Publisher::new(true);
-    let answer = host
-        .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
-        .await;
-    let sdp = ok_result(&answer)["sdp"].as_str().expect("answer sdp");
-    publisher
-        .client
-        .rtc
-        .sdp_api()
-        .accept_answer(
-            pending,
-            SdpAnswer::from_sdp_string(sdp).expect("answer parses"),
-        )
-        .expect("publisher accepts the answer");
+    let mut publisher = start_publishing(&mut host, true).await;
     let mut subscriber = Subscriber {
         client: Peer::new(),
         streams: BTreeMap::new(),
@@ -75,26 +62,7 @@ async fn picture_ids_stay_continuous_across_layer_switches() {
             );
             publisher.step(true);
             subscriber.step();
-            if let Ok(offer) =
-                tokio::time::timeout(Duration::from_millis(2), ada.event("subscriber_offer")).await
-            {
-                let data = &offer["data"];
-                let offer = SdpOffer::from_sdp_string(data["sdp"].as_str().expect("offer sdp"))
-                    .expect("server offer parses");
-                let answer = subscriber
-                    .client
-                    .rtc
-                    .sdp_api()
-                    .accept_offer(offer)
-                    .expect("the visitor accepts the offer");
-                let answered = ada
-                    .call(
-                        "subscriber_answer",
-                        json!({"sdp": answer.to_sdp_string(), "version": data["version"]}),
-                    )
-                    .await;
-                ok_result(&answered);
-            }
+            answer_any_offer(&mut ada, &mut subscriber).await;
             if !asked && subscriber.count(RtcCodec::Vp8) > 0 {
                 ok_result(
                     &ada.call("set_subscription_preferences", prefs.clone())

@@ -43,9 +43,9 @@ pub async fn answer_any_offer(client: &mut Client, subscriber: &mut Subscriber) 
     Some(sdp.to_owned())
 }
 
-/// Publishes a single-layer camera for `client`.
-pub async fn start_publishing(client: &mut Client) -> Publisher {
-    let (mut publisher, offer, pending) = Publisher::new(false);
+/// Publishes a camera for `client`: three simulcast layers or one.
+pub async fn start_publishing(client: &mut Client, simulcast: bool) -> Publisher {
+    let (mut publisher, offer, pending) = Publisher::new(simulcast);
     let answer = client
         .call("publisher_offer", json!({"sdp": offer.to_sdp_string()}))
         .await;
