@@ -50,7 +50,7 @@ pub fn rtp_in(data: &[u8]) {
             marker: false,
             payload_type: 96,
             audio_level: None,
-            red: false,
+            red: None,
             payload: pkt.payload.clone(),
             vp8_edits: patch.edits(&d, &pkt.payload),
         };

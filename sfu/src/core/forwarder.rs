@@ -246,7 +246,7 @@ impl Forwarder {
             marker: pkt.header.marker,
             payload_type: pkt.header.payload_type,
             audio_level: pkt.header.audio_level,
-            red: pkt.header.red,
+            red: pkt.red.clone(),
             payload: pkt.payload.clone(),
             vp8_edits,
         })

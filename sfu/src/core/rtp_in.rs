@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::drop_reason::DropReason;
 use super::h264;
+use super::red::RedPayload;
 use super::vp8::Vp8Descriptor;
 
 /// The codec of a publication, which decides how its payload is parsed and rewritten.
@@ -73,6 +74,8 @@ pub struct RtpIn {
     /// The RTP payload (after the header and extensions), shared by every forward. The
     /// type is str0m's, so the shell passes the transport's buffer through with no copy.
     pub payload: Arc<[u8]>,
+    /// The RED block structure and primary block, read once here when `header.red`.
+    pub red: Option<RedPayload>,
 }
 
 impl RtpIn {
@@ -92,10 +95,15 @@ impl RtpIn {
                 }
             }
         };
+        let red = match header.red {
+            true => Some(RedPayload::parse(&payload).ok_or(DropReason::MalformedPayload)?),
+            false => None,
+        };
         Ok(RtpIn {
             header,
             info,
             payload,
+            red,
         })
     }
 

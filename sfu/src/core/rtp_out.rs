@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::red::RedPayload;
 use super::rtp_in::AudioLevel;
 use super::vp8::Vp8Edits;
 
@@ -17,8 +18,9 @@ pub struct RtpOut {
     pub marker: bool,
     pub payload_type: u8,
     pub audio_level: Option<AudioLevel>,
-    /// The payload is RFC 2198 RED (see `RtpHeader::red`).
-    pub red: bool,
+    /// The payload is RFC 2198 RED (see `RtpHeader::red`): its structure and primary block,
+    /// shared with every other forward of the packet.
+    pub red: Option<RedPayload>,
     /// The publisher's payload, shared by every subscription (a reference count, no copy).
     pub payload: Arc<[u8]>,
     /// The VP8 descriptor bytes rewritten for this subscriber; empty when none change.

@@ -309,28 +309,52 @@ pub(crate) enum WriteError {
     /// most four, at descriptor offsets): the packet is dropped rather than sent with a broken
     /// picture id.
     Vp8Patch,
-    /// A RED payload whose blocks could not be read (or name two codecs): the packet is
-    /// dropped rather than forwarded as something the subscriber cannot decode.
-    MalformedRed,
 }
 
-/// The payload type and payload of a forward on `track`: a RED packet as it came (its blocks
-/// naming the subscriber's payload type) where the subscriber negotiated RED, its primary
-/// block otherwise; anything else unchanged.
-fn payload_for(track: &OutTrack, pkt: &RtpOut) -> Result<(Pt, Arc<[u8]>), WriteError> {
-    if !pkt.red {
-        return Ok((track.pt, Arc::clone(&pkt.payload)));
-    }
-    let layout = red::layout(&pkt.payload).ok_or(WriteError::MalformedRed)?;
-    let block_pt = red::block_pt(&pkt.payload, &layout).ok_or(WriteError::MalformedRed)?;
+/// The payload type and payload of a forward on `track`, and the bytes to change while str0m
+/// copies it: a RED packet as it came where the subscriber negotiated RED (its blocks renamed
+/// to the subscriber's payload type where that differs), its primary block otherwise; anything
+/// else unchanged. Every payload is one shared with the other forwards of the packet.
+fn payload_for(
+    track: &OutTrack,
+    pkt: &RtpOut,
+) -> Result<(Pt, Arc<[u8]>, PayloadEdits), WriteError> {
+    let Some(red) = &pkt.red else {
+        return Ok((track.pt, Arc::clone(&pkt.payload), PayloadEdits::Vp8));
+    };
     match track.red_pt {
-        Some(red_pt) if block_pt == *track.pt => Ok((red_pt, Arc::clone(&pkt.payload))),
-        Some(red_pt) => Ok((
-            red_pt,
-            Arc::from(red::with_block_pt(&pkt.payload, &layout, *track.pt)),
-        )),
-        None => Ok((track.pt, Arc::from(&pkt.payload[layout.primary]))),
+        Some(red_pt) if red.block_pt == *track.pt => {
+            Ok((red_pt, Arc::clone(&pkt.payload), PayloadEdits::None))
+        }
+        Some(red_pt) => {
+            // str0m's byte patch is codec-blind (up to four replacements at offsets below 256,
+            // written while it copies): the block headers' payload-type bytes are such offsets.
+            let edits = red::block_pt_edits(&pkt.payload, &red.layout, *track.pt);
+            match RtcVp8Patch::from_bytes(edits) {
+                Ok(patch) => Ok((red_pt, Arc::clone(&pkt.payload), PayloadEdits::Red(patch))),
+                // Over three redundant blocks (libwebrtc sends at most two): a renamed copy.
+                Err(_) => {
+                    let mut renamed = pkt.payload.to_vec();
+                    for (at, byte) in red::block_pt_edits(&pkt.payload, &red.layout, *track.pt) {
+                        if let Some(b) = renamed.get_mut(at) {
+                            *b = byte;
+                        }
+                    }
+                    Ok((red_pt, Arc::from(renamed), PayloadEdits::None))
+                }
+            }
+        }
+        None => Ok((track.pt, Arc::clone(&red.primary), PayloadEdits::None)),
     }
+}
+
+/// Which bytes of a forward's payload change on the way out.
+enum PayloadEdits {
+    None,
+    /// The core's VP8 descriptor edits (empty for other codecs).
+    Vp8,
+    /// RED block headers renamed to the subscriber's payload type.
+    Red(RtcVp8Patch),
 }
 
 /// The str0m write command for one forwarded packet.
@@ -349,17 +373,22 @@ pub(crate) fn rtp_write(
         .seq
         .checked_sub(base)
         .ok_or(WriteError::SeqBeforeStart)?;
-    let (pt, payload) = payload_for(track, pkt)?;
+    let (pt, payload, edits) = payload_for(track, pkt)?;
     let mut write = RtpWrite::new(pt, SeqNo::from(seq), pkt.timestamp, wallclock, payload)
         .marker(pkt.marker)
         .nackable(track.nackable)
         .ext_vals(ext_vals);
-    if !pkt.vp8_edits.is_empty() {
-        // The core computed the bytes (`core::vp8::Vp8Patch::edits`, the rewrite its tests and
-        // benches exercise); str0m writes them while it copies the payload to encrypt it.
-        let patch =
-            RtcVp8Patch::from_bytes(pkt.vp8_edits.iter()).map_err(|_| WriteError::Vp8Patch)?;
-        write = write.vp8_patch(patch);
+    match edits {
+        PayloadEdits::Vp8 if !pkt.vp8_edits.is_empty() => {
+            // The core computed the bytes (`core::vp8::Vp8Patch::edits`, the rewrite its tests
+            // and benches exercise); str0m writes them while it copies the payload to encrypt
+            // it.
+            let patch =
+                RtcVp8Patch::from_bytes(pkt.vp8_edits.iter()).map_err(|_| WriteError::Vp8Patch)?;
+            write = write.vp8_patch(patch);
+        }
+        PayloadEdits::Red(patch) => write = write.vp8_patch(patch),
+        PayloadEdits::Vp8 | PayloadEdits::None => {}
     }
     Ok(write)
 }
@@ -381,4 +410,90 @@ fn out_track(rtc: &mut Rtc, mid: Mid, codec: Codec) -> Option<OutTrack> {
         seq_base: None,
         written: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::red::RedPayload;
+    use crate::core::vp8::Vp8Edits;
+
+    /// One redundant block (`older`) and the primary (`newer`), block payload type `pt`.
+    fn red_payload(pt: u8, older: &[u8], newer: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x80 | pt, 0x0f, 0x00, older.len() as u8, pt];
+        p.extend_from_slice(older);
+        p.extend_from_slice(newer);
+        p
+    }
+
+    fn forward(payload: Vec<u8>, red: bool) -> RtpOut {
+        let payload: Arc<[u8]> = Arc::from(payload);
+        RtpOut {
+            ssrc: 1,
+            seq: 70_000,
+            timestamp: 960,
+            marker: false,
+            payload_type: 63,
+            audio_level: None,
+            red: red.then(|| RedPayload::parse(&payload).unwrap()),
+            payload,
+            vp8_edits: Vp8Edits::default(),
+        }
+    }
+
+    fn track(pt: u8, red_pt: Option<u8>) -> OutTrack {
+        OutTrack {
+            mid: Mid::from("1"),
+            ssrc: Ssrc::from(7),
+            pt: Pt::from(pt),
+            red_pt: red_pt.map(Pt::from),
+            nackable: false,
+            seq_base: None,
+            written: 0,
+        }
+    }
+
+    // Every subscriber of a RED packet gets a payload shared with the other forwards: the
+    // packet as it came, or the primary block cut out once when the packet arrived.
+    #[test]
+    fn red_forwards_share_the_packet_or_its_primary_block() {
+        let pkt = forward(red_payload(111, b"older", b"newer"), true);
+        let red = pkt.red.as_ref().unwrap();
+
+        let (pt, payload, edits) = payload_for(&track(111, Some(63)), &pkt).unwrap();
+        assert_eq!(*pt, 63);
+        assert!(Arc::ptr_eq(&payload, &pkt.payload));
+        assert!(matches!(edits, PayloadEdits::None));
+
+        let (pt, payload, _) = payload_for(&track(111, None), &pkt).unwrap();
+        assert_eq!(*pt, 111);
+        assert!(Arc::ptr_eq(&payload, &red.primary));
+        assert_eq!(&payload[..], b"newer");
+    }
+
+    // A subscriber whose Opus payload type differs gets the shared packet with its block
+    // headers renamed by str0m's copy, not a copy of its own.
+    #[test]
+    fn red_blocks_are_renamed_while_copied_for_another_payload_type() {
+        let pkt = forward(red_payload(111, b"older", b"newer"), true);
+        let (pt, payload, edits) = payload_for(&track(109, Some(63)), &pkt).unwrap();
+        assert_eq!(*pt, 63);
+        assert!(Arc::ptr_eq(&payload, &pkt.payload));
+        let PayloadEdits::Red(patch) = edits else {
+            panic!("expected the block headers renamed");
+        };
+        assert_eq!(
+            patch,
+            RtcVp8Patch::from_bytes([(0, 0x80 | 109), (4, 109)]).unwrap()
+        );
+    }
+
+    #[test]
+    fn plain_packets_keep_their_payload_and_vp8_edits() {
+        let pkt = forward(vec![1, 2, 3], false);
+        let (pt, payload, edits) = payload_for(&track(96, None), &pkt).unwrap();
+        assert_eq!(*pt, 96);
+        assert!(Arc::ptr_eq(&payload, &pkt.payload));
+        assert!(matches!(edits, PayloadEdits::Vp8));
+    }
 }
