@@ -1,9 +1,8 @@
 //! What the room asks its shell to do (ARCHITECTURE.md §2-§3).
 
-use crate::control::{ConnectionId, Timer};
+use crate::control::ConnectionId;
 use crate::core::{ForwardingPolicy, ParticipantId};
 use signalling_proto::Event;
-use std::time::Instant;
 
 /// One instruction for the room actor, drained with [`crate::control::Room::poll_effect`] and
 /// executed in order.
@@ -22,14 +21,6 @@ pub enum Effect {
     SendToConnection {
         connection: ConnectionId,
         event: Event,
-    },
-    /// Call [`crate::control::Room::handle_timer`] with `timer` and `generation` at `at`. A
-    /// later `SetTimer` for the same timer supersedes this one; a firing with a stale
-    /// generation is ignored (spec §10.3), so the shell never needs to cancel.
-    SetTimer {
-        timer: Timer,
-        at: Instant,
-        generation: u64,
     },
     /// Close this socket after the effects before this one were sent.
     Close {

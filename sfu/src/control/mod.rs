@@ -1,12 +1,13 @@
 //! The sans-IO meeting rules of one room (spec `control-plane.md`, ARCHITECTURE.md §3).
 //!
 //! [`Room`] is a pure state machine in the shape of STYLE.md rule 2: the room actor (the shell)
-//! feeds it with `handle_command`, `handle_join`, `handle_timer`, `handle_disconnect` and the
-//! service reports, then drains [`Room::poll_effect`] until it returns `None` and executes each
-//! [`Effect`] in order: install a [`crate::core::ForwardingPolicy`] (and await the shard's ack),
-//! send events (adding the per-recipient `seq`), arm timers, close sockets. The room never does
-//! I/O and never reads the clock: `now` is an argument, and wall-clock timestamps for the wire
-//! are derived from one anchor taken at construction ([`WallClock`]).
+//! feeds it with `handle_command`, `handle_join`, `handle_disconnect` and the service reports,
+//! calls `handle_timeout` when [`Room::poll_timeout`] is due (the shape of `MediaCore`), then
+//! drains [`Room::poll_effect`] until it returns `None` and executes each [`Effect`] in order:
+//! install a [`crate::core::ForwardingPolicy`] (and await the shard's ack), send events (adding
+//! the per-recipient `seq`), close sockets. The room never does I/O and never reads the clock:
+//! `now` is an argument, and wall-clock timestamps for the wire are derived from one anchor
+//! taken at construction ([`WallClock`]).
 //!
 //! Within one command the effects are ordered as spec §13.3 requires: the policy install comes
 //! first, then the command's events, then `subscriptions_changed` to every subscriber whose

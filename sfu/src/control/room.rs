@@ -200,22 +200,33 @@ impl Room {
         result
     }
 
-    /// A timer the room asked for fired. Stale generations are ignored (spec §10.3).
-    pub fn handle_timer(&mut self, now: Instant, timer: Timer, generation: u64) {
-        if !self.state.timers.take_firing(timer, generation) {
-            return;
+    /// Fires every timer due at `now`, earliest first. A timer disarmed or re-armed before it
+    /// was due does not fire (spec §10.3).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.state.timers.take_due(now) {
+            self.last_input_at = now;
+            match timer {
+                Timer::ReconnectGrace(id) => self.grace_expired(now, id),
+                Timer::KnockTimeout(id) => self.knock_timed_out(now, id),
+                Timer::BreakoutAutoEnd { run } => self.auto_end_fired(now, run),
+                Timer::BreakoutWarning { run } => self.warning_fired(run),
+                Timer::BreakoutClosing { run } => self.closing_fired(now, run),
+                Timer::MoveGrace(id) => self.move_grace_fired(now, id),
+                Timer::EditLockExpiry => self.edit_lock_expired(now),
+            }
+            self.settle(now, true);
         }
-        self.last_input_at = now;
-        match timer {
-            Timer::ReconnectGrace(id) => self.grace_expired(now, id),
-            Timer::KnockTimeout(id) => self.knock_timed_out(now, id),
-            Timer::BreakoutAutoEnd { run } => self.auto_end_fired(now, run),
-            Timer::BreakoutWarning { run } => self.warning_fired(run),
-            Timer::BreakoutClosing { run } => self.closing_fired(now, run),
-            Timer::MoveGrace(id) => self.move_grace_fired(now, id),
-            Timer::EditLockExpiry => self.edit_lock_expired(now),
-        }
-        self.settle(now, true);
+    }
+
+    /// When [`Room::handle_timeout`] is next due: the earliest armed timer (`None`: no timer
+    /// is armed). The shell sleeps until then, as it does for `MediaCore::poll_timeout`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.state.timers.next_due()
+    }
+
+    /// When `timer` is due, if it is armed (for tests and diagnostics).
+    pub fn timer_at(&self, timer: Timer) -> Option<Instant> {
+        self.state.timers.due_at(timer)
     }
 
     /// The socket's transport is gone (spec §7.1-§7.2).
@@ -658,8 +669,7 @@ impl Room {
     }
 
     pub(crate) fn arm_timer(&mut self, timer: Timer, at: Instant) {
-        let effect = self.state.timers.arm(timer, at);
-        self.pending.push(effect);
+        self.state.timers.arm(timer, at);
     }
 
     /// Releases the command's effects: on success the policy install first, then the events,

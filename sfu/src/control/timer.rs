@@ -1,12 +1,12 @@
-//! The room's timers and their generations (spec §10.3).
+//! The room's timers (spec §10.3): the room keeps them and says when the next is due
+//! ([`crate::control::Room::poll_timeout`]); the shell sleeps until then.
 
-use crate::control::Effect;
 use crate::core::ParticipantId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::time::Instant;
 
-/// A timer the room asked for with [`Effect::SetTimer`].
+/// A timer the room armed; it fires in [`crate::control::Room::handle_timeout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
     /// The participant lost its transport; at expiry it is Gone (spec §7.2).
@@ -25,56 +25,61 @@ pub enum Timer {
     EditLockExpiry,
 }
 
-/// The armed timers, each with the generation of its latest arming. A firing counts only if
-/// its generation is the armed one, so cancelling is forgetting (spec §10.3: "the handler MUST
-/// ignore it if the generation changed").
+/// The armed timers and when each is due. Arming a timer again moves it; disarming forgets it,
+/// so a cancelled or superseded timer can never fire (spec §10.3's stale generations cannot
+/// arise: the room owns its clock-driven inputs, as `MediaCore` does).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct TimerTable {
-    armed: HashMap<Timer, u64>,
-    next_generation: u64,
+    armed: HashMap<Timer, Instant>,
+    /// The same timers ordered by due time (ties by timer), for [`TimerTable::next_due`].
+    queue: BTreeSet<(Instant, Timer)>,
 }
 
 impl fmt::Debug for TimerTable {
-    // The armed timers print sorted, so equal tables print equally whatever order their map
-    // iterates in (`Room::fingerprint` compares printouts).
+    // The armed timers print in due order, so equal tables print equally whatever order their
+    // map iterates in (`Room::fingerprint` compares printouts).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            armed,
-            next_generation,
-        } = self;
         f.debug_struct("TimerTable")
-            .field("armed", &armed.iter().collect::<BTreeMap<_, _>>())
-            .field("next_generation", next_generation)
+            .field("queue", &self.queue)
             .finish()
     }
 }
 
 impl TimerTable {
-    /// Arms (or re-arms) `timer` and returns the effect that asks the shell for it.
-    pub(crate) fn arm(&mut self, timer: Timer, at: Instant) -> Effect {
-        self.next_generation += 1;
-        let generation = self.next_generation;
-        self.armed.insert(timer, generation);
-        Effect::SetTimer {
-            timer,
-            at,
-            generation,
+    /// Arms (or re-arms) `timer` for `at`.
+    pub(crate) fn arm(&mut self, timer: Timer, at: Instant) {
+        if let Some(old) = self.armed.insert(timer, at) {
+            self.queue.remove(&(old, timer));
         }
+        self.queue.insert((at, timer));
     }
 
-    /// Forgets `timer`; a later firing of it is ignored.
+    /// Forgets `timer`: it will not fire.
     pub(crate) fn disarm(&mut self, timer: Timer) {
-        self.armed.remove(&timer);
+        if let Some(at) = self.armed.remove(&timer) {
+            self.queue.remove(&(at, timer));
+        }
     }
 
-    /// Whether a firing is current; a current firing disarms the timer.
-    pub(crate) fn take_firing(&mut self, timer: Timer, generation: u64) -> bool {
-        if self.armed.get(&timer) == Some(&generation) {
-            self.armed.remove(&timer);
-            true
-        } else {
-            false
+    /// When the earliest armed timer is due.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.queue.first().map(|(at, _)| *at)
+    }
+
+    /// The earliest timer due at `now`, disarmed; `None` when none is due.
+    pub(crate) fn take_due(&mut self, now: Instant) -> Option<Timer> {
+        let &(at, timer) = self.queue.first()?;
+        if at > now {
+            return None;
         }
+        self.queue.pop_first();
+        self.armed.remove(&timer);
+        Some(timer)
+    }
+
+    /// When `timer` is due, if it is armed.
+    pub(crate) fn due_at(&self, timer: Timer) -> Option<Instant> {
+        self.armed.get(&timer).copied()
     }
 
     pub(crate) fn is_armed(&self, timer: Timer) -> bool {
@@ -85,24 +90,57 @@ impl TimerTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     // Two equal tables built differently (capacity, insertion order) print the same.
     #[test]
     fn equal_tables_print_equally() {
-        let timers: Vec<(Timer, u64)> = (0..64)
-            .map(|n| (Timer::ReconnectGrace(ParticipantId(n)), n + 1))
+        #[allow(clippy::disallowed_methods)] // tests own the clock
+        let t0 = Instant::now();
+        let timers: Vec<(Timer, Instant)> = (0..64)
+            .map(|n| {
+                (
+                    Timer::ReconnectGrace(ParticipantId(n)),
+                    t0 + Duration::from_secs(n % 7),
+                )
+            })
             .collect();
-        let small = TimerTable {
-            armed: timers.iter().copied().collect(),
-            next_generation: 64,
+        let mut small = TimerTable::default();
+        for &(timer, at) in &timers {
+            small.arm(timer, at);
+        }
+        let mut large = TimerTable {
+            armed: HashMap::with_capacity(4096),
+            queue: BTreeSet::new(),
         };
-        let mut armed = HashMap::with_capacity(4096);
-        armed.extend(timers.iter().rev().copied());
-        let large = TimerTable {
-            armed,
-            next_generation: 64,
-        };
+        for &(timer, at) in timers.iter().rev() {
+            large.arm(timer, at);
+        }
         assert_eq!(small, large);
         assert_eq!(format!("{small:?}"), format!("{large:?}"));
+    }
+
+    // Timers fire in due order; a re-armed timer fires at its new time only, a disarmed one
+    // never.
+    #[test]
+    fn fires_in_order_once_and_never_when_disarmed() {
+        #[allow(clippy::disallowed_methods)] // tests own the clock
+        let t0 = Instant::now();
+        let at = |s| t0 + Duration::from_secs(s);
+        let mut table = TimerTable::default();
+        table.arm(Timer::EditLockExpiry, at(5));
+        table.arm(Timer::KnockTimeout(ParticipantId(1)), at(3));
+        table.arm(Timer::MoveGrace(ParticipantId(2)), at(1));
+        table.arm(Timer::MoveGrace(ParticipantId(2)), at(4));
+        table.disarm(Timer::KnockTimeout(ParticipantId(1)));
+        assert_eq!(table.next_due(), Some(at(4)));
+        assert_eq!(table.take_due(at(3)), None);
+        assert_eq!(
+            table.take_due(at(10)),
+            Some(Timer::MoveGrace(ParticipantId(2)))
+        );
+        assert_eq!(table.take_due(at(10)), Some(Timer::EditLockExpiry));
+        assert_eq!(table.take_due(at(10)), None);
+        assert_eq!(table.next_due(), None);
     }
 }

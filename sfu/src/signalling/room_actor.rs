@@ -30,7 +30,7 @@ use tracing::{debug, info, warn, Instrument};
 use crate::clock;
 use crate::cluster::{Cluster, Placement, StoreError};
 use crate::control::{
-    self, CloseReason, ConnectionId, Effect, Notice, Room, RoomConfig, RoomPolicy, Service, Timer,
+    self, CloseReason, ConnectionId, Effect, Notice, Room, RoomConfig, RoomPolicy, Service,
     VerifiedClaims, WallClock,
 };
 use crate::core::{ForwardingPolicy, ParticipantId};
@@ -99,8 +99,6 @@ enum RoomInput {
     },
     /// The socket is gone.
     Disconnect { connection: ConnectionId },
-    /// A timer the room armed is due.
-    TimerFired { timer: Timer, generation: u64 },
     /// Something happened on the room's media shard (control events come on their own queue,
     /// telemetry through the inbox).
     Media(ShardEvent),
@@ -763,14 +761,20 @@ impl RoomActor {
         mut media: mpsc::UnboundedReceiver<ShardEvent>,
     ) {
         loop {
-            // The actor holds an inbox sender itself (for timers), so the inbox never ends on
-            // its own; the registry holds the media sender until `remove`.
+            // The actor holds an inbox sender itself (for its recorder), so the inbox never ends
+            // on its own; the registry holds the media sender until `remove`.
+            let deadline = self.room.poll_timeout();
             let input = tokio::select! {
-                Some(event) = media.recv() => RoomInput::Media(event),
-                Some(input) = inbox.recv() => input,
+                Some(event) = media.recv() => Some(RoomInput::Media(event)),
+                Some(input) = inbox.recv() => Some(input),
+                // The room's timers, the way the shard serves `MediaCore::poll_timeout`.
+                () = sleep_until_deadline(deadline), if deadline.is_some() => None,
                 else => break,
             };
-            self.handle(input).await;
+            match input {
+                Some(input) => self.handle(input).await,
+                None => self.fire_timers().await,
+            }
             if self.fenced
                 || !self.held
                     && !self.room.has_session()
@@ -789,6 +793,15 @@ impl RoomActor {
         inbox.close();
         media.close();
         info!(room = %self.name, "room actor stopped");
+    }
+
+    /// The room's due timers (reconnect grace, knock timeout, breakout timers, edit lock).
+    async fn fire_timers(&mut self) {
+        let now = clock::now();
+        self.refresh_routes();
+        self.room.handle_timeout(now);
+        self.refresh_routes();
+        self.execute_effects(now).await;
     }
 
     async fn handle(&mut self, input: RoomInput) {
@@ -852,11 +865,6 @@ impl RoomActor {
             RoomInput::Disconnect { connection } => {
                 self.connections.remove(&connection);
                 self.room.handle_disconnect(now, connection);
-                self.refresh_routes();
-                self.execute_effects(now).await;
-            }
-            RoomInput::TimerFired { timer, generation } => {
-                self.room.handle_timer(now, timer, generation);
                 self.refresh_routes();
                 self.execute_effects(now).await;
             }
@@ -1052,11 +1060,6 @@ impl RoomActor {
                     let frame = encode_server_message(&ServerMessage::Event(message));
                     self.push(connection, Outgoing::Event { name, frame });
                 }
-                Effect::SetTimer {
-                    timer,
-                    at,
-                    generation,
-                } => self.arm(timer, at, generation),
                 Effect::Close { connection, reason } => {
                     let (code, text) = close_code(reason);
                     self.push(connection, Outgoing::Close { code, reason: text });
@@ -1348,17 +1351,13 @@ impl RoomActor {
             }
         }
     }
+}
 
-    /// Arms a timer: a small task sleeps until `at` and sends the firing back. Stale
-    /// generations are ignored by the room, so nothing is ever cancelled (spec §10.3).
-    fn arm(&self, timer: Timer, at: Instant, generation: u64) {
-        let inbox = self.inbox.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at.into()).await;
-            let _ = inbox
-                .send(RoomInput::TimerFired { timer, generation })
-                .await;
-        });
+/// Sleeps until `deadline` (forever for `None`; the select's guard never polls that case).
+async fn sleep_until_deadline(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

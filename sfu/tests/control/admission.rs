@@ -165,13 +165,11 @@ fn waiting_room_accept_flow() {
     );
     let effects = h.drain();
     assert_eq!(names_for(&effects, host), vec![EventName::RoomKnocked]);
-    assert!(effects.iter().any(|e| matches!(
-        e,
-        Effect::SetTimer {
-            timer: Timer::KnockTimeout(_),
-            ..
-        }
-    )));
+    let knocker = h.room.participant_of(conn).unwrap();
+    assert_eq!(
+        h.room.timer_at(Timer::KnockTimeout(knocker)),
+        Some(h.at(601))
+    );
     assert_eq!(
         code(h.cmd(h.at(1), conn, Command::KnockRoom(KnockRoomArgs::default()))),
         ErrorCode::AlreadyKnocking
@@ -296,7 +294,7 @@ fn waiting_room_hold_reject_and_grant_expiry() {
     );
 }
 
-// The knock timeout rejects with reason timeout; a stale timer generation is ignored.
+// The knock timeout rejects with reason timeout, when it is due and not before.
 #[test]
 fn knock_timeout_rejects() {
     let mut h = locked();
@@ -305,22 +303,13 @@ fn knock_timeout_rejects() {
     h.try_join_on(h.t0, conn, "bob", Role::Visitor).unwrap_err();
     h.cmd(h.t0, conn, Command::KnockRoom(KnockRoomArgs::default()))
         .unwrap();
-    let (timer, at, generation) = h
-        .drain()
-        .into_iter()
-        .find_map(|e| match e {
-            Effect::SetTimer {
-                timer,
-                at,
-                generation,
-            } => Some((timer, at, generation)),
-            _ => None,
-        })
-        .unwrap();
+    h.drain();
+    let at = h.room.poll_timeout().unwrap();
     assert_eq!(at, h.at(600));
-    h.room.handle_timer(at, timer, generation + 1);
+    h.room.handle_timeout(h.at(599));
     assert!(h.drain().is_empty());
-    h.room.handle_timer(at, timer, generation);
+    h.room.handle_timeout(at);
+    assert_eq!(h.room.poll_timeout(), None);
     let effects = h.drain();
     let Event::KnockHandled(KnockHandled::ToHosts(k)) = &events_for(&effects, host)[0] else {
         panic!()
@@ -415,8 +404,7 @@ fn resume_within_grace_keeps_the_participant() {
         matches!(&host_events[0], Event::ParticipantConnectionChanged(c)
         if c.connection == ConnectionState::Reconnecting)
     );
-    assert!(effects.iter().any(|e| matches!(e,
-        Effect::SetTimer { timer: Timer::ReconnectGrace(p), at, .. } if *p == bob && *at == h.at(35))));
+    assert_eq!(h.room.timer_at(Timer::ReconnectGrace(bob)), Some(h.at(35)));
     assert_eq!(h.room.connection_of(bob), None);
     let new_conn = h.socket();
     let result = h
@@ -441,8 +429,9 @@ fn resume_within_grace_keeps_the_participant() {
     };
     assert_eq!(subs.added.len(), 1, "the host's camera, as a full set");
     assert!(subs.removed.is_empty());
-    // The old grace timer is now stale.
-    h.room.handle_timer(h.at(35), Timer::ReconnectGrace(bob), 1);
+    // The grace timer was disarmed: nothing fires when it would have been due.
+    assert_eq!(h.room.timer_at(Timer::ReconnectGrace(bob)), None);
+    h.room.handle_timeout(h.at(35));
     assert!(h.room.participant_ids().contains(&bob));
 }
 
@@ -453,19 +442,10 @@ fn grace_expiry_removes_and_resume_fails() {
     let (_, host, _) = h.join("ann", Role::Host);
     let (bob_conn, bob, joined) = h.join("bob", Role::Visitor);
     h.room.handle_disconnect(h.at(1), bob_conn);
-    let (timer, at, generation) = h
-        .drain()
-        .into_iter()
-        .find_map(|e| match e {
-            Effect::SetTimer {
-                timer,
-                at,
-                generation,
-            } => Some((timer, at, generation)),
-            _ => None,
-        })
-        .unwrap();
-    h.room.handle_timer(at, timer, generation);
+    h.drain();
+    let at = h.room.poll_timeout().unwrap();
+    assert_eq!(at, h.at(31));
+    h.room.handle_timeout(at);
     let effects = h.drain();
     assert!(
         events_for(&effects, host).contains(&Event::ClientLeft(ClientLeft {

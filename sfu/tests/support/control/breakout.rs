@@ -1,17 +1,15 @@
-//! A breakout driver on virtual time: it keeps the timers the room asked for and fires them
-//! in order when the test advances the clock (quinn-style `Pair` jumping), checks the
+//! A breakout driver on virtual time: when the test advances the clock it jumps to each of the
+//! room's due timers in turn (`Room::poll_timeout`, quinn-style `Pair` jumping), checks the
 //! invariants after every input, and builds breakout commands.
 
 use super::*;
 use sfu::control::Timer;
 use sfu::core::{Location, SessionId, StreamRef};
 use signalling_proto as proto;
-use std::collections::BTreeMap;
 
 pub struct Bx {
     pub h: Harness,
     pub now: Instant,
-    timers: BTreeMap<Timer, (Instant, u64)>,
     log: Vec<Effect>,
 }
 
@@ -26,23 +24,12 @@ impl Bx {
         Self {
             h,
             now,
-            timers: BTreeMap::new(),
             log: Vec::new(),
         }
     }
 
     fn record(&mut self) {
-        for effect in self.h.drain() {
-            if let Effect::SetTimer {
-                timer,
-                at,
-                generation,
-            } = &effect
-            {
-                self.timers.insert(*timer, (*at, *generation));
-            }
-            self.log.push(effect);
-        }
+        self.log.extend(self.h.drain());
         self.h.check();
     }
 
@@ -113,19 +100,12 @@ impl Bx {
 
     pub fn advance_to_instant(&mut self, t: Instant) {
         for _ in 0..10_000 {
-            let due = self
-                .timers
-                .iter()
-                .filter(|(_, (at, _))| *at <= t)
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(timer, (at, generation))| (*timer, *at, *generation));
-            let Some((timer, at, generation)) = due else {
+            let Some(at) = self.h.room.poll_timeout().filter(|at| *at <= t) else {
                 self.now = self.now.max(t);
                 return;
             };
-            self.timers.remove(&timer);
             self.now = self.now.max(at);
-            self.h.room.handle_timer(self.now, timer, generation);
+            self.h.room.handle_timeout(self.now);
             self.record();
         }
         panic!("timer livelock");
@@ -133,7 +113,7 @@ impl Bx {
 
     /// When `timer` is armed for, if it is.
     pub fn timer_at(&self, timer: Timer) -> Option<Instant> {
-        self.timers.get(&timer).map(|(at, _)| *at)
+        self.h.room.timer_at(timer)
     }
 
     pub fn loc(&self, id: ParticipantId) -> Location {
