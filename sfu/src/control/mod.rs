@@ -13,20 +13,15 @@
 //! first, then the command's events, then `subscriptions_changed` to every subscriber whose
 //! allowed set (computed with the one [`crate::core::ForwardingPolicy::allowed`]) changed.
 //!
-//! Breakouts (spec §8.7-§8.8, §10-§12, §17.1) live in `breakout*.rs`, `relocation.rs`,
-//! `edit_lock.rs` and `host_monitor.rs`; every move goes through the relocation procedure of
-//! spec §13.3, so the install of the new policy precedes the events that announce it.
+//! Breakouts (spec §8.7-§8.8, §10-§12, §17.1) live in `breakout/`; every move goes through the
+//! relocation procedure of spec §13.3 (`breakout/relocation.rs`), so the install of the new
+//! policy precedes the events that announce it.
 
 mod admission;
 mod breakout;
-mod breakout_assign;
-mod breakout_broadcast;
-mod breakout_sessions;
 mod chat;
 mod connection;
-mod edit_lock;
 mod effect;
-mod host_monitor;
 mod media_commands;
 mod media_state;
 mod moderation;
@@ -35,7 +30,6 @@ mod participant;
 mod policy_builder;
 mod rate_limit;
 pub(crate) mod recording;
-mod relocation;
 mod room;
 mod room_policy;
 mod system;

@@ -2,15 +2,23 @@
 //! `BreakoutView` (§9.3), the self-service predicates (§11.5) and the lifecycle commands
 //! (enable, disable, configure, start, end, the automatic end and its timers).
 //!
-//! Sessions are edited in `breakout_sessions.rs`, assignments in `breakout_assign.rs`, moves in
-//! `relocation.rs`, the edit lock in `edit_lock.rs`; this module owns the state machine of §10.
+//! Sessions are edited in `sessions.rs`, assignments in `assign.rs`, broadcasts and help
+//! requests in `broadcast.rs`, moves in `relocation.rs`, the edit lock in `edit_lock.rs` and host
+//! monitoring in `host_monitor.rs`; this module owns the state machine of §10.
 
-use crate::control::edit_lock::EditLock;
+mod assign;
+mod broadcast;
+mod edit_lock;
+mod host_monitor;
+mod relocation;
+mod sessions;
+
 use crate::control::participant::Participant;
 use crate::control::room::{error, forbidden, Needs};
 use crate::control::wire_id::{location_to_wire, participant_to_wire, session_to_wire};
 use crate::control::{Room, Timer};
 use crate::core::{Location, ParticipantId, SessionId};
+use edit_lock::EditLock;
 use signalling_proto::{
     AssignmentMethod, BreakoutConfig, BreakoutConfigPatch, BreakoutState, BreakoutView, Changed,
     Closing, ClosingReason, Empty, EndArgs, EndReason, EndResult, Ended, ErrorBody, ErrorCode,
@@ -939,7 +947,7 @@ impl Room {
         }
         let mut names = BTreeSet::new();
         for session in &b.sessions {
-            if !names.insert(crate::control::breakout_sessions::fold(&session.name)) {
+            if !names.insert(crate::control::breakout::sessions::fold(&session.name)) {
                 return Err(format!("duplicate session name {}", session.name));
             }
         }
