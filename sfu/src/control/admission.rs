@@ -1,10 +1,10 @@
 //! Joining, resuming, leaving and losing the transport (spec §7, §8.1).
 
 use crate::control::connection::Binding;
+use crate::control::errors::error;
 use crate::control::participant::{Connection, Participant};
 use crate::control::rate_limit::RateLimits;
 use crate::control::recording::{service_role, SERVER_RECORDER_IDENTITY};
-use crate::control::room::error;
 use crate::control::text_rules::{DISPLAY_NAME, EXTERNAL_ID};
 use crate::control::waiting_room::Reservation;
 use crate::control::wire_id::{location_to_wire, participant_from_wire, participant_to_wire};

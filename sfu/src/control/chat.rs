@@ -1,8 +1,10 @@
 //! Room chat: per-location history, `clientMsgId` idempotency and the chat commands (spec
 //! §5.5, §6.4, §6.5, §8.5).
 
-use crate::control::rate_limit::{rate_limited, RateLimits};
-use crate::control::room::{error, forbidden, Needs};
+use crate::control::errors::rate_limited;
+use crate::control::errors::{error, forbidden};
+use crate::control::rate_limit::RateLimits;
+use crate::control::room::Needs;
 use crate::control::text_rules::CHAT_TEXT;
 use crate::control::wire_id::{location_to_wire, participant_to_wire};
 use crate::control::Room;

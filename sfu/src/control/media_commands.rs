@@ -6,7 +6,7 @@
 //! room state: a media command only drains the caller's command bucket (spec §6.5).
 
 use crate::control::connection::Binding;
-use crate::control::room::error;
+use crate::control::errors::error;
 use crate::control::wire_id::{participant_from_wire, stream_from_wire};
 use crate::control::{ConnectionId, Room};
 use crate::core::{MediaKind, ParticipantId, StreamId, StreamRef};

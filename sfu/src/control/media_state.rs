@@ -1,8 +1,10 @@
 //! A participant's own media flags, screenshares and metadata (spec §8.4).
 
+use crate::control::errors::rate_limited;
+use crate::control::errors::{error, forbidden, participant_not_found};
 use crate::control::participant::Screenshare;
-use crate::control::rate_limit::{rate_limited, RateLimits};
-use crate::control::room::{error, forbidden, MediaGate, Needs};
+use crate::control::rate_limit::RateLimits;
+use crate::control::room::{MediaGate, Needs};
 use crate::control::text_rules::{DISPLAY_NAME, REACTION};
 use crate::control::wire_id::{participant_to_wire, stream_from_wire, stream_to_wire};
 use crate::control::{Room, ScreensharePolicy};
@@ -211,10 +213,7 @@ impl Room {
     ) -> Result<Changed, ErrorBody> {
         let name = DISPLAY_NAME.check(&args.display_name)?;
         let Some(p) = self.state.participants.get(&target) else {
-            return Err(ErrorBody::new(
-                signalling_proto::ErrorCode::ParticipantNotFound,
-                "no such participant",
-            ));
+            return Err(participant_not_found());
         };
         if p.display_name == name {
             return Ok(Changed::NO);

@@ -22,6 +22,7 @@ mod breakout;
 mod chat;
 mod connection;
 mod effect;
+mod errors;
 mod media_commands;
 mod media_state;
 mod moderation;

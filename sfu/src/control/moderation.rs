@@ -1,6 +1,7 @@
 //! Host moderation: lock, kick, end meeting, remote mute, hands and spotlights (spec §8.3).
 
-use crate::control::room::{error, MediaGate, Needs};
+use crate::control::errors::error;
+use crate::control::room::{MediaGate, Needs};
 use crate::control::wire_id::{
     participant_from_wire, participant_to_wire, stream_from_wire, stream_to_wire,
 };

@@ -1,6 +1,5 @@
 //! Per-participant token buckets on virtual time (spec §6.5).
 
-use signalling_proto::{ErrorBody, ErrorCode, RateLimitedDetails};
 use std::time::{Duration, Instant};
 
 /// A token bucket whose credit is kept in nanoseconds of refill time: one token is `period`,
@@ -85,18 +84,6 @@ impl RateLimits {
             breakout_broadcast: TokenBucket::new(3, Duration::from_secs(5), now),
         }
     }
-}
-
-/// `rate_limited {retryAfterMs}`, rounded up so a client that waits exactly that long succeeds.
-pub(crate) fn rate_limited(retry_after: Duration) -> ErrorBody {
-    let ms = retry_after.as_nanos().div_ceil(1_000_000);
-    ErrorBody::with_details(
-        ErrorCode::RateLimited,
-        "rate limited",
-        &RateLimitedDetails {
-            retry_after_ms: u64::try_from(ms).unwrap_or(u64::MAX),
-        },
-    )
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! `Requested` until the recorder / streamer joins with its service role; transcription until
 //! the shell reports it started ([`Room::handle_service_started`]).
 
-use crate::control::room::{error, Needs};
+use crate::control::errors::error;
+use crate::control::room::Needs;
 use crate::control::wire_id::participant_to_wire;
 use crate::control::{Effect, Room, Service};
 use crate::core::ParticipantId;

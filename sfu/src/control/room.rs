@@ -3,9 +3,10 @@
 use crate::control::breakout::Breakout;
 use crate::control::chat::ChatStore;
 use crate::control::connection::Binding;
+use crate::control::errors::{error, forbidden, media_command, rate_limited};
 use crate::control::participant::Participant;
 use crate::control::policy_builder::{self, AllowedSet};
-use crate::control::rate_limit::{rate_limited, RateLimits};
+use crate::control::rate_limit::RateLimits;
 use crate::control::recording::ServiceState;
 use crate::control::timer::TimerTable;
 use crate::control::waiting_room::{Grant, Knocker};
@@ -883,22 +884,4 @@ impl Room {
 pub(crate) enum MediaGate {
     Audio,
     Video,
-}
-
-pub(crate) fn error(code: ErrorCode, message: &str) -> ErrorBody {
-    ErrorBody::new(code, message)
-}
-
-pub(crate) fn forbidden() -> ErrorBody {
-    error(
-        ErrorCode::Forbidden,
-        "the caller's role lacks this capability",
-    )
-}
-
-fn media_command() -> ErrorBody {
-    error(
-        ErrorCode::InternalError,
-        "media negotiation is handled by the media shell, not the room",
-    )
 }

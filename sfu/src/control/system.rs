@@ -4,14 +4,14 @@
 //! state and target checks, gets the same error codes, and its commands cause the same
 //! effects (policy install first, then the events).
 
+use crate::control::errors::{forbidden, participant_not_found};
 use crate::control::participant::{Connection, Participant};
-use crate::control::room::forbidden;
 use crate::control::wire_id::participant_from_wire;
 use crate::control::Room;
 use crate::core::{Location, ParticipantId};
 use signalling_proto::{
-    Capabilities, Command, CommandName, CommandResult, ErrorBody, ErrorCode, ParticipantView, Role,
-    RoomView, Secret,
+    Capabilities, Command, CommandName, CommandResult, ErrorBody, ParticipantView, Role, RoomView,
+    Secret,
 };
 use std::time::Instant;
 
@@ -148,10 +148,11 @@ impl Room {
         id: &signalling_proto::ParticipantId,
     ) -> Result<ParticipantView, ErrorBody> {
         let target = self.resolve_target(id)?;
-        let p =
-            self.state.participants.get(&target).ok_or_else(|| {
-                ErrorBody::new(ErrorCode::ParticipantNotFound, "no such participant")
-            })?;
+        let p = self
+            .state
+            .participants
+            .get(&target)
+            .ok_or_else(participant_not_found)?;
         Ok(self.participant_view(p, &self.system))
     }
 

@@ -50,7 +50,8 @@ pub(crate) fn granted_role(requested: Role) -> Role {
 }
 
 use crate::control::connection::Binding;
-use crate::control::room::{error, Needs};
+use crate::control::errors::error;
+use crate::control::room::Needs;
 use crate::control::text_rules::{DISPLAY_NAME, EXTERNAL_ID, IMAGE_URL, KNOCK_MESSAGE};
 use crate::control::wire_id::{participant_from_wire, participant_to_wire};
 use crate::control::{CloseReason, ConnectionId, Effect, Room, Timer};
@@ -210,9 +211,9 @@ impl Room {
                 match self.state.breakout.state {
                     signalling_proto::BreakoutState::Started => {}
                     signalling_proto::BreakoutState::Closing => {
-                        return Err(crate::control::breakout::closing())
+                        return Err(crate::control::errors::closing())
                     }
-                    _ => return Err(crate::control::breakout::not_active()),
+                    _ => return Err(crate::control::errors::not_active()),
                 }
                 Some(crate::control::breakout::session_from_wire(
                     &self.state.breakout,

@@ -1,8 +1,8 @@
 //! Who goes where: explicit assignment, even auto distribution, placement when an assignment
 //! becomes effective, and placement of a fresh admission during a run (spec §7.3, §11.1-§11.4).
 
-use crate::control::breakout::{closing, require_not_closing, session_from_wire, PendingMove};
-use crate::control::room::error;
+use crate::control::breakout::{require_not_closing, session_from_wire, PendingMove};
+use crate::control::errors::{closing, error};
 use crate::control::wire_id::{participant_to_wire, session_to_wire};
 use crate::control::{Room, Timer};
 use crate::core::{Location, ParticipantId, SessionId};

@@ -1,9 +1,9 @@
 //! Messages between hosts and sessions during a run: the host's broadcast (spec §8.7, §11.7)
 //! and a participant's ask for help (spec §8.8, §11.6).
 
-use crate::control::breakout::{breakouts_disabled, closing, not_active, session_from_wire};
-use crate::control::rate_limit::rate_limited;
-use crate::control::room::{error, Needs};
+use crate::control::breakout::session_from_wire;
+use crate::control::errors::{breakouts_disabled, closing, error, not_active, rate_limited};
+use crate::control::room::Needs;
 use crate::control::text_rules::TextRule;
 use crate::control::wire_id::{participant_to_wire, session_to_wire};
 use crate::control::Room;

@@ -3,13 +3,14 @@
 
 use crate::control::admission::secrets_equal;
 use crate::control::breakout::breakouts_disabled;
-use crate::control::room::{error, Needs};
+use crate::control::errors::{edit_locked, error, token_mismatch};
+use crate::control::room::Needs;
 use crate::control::wire_id::participant_to_wire;
 use crate::control::{Room, Timer};
 use crate::core::ParticipantId;
 use signalling_proto::{
     BreakoutState, EditLockChangeReason, EditLockChanged, EditLockGrant, EditLockRefreshed,
-    EditLockView, EditLockedDetails, Empty, ErrorBody, ErrorCode, Event, Secret,
+    EditLockView, Empty, ErrorBody, ErrorCode, Event, Secret,
 };
 use std::time::Instant;
 
@@ -46,13 +47,9 @@ impl Room {
     }
 
     fn edit_locked(&self, lock: &EditLock) -> ErrorBody {
-        ErrorBody::with_details(
-            ErrorCode::EditLocked,
-            "another host is editing the breakout plan",
-            &EditLockedDetails {
-                holder_id: participant_to_wire(lock.holder),
-                expires_at: self.timestamp(lock.expires_at),
-            },
+        edit_locked(
+            participant_to_wire(lock.holder),
+            self.timestamp(lock.expires_at),
         )
     }
 
@@ -220,11 +217,4 @@ impl Room {
             self.drop_edit_lock(EditLockChangeReason::Expired);
         }
     }
-}
-
-fn token_mismatch() -> ErrorBody {
-    error(
-        ErrorCode::EditLockTokenMismatch,
-        "the edit lock token is missing or wrong",
-    )
 }

@@ -1,7 +1,8 @@
 //! A host monitoring one breakout session receive-only without joining it (spec §17.1).
 
-use crate::control::breakout::{not_active, session_from_wire};
-use crate::control::room::{error, Needs};
+use crate::control::breakout::session_from_wire;
+use crate::control::errors::{error, not_active};
+use crate::control::room::Needs;
 use crate::control::wire_id::{participant_to_wire, session_to_wire};
 use crate::control::Room;
 use crate::core::{Location, ParticipantId, SessionId};

@@ -13,8 +13,12 @@ mod host_monitor;
 mod relocation;
 mod sessions;
 
+use crate::control::errors::{
+    active, auto_end_not_armed, breakouts_disabled, closing, error, forbidden, not_active,
+    session_not_found,
+};
 use crate::control::participant::Participant;
-use crate::control::room::{error, forbidden, Needs};
+use crate::control::room::Needs;
 use crate::control::wire_id::{location_to_wire, participant_to_wire, session_to_wire};
 use crate::control::{Room, Timer};
 use crate::core::{Location, ParticipantId, SessionId};
@@ -148,17 +152,6 @@ impl Breakout {
     }
 }
 
-/// `session_not_found {sessionId}` (spec §14 #3).
-pub(crate) fn session_not_found(id: &signalling_proto::SessionId) -> ErrorBody {
-    ErrorBody::with_details(
-        ErrorCode::SessionNotFound,
-        "no such session",
-        &signalling_proto::SessionNotFoundDetails {
-            session_id: id.clone(),
-        },
-    )
-}
-
 /// The session a wire id names, if it exists.
 pub(crate) fn session_from_wire(
     breakout: &Breakout,
@@ -167,28 +160,6 @@ pub(crate) fn session_from_wire(
     crate::control::wire_id::session_from_wire(id)
         .filter(|s| breakout.session(*s).is_some())
         .ok_or_else(|| session_not_found(id))
-}
-
-pub(crate) fn not_active() -> ErrorBody {
-    error(ErrorCode::BreakoutNotActive, "no breakout is running")
-}
-
-pub(crate) fn closing() -> ErrorBody {
-    error(
-        ErrorCode::BreakoutClosing,
-        "the breakout is in its closing countdown",
-    )
-}
-
-pub(crate) fn active() -> ErrorBody {
-    error(
-        ErrorCode::BreakoutActive,
-        "not allowed while a breakout runs",
-    )
-}
-
-pub(crate) fn breakouts_disabled() -> ErrorBody {
-    error(ErrorCode::BreakoutsDisabled, "breakouts are disabled")
 }
 
 /// The rows of spec §10.4 for commands allowed in Enabled, Started and Ended.
@@ -1001,8 +972,4 @@ impl Room {
         }
         Ok(())
     }
-}
-
-fn auto_end_not_armed() -> ErrorBody {
-    error(ErrorCode::AutoEndNotArmed, "no automatic end is scheduled")
 }

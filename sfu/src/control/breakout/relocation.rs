@@ -1,9 +1,9 @@
 //! Moving participants between `MAIN` and sessions: the relocation procedure of spec §13.3 and
 //! the commands that relocate (`breakout_move`, `breakout_join`, `breakout_leave`).
 
-use crate::control::breakout::{breakouts_disabled, closing, not_active, session_from_wire};
-use crate::control::rate_limit::rate_limited;
-use crate::control::room::{error, Needs};
+use crate::control::breakout::session_from_wire;
+use crate::control::errors::{breakouts_disabled, closing, error, not_active, rate_limited};
+use crate::control::room::Needs;
 use crate::control::wire_id::{location_to_wire, participant_to_wire};
 use crate::control::{Room, ScreensharePolicy, Timer};
 use crate::core::{Location, ParticipantId, SessionId};

@@ -1,16 +1,16 @@
 //! Editing the breakout sessions of the plan: create, rename, delete, clear, open (spec §8.7)
 //! and the session-name rules of spec §3.
 
-use crate::control::breakout::{active, closing, session_from_wire, Session};
-use crate::control::room::error;
+use crate::control::breakout::{session_from_wire, Session};
+use crate::control::errors::{active, closing, duplicate_name, error};
 use crate::control::text_rules::TextRule;
 use crate::control::wire_id::session_to_wire;
 use crate::control::Room;
 use crate::core::{ParticipantId, SessionId};
 use signalling_proto::{
     ArgumentReason, BreakoutState, Changed, CreateSessionsArgs, CreateSessionsResult,
-    DeleteSessionArgs, DuplicateNameDetails, Empty, ErrorBody, ErrorCode, InvalidArgumentDetails,
-    PlanArgs, RenameSessionArgs, Secret, SessionRef, SetSessionOpenArgs, TooManySessionsDetails,
+    DeleteSessionArgs, Empty, ErrorBody, ErrorCode, InvalidArgumentDetails, PlanArgs,
+    RenameSessionArgs, Secret, SessionRef, SetSessionOpenArgs, TooManySessionsDetails,
 };
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -56,17 +56,6 @@ fn check_name(raw: &str, field: &str) -> Result<String, ErrorBody> {
 /// lowercasing (identical for every script without special folding rules).
 pub(crate) fn fold(name: &str) -> String {
     name.to_lowercase()
-}
-
-fn duplicate(name: &str, index: Option<usize>) -> ErrorBody {
-    ErrorBody::with_details(
-        ErrorCode::DuplicateName,
-        "a session with that name exists",
-        &DuplicateNameDetails {
-            name: name.to_owned(),
-            index: index.and_then(|i| u32::try_from(i).ok()),
-        },
-    )
 }
 
 impl Room {
@@ -116,7 +105,7 @@ impl Room {
                 Some(raw) => {
                     let name = check_name(raw, &format!("sessions[{i}].name"))?;
                     if !taken.insert(fold(&name)) {
-                        return Err(duplicate(&name, Some(i)));
+                        return Err(duplicate_name(&name, Some(i)));
                     }
                     names.push(Some(name));
                 }
@@ -172,7 +161,7 @@ impl Room {
             .iter()
             .any(|s| s.id != id && fold(&s.name) == fold(&name))
         {
-            return Err(duplicate(&name, None));
+            return Err(duplicate_name(&name, None));
         }
         let Some(session) = self.state.breakout.sessions.iter_mut().find(|s| s.id == id) else {
             return Err(error(ErrorCode::InternalError, "session vanished"));
