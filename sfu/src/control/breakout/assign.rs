@@ -1,7 +1,7 @@
 //! Who goes where: explicit assignment, even auto distribution, placement when an assignment
 //! becomes effective, and placement of a fresh admission during a run (spec §7.3, §11.1-§11.4).
 
-use crate::control::breakout::{require_not_closing, session_from_wire, PendingMove};
+use crate::control::breakout::{session_from_wire, PendingMove};
 use crate::control::errors::{closing, error};
 use crate::control::wire_id::{participant_to_wire, session_to_wire};
 use crate::control::{Room, Timer};
@@ -158,7 +158,7 @@ impl Room {
         args: AssignArgs,
     ) -> Result<AssignResult, ErrorBody> {
         self.manage(caller, args.if_revision)?;
-        require_not_closing(self.state.breakout.state)?;
+        self.state.breakout.require_not_closing()?;
         self.check_plan_lock(now, caller, args.edit_lock_token.as_ref())?;
         // Resolve everything before changing anything.
         let mut plan: Vec<(Option<SessionId>, Vec<ParticipantId>, Vec<String>)> = Vec::new();

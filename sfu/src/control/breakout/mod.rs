@@ -150,6 +150,108 @@ impl Breakout {
         self.active_run()
             .is_some_and(|run| !run.present_at_start.contains(&p.identity_key))
     }
+
+    // ---- the state machine of spec §10.2: each transition changes only this state; the
+    // room sends the events, arms the timers and moves people around it ----
+
+    /// The rows of spec §10.4 for commands allowed in Enabled, Started and Ended.
+    pub(crate) fn require_not_closing(&self) -> Result<(), ErrorBody> {
+        match self.state {
+            BreakoutState::Closing => Err(closing()),
+            BreakoutState::Disabled => Err(breakouts_disabled()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Started only: Closing → `breakout_closing`, otherwise `breakout_not_active`.
+    pub(crate) fn require_started(&self) -> Result<(), ErrorBody> {
+        match self.state {
+            BreakoutState::Started => Ok(()),
+            BreakoutState::Closing => Err(closing()),
+            BreakoutState::Disabled => Err(breakouts_disabled()),
+            _ => Err(not_active()),
+        }
+    }
+
+    /// Disabled → Enabled; the kept plan and the last run's record come back. False when
+    /// breakouts were already enabled.
+    fn enable(&mut self) -> bool {
+        if self.state != BreakoutState::Disabled {
+            return false;
+        }
+        self.state = BreakoutState::Enabled;
+        true
+    }
+
+    /// Enabled/Ended → Disabled; the plan is kept.
+    fn disable(&mut self) -> Result<(), ErrorBody> {
+        if self.is_active() {
+            return Err(active());
+        }
+        self.state = BreakoutState::Disabled;
+        Ok(())
+    }
+
+    /// Enabled/Ended → Started: a new run, with the automatic end the config asks for. Returns
+    /// the run's id and that end.
+    fn begin_run(
+        &mut self,
+        now: Instant,
+        started_by: ParticipantId,
+        present_at_start: BTreeSet<String>,
+    ) -> (u64, Option<Instant>) {
+        let id = self.next_run;
+        self.next_run += 1;
+        let auto_end_at = self
+            .config
+            .automatically_end_after
+            .map(|secs| now + Duration::from_secs(secs.into()));
+        self.run = Some(Run {
+            id,
+            started_at: now,
+            started_by,
+            auto_end_at,
+            auto_end_cancelled: false,
+            closing_ends_at: None,
+            closing_reason: None,
+            ended_at: None,
+            present_at_start,
+            last_location: BTreeMap::new(),
+            returned_to_main: BTreeSet::new(),
+            pending_moves: BTreeMap::new(),
+            return_requested_at: None,
+            help_last_at: BTreeMap::new(),
+        });
+        self.state = BreakoutState::Started;
+        (id, auto_end_at)
+    }
+
+    /// Started → Closing until `at`: pending moves and the automatic end are cancelled.
+    /// Returns the run's id and the participants whose pending moves were cancelled.
+    fn close(&mut self, at: Instant, reason: ClosingReason) -> Option<(u64, Vec<ParticipantId>)> {
+        let run = self.run.as_mut()?;
+        let cancelled = std::mem::take(&mut run.pending_moves).into_keys().collect();
+        run.auto_end_at = None;
+        run.closing_ends_at = Some(at);
+        run.closing_reason = Some(reason);
+        self.state = BreakoutState::Closing;
+        Some((run.id, cancelled))
+    }
+
+    /// Started/Closing → Ended: the run's movement data is cleared, its record kept. Returns
+    /// the run's id and the participants whose pending moves were cancelled.
+    fn end_run(&mut self, now: Instant) -> Option<(u64, Vec<ParticipantId>)> {
+        let run = self.run.as_mut()?;
+        let cancelled = std::mem::take(&mut run.pending_moves).into_keys().collect();
+        run.return_requested_at = None;
+        run.last_location.clear();
+        run.returned_to_main.clear();
+        run.auto_end_at = None;
+        run.closing_ends_at = None;
+        run.ended_at = Some(now);
+        self.state = BreakoutState::Ended;
+        Some((run.id, cancelled))
+    }
 }
 
 /// The session a wire id names, if it exists.
@@ -160,25 +262,6 @@ pub(crate) fn session_from_wire(
     crate::control::wire_id::session_from_wire(id)
         .filter(|s| breakout.session(*s).is_some())
         .ok_or_else(|| session_not_found(id))
-}
-
-/// The rows of spec §10.4 for commands allowed in Enabled, Started and Ended.
-pub(crate) fn require_not_closing(state: BreakoutState) -> Result<(), ErrorBody> {
-    match state {
-        BreakoutState::Closing => Err(closing()),
-        BreakoutState::Disabled => Err(breakouts_disabled()),
-        _ => Ok(()),
-    }
-}
-
-/// Started only: Closing → `breakout_closing`, otherwise `breakout_not_active`.
-pub(crate) fn require_started(state: BreakoutState) -> Result<(), ErrorBody> {
-    match state {
-        BreakoutState::Started => Ok(()),
-        BreakoutState::Closing => Err(closing()),
-        BreakoutState::Disabled => Err(breakouts_disabled()),
-        _ => Err(not_active()),
-    }
 }
 
 impl Room {
@@ -377,8 +460,7 @@ impl Room {
                 ));
             }
         }
-        // §10.2: Disabled → Enabled; the kept plan (and the last run's record) come back.
-        self.state.breakout.state = BreakoutState::Enabled;
+        self.state.breakout.enable();
         self.breakout_changed();
         Ok(Changed::YES)
     }
@@ -399,7 +481,7 @@ impl Room {
             return Err(active());
         }
         self.check_plan_lock(now, caller, args.edit_lock_token.as_ref())?;
-        self.state.breakout.state = BreakoutState::Disabled;
+        self.state.breakout.disable()?;
         self.drop_edit_lock(signalling_proto::EditLockChangeReason::Released);
         self.breakout_changed();
         Ok(Changed::YES)
@@ -468,35 +550,13 @@ impl Room {
             self.state.breakout.config.apply(patch);
         }
         // 2. A new run.
-        let b = &mut self.state.breakout;
-        let id = b.next_run;
-        b.next_run += 1;
-        let auto_end_at = b
-            .config
-            .automatically_end_after
-            .map(|secs| now + Duration::from_secs(secs.into()));
-        b.run = Some(Run {
-            id,
-            started_at: now,
-            started_by: caller,
-            auto_end_at,
-            auto_end_cancelled: false,
-            closing_ends_at: None,
-            closing_reason: None,
-            ended_at: None,
-            present_at_start: self
-                .state
-                .participants
-                .values()
-                .map(|p| p.identity_key.clone())
-                .collect(),
-            last_location: BTreeMap::new(),
-            returned_to_main: BTreeSet::new(),
-            pending_moves: BTreeMap::new(),
-            return_requested_at: None,
-            help_last_at: BTreeMap::new(),
-        });
-        b.state = BreakoutState::Started;
+        let present = self
+            .state
+            .participants
+            .values()
+            .map(|p| p.identity_key.clone())
+            .collect();
+        let (id, auto_end_at) = self.state.breakout.begin_run(now, caller, present);
         self.notice(crate::control::Notice::BreakoutStarted { run_id: id });
         // 3. Auto distribution of the unassigned.
         if self.state.breakout.config.assignment_method == AssignmentMethod::Auto {
@@ -630,16 +690,9 @@ impl Room {
     /// Started → Closing: pending moves and the automatic end are cancelled (spec §10.2).
     fn enter_closing(&mut self, now: Instant, delay: u32, reason: ClosingReason) -> Instant {
         let at = now + Duration::from_secs(delay.into());
-        let Some(run) = self.state.breakout.run.as_mut() else {
+        let Some((id, moves)) = self.state.breakout.close(at, reason) else {
             return at;
         };
-        let id = run.id;
-        let moves: Vec<ParticipantId> = run.pending_moves.keys().copied().collect();
-        run.pending_moves.clear();
-        run.auto_end_at = None;
-        run.closing_ends_at = Some(at);
-        run.closing_reason = Some(reason);
-        self.state.breakout.state = BreakoutState::Closing;
         for p in moves {
             self.state.timers.disarm(Timer::MoveGrace(p));
         }
@@ -671,19 +724,9 @@ impl Room {
             .collect();
         self.relocate(now, movers, RelocationReason::Ended);
         self.stop_all_monitors();
-        let Some(run) = self.state.breakout.run.as_mut() else {
+        let Some((id, moves)) = self.state.breakout.end_run(now) else {
             return;
         };
-        let id = run.id;
-        let moves: Vec<ParticipantId> = run.pending_moves.keys().copied().collect();
-        run.pending_moves.clear();
-        run.return_requested_at = None;
-        run.last_location.clear();
-        run.returned_to_main.clear();
-        run.auto_end_at = None;
-        run.closing_ends_at = None;
-        run.ended_at = Some(now);
-        self.state.breakout.state = BreakoutState::Ended;
         self.notice(crate::control::Notice::BreakoutEnded { run_id: id, reason });
         for p in moves {
             self.state.timers.disarm(Timer::MoveGrace(p));
@@ -707,7 +750,7 @@ impl Room {
         if_revision: Option<u64>,
     ) -> Result<Empty, ErrorBody> {
         self.manage(caller, if_revision)?;
-        require_started(self.state.breakout.state)?;
+        self.state.breakout.require_started()?;
         let run = self
             .state
             .breakout
@@ -739,7 +782,7 @@ impl Room {
         args: ExtendAutoEndArgs,
     ) -> Result<ExtendAutoEndResult, ErrorBody> {
         self.manage(caller, args.if_revision)?;
-        require_started(self.state.breakout.state)?;
+        self.state.breakout.require_started()?;
         let run = self
             .state
             .breakout
@@ -773,7 +816,7 @@ impl Room {
         if_revision: Option<u64>,
     ) -> Result<Empty, ErrorBody> {
         self.manage(caller, if_revision)?;
-        require_started(self.state.breakout.state)?;
+        self.state.breakout.require_started()?;
         let Some(run) = self.state.breakout.run.as_mut() else {
             return Err(not_active());
         };
