@@ -154,7 +154,14 @@ async fn a_reloaded_page_keeps_its_id_and_breakout_group_with_new_transports() {
     )
     .await;
 
-    // What must survive the reload: a raised hand and a chat message in the session.
+    // What must survive the reload: a raised hand and a chat message in the session. What
+    // must not: a screenshare (its tracks died with the page).
+    let shared = ok_result(
+        &ada.ws
+            .call("start_screenshare", json!({"hasAudioTrack": false}))
+            .await,
+    )["streamId"]
+        .clone();
     ok_result(
         &ada.ws
             .call("set_sticky_reaction", json!({"reaction": "✋"}))
@@ -166,10 +173,10 @@ async fn a_reloaded_page_keeps_its_id_and_breakout_group_with_new_transports() {
             .await,
     );
 
-    // The reload: the page's socket and both of its transports are gone at once.
-    let Person { ws: old_ws, .. } = ada;
+    // The reload: both transports are gone at once, and the new page's resume overtakes the
+    // server's notice of the old socket's close (it is replaced: 4004).
+    let Person { ws: mut old_ws, .. } = ada;
     let last_seq = old_ws.last_seq;
-    drop(old_ws);
     let started = now();
     let mut ws = server.client().await;
     ws.seq_known = false;
@@ -180,6 +187,7 @@ async fn a_reloaded_page_keeps_its_id_and_breakout_group_with_new_transports() {
         )
         .await;
     let resumed = ok_result(&resumed);
+    assert_eq!(old_ws.closed().await.map(|(code, _)| code), Some(4004));
     assert_eq!(resumed["selfId"], ada_id.as_str(), "{resumed}");
     assert_eq!(resumed["location"], s1.as_str(), "{resumed}");
     assert_eq!(resumed["breakoutGroup"]["id"], s1.as_str(), "{resumed}");
@@ -196,6 +204,7 @@ async fn a_reloaded_page_keeps_its_id_and_breakout_group_with_new_transports() {
         .clone();
     assert_eq!(me["location"], s1.as_str(), "{me}");
     assert_eq!(me["stickyReaction"]["reaction"], "✋", "{me}");
+    assert_eq!(me["screenshares"], json!([]), "{me}");
     assert!(
         state["chatHistory"]
             .as_array()
@@ -222,7 +231,16 @@ async fn a_reloaded_page_keeps_its_id_and_breakout_group_with_new_transports() {
     assert!(offered.contains(&format!("{cy_id}-camera")), "{offered}");
     assert!(!offered.contains(&format!("{bo_id}-camera")), "{offered}");
 
-    // Nobody saw ada leave or join again; the roster holds her once, in session 1.
+    // Her screenshare ended with the old page. Nobody saw ada leave, join or reconnect; the
+    // roster holds her once, in session 1.
+    let stopped = cy.ws.event("screenshare_stopped").await;
+    assert_eq!(
+        stopped["data"]["participantId"],
+        ada_id.as_str(),
+        "{stopped}"
+    );
+    assert_eq!(stopped["data"]["streamId"], shared, "{stopped}");
+    assert_eq!(stopped["data"]["reason"], "disconnected", "{stopped}");
     run(
         &mut [&mut ada, &mut cy, &mut bo],
         Duration::from_millis(300),
@@ -239,6 +257,14 @@ async fn a_reloaded_page_keeps_its_id_and_breakout_group_with_new_transports() {
                 })
                 .collect();
         assert!(churn.is_empty(), "{name} saw ada leave or join: {churn:?}");
+        let reconnecting = p.ws.events.iter().any(|e| {
+            e["name"] == "participant_connection_changed"
+                && e["data"]["participantId"] == ada_id.as_str()
+        });
+        assert!(
+            !reconnecting,
+            "{name} saw ada reconnecting, though the resume came first"
+        );
     }
     let (_, people) = api.get(&format!("/rooms/{room}/participants")).await;
     let adas: Vec<&Value> = people["participants"]
