@@ -304,6 +304,7 @@ async fn resume_on_new_socket(
         let args = ResumeArgs {
             resume_token: resume.token.clone(),
             last_seq,
+            new_transports: false,
         };
         match signalling.request(Command::Resume(args)).await {
             Ok(CommandResult::Resume(resumed)) => return Some((signalling, events, resumed)),

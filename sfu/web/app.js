@@ -322,7 +322,11 @@ function forgetJoin() {
 
 async function startMedia() {
   const publishing = PUBLISHING_ROLES.has(client.roleName);
-  for (const id of ["#mic-button", "#cam-button", "#screen-button"]) $(id).disabled = !publishing;
+  // A viewer's toolbar has no microphone, camera or screen button: it cannot publish.
+  for (const id of ["#mic-button", "#cam-button", "#screen-button"]) {
+    $(id).disabled = !publishing;
+    $(id).hidden = !publishing;
+  }
   if (!publishing) {
     closePreview();
     return;
@@ -364,9 +368,10 @@ const STATUS_TEXT = {
 };
 
 function wire(c) {
-  c.on("status", ({ status, message, code, error }) => {
+  c.on("status", ({ status, message, code, error, reason }) => {
     const badge = $("#status");
-    badge.textContent = STATUS_TEXT[status] ?? status;
+    const ended = status === Status.KICKED && (reason === "end_meeting" || code === 4002);
+    badge.textContent = ended ? "Meeting ended" : STATUS_TEXT[status] ?? status;
     badge.dataset.status = status;
     const knocking = [Status.ROOM_LOCKED, Status.KNOCKING, Status.KNOCK_ON_HOLD].includes(status);
     $("#knock-panel").hidden = !knocking;
@@ -389,7 +394,7 @@ function wire(c) {
       // A refused join: the pre-join screen says why.
       $("#join-error").textContent = describeError(error);
     }
-    if ([Status.KICKED, Status.LEFT, Status.KNOCK_REJECTED].includes(status)) showEnded(status, { code, message });
+    if ([Status.KICKED, Status.LEFT, Status.KNOCK_REJECTED].includes(status)) showEnded(status, { code, message, reason });
     if (status === Status.DISCONNECTED && code === 4004) showEnded("replaced", { code });
     // Waiting to be let in: show the person their camera meanwhile, as the pre-join screen does.
     if (status === Status.ROOM_LOCKED && !preview) openPreview();
@@ -409,7 +414,6 @@ function wire(c) {
     startMedia();
     c.startQualityMonitor(2_000);
   });
-  c.on("previous_session_ended", () => toast("Your earlier connection from this tab was closed."));
   c.on("resumed", () => renderAll());
   c.on("roster", () => {
     renderGrid();
@@ -576,7 +580,9 @@ const ENDED = {
   replaced: ["You joined from another tab", "This meeting is open in another tab or window."],
 };
 
-function showEnded(status, { code, message } = {}) {
+function showEnded(status, { code, message, reason } = {}) {
+  // A host's end_meeting: `client_kicked {reason: end_meeting}`, then the close 4002.
+  const meetingEnded = code === 4002 || reason === "end_meeting";
   clearInterval(countdownTimer);
   clearInterval(breakoutTimer);
   $("#breakout-timer").hidden = true;
@@ -589,13 +595,13 @@ function showEnded(status, { code, message } = {}) {
   hideBanner();
   let [title, text] = ENDED[status] ?? ENDED.left;
   if (status === "left" && lastJoin?.room) text = `You can rejoin ${lastJoin.room} while it is open.`;
-  if (code === 4002) [title, text] = ["The meeting has ended", "A host ended the meeting for everyone."];
+  if (meetingEnded) [title, text] = ["The meeting has ended", "A host ended the meeting for everyone."];
   if (endedByMe && status === "left") [title, text] = ["You ended the meeting for everyone", "Everybody was disconnected. Rejoin starts the meeting again."];
   endedByMe = false;
   if (message) text = `${text} Message: ${message}`;
   $("#ended-title").textContent = title;
   $("#ended-text").textContent = text;
-  $("#rejoin-button").hidden = status === "kicked" && code !== 4002; // an ended meeting may start again
+  $("#rejoin-button").hidden = status === "kicked" && !meetingEnded; // an ended meeting may start again
   $("#meeting-view").hidden = true;
   $("#join-view").hidden = true;
   $("#ended-view").hidden = false;
@@ -644,7 +650,8 @@ function renderAll() {
 function wantedTiles() {
   const wanted = [];
   for (const p of client.participantsHere()) {
-    if (!PUBLISHING_ROLES.has(p.roleName) && p.id !== client.selfId) continue;
+    // Only people who publish get a camera tile (a viewer does not see an empty one of itself).
+    if (!PUBLISHING_ROLES.has(p.roleName)) continue;
     wanted.push({ key: `${p.id}/camera`, participantId: p.id, streamId: "camera" });
     for (const s of p.screenshares ?? []) {
       wanted.push({ key: `${p.id}/${s.streamId}`, participantId: p.id, streamId: s.streamId, screen: true });
@@ -1149,10 +1156,15 @@ const stored = (() => {
     return null;
   }
 })();
+const rejoining = stored && Date.now() - stored.at < REJOIN_WITHIN_MS;
 if (params.get("autojoin") === "1") {
-  join(readForm()).catch(showJoinError);
-} else if (stored && Date.now() - stored.at < REJOIN_WITHIN_MS) {
-  // A reload during a meeting: back in at once (client.js takes the old place over).
+  // A reloaded autojoin page joins with the token it had (client.js resumes that person's
+  // place), not with a new development token of a new identity.
+  const wanted = readForm();
+  const same = rejoining && ["room", "name", "role"].every((field) => stored[field] === wanted[field]);
+  join(same ? { ...wanted, token: wanted.token || stored.token } : wanted).catch(showJoinError);
+} else if (rejoining) {
+  // A reload during a meeting: back in at once (client.js resumes the old place).
   $("#join-error").textContent = "Rejoining the meeting...";
   for (const field of ["room", "name", "role"]) form.elements[field].value = stored[field] ?? "";
   join(stored).catch((error) => {

@@ -157,7 +157,8 @@ export interface SfuClientOptions {
   reconnect?: boolean;
   iceServers?: RTCIceServer[];
   iceTransportPolicy?: RTCIceTransportPolicy;
-  /** Keep the resume token in sessionStorage (true) or this Storage, so a reload takes the old place over. */
+  /** Keep the resume token in sessionStorage (true) or this Storage, so a reloaded page resumes
+   * its place (same id and location) with new media transports. */
   persist?: boolean | Storage;
   /** Devices to start with. */
   devices?: Partial<ChosenDevices>;
@@ -186,9 +187,10 @@ export interface Participant {
 /** What a client emits besides the server's events (which it re-emits under their own names). */
 export interface SfuClientEvents {
   status: { status: StatusValue; code?: number; reason?: string; message?: string; error?: string | null; resumed?: boolean };
+  /** `RoomJoined`; after a reload that took the stored place back, the room state with
+   * `resumeToken` and `resumed: true` (PROTOCOL.md §4.3). */
   joined: any;
   resumed: any;
-  previous_session_ended: { selfId: string | null };
   roster: Map<string, Participant>;
   knockers: Map<string, any>;
   breakout: any;
@@ -256,13 +258,22 @@ export declare class SfuClient extends Emitter {
 
   /** Sends one command; resolves with its result, rejects with {@link SfuError}. */
   command<T = any>(name: string, args?: Record<string, unknown>): Promise<T>;
-  /** Opens the socket and joins (after taking over a stored session of this tab, with `persist`). */
+  /** Opens the socket and joins; with `persist`, first resumes the place a previous page of
+   * this tab left (`resume` with `newTransports`), joining afresh only if that fails. */
   join(): Promise<any>;
   knock(): Promise<void>;
   cancelKnock(): Promise<void>;
   leave(): Promise<void>;
   /** The session a previous page of this tab left (with `persist`). */
-  storedSession(): { resumeToken: string; lastSeq: number; selfId: string | null; savedAt: number } | null;
+  storedSession(): {
+    resumeToken: string;
+    lastSeq: number;
+    selfId: string | null;
+    url?: string;
+    iceServers?: RTCIceServer[];
+    credentialKey?: string;
+    savedAt: number;
+  } | null;
 
   openLocalMedia(options?: { audio?: boolean; video?: boolean; width?: number; height?: number }): Promise<MediaStream>;
   closeLocalMedia(): void;

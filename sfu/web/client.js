@@ -37,6 +37,9 @@ export const Status = Object.freeze({
 
 const TERMINAL = new Set([Status.KICKED, Status.LEFT, Status.KNOCK_REJECTED]);
 
+/** Roles whose microphone and camera flags mean something (PROTOCOL.md §3, publishing roles). */
+const PUBLISHING_ROLES = new Set(["host", "visitor", "granted_visitor"]);
+
 /** Close codes after which the client must not reconnect (PROTOCOL.md §1). */
 const FINAL_CLOSE_CODES = new Map([
   [1000, Status.LEFT],
@@ -428,7 +431,15 @@ export class SfuClient extends Emitter {
     try {
       storage.setItem(
         this.#storageKey(),
-        JSON.stringify({ resumeToken: this.resumeToken, lastSeq: this.lastSeq, selfId: this.selfId, url: this.url, savedAt: Date.now() }),
+        JSON.stringify({
+          resumeToken: this.resumeToken,
+          lastSeq: this.lastSeq,
+          selfId: this.selfId,
+          url: this.url,
+          iceServers: this.joinedIceServers,
+          credentialKey: this.#credentialKey(),
+          savedAt: Date.now(),
+        }),
       );
     } catch {
       /* quota or blocked: a reload then joins afresh */
@@ -443,50 +454,88 @@ export class SfuClient extends Emitter {
     }
   }
 
+  // ---------------------------------------------------------------- reload resume
+  // (PROTOCOL.md §4.3, "After a page reload"; kept apart from the network-blip resume below.)
+
   /**
    * A reloaded page: the previous page's participant still holds its place (for the server's
-   * reconnect grace) with media transports that died with that page. `resume` takes that place
-   * over at once (nobody sees a ghost, and no second copy of the person appears), then the
-   * place is handed back with `leave_room` and the page joins afresh with new transports. Resolves
-   * once the old place is gone (or was already gone).
+   * reconnect grace), with media transports that died with that page. `resume` with
+   * `newTransports: true` takes that place back: the same participant id, role, location
+   * (breakout group included), mute flags, raised hand and chat, with the old transports
+   * dropped by the server. The page then builds new transports as after a join. Resolves with
+   * the `joined` payload (the room state plus `resumeToken` and `resumed: true`), or `null`
+   * when the old place is gone (`resume_failed`), the stored session was for other
+   * credentials, or its node cannot be reached: the caller then joins afresh.
    */
-  async #retireStoredSession(stored) {
-    this.#retiring = true;
-    let ws;
+  async #resumeStoredSession(stored) {
+    if (stored.credentialKey !== this.#credentialKey()) {
+      this.#forgetSession(); // another identity: the stored place is not ours to take
+      return null;
+    }
     // The old place is on the node that admitted it (a cluster may have sent the join there).
     this.url = stored.url ?? this.options.url;
+    let ws;
     try {
       ws = await this.#open();
     } catch {
-      this.#retiring = false;
       this.url = this.options.url;
       this.#forgetSession();
-      return;
+      return null;
     }
     try {
-      const closed = new Promise((resolve) => ws.addEventListener("close", resolve, { once: true }));
-      await this.command("resume", { resumeToken: stored.resumeToken, lastSeq: stored.lastSeq ?? 0 });
-      this.emit("previous_session_ended", { selfId: stored.selfId });
-      await this.command("leave_room").catch(() => {});
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      const resumed = await this.command("resume", {
+        resumeToken: stored.resumeToken,
+        lastSeq: stored.lastSeq ?? 0,
+        newTransports: true,
+      });
+      this.resumeToken = stored.resumeToken;
+      this.selfId = resumed.selfId;
+      this.joinedIceServers = stored.iceServers ?? [];
+      // The snapshot of the room as it is now; the `room_state` event after the response
+      // carries the same, this answer does not depend on its timing.
+      const state = await this.command("get_room_state");
+      const self = state.room.participants.find((p) => p.id === state.selfId);
+      if (self && PUBLISHING_ROLES.has(state.roleName)) {
+        // The server kept the mute flags: the new page's tracks follow them.
+        this.audioEnabled = self.isAudioEnabled;
+        this.videoEnabled = self.isVideoEnabled;
+      }
+      this.#applyJoined(state);
+      this.#saveSession();
+      this.reconnectAttempt = 0;
+      return { ...state, resumeToken: stored.resumeToken, iceServers: this.joinedIceServers, resumed: true };
     } catch {
-      /* resume_failed: the old place is already gone */
-    } finally {
-      this.#retiring = false;
-      this.url = this.options.url;
+      // resume_failed (the grace ran out, or the person was removed): start over.
       this.#forgetSession();
+      this.url = this.options.url;
       if (this.ws === ws) {
+        ws.onclose = null; // closed on purpose, not a lost connection
         this.ws = null;
         ws.close();
       }
       this.lastSeq = 0;
       this.resumeToken = null;
       this.selfId = null;
-      this.participants = new Map();
+      return null;
     }
   }
 
-  #retiring = false;
+  /**
+   * Who a session was admitted as, stored with it: a reload resumes only the place of the same
+   * person (the identity and role of a token; else the display name). Not the token itself.
+   */
+  #credentialKey() {
+    const token = this.options.credential?.token;
+    if (token) {
+      try {
+        const claims = decodeToken(token);
+        return `token:${claims.identity}:${claims.role}`;
+      } catch {
+        /* not a readable token: the server will say so */
+      }
+    }
+    return `name:${this.options.displayName ?? ""}`;
+  }
 
   // ---------------------------------------------------------------- status
 
@@ -544,7 +593,6 @@ export class SfuClient extends Emitter {
     }
     this.pending.clear();
     this.ws = null;
-    if (this.#retiring) return; // the previous page's place, handed back on purpose
     const final = FINAL_CLOSE_CODES.get(close.code);
     if (this.status === Status.LEAVING || close.code === 1000) {
       this.#teardownMedia();
@@ -584,10 +632,16 @@ export class SfuClient extends Emitter {
       return;
     }
     this.#setStatus(Status.RECONNECTING);
+    // The WebRTC transports do not ride on the socket: after a blip they keep flowing, and the
+    // server keeps its side of them. Transports that failed meanwhile cannot be restarted
+    // against the server's old ones (new DTLS): ask for new ones (PROTOCOL.md §4.3).
+    const broken = (pc) => pc && ["failed", "closed"].includes(pc.connectionState);
+    const newTransports = broken(this.publisherPc) || broken(this.subscriberPc);
     try {
       const resumed = await this.command("resume", {
         resumeToken: this.resumeToken,
         lastSeq: this.lastSeq,
+        ...(newTransports ? { newTransports: true } : {}),
       });
       this.reconnectAttempt = 0;
       this.selfId = resumed.selfId;
@@ -595,10 +649,7 @@ export class SfuClient extends Emitter {
       this.#setLocation(resumed.location);
       this.#setStatus(Status.CONNECTED, { resumed: true });
       this.emit("resumed", resumed);
-      // The WebRTC transports do not ride on the socket: after a resume they keep flowing, and
-      // the server keeps its side of them. Only transports that failed meanwhile start over.
-      const broken = (pc) => pc && ["failed", "closed"].includes(pc.connectionState);
-      if (broken(this.publisherPc) || broken(this.subscriberPc)) await this.#restartMedia();
+      if (newTransports) await this.#restartMedia();
     } catch (error) {
       if (error.code === "resume_failed") {
         this.resumeToken = null;
@@ -634,7 +685,14 @@ export class SfuClient extends Emitter {
   async join() {
     this.#setStatus(Status.CONNECTING, { error: null });
     const stored = this.storedSession();
-    if (stored?.resumeToken) await this.#retireStoredSession(stored);
+    if (stored?.resumeToken) {
+      const resumed = await this.#resumeStoredSession(stored);
+      if (resumed) {
+        this.#setStatus(Status.CONNECTED, { error: null, resumed: true });
+        this.emit("joined", resumed);
+        return resumed;
+      }
+    }
     this.url = this.options.url; // a fresh join is placed again (the room may have moved)
     try {
       await this.#open();
@@ -756,7 +814,6 @@ export class SfuClient extends Emitter {
   }
 
   #onEvent(frame) {
-    if (this.#retiring) return; // the previous page's events
     const { name, data = {} } = frame;
     if (typeof frame.seq === "number") {
       if (this.lastSeq && frame.seq > this.lastSeq + 1 && !data.replayed) {

@@ -82,6 +82,12 @@ pub struct ResumeArgs {
     pub resume_token: Secret,
     /// The last event `seq` the client processed; replay starts after it.
     pub last_seq: u64,
+    /// `true` when the client's media transports are gone (a reloaded page): the server drops
+    /// the participant's publisher and subscriber transports and the client builds new ones,
+    /// keeping its id, role and location (PROTOCOL.md §4.3). Left out: `false`, both
+    /// transports are kept (a network blip).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_transports: bool,
 }
 
 /// `handle_knock` arguments (spec §8.2).

@@ -15,6 +15,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { registerReloadInBreakout, registerViewerAndMeetingEnded } from "./reload-viewer.js";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -545,7 +546,7 @@ test("a lost socket resumes as the same participant", async () => {
   if (await mediaWorks()) await receives(state.bob, ada.id, "Bob decodes Ada after her resume");
 });
 
-test("a reloaded page takes its own place back, without a ghost or a second copy", async () => {
+test("a reloaded page takes its own place back: the same id, no ghost, no second copy", async () => {
   const ada = state.ada;
   const before = ada.id;
   // The host watches the roster the whole time: it must never hold two Adas.
@@ -553,24 +554,29 @@ test("a reloaded page takes its own place back, without a ghost or a second copy
     window.maxPeople = 0;
     window.sfuApp.client.on("roster", (people) => (window.maxPeople = Math.max(window.maxPeople, people.size)));
   });
+  const hostFramesBefore = state.host.received.length;
   const reloadedAt = Date.now();
   await ada.page.reload();
   await eventually("Ada connected after the reload", () => ada.page.evaluate(() => window.sfuApp.client?.status === "connected"));
-  ada.id = await selfId(ada);
-  // The old place is gone at once (not after the 30 s reconnect grace): taken over by resume.
+  // PROTOCOL.md §4.3: `resume` with `newTransports` keeps the participant.
+  const after = await selfId(ada);
+  const resumeAnswer = ada.received.filter((f) => f.type === "response").slice(-3);
+  assert(after === before, `the same participant id after the reload: ${before} then ${after}; sent ${JSON.stringify(ada.sent.slice(-4).map((f) => [f.name, f.args?.newTransports]))}, answers ${JSON.stringify(resumeAnswer).slice(0, 600)}`);
   await eventually("the host's roster holds one Ada, connected", () =>
-    state.host.page.evaluate(([old, now]) => {
+    state.host.page.evaluate((id) => {
       const people = [...window.sfuApp.client.participants.values()];
-      return !people.some((p) => p.id === old) && people.filter((p) => p.displayName === "Ada").length === 1 && people.find((p) => p.id === now)?.connection === "connected";
-    }, [before, ada.id]),
+      return people.filter((p) => p.displayName === "Ada").length === 1 && people.find((p) => p.id === id)?.connection === "connected";
+    }, before),
     { timeoutMs: 10_000 },
   );
   const tookMs = Date.now() - reloadedAt;
   const maxPeople = await state.host.page.evaluate(() => window.maxPeople);
   assert(maxPeople <= 3, `the host saw ${maxPeople} participants during the reload`);
-  const resumes = ada.sent.filter((f) => f.name === "resume");
-  assert(resumes.length >= 2, "the reloaded page resumed the stored session");
-  console.log(`    back as one participant in ${tookMs} ms (the grace is 30 s)`);
+  const churn = state.host.received.slice(hostFramesBefore).filter((f) => ["client_left", "new_client"].includes(f.name));
+  assert(churn.length === 0, `the host saw ${churn.map((f) => f.name).join(", ")} during the reload`);
+  const resume = ada.sent.filter((f) => f.name === "resume").at(-1);
+  assert(resume?.args?.newTransports === true, "the reloaded page resumed its stored session with new transports");
+  console.log(`    back as the same participant in ${tookMs} ms (the grace is 30 s)`);
   await eventually("everybody sees three participants", async () => {
     for (const p of [state.host, state.ada, state.bob]) {
       if (!(await p.page.evaluate(() => document.querySelectorAll("#people li").length === 3))) return false;
@@ -631,6 +637,10 @@ test("breakout groups separate media and ending brings everybody back", async ()
     await requireMedia();
   }
 });
+
+// Issue 19's reload and viewer tests live in reload-viewer.js; these are run.js's helpers.
+const helpers = () => ({ test, state, openPage, command, selfId, eventually, assert, receives, stoppedReceiving, shot, visibleText, mediaWorks, requireBreakouts });
+registerReloadInBreakout(helpers());
 
 test("breakouts from the panel: settings, assignment, countdowns, broadcast, help, closing", async () => {
   await requireBreakouts();
@@ -843,6 +853,8 @@ test("the pre-join screen: camera preview, device pickers, a pasted token, the r
     await context.close();
   }
 });
+
+registerViewerAndMeetingEnded(helpers());
 
 // ------------------------------------------------------------------ runner
 

@@ -386,9 +386,10 @@ impl Room {
     }
 
     /// `resume` (spec §7.2, §8.1): same id, role and location; the subscriber gets its full
-    /// allowed set again (§13.8). `replayed` is `true` here; the shell, which owns the replay
-    /// buffer, answers `false` and sends a `room_state` snapshot when the missed events are
-    /// gone (spec §6.3).
+    /// allowed set again (§13.8). With `newTransports` (a reloaded page) its screenshares end
+    /// and the shell swaps its media transports. `replayed` is `true` here; the shell, which
+    /// owns the replay buffer, answers `false` and sends a `room_state` snapshot when the
+    /// missed events are gone (spec §6.3).
     pub(crate) fn resume(
         &mut self,
         _now: Instant,
@@ -446,6 +447,11 @@ impl Room {
                     connection: ConnectionState::Connected,
                 }),
             );
+        }
+        if args.new_transports {
+            // The page that shared the screen is gone with its tracks (a reload); a resume
+            // that overtook the old socket's close has not stopped them yet.
+            self.stop_all_screenshares(id, signalling_proto::ScreenshareStopReason::Disconnected);
         }
         self.full_set_for.push(id);
         let breakout = self.breakout_view(&self.state.participants[&id]);

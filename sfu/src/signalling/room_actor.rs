@@ -841,6 +841,8 @@ impl RoomActor {
                     return;
                 }
                 let resuming = matches!(command, Command::Resume(_));
+                let new_transports =
+                    matches!(&command, Command::Resume(args) if args.new_transports);
                 let mut result = self.room.handle_command(now, connection, command);
                 self.observe(name, &result);
                 if resuming {
@@ -860,6 +862,9 @@ impl RoomActor {
                     self.send_snapshot(now, connection);
                 }
                 self.execute_effects(now).await;
+                if new_transports && ok {
+                    self.replace_transports(connection).await;
+                }
                 let _ = reply.send(self.unbind_if_unbound(connection));
             }
             RoomInput::Disconnect { connection } => {
@@ -1128,6 +1133,24 @@ impl RoomActor {
                 }
             }
         }
+    }
+
+    /// A resume with `newTransports` (PROTOCOL.md §4.3): the resumed participant's old media
+    /// transports are dropped, so the others' subscriber offers stop its old tracks and its
+    /// own next `subscriber_offer` (on a new transport) carries everything it may receive.
+    async fn replace_transports(&mut self, connection: ConnectionId) {
+        let Some(participant) = self.room.participant_of(connection) else {
+            return;
+        };
+        let Some(media) = &mut self.media else {
+            return;
+        };
+        let policy = self.room.installed_policy().clone();
+        match media.replace_transports(participant, &policy).await {
+            Ok(()) => info!(%participant, "media transports replaced after a resume"),
+            Err(error) => warn!(%participant, %error, "media transports not replaced"),
+        }
+        self.media_dirty = true;
     }
 
     /// Installs `policy` in the room's media core and waits for the shard's ack; the effects

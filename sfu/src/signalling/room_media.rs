@@ -147,6 +147,30 @@ impl RoomMedia {
         }
     }
 
+    /// Swaps a participant's media transports for none (a reloaded page resumed with
+    /// `newTransports`): its old publisher and subscriber transports, publications and
+    /// subscriptions go as in [`RoomMedia::remove`], then it is placed on the shard again
+    /// under `policy`, with no transport until its next `publisher_offer` and the
+    /// `subscriber_offer` the next reconcile sends. Offer versions keep counting up, so an
+    /// answer to an offer of the old transport is ignored.
+    pub(crate) async fn replace_transports(
+        &mut self,
+        participant: ParticipantId,
+        policy: &ForwardingPolicy,
+    ) -> Result<(), ShardError> {
+        let version = self.subscribers.get(&participant).map_or(0, |s| s.version);
+        self.remove(participant).await;
+        self.subscribers.insert(
+            participant,
+            Subscriber {
+                version,
+                ..Subscriber::default()
+            },
+        );
+        // The shard drops its room with its last participant: the policy goes in again.
+        self.install_policy(policy.clone()).await.map(|_| ())
+    }
+
     fn publication_removed(&mut self, publication: PublicationId) {
         self.publications.remove(&publication);
         for subscriber in self.subscribers.values_mut() {

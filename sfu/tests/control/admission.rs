@@ -414,6 +414,7 @@ fn resume_within_grace_keeps_the_participant() {
             Command::Resume(ResumeArgs {
                 resume_token: joined.resume_token.clone(),
                 last_seq: 3,
+                new_transports: false,
             }),
         )
         .unwrap();
@@ -462,7 +463,8 @@ fn grace_expiry_removes_and_resume_fails() {
             conn,
             Command::Resume(ResumeArgs {
                 resume_token: joined.resume_token,
-                last_seq: 0
+                last_seq: 0,
+                new_transports: false,
             })
         )),
         ErrorCode::ResumeFailed

@@ -446,6 +446,7 @@ fn s15_10_resume_within_grace_returns_to_the_session() {
         Command::Resume(ResumeArgs {
             resume_token: joined.resume_token.clone(),
             last_seq: 0,
+            new_transports: false,
         }),
     );
     let CommandResult::Resume(r) = resumed else {
@@ -469,6 +470,7 @@ fn s15_10_resume_within_grace_returns_to_the_session() {
         Command::Resume(ResumeArgs {
             resume_token: joined.resume_token.clone(),
             last_seq: 0,
+            new_transports: false,
         }),
     ) else {
         panic!()

@@ -14,6 +14,7 @@ mod m_line_recycling;
 mod media;
 mod metrics_promtool;
 mod origins;
+mod reload_resume;
 mod roles;
 #[path = "../support/mod.rs"]
 mod support;
