@@ -19,19 +19,19 @@ use crate::cluster::{Cluster, ClusterMetrics, ClusterStore, MemoryStore, RedisSt
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
+use crate::signalling::connection::Connections;
 use crate::signalling::http::{self, HttpState};
 use crate::signalling::origins::AllowedOrigins;
 use crate::signalling::recording::RecorderService;
 use crate::signalling::room_actor::RoomRegistry;
-use crate::signalling::session::Sessions;
 use crate::signalling::turn_credentials::TurnCredentials;
 use crate::signalling::unjoined::UnjoinedSockets;
 use crate::tls_listener::{self, TlsListener};
 use crate::webhook::Webhooks;
 
-/// How long `run` waits, after the listener closed, for the signalling sessions to send their
+/// How long `run` waits, after the listener closed, for the signalling connections to send their
 /// close frames before it returns anyway.
-const SESSION_CLOSE_WAIT: Duration = Duration::from_secs(5);
+const CONNECTION_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// How often the drain checks whether every room has emptied.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
@@ -138,7 +138,7 @@ pub async fn run(
         tokens: Arc::clone(&tokens),
         rooms: registry.clone(),
     });
-    let sessions = Sessions::new(tokens, registry.clone(), closing_rx)
+    let connections = Connections::new(tokens, registry.clone(), closing_rx)
         .with_draining(draining_rx.clone())
         .with_metrics(metrics.clone())
         .with_unjoined(UnjoinedSockets::new(
@@ -157,7 +157,7 @@ pub async fn run(
     .await;
     let origins = AllowedOrigins::new(&config.allowed_origins, config.is_development());
     let app = http::router(
-        HttpState::new(sessions.clone(), draining_rx, metrics)
+        HttpState::new(connections.clone(), draining_rx, metrics)
             .with_origins(origins)
             .with_store_up(cluster.store_up()),
     )
@@ -188,7 +188,7 @@ pub async fn run(
         while tokio::time::Instant::now() < deadline && registry.room_count() > 0 {
             tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + DRAIN_POLL)).await;
         }
-        info!("drain grace over: closing the HTTP listener and the signalling sessions");
+        info!("drain grace over: closing the HTTP listener and the signalling connections");
         closing_tx.send_replace(true);
     };
     // The peer address lets `/rtc` limit the sockets each address holds before joining; the
@@ -212,11 +212,11 @@ pub async fn run(
             .await?;
         }
     }
-    if tokio::time::timeout(SESSION_CLOSE_WAIT, sessions.all_closed())
+    if tokio::time::timeout(CONNECTION_CLOSE_WAIT, connections.all_closed())
         .await
         .is_err()
     {
-        warn!("signalling sessions still open after {SESSION_CLOSE_WAIT:?}; stopping anyway");
+        warn!("signalling connections still open after {CONNECTION_CLOSE_WAIT:?}; stopping anyway");
     }
     beat.abort();
     heartbeat::retire(&cluster).await;

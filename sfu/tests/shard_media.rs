@@ -18,7 +18,7 @@ use sfu::core::{
 };
 use sfu::shard::{
     self, ForwardingChange, RoomId, ShardConfig, ShardError, ShardEvent, ShardEvents, ShardHandle,
-    Transport,
+    TransportKind,
 };
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec as RtcCodec;
@@ -263,7 +263,7 @@ async fn media_flows_from_publisher_to_two_subscribers() {
     assert!(world.seen.iter().any(|e| matches!(
         e,
         ShardEvent::TransportConnected {
-            transport: Transport::Subscriber,
+            transport: TransportKind::Subscriber,
             ..
         }
     )));
@@ -508,11 +508,11 @@ async fn two_rooms_with_the_same_participant_ids_share_a_shard() {
         })
         .await;
     for room in [room_a, room_b] {
-        for transport in [Transport::Publisher, Transport::Subscriber] {
+        for transport in [TransportKind::Publisher, TransportKind::Subscriber] {
             let connected = world.seen.iter().any(|e| {
                 *e == ShardEvent::TransportConnected {
                     room,
-                    participant: if transport == Transport::Publisher {
+                    participant: if transport == TransportKind::Publisher {
                         p1
                     } else {
                         p2
@@ -782,7 +782,7 @@ async fn control_events_are_kept_while_nobody_reads() {
         seen.iter().any(|e| matches!(
             e,
             ShardEvent::TransportConnected {
-                transport: Transport::Publisher,
+                transport: TransportKind::Publisher,
                 ..
             }
         )),

@@ -305,7 +305,7 @@ impl Room {
             location: Location::Main,
             resume_token: resume_token.clone(),
         };
-        self.ensure_session(now);
+        self.ensure_room_session(now);
         self.notice(crate::control::Notice::ParticipantJoined {
             participant: id,
             identity: participant.identity_key.clone(),
@@ -316,7 +316,7 @@ impl Room {
         self.state.connections.insert(from, Binding::Admitted(id));
         self.limits.insert(id, RateLimits::new(now));
 
-        let session = self.session_view(now);
+        let session = self.room_session_view(now);
         let me = &self.state.participants[&id];
         let b = &self.state.breakout;
         let (assigned, monitoring) = (b.resolved_assignment(me), None);
@@ -372,8 +372,8 @@ impl Room {
         id
     }
 
-    pub(crate) fn session_view(&self, now: Instant) -> RoomSessionView {
-        self.state.session.clone().map_or_else(
+    pub(crate) fn room_session_view(&self, now: Instant) -> RoomSessionView {
+        self.state.room_session.clone().map_or_else(
             || RoomSessionView {
                 id: String::new(),
                 created_at: self.timestamp(now),
@@ -523,7 +523,7 @@ impl Room {
             }
         }
         self.pending.push(Effect::Released { participant: id });
-        self.end_session_if_empty();
+        self.end_room_session_if_empty();
     }
 
     /// A host stopped the recorder / streamer: it is removed like a leaver.

@@ -69,7 +69,7 @@ pub(crate) struct RoomSession {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct State {
     pub is_locked: bool,
-    pub session: Option<RoomSession>,
+    pub room_session: Option<RoomSession>,
     /// Admitted participants (incl. reconnecting); ids grow, so this is join order.
     pub participants: BTreeMap<ParticipantId, Participant>,
     /// The waiting room in knock order.
@@ -144,7 +144,7 @@ impl Room {
             name: config.name,
             state: State {
                 is_locked: config.policy.locked,
-                session: None,
+                room_session: None,
                 participants: BTreeMap::new(),
                 waiting: Vec::new(),
                 spotlights: Vec::new(),
@@ -269,8 +269,8 @@ impl Room {
     }
 
     /// Whether a room session is running (spec §5.2).
-    pub fn has_session(&self) -> bool {
-        self.state.session.is_some()
+    pub fn has_room_session(&self) -> bool {
+        self.state.room_session.is_some()
     }
 
     /// The policy last emitted with [`Effect::InstallPolicy`].
@@ -374,13 +374,13 @@ impl Room {
         }
         // §5.2: a session starts with the first admission and ends once nobody is admitted
         // or waiting (a knocker alone does not start one).
-        if !s.participants.is_empty() && s.session.is_none() {
+        if !s.participants.is_empty() && s.room_session.is_none() {
             return Err("participants without a room session".into());
         }
-        if s.participants.is_empty() && s.waiting.is_empty() && s.session.is_some() {
+        if s.participants.is_empty() && s.waiting.is_empty() && s.room_session.is_some() {
             return Err("a room session with nobody in it".into());
         }
-        if s.session.is_none() && (!s.kicked_keys.is_empty() || !s.chat.is_empty()) {
+        if s.room_session.is_none() && (!s.kicked_keys.is_empty() || !s.chat.is_empty()) {
             return Err("room-session data survived the end of the session".into());
         }
         // §5.9-2..9 for breakouts.
@@ -782,7 +782,7 @@ impl Room {
     }
 
     pub(crate) fn room_view(&self, now: Instant, me: &Participant) -> RoomView {
-        let session = self.session_view(now);
+        let session = self.room_session_view(now);
         RoomView {
             name: self.name.clone(),
             is_locked: self.state.is_locked,
@@ -818,15 +818,15 @@ impl Room {
     }
 
     /// Starts a room session if none is running (spec §5.2).
-    pub(crate) fn ensure_session(&mut self, now: Instant) {
-        if self.state.session.is_none() {
+    pub(crate) fn ensure_room_session(&mut self, now: Instant) {
+        if self.state.room_session.is_none() {
             let n = self.state.next_room_session;
             self.state.next_room_session += 1;
             let id = format!("{}-{n}", self.name);
             self.notice(crate::control::Notice::RoomStarted {
                 room_session_id: id.clone(),
             });
-            self.state.session = Some(RoomSession {
+            self.state.room_session = Some(RoomSession {
                 id,
                 created_at: self.timestamp(now),
             });
@@ -836,16 +836,16 @@ impl Room {
     /// Ends the room session once nobody is admitted or waiting (spec §5.2): chat, bans and
     /// spotlights are cleared and services stopped; the lock is room state and stays. Nobody is left to notify; the shell gets
     /// [`Effect::RoomSessionEnded`].
-    pub(crate) fn end_session_if_empty(&mut self) {
+    pub(crate) fn end_room_session_if_empty(&mut self) {
         if !self.state.participants.is_empty() || !self.state.waiting.is_empty() {
             return;
         }
-        if self.state.session.is_none() {
+        if self.state.room_session.is_none() {
             return;
         }
         let now = self.last_input_at;
         self.breakout_room_session_ended(now);
-        let Some(session) = self.state.session.take() else {
+        let Some(session) = self.state.room_session.take() else {
             return;
         };
         self.state.chat = ChatStore::default();

@@ -162,8 +162,8 @@ impl Room {
     }
 
     /// The room session's id, if one is running.
-    pub fn session_id(&self) -> Option<&str> {
-        self.state.session.as_ref().map(|s| s.id.as_str())
+    pub fn room_session_id(&self) -> Option<&str> {
+        self.state.room_session.as_ref().map(|s| s.id.as_str())
     }
 
     /// Whether `id` names an admitted participant (for the API's 404s).

@@ -189,7 +189,7 @@ impl Room {
                 reason,
             }),
         );
-        self.end_session_if_empty();
+        self.end_room_session_if_empty();
     }
 
     /// `handle_knock` (spec §8.2).
@@ -329,7 +329,7 @@ impl Room {
         });
         self.knock_handled_to_hosts(id, KnockResolution::Accepted, handled_by, reason);
         // The room session does not end here: the grant holder is about to join.
-        self.end_session_if_empty();
+        self.end_room_session_if_empty();
     }
 
     /// Reject: the knocker's socket closes after the event (spec §8.2).
@@ -358,7 +358,7 @@ impl Room {
             reason: CloseReason::KnockRejected,
         });
         self.knock_handled_to_hosts(id, KnockResolution::Rejected, handled_by, reason);
-        self.end_session_if_empty();
+        self.end_room_session_if_empty();
     }
 
     /// The knock timeout rejects (spec §8.2, §10.3).

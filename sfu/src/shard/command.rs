@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use super::error::ShardError;
 use super::room_id::RoomId;
 use super::stats::ShardStats;
-use super::transport::Transport;
+use super::transport_kind::TransportKind;
 use crate::core::{
     ForwardingPolicy, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId,
 };
@@ -90,7 +90,7 @@ pub(crate) enum Command {
     RelayCandidate {
         room: RoomId,
         participant: ParticipantId,
-        transport: Transport,
+        transport: TransportKind,
         addr: SocketAddr,
         reply: Reply<()>,
     },

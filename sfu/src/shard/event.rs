@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use super::room_id::RoomId;
-use super::transport::Transport;
+use super::transport_kind::TransportKind;
 use crate::core::{Codec, Layer, ParticipantId, PublicationId, StreamRef, SubscriptionId};
 
 /// What the shard tells the async side, unprompted: control events, which are never dropped,
@@ -43,14 +43,14 @@ pub enum ShardEvent {
     TransportConnected {
         room: RoomId,
         participant: ParticipantId,
-        transport: Transport,
+        transport: TransportKind,
     },
     /// A transport failed (str0m error, panic, or ICE gave up) and was dropped with its
     /// publications or subscriptions; the participant stays on the shard.
     TransportFailed {
         room: RoomId,
         participant: ParticipantId,
-        transport: Transport,
+        transport: TransportKind,
         reason: String,
     },
     /// What a subscription forwards changed (the core's layer switches and pauses).

@@ -14,7 +14,7 @@ use super::command::{AnnouncedTrack, Command, Preference, Reply, Subscribed, Sub
 use super::error::ShardError;
 use super::room_id::RoomId;
 use super::stats::ShardStats;
-use super::transport::Transport;
+use super::transport_kind::TransportKind;
 use crate::core::{ForwardingPolicy, ParticipantId, PublicationId, SubscriptionId};
 
 /// A cheap, cloneable handle to one shard thread.
@@ -176,7 +176,7 @@ impl ShardHandle {
         &self,
         room: RoomId,
         participant: ParticipantId,
-        transport: Transport,
+        transport: TransportKind,
         addr: SocketAddr,
     ) -> Result<(), ShardError> {
         self.call(|reply| Command::RelayCandidate {

@@ -23,7 +23,7 @@
 //!   each output to the transport or room it concerns; its parts `shard_loop/packet_path`
 //!   (RTP into a room's core, the core's outputs routed) and `shard_loop/commands` (applying
 //!   each command).
-//! * `room`: one room's `MediaCore` with the slab-indexed maps from its keys to transports;
+//! * `room` (`ShardRoom`): one room's `MediaCore` with the slab-indexed maps from its keys to transports;
 //!   `participant_state`: a participant's downlink and two transports, which the loop keeps
 //!   by room and participant id together (ids are counted per room).
 //! * `peer`: one `Rtc` with its `Uplink` or `Downlink`, behind the `catch_unwind` fence
@@ -40,7 +40,7 @@
 //!   bound to every interface); `tcp_media` (the ICE-TCP listener and connections: framing
 //!   readers and queued writers, per-address and total limits, the handshake deadline).
 //! * At the bottom, with no shard imports: `codec` (str0m's codec to the core's), `room_id`
-//!   ([`RoomId`]), `transport` ([`Transport`]), `error` ([`ShardError`]), `tcp_framing` (RFC
+//!   ([`RoomId`]), `transport_kind` ([`TransportKind`]), `error` ([`ShardError`]), `tcp_framing` (RFC
 //!   4571 frames).
 
 mod codec;
@@ -62,7 +62,7 @@ mod speakers;
 mod stats;
 mod tcp_framing;
 mod tcp_media;
-mod transport;
+mod transport_kind;
 mod uplink;
 
 pub use command::{AnnouncedTrack, Preference, Subscribed, SubscriberOffer};
@@ -80,4 +80,4 @@ pub use stats::{
     LAYER_SWITCH_REASONS, PUBLICATION_KINDS, TCP_CLOSE_CAUSES, TRANSPORT_FAILURE_CAUSES,
 };
 pub use tcp_framing::MAX_FRAME as MAX_TCP_FRAME;
-pub use transport::Transport;
+pub use transport_kind::TransportKind;

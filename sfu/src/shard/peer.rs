@@ -19,7 +19,7 @@ use str0m::{Candidate, Rtc};
 use super::downlink::Downlink;
 use super::room_id::RoomId;
 use super::rtcp_tally::RtcpTally;
-use super::transport::Transport;
+use super::transport_kind::TransportKind;
 use super::uplink::Uplink;
 use crate::core::ParticipantId;
 
@@ -294,10 +294,10 @@ impl Peer {
         }
     }
 
-    pub(crate) fn transport(&self) -> Transport {
+    pub(crate) fn transport(&self) -> TransportKind {
         match self.role {
-            Role::Uplink(_) => Transport::Publisher,
-            Role::Downlink(_) => Transport::Subscriber,
+            Role::Uplink(_) => TransportKind::Publisher,
+            Role::Downlink(_) => TransportKind::Subscriber,
         }
     }
 }

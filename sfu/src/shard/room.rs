@@ -1,4 +1,4 @@
-//! `Room`: one room's media on a shard: its `MediaCore`, and what the shell keeps beside it
+//! `ShardRoom`: one room's media on a shard: its `MediaCore`, and what the shell keeps beside it
 //! (the transport of each downlink, publication and subscription, and who is speaking).
 //!
 //! The core knows publications, subscriptions and downlinks by slab key; these maps take the
@@ -17,7 +17,7 @@ use crate::core::{
 };
 
 #[derive(Debug)]
-pub(crate) struct Room {
+pub(crate) struct ShardRoom {
     pub core: MediaCore,
     pub participants: Vec<ParticipantId>,
     /// The subscriber transport of each core downlink (slab-indexed: no hashing per forward).
@@ -46,9 +46,9 @@ pub(crate) struct SubscriptionInfo {
     pub layer: Option<Layer>,
 }
 
-impl Room {
-    pub(crate) fn new(config: CoreConfig, now: Instant) -> Room {
-        Room {
+impl ShardRoom {
+    pub(crate) fn new(config: CoreConfig, now: Instant) -> ShardRoom {
+        ShardRoom {
             core: MediaCore::new(config, now),
             participants: Vec::new(),
             downlink_peers: SecondaryMap::new(),

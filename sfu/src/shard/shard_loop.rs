@@ -35,12 +35,12 @@ use super::handle::ShardHandle;
 use super::participant_state::ParticipantState;
 use super::peer::{Peer, PeerFault, PeerKey, PeerSetup, Role};
 use super::reply_source::ReplySource;
-use super::room::Room;
+use super::room::ShardRoom;
 use super::room_id::RoomId;
 use super::shard_config::{ShardConfig, TcpMediaConfig};
 use super::stats::{ShardStats, TcpCloseCause};
 use super::tcp_media::{ConnKey, Sent, TcpInput, TcpMedia};
-use super::transport::Transport;
+use super::transport_kind::TransportKind;
 use crate::clock;
 use crate::core::{Bitrate, CoreConfig, CoreStats, Input, KeyframeKind, ParticipantId};
 
@@ -186,7 +186,7 @@ struct ShardLoop {
     /// Remote address -> peer, learnt when a peer accepts a datagram (str0m's `accepts` is
     /// the slow path, for the first STUN of each remote).
     by_addr: FxHashMap<SocketAddr, PeerKey>,
-    rooms: FxHashMap<RoomId, Room>,
+    rooms: FxHashMap<RoomId, ShardRoom>,
     /// Keyed by room and participant: participant ids are counted per room, so two rooms on
     /// this shard may each have a `p1`. Only commands and transport failures look here, never
     /// the packet path.
@@ -705,8 +705,8 @@ impl ShardLoop {
             self.remove_peer(now, key);
             if let Some(s) = self.participants.get_mut(&(room, participant)) {
                 match transport {
-                    Transport::Publisher => s.publisher = None,
-                    Transport::Subscriber => s.subscriber = None,
+                    TransportKind::Publisher => s.publisher = None,
+                    TransportKind::Subscriber => s.subscriber = None,
                 }
             }
             self.events.emit(ShardEvent::TransportFailed {

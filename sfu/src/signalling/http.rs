@@ -1,5 +1,5 @@
 //! The HTTP routes (ARCHITECTURE.md §2): `/healthz`, `/readyz`, `/metrics` (Prometheus text),
-//! the signalling WebSocket `/rtc` ([`super::session`]), the demo page and browser client
+//! the signalling WebSocket `/rtc` ([`super::connection`]), the demo page and browser client
 //! ([`super::web_assets`]), and in development mode only `/dev/token` for the demo page
 //! (DECISIONS.md §11). Browser pages other than the server's own reach `/rtc` and
 //! `/dev/token` only from an allowed origin ([`super::origins`]).
@@ -21,8 +21,8 @@ use tokio::sync::watch;
 
 use crate::clock;
 use crate::metrics::Metrics;
+use crate::signalling::connection::{self, Connections};
 use crate::signalling::origins::{AllowedOrigins, OriginVerdict};
-use crate::signalling::session::{self, Sessions};
 use crate::signalling::web_assets;
 use crate::token::{parse_token_role, Claims, TokenKey};
 
@@ -34,7 +34,7 @@ pub(crate) const DEV_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
 pub(crate) struct HttpState {
     tokens: Arc<TokenKey>,
     draining: watch::Receiver<bool>,
-    sessions: Sessions,
+    connections: Connections,
     metrics: Metrics,
     origins: Arc<AllowedOrigins>,
     /// Whether the cluster store answers (`/readyz` says 503 while it does not); `None` in
@@ -43,17 +43,17 @@ pub(crate) struct HttpState {
 }
 
 impl HttpState {
-    /// State over the signalling sessions (which hold the token key and the rooms) and the
+    /// State over the signalling connections (which hold the token key and the rooms) and the
     /// server's draining flag (`true` once shutdown begins).
     pub(crate) fn new(
-        sessions: Sessions,
+        connections: Connections,
         draining: watch::Receiver<bool>,
         metrics: Metrics,
     ) -> Self {
         Self {
-            tokens: Arc::clone(sessions.tokens()),
+            tokens: Arc::clone(connections.tokens()),
             draining,
-            sessions,
+            connections,
             metrics,
             origins: Arc::new(AllowedOrigins::default()),
             store_up: None,
@@ -74,10 +74,10 @@ impl HttpState {
     }
 }
 
-/// `/rtc` takes only the sessions' shared state, so `session` needs nothing from this module.
-impl FromRef<HttpState> for Sessions {
-    fn from_ref(state: &HttpState) -> Sessions {
-        state.sessions.clone()
+/// `/rtc` takes only the connections' shared state, so `connection` needs nothing from this module.
+impl FromRef<HttpState> for Connections {
+    fn from_ref(state: &HttpState) -> Connections {
+        state.connections.clone()
     }
 }
 
@@ -85,7 +85,7 @@ impl FromRef<HttpState> for Sessions {
 /// configured secret it does not exist (404).
 pub(crate) fn router(state: HttpState) -> Router {
     // The routes a browser page of another origin could abuse: they check its Origin.
-    let mut guarded = Router::new().route("/rtc", get(session::rtc));
+    let mut guarded = Router::new().route("/rtc", get(connection::rtc));
     if state.tokens.is_development() {
         guarded = guarded.route("/dev/token", get(dev_token).options(dev_token_preflight));
     }
@@ -139,7 +139,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     // registry, and a scrape is never staler than the request.
     state
         .metrics
-        .observe_shards(state.sessions.rooms().shards())
+        .observe_shards(state.connections.rooms().shards())
         .await;
     (
         [(

@@ -777,7 +777,7 @@ impl RoomActor {
             }
             if self.fenced
                 || !self.held
-                    && !self.room.has_session()
+                    && !self.room.has_room_session()
                     && self.connections.is_empty()
                     && self.room.participant_ids().is_empty()
             {
@@ -938,7 +938,7 @@ impl RoomActor {
                     name: self.name.clone(),
                     policy: self.room.policy().clone(),
                     held: self.held,
-                    session_id: self.room.session_id().map(str::to_owned),
+                    session_id: self.room.room_session_id().map(str::to_owned),
                     view: self.room.system_view(now),
                 });
             }
@@ -1536,7 +1536,7 @@ fn draining_refusal() -> ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shard::Transport;
+    use crate::shard::TransportKind;
 
     /// A room whose actor is not running: the test holds its queues and takes nothing from
     /// them until it looks.
@@ -1580,7 +1580,7 @@ mod tests {
         ShardEvent::TransportConnected {
             room: RoomId(room),
             participant: ParticipantId(room),
-            transport: Transport::Publisher,
+            transport: TransportKind::Publisher,
         }
     }
 

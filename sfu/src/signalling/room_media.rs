@@ -24,7 +24,7 @@ use crate::core::{
     SubscriptionId,
 };
 use crate::shard::{
-    AnnouncedTrack, ForwardingChange, Preference, RoomId, ShardError, ShardHandle, Transport,
+    AnnouncedTrack, ForwardingChange, Preference, RoomId, ShardError, ShardHandle, TransportKind,
 };
 
 /// The highest layer a subscriber can ask for: 3 simulcast encodings x 3 VP8 temporal layers.
@@ -250,8 +250,8 @@ impl RoomMedia {
             return;
         };
         let transport = match trickle.transport {
-            proto::TransportKind::Publisher => Transport::Publisher,
-            proto::TransportKind::Subscriber => Transport::Subscriber,
+            proto::TransportKind::Publisher => TransportKind::Publisher,
+            proto::TransportKind::Subscriber => TransportKind::Subscriber,
         };
         if let Err(error) = self
             .shard

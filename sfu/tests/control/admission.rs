@@ -32,7 +32,7 @@ fn grant_of(events: &[Event]) -> signalling_proto::Secret {
 fn join_starts_session_announces_and_installs_policy() {
     let mut h = Harness::new();
     let (_, host, joined) = h.join("ann", Role::Host);
-    assert!(h.room.has_session());
+    assert!(h.room.has_room_session());
     assert_eq!(joined.role_name, Role::Host);
     assert_eq!(joined.room.participants.len(), 1);
     assert_eq!(joined.room.participants[0].breakout_assigned, Some(None));
@@ -508,7 +508,7 @@ fn leave_and_room_session_end() {
     assert!(effects
         .iter()
         .any(|e| matches!(e, Effect::RoomSessionEnded { .. })));
-    assert!(!h.room.has_session());
+    assert!(!h.room.has_room_session());
     // The ban ended with the session (spec §5.1 [D]).
     let conn = h.socket();
     h.try_join_on(h.at(3), conn, "cy", Role::Visitor).unwrap();

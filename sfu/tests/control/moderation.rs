@@ -222,7 +222,7 @@ fn end_meeting_scenario() {
         Command::EndMeeting(EndMeetingArgs::default()),
     )
     .unwrap();
-    assert!(!h.room.has_session());
+    assert!(!h.room.has_room_session());
     h.check();
 }
 

@@ -44,7 +44,7 @@ pub(crate) struct Breakout {
     pub revision: u64,
     pub config: BreakoutConfig,
     /// Display order = creation order.
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<BreakoutSession>,
     /// Explicit assignments by identity key.
     pub assignments: BTreeMap<String, SessionId>,
     /// Pre-assignments by external id of people not present yet.
@@ -79,7 +79,7 @@ impl Default for Breakout {
 
 /// One breakout session (spec §5.8).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Session {
+pub(crate) struct BreakoutSession {
     pub id: SessionId,
     pub name: String,
     pub anyone_can_join: bool,
@@ -119,7 +119,7 @@ impl Breakout {
         matches!(self.state, BreakoutState::Started | BreakoutState::Closing)
     }
 
-    pub(crate) fn session(&self, id: SessionId) -> Option<&Session> {
+    pub(crate) fn session(&self, id: SessionId) -> Option<&BreakoutSession> {
         self.sessions.iter().find(|s| s.id == id)
     }
 

@@ -1,7 +1,7 @@
 //! Editing the breakout sessions of the plan: create, rename, delete, clear, open (spec §8.7)
 //! and the session-name rules of spec §3.
 
-use crate::control::breakout::{session_from_wire, Session};
+use crate::control::breakout::{session_from_wire, BreakoutSession};
 use crate::control::errors::{active, closing, duplicate_name, error};
 use crate::control::text_rules::TextRule;
 use crate::control::wire_id::session_to_wire;
@@ -134,7 +134,7 @@ impl Room {
                 id: session_to_wire(id),
                 name: name.clone(),
             });
-            b.sessions.push(Session {
+            b.sessions.push(BreakoutSession {
                 id,
                 name,
                 anyone_can_join: new.anyone_can_join.unwrap_or(false),

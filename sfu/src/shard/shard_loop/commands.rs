@@ -15,10 +15,10 @@ use crate::shard::downlink::Downlink;
 use crate::shard::error::ShardError;
 use crate::shard::participant_state::ParticipantState;
 use crate::shard::peer::{Peer, Role};
-use crate::shard::room::{Room, SubscriptionInfo};
+use crate::shard::room::{ShardRoom, SubscriptionInfo};
 use crate::shard::room_id::RoomId;
 use crate::shard::stats::ShardStats;
-use crate::shard::transport::Transport;
+use crate::shard::transport_kind::TransportKind;
 use crate::shard::uplink::Uplink;
 
 use super::ShardLoop;
@@ -150,7 +150,7 @@ impl ShardLoop {
         let room = self
             .rooms
             .entry(room_id)
-            .or_insert_with(|| Room::new(core_config.clone(), now));
+            .or_insert_with(|| ShardRoom::new(core_config.clone(), now));
         room.participants.push(participant);
         let downlink = room.core.add_downlink(participant);
         self.participants.insert(
@@ -370,7 +370,7 @@ impl ShardLoop {
     fn relay_candidate(
         &mut self,
         key: (RoomId, ParticipantId),
-        transport: Transport,
+        transport: TransportKind,
         addr: SocketAddr,
     ) -> Result<(), ShardError> {
         let state = self
@@ -378,8 +378,8 @@ impl ShardLoop {
             .get(&key)
             .ok_or(ShardError::UnknownParticipant)?;
         let peer = match transport {
-            Transport::Publisher => state.publisher,
-            Transport::Subscriber => state.subscriber,
+            TransportKind::Publisher => state.publisher,
+            TransportKind::Subscriber => state.subscriber,
         };
         if let Some(peer) = peer.and_then(|k| self.peers.get_mut(k)) {
             peer.add_relay_addr(addr);

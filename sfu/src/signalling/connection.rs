@@ -1,6 +1,6 @@
 //! `GET /rtc`: one task per signalling WebSocket (ARCHITECTURE.md §2, PROTOCOL.md §1-§4).
 //!
-//! A session decodes each text frame, answers what it can answer alone (bad frames,
+//! A connection decodes each text frame, answers what it can answer alone (bad frames,
 //! `not_connected` before admission, `invalid_credential`), verifies `{token}` credentials and
 //! hands everything else to its room's [`RoomActor`](super::room_actor::RoomActor). It writes
 //! two kinds of frames: its own answers, and the room's frames from the connection's bounded
@@ -54,21 +54,21 @@ pub(crate) const CLOSE_PROTOCOL_ERROR: u16 = 1002;
 /// frame payload data).
 pub(crate) const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 
-/// How long a session waits for its close reply to a client's close frame to be written.
+/// How long a connection waits for its close reply to a client's close frame to be written.
 const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// What every session shares: the token key, the rooms, and the shutdown signal. Each socket's
+/// What every connection shares: the token key, the rooms, and the shutdown signal. Each socket's
 /// task holds a clone, so the large parts (the registry, the metrics) sit behind `Arc`s: an
 /// unjoined socket must stay cheap (see [`super::unjoined`]).
 #[derive(Debug, Clone)]
-pub(crate) struct Sessions {
+pub(crate) struct Connections {
     tokens: Arc<TokenKey>,
     rooms: Arc<RoomRegistry>,
-    /// `true` once the server closes its sessions (end of the drain grace).
+    /// `true` once the server closes its connections (end of the drain grace).
     closing: watch::Receiver<bool>,
     /// `true` once shutdown has begun: nobody new is admitted (`server_draining`).
     draining: watch::Receiver<bool>,
-    /// Number of running sessions; [`crate::server::run`] waits for it to reach zero.
+    /// Number of running connections; [`crate::server::run`] waits for it to reach zero.
     running: Arc<watch::Sender<usize>>,
     next_connection: Arc<AtomicU64>,
     /// Where the events written to sockets are counted; `None` in tests without metrics.
@@ -77,8 +77,8 @@ pub(crate) struct Sessions {
     unjoined: UnjoinedSockets,
 }
 
-impl Sessions {
-    /// Sessions over `tokens` and `rooms` that close with 1001 once `closing` turns `true`.
+impl Connections {
+    /// Connections over `tokens` and `rooms` that close with 1001 once `closing` turns `true`.
     pub(crate) fn new(
         tokens: Arc<TokenKey>,
         rooms: RoomRegistry,
@@ -103,7 +103,7 @@ impl Sessions {
         self
     }
 
-    /// Counts every event the sessions write to their sockets in `metrics`.
+    /// Counts every event the connections write to their sockets in `metrics`.
     pub(crate) fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = Some(Arc::new(metrics));
         self
@@ -126,7 +126,7 @@ impl Sessions {
         &self.rooms
     }
 
-    /// Resolves once no session is running.
+    /// Resolves once no connection is running.
     pub(crate) async fn all_closed(&self) {
         let mut running = self.running.subscribe();
         // The sender lives in `self`, so the channel cannot close while we wait.
@@ -134,7 +134,7 @@ impl Sessions {
     }
 }
 
-/// Decrements the running count however the session task ends.
+/// Decrements the running count however the connection task ends.
 struct RunningGuard(Arc<watch::Sender<usize>>);
 
 impl RunningGuard {
@@ -156,15 +156,15 @@ impl Drop for RunningGuard {
 pub(crate) async fn rtc(
     upgrade: WebSocketUpgrade,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    State(sessions): State<Sessions>,
+    State(connections): State<Connections>,
 ) -> HttpResponse {
     let ip = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
-    let Some(slot) = sessions.unjoined.try_take(ip) else {
+    let Some(slot) = connections.unjoined.try_take(ip) else {
         debug!(
             ?ip,
             "too many unjoined sockets from this address: upgrade refused"
         );
-        if let Some(metrics) = &sessions.metrics {
+        if let Some(metrics) = &connections.metrics {
             metrics.observe_unjoined_closed(UnjoinedClose::AddressLimit);
         }
         let body = "too many signalling sockets from this address have not joined a room yet";
@@ -174,30 +174,30 @@ pub(crate) async fn rtc(
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve(socket, sessions, slot))
+        .on_upgrade(move |socket| serve(socket, connections, slot))
 }
 
 /// Serves one socket until it closes, the room closes it, the join deadline passes before it
 /// joined, or the server shuts down. `slot` is the socket's place among the unjoined sockets
 /// of its address, given back once it joins.
-pub(crate) async fn serve(mut socket: WebSocket, sessions: Sessions, slot: UnjoinedSlot) {
-    let _running = RunningGuard::new(&sessions.running);
-    let id = ConnectionId(sessions.next_connection.fetch_add(1, Ordering::Relaxed));
-    let span = tracing::info_span!("session", connection = %id);
+pub(crate) async fn serve(mut socket: WebSocket, connections: Connections, slot: UnjoinedSlot) {
+    let _running = RunningGuard::new(&connections.running);
+    let id = ConnectionId(connections.next_connection.fetch_add(1, Ordering::Relaxed));
+    let span = tracing::info_span!("connection", id = %id);
     async move {
         let (outgoing, mut queue) = mpsc::channel(OUTGOING_QUEUE);
         let overflowed = Arc::new(Notify::new());
-        let mut closing = sessions.closing.clone();
-        let metrics = sessions.metrics.clone();
-        let join_deadline = tokio::time::sleep(sessions.unjoined.join_deadline());
+        let mut closing = connections.closing.clone();
+        let metrics = connections.metrics.clone();
+        let join_deadline = tokio::time::sleep(connections.unjoined.join_deadline());
         tokio::pin!(join_deadline);
-        let mut session = Session {
+        let mut connection = Connection {
             link: ConnectionLink {
                 id,
                 outgoing,
                 overflowed: Arc::clone(&overflowed),
             },
-            sessions,
+            connections,
             room: None,
             unjoined: Some(slot),
         };
@@ -208,7 +208,7 @@ pub(crate) async fn serve(mut socket: WebSocket, sessions: Sessions, slot: Unjoi
                 () = shutting_down(&mut closing) => {
                     break close(&mut socket, CLOSE_GOING_AWAY, "server shutting down").await;
                 }
-                () = &mut join_deadline, if session.unjoined.is_some() => {
+                () = &mut join_deadline, if connection.unjoined.is_some() => {
                     if let Some(metrics) = &metrics {
                         metrics.observe_unjoined_closed(UnjoinedClose::JoinDeadline);
                     }
@@ -242,7 +242,7 @@ pub(crate) async fn serve(mut socket: WebSocket, sessions: Sessions, slot: Unjoi
                     Some(Ok(Message::Text(text))) => {
                         // Boxed: the command's future (a join holds its arguments and claims
                         // twice) lives only while it runs, not in every idle socket's task.
-                        let handled = Box::pin(session.handle_text(&mut socket, text.as_str()));
+                        let handled = Box::pin(connection.handle_text(&mut socket, text.as_str()));
                         if handled.await.is_err() {
                             break "write failed";
                         }
@@ -271,7 +271,7 @@ pub(crate) async fn serve(mut socket: WebSocket, sessions: Sessions, slot: Unjoi
             }
         };
         debug!(end, "socket closed");
-        if let Some(room) = session.room.take() {
+        if let Some(room) = connection.room.take() {
             room.disconnect(id).await;
         }
     }
@@ -279,7 +279,7 @@ pub(crate) async fn serve(mut socket: WebSocket, sessions: Sessions, slot: Unjoi
     .await;
 }
 
-/// Resolves once the server closes its sessions (or the signal's sender is gone, which only
+/// Resolves once the server closes its connections (or the signal's sender is gone, which only
 /// happens once the server has stopped).
 async fn shutting_down(closing: &mut watch::Receiver<bool>) {
     // Map the guard away at once: it must not be held across an await (the future is `Send`).
@@ -319,13 +319,13 @@ fn read_error_close(error: axum::Error) -> Option<(u16, &'static str)> {
     }
 }
 
-/// Sends a close frame; the session ends either way.
+/// Sends a close frame; the connection ends either way.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> &'static str {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    // A peer that is already gone cannot be told; the session ends either way.
+    // A peer that is already gone cannot be told; the connection ends either way.
     let _ = socket.send(Message::Close(Some(frame))).await;
     reason
 }
@@ -336,9 +336,9 @@ async fn send_response(socket: &mut WebSocket, response: Response) -> Result<(),
 }
 
 /// The per-socket state.
-struct Session {
+struct Connection {
     link: ConnectionLink,
-    sessions: Sessions,
+    connections: Connections,
     /// The room this socket is bound to (admitted, knocking, or holding a `room_locked`
     /// reservation), which receives every command after the first.
     room: Option<RoomHandle>,
@@ -347,7 +347,7 @@ struct Session {
     unjoined: Option<UnjoinedSlot>,
 }
 
-impl Session {
+impl Connection {
     /// One text frame. `Err` only when writing to the socket failed.
     async fn handle_text(&mut self, socket: &mut WebSocket, text: &str) -> Result<(), axum::Error> {
         let ClientMessage { req_id, command } = match decode_client_frame(text) {
@@ -358,7 +358,7 @@ impl Session {
         // A `join_room` with a token is refused while draining unless this node runs the
         // room (a cluster keeps a draining node's rooms open to their joins): `join` decides.
         let newcomer = matches!(command, Command::KnockRoom(_));
-        if newcomer && *self.sessions.draining.borrow() {
+        if newcomer && *self.connections.draining.borrow() {
             let refused = ErrorBody::new(
                 ErrorCode::ServerDraining,
                 "the server is shutting down; join through another server",
@@ -386,7 +386,7 @@ impl Session {
 
     /// `join_room`: a `{token}` is verified here against the requested room, then the room
     /// (created on the first valid join, spec §3) decides. A `{grant}` goes to the room that
-    /// minted it. Returns the answer when the session answers itself.
+    /// minted it. Returns the answer when the connection answers itself.
     async fn join(&mut self, req_id: ReqId, args: JoinRoomArgs) -> Option<Response> {
         if let Some(room) = &self.room {
             if room.name() != args.room_name {
@@ -399,7 +399,7 @@ impl Session {
         }
         match &args.credential {
             Some(Credential::Token(token)) => {
-                let claims = match self.sessions.tokens.verify(
+                let claims = match self.connections.tokens.verify(
                     token.expose(),
                     &args.room_name,
                     clock::system_now(),
@@ -443,7 +443,7 @@ impl Session {
             Some(Credential::Grant(_)) => {
                 let room = match &self.room {
                     Some(room) => Some(room.clone()),
-                    None => self.sessions.rooms.get(&args.room_name),
+                    None => self.connections.rooms.get(&args.room_name),
                 };
                 let Some(room) = room else {
                     return Some(error(
@@ -469,14 +469,14 @@ impl Session {
     /// here, or the refusal (`wrong_node` with the owner's URL, `placement_unavailable`, or
     /// `server_draining` for a room this draining node does not run).
     async fn place(&self, room: &str) -> Result<RoomHandle, ErrorBody> {
-        let draining = *self.sessions.draining.borrow();
-        self.sessions.rooms.get_or_place(room, draining).await
+        let draining = *self.connections.draining.borrow();
+        self.connections.rooms.get_or_place(room, draining).await
     }
 
     /// `resume` on a fresh socket: the room is found by the resume token (spec §7.2).
     async fn resume(&mut self, req_id: ReqId, args: ResumeArgs) -> Option<Response> {
         let Some(room) = self
-            .sessions
+            .connections
             .rooms
             .room_of_resume_token(args.resume_token.expose())
         else {
