@@ -16,8 +16,8 @@ use crate::core::{ForwardingPolicy, Location, ParticipantId, StreamId};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use signalling_proto::{
-    BreakoutView, Command, CommandResult, ErrorBody, ErrorCode, Event, Role, RoomState, RoomView,
-    Secret, SessionRef, Spotlight, Timestamp,
+    BreakoutView, Command, CommandResult, ErrorBody, ErrorCode, Event, Handler, Role, RoomState,
+    RoomView, Secret, SessionRef, Spotlight, Timestamp,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -434,6 +434,16 @@ impl Room {
         command: Command,
     ) -> Result<CommandResult, ErrorBody> {
         use CommandResult as R;
+        // One routing table for the shell and the rules (`CommandName::handler`): media
+        // negotiation belongs to the shard that owns the peer (ARCHITECTURE.md §2), whose
+        // caller the room checked in `authorize_media`.
+        match command.name().handler() {
+            Handler::Room => {}
+            Handler::Media => return Err(media_command()),
+            Handler::Admission => {
+                return Err(error(ErrorCode::InternalError, "unreachable dispatch"))
+            }
+        }
         match command {
             Command::LeaveRoom(_) => self.leave(now, caller).map(R::LeaveRoom),
             Command::GetRoomState(_) => {
@@ -581,21 +591,8 @@ impl Room {
             Command::BreakoutAskForHelp(_) => self
                 .breakout_ask_for_help(now, caller)
                 .map(R::BreakoutAskForHelp),
-            // Media negotiation belongs to the shard that owns the peer (ARCHITECTURE.md §2);
-            // the room only enforces who may publish.
-            Command::PublisherOffer(_)
-            | Command::PublishTracks(_)
-            | Command::UnpublishTracks(_) => {
-                self.require(caller, Needs::Speaker)?;
-                Err(media_command())
-            }
-            Command::SubscriberAnswer(_)
-            | Command::IceCandidate(_)
-            | Command::SetSubscriptionPreferences(_) => Err(media_command()),
-            Command::JoinRoom(_)
-            | Command::KnockRoom(_)
-            | Command::CancelKnock(_)
-            | Command::Resume(_) => Err(error(ErrorCode::InternalError, "unreachable dispatch")),
+            // Admission and media commands were answered above, by the routing table.
+            _ => Err(error(ErrorCode::InternalError, "unreachable dispatch")),
         }
     }
 

@@ -21,8 +21,8 @@ use std::time::Instant;
 use rand_core::{OsRng, TryRngCore};
 use signalling_proto::{
     encode_server_message, Command, CommandName, CommandResult, Empty, ErrorBody, ErrorCode, Event,
-    EventMessage, EventName, JoinRoomArgs, ParticipantView, ReqId, Response, RoomView, Sdp,
-    ServerMessage,
+    EventMessage, EventName, Handler, JoinRoomArgs, ParticipantView, ReqId, Response, RoomView,
+    Sdp, ServerMessage,
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::{debug, info, warn, Instrument};
@@ -833,7 +833,7 @@ impl RoomActor {
                 let connection = link.id;
                 self.connections.entry(connection).or_insert(link);
                 let name = command.name();
-                if is_media_command(&command) {
+                if command.name().handler() == Handler::Media {
                     self.handle_media_command(now, connection, req_id, command)
                         .await;
                     self.reconcile_media(now).await;
@@ -1395,19 +1395,6 @@ pub fn close_code(reason: CloseReason) -> (u16, &'static str) {
         CloseReason::Replaced => (4004, "replaced"),
         CloseReason::ServiceStopped => (4005, "service_stopped"),
     }
-}
-
-/// Commands the media plane answers (DECISIONS.md §10) rather than the room.
-fn is_media_command(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::PublisherOffer(_)
-            | Command::PublishTracks(_)
-            | Command::UnpublishTracks(_)
-            | Command::SubscriberAnswer(_)
-            | Command::IceCandidate(_)
-            | Command::SetSubscriptionPreferences(_)
-    )
 }
 
 /// The webhook event of one of the rules' notices.

@@ -11,3 +11,4 @@ mod breakout_media;
 mod chat;
 mod moderation;
 mod roles;
+mod routing;
