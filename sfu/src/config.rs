@@ -22,8 +22,9 @@ use clap::{
 use serde::{Deserialize, Deserializer};
 use signalling_proto::{Role, Secret};
 
-use crate::admin_cli::{BreakoutCommand, ParticipantCommand, RoomCommand};
+use crate::admin_args::{BreakoutCommand, ParticipantCommand, RoomCommand};
 use crate::control::RoomPolicy;
+use crate::shard::{ShardConfig, TcpMediaConfig};
 use crate::signalling::origins;
 use crate::token::{self, TokenKey};
 
@@ -488,6 +489,41 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// Shard `index` of the server: port `--rtc-port + index` (or ephemeral with port 0) on
+    /// `--rtc-bind`, advertising every `--public-ip` with `--rtc-advertised-port + index` when
+    /// set (ARCHITECTURE.md §2, "Ports"); ICE-TCP on `--rtc-tcp-port + index` of the same
+    /// address unless it is `off`.
+    pub fn shard_config(&self, index: u16) -> ShardConfig {
+        let config = self;
+        let port = if config.rtc_port == 0 {
+            0
+        } else {
+            config.rtc_port.saturating_add(index)
+        };
+        let first_ip = config
+            .public_ip
+            .first()
+            .copied()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        let tcp = config.rtc_tcp_port.port().map(|first| {
+            let port = if first == 0 {
+                0
+            } else {
+                first.saturating_add(index)
+            };
+            TcpMediaConfig::new(SocketAddr::new(config.media_bind_ip(), port))
+        });
+        ShardConfig {
+            tcp,
+            public_ips: config.public_ip.clone(),
+            advertised_port: config
+                .rtc_advertised_port
+                .map(|first| first.saturating_add(index)),
+            loopback_only: config.advertises_only_loopback(),
+            ..ShardConfig::new(SocketAddr::new(config.media_bind_ip(), port), first_ip)
+        }
+    }
+
     /// A configuration for tests: the defaults with an ephemeral HTTP port and media ports.
     pub fn ephemeral() -> Self {
         Self {

@@ -35,6 +35,7 @@
 // reports what nothing calls (issue 15).
 #![warn(unreachable_pub)]
 
+pub mod admin_args;
 pub mod admin_cli;
 pub mod api;
 pub mod clock;

@@ -7,7 +7,8 @@
 
 use std::process::ExitCode;
 
-use sfu::admin_cli::{self, AdminCommand};
+use sfu::admin_args::AdminCommand;
+use sfu::admin_cli;
 use sfu::config::{Cli, Command, Config, ConfigError, LogFormat, TokenCommand, TokenCreate};
 use sfu::token::Claims;
 use tracing::{error, info, warn};

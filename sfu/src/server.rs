@@ -18,7 +18,7 @@ use crate::cluster::heartbeat::{self, Heartbeat};
 use crate::cluster::{Cluster, ClusterMetrics, ClusterStore, MemoryStore, RedisStore};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::shard::{self, ShardConfig, ShardEvents, ShardHandle};
+use crate::shard::{self, ShardEvents, ShardHandle};
 use crate::signalling::connection::Connections;
 use crate::signalling::http::{self, HttpState};
 use crate::signalling::origins::AllowedOrigins;
@@ -267,7 +267,7 @@ fn start_shards(config: &Config) -> io::Result<Vec<(ShardHandle, ShardEvents)>> 
     let count = u16::try_from(config.shards.get()).unwrap_or(u16::MAX);
     let mut shards = Vec::with_capacity(usize::from(count));
     for index in 0..count {
-        let shard_config = ShardConfig::from_config(config, index);
+        let shard_config = config.shard_config(index);
         let wanted = shard_config.bind;
         let (handle, events) = shard::spawn(shard_config).map_err(|error| {
             io::Error::new(

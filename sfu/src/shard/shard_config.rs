@@ -4,7 +4,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::config::Config;
 use crate::core::CoreConfig;
 
 /// How a shard is set up.
@@ -84,40 +83,6 @@ impl ShardConfig {
             desired_bitrate_bps: 3_000_000,
             loopback_only: public_ip.is_loopback(),
             tcp: None,
-        }
-    }
-
-    /// Shard `index` of the server: port `--rtc-port + index` (or ephemeral with port 0) on
-    /// `--rtc-bind`, advertising every `--public-ip` with `--rtc-advertised-port + index` when
-    /// set (ARCHITECTURE.md §2, "Ports"); ICE-TCP on `--rtc-tcp-port + index` of the same
-    /// address unless it is `off`.
-    pub fn from_config(config: &Config, index: u16) -> ShardConfig {
-        let port = if config.rtc_port == 0 {
-            0
-        } else {
-            config.rtc_port.saturating_add(index)
-        };
-        let first_ip = config
-            .public_ip
-            .first()
-            .copied()
-            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        let tcp = config.rtc_tcp_port.port().map(|first| {
-            let port = if first == 0 {
-                0
-            } else {
-                first.saturating_add(index)
-            };
-            TcpMediaConfig::new(SocketAddr::new(config.media_bind_ip(), port))
-        });
-        ShardConfig {
-            tcp,
-            public_ips: config.public_ip.clone(),
-            advertised_port: config
-                .rtc_advertised_port
-                .map(|first| first.saturating_add(index)),
-            loopback_only: config.advertises_only_loopback(),
-            ..ShardConfig::new(SocketAddr::new(config.media_bind_ip(), port), first_ip)
         }
     }
 }

@@ -312,7 +312,7 @@ fn bind_and_advertised_addresses_are_separate() {
     );
     assert_eq!(config.media_bind_ip(), "::".parse::<IpAddr>().unwrap());
     assert_eq!(config.rtc_advertised_port, Some(40000));
-    let shard = sfu::shard::ShardConfig::from_config(&config, 2);
+    let shard = config.shard_config(2);
     assert_eq!(
         shard.bind,
         "[::]:7884".parse::<std::net::SocketAddr>().unwrap()
@@ -328,7 +328,7 @@ fn bind_and_advertised_addresses_are_separate() {
 
     let default = Cli::load_from(["sfu"]).unwrap().config;
     assert_eq!(default.media_bind_ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let shard = sfu::shard::ShardConfig::from_config(&default, 0);
+    let shard = default.shard_config(0);
     assert!(
         shard.loopback_only,
         "a loopback server answers only loopback"
