@@ -46,6 +46,7 @@ pub mod core;
 #[cfg(feature = "testing")]
 pub mod fuzz_checks;
 pub mod metrics;
+pub mod room;
 pub mod server;
 pub mod shard;
 pub mod signalling;

@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `sfu_rooms`, `sfu_participants`, `sfu_breakout_groups`, `sfu_breakout_moves_total` | each room actor through its [`RoomGauges`] |
 //! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_transport_failure_causes_total`, `sfu_transports_connected_total`, `sfu_tcp_media_connections`, `sfu_tcp_media_connections_closed_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
-//! | `sfu_recordings_active`, `sfu_recording_bytes_written_total`, `sfu_recording_failures_total` | the recorder tasks of the room actors (`signalling::recording`) |
+//! | `sfu_recordings_active`, `sfu_recording_bytes_written_total`, `sfu_recording_failures_total` | the recorder tasks of the room actors (`room::recording`) |
 //! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_packets_not_selected_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
 //! | `sfu_signalling_commands_total`, `sfu_resumes_total` | each room actor when it answers |
 //! | `sfu_signalling_events_total` | the signalling session, once it wrote the event to its socket |

@@ -27,7 +27,7 @@ use crate::api::types::{
 };
 use crate::api::{openapi, ApiState};
 use crate::clock;
-use crate::signalling::room_actor::{Placed, RoomHandle};
+use crate::room::actor::{Placed, RoomHandle};
 
 type ApiResult = Result<Response, ApiError>;
 

@@ -29,7 +29,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::signalling::room_actor::RoomRegistry;
+use crate::room::actor::RoomRegistry;
 use crate::token::TokenKey;
 
 /// Where the API lives on the HTTP port.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use signalling_proto::{ArgumentReason, InvalidArgumentDetails, ParticipantView, RoomView};
 
 use crate::control::RoomPolicy;
-use crate::signalling::room_actor::RoomDescription;
+use crate::room::actor::RoomDescription;
 
 /// `POST /rooms`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

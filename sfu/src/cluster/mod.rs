@@ -5,13 +5,13 @@
 //!   nothing else to run) and [`RedisStore`] (many nodes on one Redis or Valkey).
 //! * [`Cluster`]: this node's side: placement for the room registry, the store's health for
 //!   `/readyz`, and the `sfu_cluster_*` metrics.
-//! * [`heartbeat`]: writes this node's record every [`HEARTBEAT`] and re-claims its rooms,
+//! * `room::heartbeat` (above this module: it reads the room registry) writes this node's
+//!   record every [`HEARTBEAT`] and re-claims its rooms,
 //!   dropping those a newer epoch owns (fencing).
 //!
 //! The packet path never touches any of this: only a join for a room this node does not run
 //! asks the store, once.
 
-pub(crate) mod heartbeat;
 pub mod memory_store;
 mod metrics;
 pub mod redis_store;

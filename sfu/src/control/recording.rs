@@ -16,7 +16,7 @@ use signalling_proto::{
 };
 use std::time::Instant;
 
-/// The token identity (`sub`) of the server's own recorder (`signalling::recording`): refused
+/// The token identity (`sub`) of the server's own recorder (`room::recording`): refused
 /// when no recording is requested, so a recorder whose join the stop overtook never appears.
 pub(crate) const SERVER_RECORDER_IDENTITY: &str = "sfu-cloud-recorder";
 

@@ -30,6 +30,8 @@ const SHELL: &[&str] = &[
     "crate::api",
     "crate::webhook",
     "crate::metrics",
+    "crate::room",
+    "crate::cluster",
 ];
 
 // Every file of the core is free of I/O, clock reads, async dependencies and shell imports.

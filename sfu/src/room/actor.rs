@@ -35,10 +35,10 @@ use crate::control::{
 };
 use crate::core::{ForwardingPolicy, ParticipantId};
 use crate::metrics::{Metrics, RoomGauges};
+use crate::room::media::RoomMedia;
+use crate::room::recording::{RecorderEvent, RecorderHandle, RecorderService};
+use crate::room::turn_credentials::TurnCredentials;
 use crate::shard::{RoomId, ShardEvent, ShardHandle};
-use crate::signalling::recording::{RecorderEvent, RecorderHandle, RecorderService};
-use crate::signalling::room_media::RoomMedia;
-use crate::signalling::turn_credentials::TurnCredentials;
 use crate::webhook::{WebhookEvent, Webhooks};
 
 /// Inputs waiting for one room actor; senders wait (backpressure) when it is full.

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::{Cluster, NodeRecord, NodeState, HEARTBEAT, RECORD_TTL};
 use crate::clock;
+use crate::cluster::{Cluster, NodeRecord, NodeState, HEARTBEAT, RECORD_TTL};
 use crate::metrics::Metrics;
-use crate::signalling::room_actor::RoomRegistry;
+use crate::room::actor::RoomRegistry;
 
 /// What the heartbeat reads and where it reports.
 #[derive(Debug)]
