@@ -360,6 +360,12 @@ pub struct Config {
     /// participant's Ogg/Opus and IVF files and a `recording.json` sidecar. Created on demand.
     #[arg(long, env = "SFU_RECORDING_DIR", default_value = "recordings")]
     pub recording_dir: PathBuf,
+    /// The live transcription engine (README "Live transcription"): a program and its
+    /// arguments, split at whitespace (no shell quoting), run once per speaker utterance with
+    /// the audio as Ogg/Opus on stdin; each line it prints is a caption. Unset:
+    /// `start_live_transcription` stays requested (an outside transcriber's state).
+    #[arg(long, env = "SFU_TRANSCRIPTION_COMMAND")]
+    pub transcription_command: Option<String>,
 }
 
 impl Default for Config {
@@ -401,6 +407,7 @@ impl Default for Config {
             node_url: None,
             node_capacity: NonZeroU64::new(100_000).expect("> 0"),
             recording_dir: PathBuf::from("recordings"),
+            transcription_command: None,
         }
     }
 }
@@ -445,6 +452,7 @@ impl fmt::Debug for Config {
             node_url,
             node_capacity,
             recording_dir,
+            transcription_command,
         } = self;
         f.debug_struct("Config")
             .field("http_addr", http_addr)
@@ -483,6 +491,7 @@ impl fmt::Debug for Config {
             .field("node_url", node_url)
             .field("node_capacity", node_capacity)
             .field("recording_dir", recording_dir)
+            .field("transcription_command", transcription_command)
             .finish()
     }
 }
@@ -698,6 +707,9 @@ impl Config {
             "node_url" => self.node_url.clone_from(&file.node_url),
             "node_capacity" => self.node_capacity = file.node_capacity,
             "recording_dir" => self.recording_dir.clone_from(&file.recording_dir),
+            "transcription_command" => self
+                .transcription_command
+                .clone_from(&file.transcription_command),
             _ => {}
         }
     }
@@ -959,6 +971,10 @@ impl Config {
             "recording_dir = {}",
             string(&self.recording_dir.to_string_lossy())
         ));
+        match &self.transcription_command {
+            Some(command) => line(format!("transcription_command = {}", string(command))),
+            None => line("# transcription_command: not set (no built-in transcriber)".to_owned()),
+        }
         out
     }
 }
@@ -1264,13 +1280,14 @@ mod tests {
             node_url: Some("ws://127.0.0.1:1/rtc".into()),
             node_capacity: NonZeroU64::new(7).unwrap(),
             recording_dir: "rec".into(),
+            transcription_command: Some("whisper-wrapper".into()),
         };
         for id in &ids {
             let mut config = Config::default();
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 36, "{ids:?}");
+        assert_eq!(ids.len(), 37, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.

@@ -24,6 +24,7 @@ use crate::signalling::origins::AllowedOrigins;
 use crate::signalling::recording::RecorderService;
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
+use crate::signalling::transcription::{EngineCommand, TranscriptionService};
 use crate::signalling::turn_credentials::TurnCredentials;
 use crate::signalling::unjoined::UnjoinedSockets;
 use crate::tls_listener::{self, TlsListener};
@@ -109,6 +110,27 @@ pub async fn run(
     } else {
         warn!("TLS is on: the built-in cloud recorder is off (it joins over plain ws)");
         registry
+    };
+    // The transcriber joins like the recorder: over this server's own plain WebSocket.
+    let registry = match config
+        .transcription_command
+        .as_deref()
+        .and_then(EngineCommand::parse)
+    {
+        Some(engine) if tls.is_none() => {
+            info!(?engine, "live transcription engine configured");
+            registry.with_transcriber(TranscriptionService::new(
+                addr,
+                Arc::clone(&tokens),
+                engine,
+                Some(metrics.clone()),
+            ))
+        }
+        Some(_) => {
+            warn!("TLS is on: the built-in live transcriber is off (it joins over plain ws)");
+            registry
+        }
+        None => registry,
     };
     let registry = match &config.turn_secret {
         Some(secret) => registry.with_turn(TurnCredentials::new(

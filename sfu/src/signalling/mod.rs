@@ -8,6 +8,7 @@ pub mod recording;
 pub mod room_actor;
 pub(crate) mod room_media;
 pub(crate) mod session;
+pub mod transcription;
 pub(crate) mod turn_credentials;
 pub(crate) mod unjoined;
 pub mod web_assets;

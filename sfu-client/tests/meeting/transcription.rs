@@ -1,0 +1,280 @@
+//! Live transcription end to end (issue 20 item 4): the server's transcriber hears every
+//! location through one `captioner` tap and runs the configured engine once per utterance.
+//! The engine here is a stub shell script the test writes: it reads the Ogg/Opus utterance on
+//! stdin and prints which speaker marker the audio carries and in how many packets (the test
+//! speakers write `who=<name>;` into their Opus packets), so each caption is derived from the
+//! audio the engine got. Two breakout groups with a speaker and a listener each, and a host
+//! speaking in the main room: every listener gets the captions of its own location only, each
+//! caption names the participant whose audio it came from. An engine that cannot start gives
+//! `live_transcription_started {error}` and the server goes on.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sfu_client::{Event, EventStream, Location, Publisher};
+use signalling_proto::Caption;
+
+use crate::support::{does, opus_packet, Person, Server, DEADLINE};
+
+/// The stub engine: `heard <name> packets=<n>` for each speaker marker in the audio.
+const STUB_ENGINE: &str = "#!/bin/sh\n\
+grep -a -o 'who=[a-z0-9-]*' | sort | uniq -c | \
+awk '{ print \"heard \" substr($2, 5) \" packets=\" $1 }'\n";
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stub_engine() -> (Scratch, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("sfu-tx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join("engine.sh");
+    std::fs::write(&path, STUB_ENGINE).expect("write the stub");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (Scratch(dir), path)
+}
+
+/// Talks in bursts: 1 s of packets (50), then 1.5 s of silence, so the transcriber cuts an
+/// utterance at each pause.
+fn talk_in_bursts(name: String, publisher: Publisher) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut n = 0u32;
+        loop {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            for _ in 0..50 {
+                tick.tick().await;
+                n += 1;
+                if publisher
+                    .send_opus(&opus_packet(&name, n), 960)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+    })
+}
+
+async fn until_located(p: &Person, at: &Location) {
+    let deadline = Instant::now() + DEADLINE;
+    while p.client.location() != *at {
+        assert!(Instant::now() < deadline, "{} never reached {at:?}", p.name);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The captions among `events` over `window`.
+async fn captions(events: &mut EventStream, window: Duration) -> Vec<Caption> {
+    let until = Instant::now() + window;
+    let mut got = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout_at(until.into(), events.recv()).await {
+        if let Event::Caption(c) = event {
+            got.push(c);
+        }
+    }
+    got
+}
+
+async fn transcription_started(events: &mut EventStream) -> signalling_proto::TranscriptionStarted {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(until.into(), events.recv()).await {
+            Ok(Some(Event::LiveTranscriptionStarted(s))) => return s,
+            Ok(Some(_)) => {}
+            other => panic!("no live_transcription_started: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captions_go_to_the_speakers_location_only() {
+    let (_scratch, engine) = stub_engine();
+    let mut config = sfu::Config::ephemeral();
+    config.transcription_command = Some(engine.to_string_lossy().into_owned());
+    let server = Server::start_with(config).await;
+    let room = "captioned";
+    let mut host = Person::join(&server, room, "host", "host").await;
+    let a1 = Person::join(&server, room, "a1", "visitor").await;
+    let mut a2 = Person::join(&server, room, "a2", "visitor").await;
+    let b1 = Person::join(&server, room, "b1", "visitor").await;
+    let mut b2 = Person::join(&server, room, "b2", "visitor").await;
+
+    does(&host.client, "breakout_enable", json!({})).await;
+    let created = does(
+        &host.client,
+        "breakout_create_sessions",
+        json!({"count": 2}),
+    )
+    .await;
+    let sessions: Vec<String> = created["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["id"].as_str().expect("id").to_owned())
+        .collect();
+    let id = |p: &Person| p.client.id().0.clone();
+    does(
+        &host.client,
+        "breakout_assign",
+        json!({"assignments": [
+            {"sessionId": sessions[0], "participantIds": [id(&a1), id(&a2)]},
+            {"sessionId": sessions[1], "participantIds": [id(&b1), id(&b2)]},
+        ]}),
+    )
+    .await;
+    does(
+        &host.client,
+        "breakout_start",
+        json!({"config": {"moveGracePeriod": 0, "autoMoveAssigned": true}}),
+    )
+    .await;
+    let group_a: Location = serde_json::from_value(json!(sessions[0])).expect("a location");
+    let group_b: Location = serde_json::from_value(json!(sessions[1])).expect("a location");
+    for (p, at) in [
+        (&a1, &group_a),
+        (&a2, &group_a),
+        (&b1, &group_b),
+        (&b2, &group_b),
+    ] {
+        until_located(p, at).await;
+    }
+
+    does(&host.client, "start_live_transcription", json!({})).await;
+    let started = transcription_started(&mut host.events).await;
+    assert!(
+        started.error.is_none() && started.transcription_id.is_some(),
+        "{started:?}"
+    );
+
+    let mut speakers = Vec::new();
+    for p in [&host, &a1, &b1] {
+        let publisher = p
+            .client
+            .publish(sfu_client::PublishOptions::audio_only())
+            .await
+            .expect("publishes");
+        speakers.push(talk_in_bursts(p.name.clone(), publisher));
+    }
+
+    let window = Duration::from_secs(8);
+    let (to_a2, to_b2, to_host) = tokio::join!(
+        captions(&mut a2.events, window),
+        captions(&mut b2.events, window),
+        captions(&mut host.events, window),
+    );
+    for (listener, got, speaker) in [
+        ("a2", &to_a2, &a1),
+        ("b2", &to_b2, &b1),
+        ("host", &to_host, &host),
+    ] {
+        eprintln!(
+            "{listener}: {:?}",
+            got.iter().map(|c| &c.text).collect::<Vec<_>>()
+        );
+        assert!(got.len() >= 2, "{listener} got {} captions", got.len());
+        let from: BTreeSet<_> = got.iter().map(|c| c.participant_id.clone()).collect();
+        assert_eq!(
+            from,
+            BTreeSet::from([speaker.client.id().clone()]),
+            "{listener} got captions of another location"
+        );
+        for c in got.iter() {
+            // The text is what the engine found in the audio: the speaker's own marker, in
+            // about one burst of packets (50; the first may be cut short by the start).
+            let words: Vec<&str> = c.text.split_whitespace().collect();
+            assert_eq!(words.len(), 3, "{}", c.text);
+            assert_eq!(words[0], "heard");
+            assert_eq!(words[1], speaker.name, "{listener}: {}", c.text);
+            let packets: u32 = words[2]
+                .strip_prefix("packets=")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{}", c.text));
+            assert!((1..=50).contains(&packets), "{}", c.text);
+            assert_eq!(c.display_name, speaker.name);
+            assert_eq!(c.stream_id.as_str(), "camera");
+            assert_eq!(c.transcription_id, started.transcription_id);
+        }
+        // Whole bursts arrive as one utterance each.
+        assert!(
+            got.iter().any(|c| c.text.ends_with("packets=50")),
+            "{listener}: {:?}",
+            got.iter().map(|c| &c.text).collect::<Vec<_>>()
+        );
+    }
+
+    does(&host.client, "stop_live_transcription", json!({})).await;
+    let metrics = metrics_text(&server).await;
+    for prefix in [
+        "sfu_transcription_captions_total ",
+        "sfu_transcription_audio_seconds_total ",
+    ] {
+        let value: f64 = metric(&metrics, prefix);
+        assert!(value > 0.0, "{prefix}: {metrics}");
+    }
+    assert_eq!(metric(&metrics, "sfu_transcription_failures_total "), 0.0);
+    for s in speakers {
+        s.abort();
+    }
+    for p in [host, a1, a2, b1, b2] {
+        p.close().await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_cannot_start_is_an_error_event() {
+    let mut config = sfu::Config::ephemeral();
+    config.transcription_command = Some("/nonexistent/whisper-wrapper --model base".into());
+    let server = Server::start_with(config).await;
+    let room = "uncaptioned";
+    let mut host = Person::join(&server, room, "host", "host").await;
+    does(&host.client, "start_live_transcription", json!({})).await;
+    let started = transcription_started(&mut host.events).await;
+    let error = started.error.expect("an error");
+    assert!(
+        error.contains("/nonexistent/whisper-wrapper") && error.contains("cannot start"),
+        "{error}"
+    );
+    assert!(started.started_at.is_none());
+    // No crash: the room answers, and a new request may be made.
+    does(
+        &host.client,
+        "send_chat_message",
+        json!({"text": "still here"}),
+    )
+    .await;
+    does(&host.client, "start_live_transcription", json!({})).await;
+    assert!(transcription_started(&mut host.events)
+        .await
+        .error
+        .is_some());
+    let metrics = metrics_text(&server).await;
+    assert_eq!(metric(&metrics, "sfu_transcription_failures_total "), 2.0);
+    assert_eq!(metric(&metrics, "sfu_transcriptions_active "), 0.0);
+    host.close().await;
+    server.stop().await;
+}
+
+async fn metrics_text(server: &Server) -> String {
+    let url = format!("{}/metrics", sfu_client::http_get::http_base(&server.url));
+    let (status, body) = sfu_client::http_get::get(&url).await.expect("/metrics");
+    assert_eq!(status, 200);
+    body
+}
+
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+}
