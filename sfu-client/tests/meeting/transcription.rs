@@ -9,7 +9,7 @@
 //! `live_transcription_started {error}` and the server goes on.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -32,12 +32,17 @@ impl Drop for Scratch {
 }
 
 fn stub_engine() -> (Scratch, PathBuf) {
+    engine_script("stub", STUB_ENGINE)
+}
+
+/// An executable script `text` in a scratch folder of its own.
+fn engine_script(name: &str, text: &str) -> (Scratch, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("sfu-tx-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("sfu-tx-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let path = dir.join("engine.sh");
-    std::fs::write(&path, STUB_ENGINE).expect("write the stub");
+    std::fs::write(&path, text).expect("write the stub");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     (Scratch(dir), path)
 }
@@ -45,11 +50,16 @@ fn stub_engine() -> (Scratch, PathBuf) {
 /// Talks in bursts: 1 s of packets (50), then 1.5 s of silence, so the transcriber cuts an
 /// utterance at each pause.
 fn talk_in_bursts(name: String, publisher: Publisher) -> tokio::task::JoinHandle<()> {
+    talk(name, publisher, 50)
+}
+
+/// Bursts of `packets` 20 ms packets, each followed by 1.5 s of silence.
+fn talk(name: String, publisher: Publisher, packets: u32) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut n = 0u32;
         loop {
             let mut tick = tokio::time::interval(Duration::from_millis(20));
-            for _ in 0..50 {
+            for _ in 0..packets {
                 tick.tick().await;
                 n += 1;
                 if publisher
@@ -277,4 +287,84 @@ fn metric(text: &str, prefix: &str) -> f64 {
         .find_map(|l| l.strip_prefix(prefix))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+}
+
+/// A meeting of one host who talks in short bursts (an utterance every ~1.7 s), transcribed by
+/// `engine`; the host's events and the server.
+async fn short_bursts_with(
+    engine: &Path,
+    room: &str,
+) -> (Server, Person, tokio::task::JoinHandle<()>) {
+    let mut config = sfu::Config::ephemeral();
+    config.transcription_command = Some(engine.to_string_lossy().into_owned());
+    let server = Server::start_with(config).await;
+    let mut host = Person::join(&server, room, "host", "host").await;
+    does(&host.client, "start_live_transcription", json!({})).await;
+    let started = transcription_started(&mut host.events).await;
+    assert!(started.error.is_none(), "{started:?}");
+    let publisher = host
+        .client
+        .publish(sfu_client::PublishOptions::audio_only())
+        .await
+        .expect("publishes");
+    let speaker = talk("host".into(), publisher, 10);
+    (server, host, speaker)
+}
+
+// An engine slower than the speaker: one run at a time, two utterances wait, the rest are
+// dropped and counted; the slow answers still come back as captions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_engine_drops_utterances_and_counts_them() {
+    let (_scratch, engine) = engine_script(
+        "slow",
+        "#!/bin/sh\ncat >/dev/null\nsleep 6\necho slow answer\n",
+    );
+    let (server, mut host, speaker) = short_bursts_with(&engine, "slow-engine").await;
+    let until = Instant::now() + DEADLINE;
+    let dropped = loop {
+        let metrics = metrics_text(&server).await;
+        let dropped = metric(&metrics, "sfu_transcription_utterances_dropped_total ");
+        if dropped >= 1.0 || Instant::now() > until {
+            break dropped;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(dropped >= 1.0, "nothing dropped");
+    let got = captions(&mut host.events, Duration::from_secs(8)).await;
+    assert!(
+        got.iter().any(|c| c.text == "slow answer"),
+        "{:?}",
+        got.iter().map(|c| &c.text).collect::<Vec<_>>()
+    );
+    speaker.abort();
+    host.close().await;
+    server.stop().await;
+}
+
+// An engine that runs but fails (exit status 1) three times in a row ends the transcription
+// with the error event; the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_keeps_failing_is_an_error_event() {
+    let (_scratch, engine) = engine_script(
+        "failing",
+        "#!/bin/sh\ncat >/dev/null\necho no model >&2\nexit 1\n",
+    );
+    let (server, mut host, speaker) = short_bursts_with(&engine, "failing-engine").await;
+    let failed = transcription_started(&mut host.events).await;
+    let error = failed.error.expect("an error");
+    assert!(
+        error.contains("3 times in a row") && error.contains("exit status: 1"),
+        "{error}"
+    );
+    let metrics = metrics_text(&server).await;
+    assert_eq!(metric(&metrics, "sfu_transcription_failures_total "), 3.0);
+    does(
+        &host.client,
+        "send_chat_message",
+        json!({"text": "still here"}),
+    )
+    .await;
+    speaker.abort();
+    host.close().await;
+    server.stop().await;
 }
