@@ -366,6 +366,12 @@ pub struct Config {
     /// `start_live_transcription` stays requested (an outside transcriber's state).
     #[arg(long, env = "SFU_TRANSCRIPTION_COMMAND")]
     pub transcription_command: Option<String>,
+    /// The live transcription engine as an HTTP(S) endpoint instead of a command: one POST per
+    /// speaker utterance with the Ogg/Opus audio as the body; each line of a 2xx answer is a
+    /// caption. At most one of the two engines.
+    #[arg(long, env = "SFU_TRANSCRIPTION_URL", value_parser = parse_webhook_url)]
+    #[serde(deserialize_with = "de_transcription_url")]
+    pub transcription_url: Option<String>,
 }
 
 impl Default for Config {
@@ -408,6 +414,7 @@ impl Default for Config {
             node_capacity: NonZeroU64::new(100_000).expect("> 0"),
             recording_dir: PathBuf::from("recordings"),
             transcription_command: None,
+            transcription_url: None,
         }
     }
 }
@@ -453,6 +460,7 @@ impl fmt::Debug for Config {
             node_capacity,
             recording_dir,
             transcription_command,
+            transcription_url,
         } = self;
         f.debug_struct("Config")
             .field("http_addr", http_addr)
@@ -492,6 +500,7 @@ impl fmt::Debug for Config {
             .field("node_capacity", node_capacity)
             .field("recording_dir", recording_dir)
             .field("transcription_command", transcription_command)
+            .field("transcription_url", transcription_url)
             .finish()
     }
 }
@@ -710,6 +719,7 @@ impl Config {
             "transcription_command" => self
                 .transcription_command
                 .clone_from(&file.transcription_command),
+            "transcription_url" => self.transcription_url.clone_from(&file.transcription_url),
             _ => {}
         }
     }
@@ -720,6 +730,13 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "api_key (--api-key / SFU_API_KEY) requires api_secret (--api-secret / \
                  SFU_API_SECRET)"
+                    .to_owned(),
+            ));
+        }
+        if self.transcription_command.is_some() && self.transcription_url.is_some() {
+            return Err(ConfigError::Invalid(
+                "transcription_command (--transcription-command) and transcription_url \
+                 (--transcription-url) are two engines: set at most one"
                     .to_owned(),
             ));
         }
@@ -975,6 +992,10 @@ impl Config {
             Some(command) => line(format!("transcription_command = {}", string(command))),
             None => line("# transcription_command: not set (no built-in transcriber)".to_owned()),
         }
+        match &self.transcription_url {
+            Some(url) => line(format!("transcription_url = {}", string(url))),
+            None => line("# transcription_url: not set".to_owned()),
+        }
         out
     }
 }
@@ -1037,6 +1058,14 @@ fn de_webhook_urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
     urls.iter()
         .map(|url| parse_webhook_url(url).map_err(serde::de::Error::custom))
         .collect()
+}
+
+fn de_transcription_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let url = Option::<String>::deserialize(deserializer)?;
+    url.map(|url| parse_webhook_url(&url).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// An absolute `http://` URL with a host.
@@ -1223,6 +1252,24 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    // The two transcription engines exclude each other; a URL must be http(s).
+    #[test]
+    fn at_most_one_transcription_engine() {
+        let both = Config {
+            transcription_command: Some("wc -c".into()),
+            transcription_url: Some("http://127.0.0.1:9/asr".into()),
+            ..Config::default()
+        };
+        let error = both.validate().expect_err("two engines");
+        assert!(error.to_string().contains("at most one"), "{error}");
+        let one = Config {
+            transcription_url: Some("http://127.0.0.1:9/asr".into()),
+            ..Config::default()
+        };
+        assert!(one.validate().is_ok());
+        assert!(parse_webhook_url("ftp://127.0.0.1/asr").is_err());
+    }
+
     // `sfu --help` explains every option: each argument has a help text.
     #[test]
     fn every_option_has_help() {
@@ -1281,13 +1328,14 @@ mod tests {
             node_capacity: NonZeroU64::new(7).unwrap(),
             recording_dir: "rec".into(),
             transcription_command: Some("whisper-wrapper".into()),
+            transcription_url: Some("http://127.0.0.1:9/asr".into()),
         };
         for id in &ids {
             let mut config = Config::default();
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 37, "{ids:?}");
+        assert_eq!(ids.len(), 38, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.

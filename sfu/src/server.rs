@@ -24,7 +24,7 @@ use crate::signalling::origins::AllowedOrigins;
 use crate::signalling::recording::RecorderService;
 use crate::signalling::room_actor::RoomRegistry;
 use crate::signalling::session::Sessions;
-use crate::signalling::transcription::{EngineCommand, TranscriptionService};
+use crate::signalling::transcription::{Engine, EngineCommand, HttpEngine, TranscriptionService};
 use crate::signalling::turn_credentials::TurnCredentials;
 use crate::signalling::unjoined::UnjoinedSockets;
 use crate::tls_listener::{self, TlsListener};
@@ -112,11 +112,14 @@ pub async fn run(
         registry
     };
     // The transcriber joins like the recorder: over this server's own plain WebSocket.
-    let registry = match config
-        .transcription_command
-        .as_deref()
-        .and_then(EngineCommand::parse)
-    {
+    let engine = match (&config.transcription_command, &config.transcription_url) {
+        (Some(command), _) => EngineCommand::parse(command).map(Engine::Command),
+        (None, Some(url)) => Some(Engine::Http(
+            HttpEngine::new(url).map_err(io::Error::other)?,
+        )),
+        (None, None) => None,
+    };
+    let registry = match engine {
         Some(engine) if tls.is_none() => {
             info!(?engine, "live transcription engine configured");
             registry.with_transcriber(TranscriptionService::new(

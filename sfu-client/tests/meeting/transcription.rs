@@ -368,3 +368,145 @@ async fn an_engine_that_keeps_failing_is_an_error_event() {
     host.close().await;
     server.stop().await;
 }
+
+/// A transcription endpoint on 127.0.0.1: it answers each POST with `heard <name>
+/// packets=<n>` for the speaker markers in the Ogg/Opus body (or with `status`), and keeps the
+/// `sfu-participant-id` header and the first marker of each request.
+async fn http_engine(
+    status: u16,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let handler = move |headers: HeaderMap, body: Bytes| {
+        let log = std::sync::Arc::clone(&log);
+        async move {
+            let text = String::from_utf8_lossy(&body);
+            let mut counts = std::collections::BTreeMap::<String, u32>::new();
+            for part in text.split("who=").skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                *counts.entry(name).or_default() += 1;
+            }
+            let header = headers
+                .get("sfu-participant-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let first = counts.keys().next().cloned().unwrap_or_default();
+            log.lock().unwrap().push((header, first));
+            let answer: String = counts
+                .iter()
+                .map(|(name, n)| format!("heard {name} packets={n}\n"))
+                .collect();
+            (StatusCode::from_u16(status).unwrap(), answer)
+        }
+    };
+    let app = axum::Router::new().route("/asr", axum::routing::post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/asr"), seen)
+}
+
+// The HTTP engine: one POST per utterance, the answer's lines are the captions, each derived
+// from the audio of the participant the request names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_endpoint_transcribes_each_speaker() {
+    let (url, seen) = http_engine(200).await;
+    let mut config = sfu::Config::ephemeral();
+    config.transcription_url = Some(url);
+    let server = Server::start_with(config).await;
+    let room = "http-captions";
+    let mut host = Person::join(&server, room, "host", "host").await;
+    let ada = Person::join(&server, room, "ada", "visitor").await;
+    let mut cy = Person::join(&server, room, "cy", "visitor").await;
+    does(&host.client, "start_live_transcription", json!({})).await;
+    assert!(transcription_started(&mut host.events)
+        .await
+        .error
+        .is_none());
+    let mut speakers = Vec::new();
+    for p in [&host, &ada] {
+        let publisher = p
+            .client
+            .publish(sfu_client::PublishOptions::audio_only())
+            .await
+            .expect("publishes");
+        speakers.push(talk_in_bursts(p.name.clone(), publisher));
+    }
+    let got = captions(&mut cy.events, Duration::from_secs(6)).await;
+    let names = [(&host, "host"), (&ada, "ada")];
+    for (p, name) in names {
+        let theirs: Vec<&Caption> = got
+            .iter()
+            .filter(|c| c.participant_id == *p.client.id())
+            .collect();
+        assert!(!theirs.is_empty(), "no caption of {name}: {got:?}");
+        for c in theirs {
+            assert!(
+                c.text.starts_with(&format!("heard {name} packets=")),
+                "{}",
+                c.text
+            );
+        }
+    }
+    // Each request named the speaker whose audio it carried.
+    let ids: std::collections::BTreeMap<&str, &str> = names
+        .iter()
+        .map(|(p, name)| (*name, p.client.id().as_str()))
+        .collect();
+    for (header, marker) in seen.lock().unwrap().iter() {
+        assert_eq!(
+            Some(&header.as_str()),
+            ids.get(marker.as_str()),
+            "{header} {marker}"
+        );
+    }
+    for s in speakers {
+        s.abort();
+    }
+    for p in [host, ada, cy] {
+        p.close().await;
+    }
+    server.stop().await;
+}
+
+// An endpoint that answers 500 three times in a row is the error event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_http_endpoint_is_an_error_event() {
+    let (url, _) = http_engine(500).await;
+    let mut config = sfu::Config::ephemeral();
+    config.transcription_url = Some(url);
+    let server = Server::start_with(config).await;
+    let mut host = Person::join(&server, "http-failing", "host", "host").await;
+    does(&host.client, "start_live_transcription", json!({})).await;
+    assert!(transcription_started(&mut host.events)
+        .await
+        .error
+        .is_none());
+    let publisher = host
+        .client
+        .publish(sfu_client::PublishOptions::audio_only())
+        .await
+        .expect("publishes");
+    let speaker = talk("host".into(), publisher, 10);
+    let error = transcription_started(&mut host.events)
+        .await
+        .error
+        .expect("an error");
+    assert!(error.contains("HTTP 500"), "{error}");
+    speaker.abort();
+    host.close().await;
+    server.stop().await;
+}

@@ -2,9 +2,11 @@
 //! `start_live_transcription`, its actor starts a transcriber task that joins the room as the
 //! `captioner` (the client crate's [`sfu_client::transcriber`]: one tap that hears the audio of
 //! every location, so no listener has to follow breakout groups), cuts each speaker's audio
-//! into utterances and runs the configured engine command once per utterance: the utterance
-//! as an Ogg/Opus stream on its stdin, one caption per line on its stdout. The room sends each
-//! caption to the speaker's location only (`Room::handle_caption`), as it scopes chat.
+//! into utterances and hands each to the configured engine: a command run once per utterance
+//! (the utterance as an Ogg/Opus stream on its stdin, one caption per line on its stdout), or
+//! an HTTP endpoint that gets one POST per utterance (the Ogg/Opus stream as the body, one
+//! caption per line of the answer). The room sends each caption to the speaker's location only
+//! (`Room::handle_caption`), as it scopes chat.
 //!
 //! Bounded everywhere: one engine run at a time per speaker stream, at most
 //! [`QUEUE_PER_SPEAKER`] utterances waiting behind it (more are dropped and counted), each
@@ -18,6 +20,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use sfu_client::transcriber::{
     listen, SegmentRules, TranscriberOptions, TranscriberReport, Utterance,
 };
@@ -32,6 +38,7 @@ use crate::control::recording::SERVER_CAPTIONER_IDENTITY;
 use crate::metrics::Metrics;
 use crate::signalling::recording::own_ws_url;
 use crate::token::{Claims, TokenKey};
+use crate::webhook::https::Connector;
 
 /// Utterances that may wait for one speaker's engine; more are dropped (a slow engine).
 pub const QUEUE_PER_SPEAKER: usize = 2;
@@ -65,6 +72,62 @@ pub enum TranscriberEvent {
     },
     /// The engine cannot start, keeps failing, or the transcriber lost the room.
     Failed(String),
+}
+
+/// Where utterances go: a command per utterance, or an HTTP endpoint per utterance.
+#[derive(Clone)]
+pub enum Engine {
+    /// `--transcription-command`.
+    Command(EngineCommand),
+    /// `--transcription-url`.
+    Http(HttpEngine),
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Engine::Command(command) => f.debug_tuple("Command").field(command).finish(),
+            Engine::Http(http) => f.debug_tuple("Http").field(http).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpEngine")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Engine::Command(command) => command.check(),
+            // Whether the endpoint answers shows with the first utterance.
+            Engine::Http(_) => Ok(()),
+        }
+    }
+}
+
+/// An HTTP(S) endpoint that transcribes one utterance per POST.
+#[derive(Clone)]
+pub struct HttpEngine {
+    uri: hyper::Uri,
+    client: Client<Connector, Full<Bytes>>,
+}
+
+impl HttpEngine {
+    /// The endpoint at `url` (`http://` or `https://`, trusting the system's root
+    /// certificates).
+    pub fn new(url: &str) -> Result<Self, String> {
+        let uri = crate::webhook::delivery::parse_url(url)?;
+        let connector = Connector::new(Path::new(crate::webhook::https::SYSTEM_ROOTS))?;
+        Ok(Self {
+            uri,
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
+    }
 }
 
 /// The engine: a program and its arguments (the configured command split at whitespace).
@@ -122,7 +185,7 @@ fn is_executable(path: &Path) -> bool {
 pub struct TranscriptionService {
     url: String,
     tokens: Arc<TokenKey>,
-    engine: EngineCommand,
+    engine: Engine,
     rules: SegmentRules,
     metrics: Option<Metrics>,
 }
@@ -132,7 +195,7 @@ impl TranscriptionService {
     pub fn new(
         listening: SocketAddr,
         tokens: Arc<TokenKey>,
-        engine: EngineCommand,
+        engine: Engine,
         metrics: Option<Metrics>,
     ) -> Self {
         Self {
@@ -209,7 +272,7 @@ type Tell = Arc<dyn Fn(TranscriberEvent) + Send + Sync>;
 /// Hands each utterance to its speaker's engine queue.
 struct Dispatcher {
     room: String,
-    engine: EngineCommand,
+    engine: Engine,
     metrics: Option<Metrics>,
     tell: Tell,
     speakers: HashMap<(ParticipantId, StreamId), mpsc::Sender<Utterance>>,
@@ -283,7 +346,7 @@ impl Dispatcher {
 /// Runs the engine for one speaker stream's utterances, one after the other.
 struct Worker {
     room: String,
-    engine: EngineCommand,
+    engine: Engine,
     metrics: Option<Metrics>,
     tell: Tell,
     failed: mpsc::Sender<String>,
@@ -332,13 +395,71 @@ impl Worker {
         }
     }
 
-    /// One engine run: the utterance on stdin, caption lines from stdout.
+    /// One engine run on `utterance`: its caption lines.
     async fn transcribe(&self, utterance: &Utterance) -> Result<Vec<String>, EngineError> {
         let ogg = utterance
             .to_ogg()
             .map_err(|e| EngineError::Failed(format!("packaging the audio failed: {e}")))?;
-        let mut child = Command::new(&self.engine.program)
-            .args(&self.engine.args)
+        if let Some(metrics) = &self.metrics {
+            metrics
+                .transcription_audio_seconds
+                .inc_by(utterance.duration().as_secs_f64());
+        }
+        match &self.engine {
+            Engine::Command(command) => self.run_command(command, utterance, ogg).await,
+            Engine::Http(http) => self.post(http, utterance, ogg).await,
+        }
+    }
+
+    /// One POST: the utterance as the body, caption lines from a 2xx answer.
+    async fn post(
+        &self,
+        http: &HttpEngine,
+        utterance: &Utterance,
+        ogg: Vec<u8>,
+    ) -> Result<Vec<String>, EngineError> {
+        let request = hyper::Request::post(http.uri.clone())
+            .header(hyper::header::CONTENT_TYPE, "audio/ogg; codecs=opus")
+            .header("sfu-room", self.room.as_str())
+            .header("sfu-participant-id", utterance.participant_id.as_str())
+            .header("sfu-stream-id", utterance.stream_id.as_str())
+            .body(Full::new(Bytes::from(ogg)))
+            .map_err(|e| EngineError::Failed(format!("the request cannot be made: {e}")))?;
+        let run = async {
+            let response = http
+                .client
+                .request(request)
+                .await
+                .map_err(|e| format!("the endpoint {} failed: {e}", http.uri))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(format!("the endpoint {} answered HTTP {status}", http.uri));
+            }
+            let body = Limited::new(response.into_body(), MAX_OUTPUT as usize)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the endpoint's answer failed: {e}"))?
+                .to_bytes();
+            Ok(caption_lines(&String::from_utf8_lossy(&body)))
+        };
+        match tokio::time::timeout(ENGINE_TIMEOUT, run).await {
+            Err(_) => Err(EngineError::Failed(format!(
+                "the endpoint took more than {}s",
+                ENGINE_TIMEOUT.as_secs()
+            ))),
+            Ok(result) => result.map_err(EngineError::Failed),
+        }
+    }
+
+    /// One command run: the utterance on stdin, caption lines from stdout.
+    async fn run_command(
+        &self,
+        engine: &EngineCommand,
+        utterance: &Utterance,
+        ogg: Vec<u8>,
+    ) -> Result<Vec<String>, EngineError> {
+        let mut child = Command::new(&engine.program)
+            .args(&engine.args)
             .env("SFU_ROOM", &self.room)
             .env("SFU_PARTICIPANT_ID", utterance.participant_id.as_str())
             .env("SFU_STREAM_ID", utterance.stream_id.as_str())
@@ -351,14 +472,9 @@ impl Worker {
             .map_err(|e| {
                 EngineError::CannotStart(format!(
                     "transcription command {} cannot start: {e}",
-                    self.engine.program.display()
+                    engine.program.display()
                 ))
             })?;
-        if let Some(metrics) = &self.metrics {
-            metrics
-                .transcription_audio_seconds
-                .inc_by(utterance.duration().as_secs_f64());
-        }
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(EngineError::Failed("the engine's pipes are missing".into()));
         };
@@ -392,6 +508,15 @@ impl Worker {
             Ok((_, Ok(status))) => Err(EngineError::Failed(format!("the engine {status}"))),
         }
     }
+}
+
+/// Non-empty trimmed lines, each cut at [`MAX_CAPTION_CHARS`].
+fn caption_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.chars().take(MAX_CAPTION_CHARS).collect())
+        .collect()
 }
 
 enum EngineError {
