@@ -52,6 +52,7 @@ pub mod roster;
 pub mod rtp_send;
 pub mod rtx_repair;
 pub mod signalling;
+pub mod transcriber;
 pub mod vp8_frame;
 
 pub use client::{Client, EventStream, JoinOptions};

@@ -232,7 +232,8 @@ impl Signalling {
             is_dial_in: None,
             capabilities: Capabilities {
                 breakouts: true,
-                screenshare: false,
+                // The crate publishes screenshares (`PublishOptions::screenshare`).
+                screenshare: true,
             },
             media: MediaFlags {
                 audio: true,

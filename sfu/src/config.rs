@@ -361,6 +361,18 @@ pub struct Config {
     /// participant's Ogg/Opus and IVF files and a `recording.json` sidecar. Created on demand.
     #[arg(long, env = "SFU_RECORDING_DIR", default_value = "recordings")]
     pub recording_dir: PathBuf,
+    /// The live transcription engine (README "Live transcription"): a program and its
+    /// arguments, split at whitespace (no shell quoting), run once per speaker utterance with
+    /// the audio as Ogg/Opus on stdin; each line it prints is a caption. Unset:
+    /// `start_live_transcription` stays requested (an outside transcriber's state).
+    #[arg(long, env = "SFU_TRANSCRIPTION_COMMAND")]
+    pub transcription_command: Option<String>,
+    /// The live transcription engine as an HTTP(S) endpoint instead of a command: one POST per
+    /// speaker utterance with the Ogg/Opus audio as the body; each line of a 2xx answer is a
+    /// caption. At most one of the two engines.
+    #[arg(long, env = "SFU_TRANSCRIPTION_URL", value_parser = parse_webhook_url)]
+    #[serde(deserialize_with = "de_transcription_url")]
+    pub transcription_url: Option<String>,
 }
 
 impl Default for Config {
@@ -402,6 +414,8 @@ impl Default for Config {
             node_url: None,
             node_capacity: NonZeroU64::new(100_000).expect("> 0"),
             recording_dir: PathBuf::from("recordings"),
+            transcription_command: None,
+            transcription_url: None,
         }
     }
 }
@@ -446,6 +460,8 @@ impl fmt::Debug for Config {
             node_url,
             node_capacity,
             recording_dir,
+            transcription_command,
+            transcription_url,
         } = self;
         f.debug_struct("Config")
             .field("http_addr", http_addr)
@@ -484,6 +500,8 @@ impl fmt::Debug for Config {
             .field("node_url", node_url)
             .field("node_capacity", node_capacity)
             .field("recording_dir", recording_dir)
+            .field("transcription_command", transcription_command)
+            .field("transcription_url", transcription_url)
             .finish()
     }
 }
@@ -734,6 +752,10 @@ impl Config {
             "node_url" => self.node_url.clone_from(&file.node_url),
             "node_capacity" => self.node_capacity = file.node_capacity,
             "recording_dir" => self.recording_dir.clone_from(&file.recording_dir),
+            "transcription_command" => self
+                .transcription_command
+                .clone_from(&file.transcription_command),
+            "transcription_url" => self.transcription_url.clone_from(&file.transcription_url),
             _ => {}
         }
     }
@@ -744,6 +766,13 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "api_key (--api-key / SFU_API_KEY) requires api_secret (--api-secret / \
                  SFU_API_SECRET)"
+                    .to_owned(),
+            ));
+        }
+        if self.transcription_command.is_some() && self.transcription_url.is_some() {
+            return Err(ConfigError::Invalid(
+                "transcription_command (--transcription-command) and transcription_url \
+                 (--transcription-url) are two engines: set at most one"
                     .to_owned(),
             ));
         }
@@ -995,6 +1024,14 @@ impl Config {
             "recording_dir = {}",
             string(&self.recording_dir.to_string_lossy())
         ));
+        match &self.transcription_command {
+            Some(command) => line(format!("transcription_command = {}", string(command))),
+            None => line("# transcription_command: not set (no built-in transcriber)".to_owned()),
+        }
+        match &self.transcription_url {
+            Some(url) => line(format!("transcription_url = {}", string(url))),
+            None => line("# transcription_url: not set".to_owned()),
+        }
         out
     }
 }
@@ -1057,6 +1094,14 @@ fn de_webhook_urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Str
     urls.iter()
         .map(|url| parse_webhook_url(url).map_err(serde::de::Error::custom))
         .collect()
+}
+
+fn de_transcription_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let url = Option::<String>::deserialize(deserializer)?;
+    url.map(|url| parse_webhook_url(&url).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// An absolute `http://` URL with a host.
@@ -1243,6 +1288,24 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    // The two transcription engines exclude each other; a URL must be http(s).
+    #[test]
+    fn at_most_one_transcription_engine() {
+        let both = Config {
+            transcription_command: Some("wc -c".into()),
+            transcription_url: Some("http://127.0.0.1:9/asr".into()),
+            ..Config::default()
+        };
+        let error = both.validate().expect_err("two engines");
+        assert!(error.to_string().contains("at most one"), "{error}");
+        let one = Config {
+            transcription_url: Some("http://127.0.0.1:9/asr".into()),
+            ..Config::default()
+        };
+        assert!(one.validate().is_ok());
+        assert!(parse_webhook_url("ftp://127.0.0.1/asr").is_err());
+    }
+
     // `sfu --help` explains every option: each argument has a help text.
     #[test]
     fn every_option_has_help() {
@@ -1300,13 +1363,15 @@ mod tests {
             node_url: Some("ws://127.0.0.1:1/rtc".into()),
             node_capacity: NonZeroU64::new(7).unwrap(),
             recording_dir: "rec".into(),
+            transcription_command: Some("whisper-wrapper".into()),
+            transcription_url: Some("http://127.0.0.1:9/asr".into()),
         };
         for id in &ids {
             let mut config = Config::default();
             config.take_setting(id, &file);
             assert_ne!(config, Config::default(), "file key {id} is not taken");
         }
-        assert_eq!(ids.len(), 36, "{ids:?}");
+        assert_eq!(ids.len(), 38, "{ids:?}");
     }
 
     // `to_toml` reads back to the same configuration, less the secret it leaves out.

@@ -13,6 +13,7 @@
 //! | `sfu_rooms`, `sfu_participants`, `sfu_breakout_groups`, `sfu_breakout_moves_total` | each room actor through its [`RoomGauges`] |
 //! | `sfu_transports`, `sfu_publications`, `sfu_subscriptions`, `sfu_paused_subscriptions`, `sfu_datagrams_*`, `sfu_rtp_packets_*`, `sfu_shard_drops_total`, `sfu_keyframe_rtcp_total`, `sfu_rtcp_feedback_total`, `sfu_retransmissions_total`, `sfu_layer_switches_total`, `sfu_transport_failures_total`, `sfu_transport_failure_causes_total`, `sfu_transports_connected_total`, `sfu_tcp_media_connections`, `sfu_tcp_media_connections_closed_total`, `sfu_forwarding_latency_seconds`, `sfu_join_latency_seconds`, `sfu_bandwidth_estimate_bytes_per_second` | the server polling its shards: [`Metrics::observe_shards`] |
 //! | `sfu_recordings_active`, `sfu_recording_bytes_written_total`, `sfu_recording_failures_total` | the recorder tasks of the room actors (`room::recording`) |
+//! | `sfu_transcriptions_active`, `sfu_transcription_audio_seconds_total`, `sfu_transcription_captions_total`, `sfu_transcription_failures_total`, `sfu_transcription_utterances_dropped_total` | the transcriber tasks of the room actors (`room::transcription`) |
 //! | `sfu_packets_*`, `sfu_bytes_*`, `sfu_packets_dropped_total`, `sfu_packets_not_selected_total`, `sfu_keyframe_feedback_total`, `sfu_keyframe_requests_total`, `sfu_policy_installs_total` | the owner of a `MediaCore`: [`Metrics::observe_core`] (the shards' cores through `observe_shards`) |
 //! | `sfu_signalling_commands_total`, `sfu_resumes_total` | each room actor when it answers |
 //! | `sfu_signalling_events_total` | the signalling session, once it wrote the event to its socket |
@@ -111,6 +112,17 @@ pub struct Metrics {
     pub recording_bytes: IntCounter,
     /// Recordings that failed (directory not writable, disk full, join refused).
     pub recording_failures: IntCounter,
+    // --- Live transcription: fed by the transcriber tasks the room actors run. ---
+    /// Transcribers running (joined or joining).
+    pub transcriptions_active: IntGauge,
+    /// Seconds of speakers' audio handed to the transcription engine.
+    pub transcription_audio_seconds: Counter,
+    /// Caption lines the engine returned and the room sent.
+    pub transcription_captions: IntCounter,
+    /// Engine runs that failed: the command could not start, exited non-zero or timed out.
+    pub transcription_failures: IntCounter,
+    /// Utterances dropped because the speaker's engine queue was full (a slow engine).
+    pub transcription_dropped: IntCounter,
     // --- Shard counters: fed by `observe_shard` / `observe_shards` from the server. ---
     /// str0m transports (two per participant once both are negotiated).
     pub transports: IntGauge,
@@ -253,6 +265,30 @@ impl Metrics {
                 "recording_failures_total",
                 "Cloud recordings that failed: directory not writable, disk full, recorder \
                  could not join.",
+            )?,
+            transcriptions_active: gauge(
+                "transcriptions_active",
+                "Live transcriptions running (their transcriber joined or joining).",
+            )?,
+            transcription_audio_seconds: register(
+                &registry,
+                Counter::new(
+                    "transcription_audio_seconds_total",
+                    "Seconds of speakers' audio handed to the live transcription engine.",
+                )?,
+            )?,
+            transcription_captions: counter(
+                "transcription_captions_total",
+                "Caption lines the live transcription engine returned.",
+            )?,
+            transcription_failures: counter(
+                "transcription_failures_total",
+                "Live transcription engine runs that failed: the command could not start, \
+                 exited non-zero or timed out.",
+            )?,
+            transcription_dropped: counter(
+                "transcription_utterances_dropped_total",
+                "Utterances not transcribed because the speaker's engine queue was full.",
             )?,
             transports: gauge(
                 "transports",

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::room::actor::RoomRegistry;
 use crate::room::heartbeat::{self, Heartbeat};
 use crate::room::recording::RecorderService;
+use crate::room::transcription::{Engine, EngineCommand, HttpEngine, TranscriptionService};
 use crate::room::turn_credentials::TurnCredentials;
 use crate::shard::{self, ShardEvents, ShardHandle};
 use crate::signalling::connection::Connections;
@@ -109,6 +110,30 @@ pub async fn run(
     } else {
         warn!("TLS is on: the built-in cloud recorder is off (it joins over plain ws)");
         registry
+    };
+    // The transcriber joins like the recorder: over this server's own plain WebSocket.
+    let engine = match (&config.transcription_command, &config.transcription_url) {
+        (Some(command), _) => EngineCommand::parse(command).map(Engine::Command),
+        (None, Some(url)) => Some(Engine::Http(
+            HttpEngine::new(url).map_err(io::Error::other)?,
+        )),
+        (None, None) => None,
+    };
+    let registry = match engine {
+        Some(engine) if tls.is_none() => {
+            info!(?engine, "live transcription engine configured");
+            registry.with_transcriber(TranscriptionService::new(
+                addr,
+                Arc::clone(&tokens),
+                engine,
+                Some(metrics.clone()),
+            ))
+        }
+        Some(_) => {
+            warn!("TLS is on: the built-in live transcriber is off (it joins over plain ws)");
+            registry
+        }
+        None => registry,
     };
     let registry = match &config.turn_secret {
         Some(secret) => registry.with_turn(TurnCredentials::new(

@@ -128,7 +128,8 @@ impl Claims {
     }
 }
 
-const ROLE_RULE: &str = "must be one of host, visitor, viewer, recorder, streamer, assistant";
+const ROLE_RULE: &str =
+    "must be one of host, visitor, viewer, recorder, streamer, assistant, captioner";
 
 /// Whether a token may carry `role`. The `granted_*` roles are obtained only through the waiting
 /// room (spec §4.1), never from a credential.
@@ -137,7 +138,7 @@ pub fn is_token_role(role: Role) -> bool {
 }
 
 /// Parses a role as a token names it (`host`, `visitor`, `viewer`, `recorder`, `streamer`,
-/// `assistant`).
+/// `assistant`, `captioner`; the room admits a captioner only as the server's transcriber).
 pub fn parse_token_role(text: &str) -> Result<Role, ClaimError> {
     serde_json::from_value::<Role>(serde_json::Value::String(text.to_owned()))
         .ok()

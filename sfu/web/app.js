@@ -442,6 +442,7 @@ function wire(c) {
   });
   c.on("room_locked", ({ isLocked }) => ($("#lock-toggle").checked = isLocked));
   c.on("chat", renderChat);
+  c.on("captions", renderCaptions);
   c.on("breakout", renderBreakout);
   // The server sends the whole list each time it changes (and an empty one when everyone is
   // quiet), so the list replaces the previous one.
@@ -977,6 +978,14 @@ function renderChat() {
       ),
   );
   list.scrollTop = list.scrollHeight;
+}
+
+// The live transcriber's latest line under the stage: who said what.
+function renderCaptions(captions) {
+  const last = captions[captions.length - 1];
+  const box = $("#captions");
+  box.hidden = !last;
+  if (last) box.replaceChildren(el("b", { textContent: `${last.displayName}: ` }), el("span", { textContent: last.text }));
 }
 
 // ------------------------------------------------------------------ breakout

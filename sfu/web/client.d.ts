@@ -97,7 +97,7 @@ export declare function fetchDevToken(options: {
 /** Splits `<participantId>-<streamId>`: a fallback only, prefer the msid of subscriptions_changed. */
 export declare function parseMsid(msid: string | null | undefined): { participantId: string; streamId: string } | null;
 
-export type Role = "host" | "visitor" | "viewer" | "recorder" | "streamer" | "assistant" | "granted_visitor" | "granted_viewer";
+export type Role = "host" | "visitor" | "viewer" | "recorder" | "streamer" | "assistant" | "captioner" | "granted_visitor" | "granted_viewer";
 
 /** What a join token says (its signature is not checked: only the server can). */
 export interface TokenClaims {
@@ -184,6 +184,17 @@ export interface Participant {
   monitoring: string | null;
 }
 
+/** A `caption` event: one line the live transcriber heard a speaker of our location say. */
+export interface Caption {
+  participantId: string;
+  streamId: string;
+  displayName: string;
+  text: string;
+  /** When the transcribed audio started. */
+  startedAt: string;
+  transcriptionId?: string;
+}
+
 /** What a client emits besides the server's events (which it re-emits under their own names). */
 export interface SfuClientEvents {
   status: { status: StatusValue; code?: number; reason?: string; message?: string; error?: string | null; resumed?: boolean };
@@ -196,6 +207,9 @@ export interface SfuClientEvents {
   breakout: any;
   location: string | null;
   chat: any[];
+  /** The latest captions (the last 5), newest last. */
+  captions: Caption[];
+  caption: Caption;
   stream: { participantId: string; streamId: string; stream: MediaStream; track: MediaStreamTrack; kind: "audio" | "video" };
   stream_removed: { participantId: string; streamId: string };
   subscriptions: Map<string, { participantId: string; streamId: string; kinds: ("audio" | "video")[] }>;
@@ -237,6 +251,8 @@ export declare class SfuClient extends Emitter {
   breakout: any;
   location: string | null;
   chat: any[];
+  /** The latest captions of the live transcriber in our location (the last 5), newest last. */
+  captions: Caption[];
   subscriptions: Map<string, { participantId: string; streamId: string; kinds: ("audio" | "video")[] }>;
   /** Remote streams by `${participantId}/${streamId}`. */
   remoteStreams: Map<string, MediaStream>;

@@ -137,6 +137,8 @@ export const CLOSE_MESSAGES = Object.freeze({
 
 /** How many `wrong_node` answers one join follows before it gives up (PROTOCOL.md §10). */
 const MAX_REDIRECTS = 3;
+/** How many `caption` lines `client.captions` keeps. */
+const CAPTIONS_KEPT = 5;
 
 /**
  * A sentence for an error: an {@link SfuError}, an error body `{code, details}`, a bare code or
@@ -362,6 +364,8 @@ export class SfuClient extends Emitter {
     this.breakout = null;
     this.location = null;
     this.chat = [];
+    /** The latest captions of the live transcriber in our location (`caption` events), newest last. */
+    this.captions = [];
     /** Streams we may receive (from `subscriptions_changed`): key -> {participantId, streamId, kinds}. */
     this.subscriptions = new Map();
     /** Remote MediaStreams by key `${participantId}/${streamId}`. */
@@ -933,6 +937,11 @@ export class SfuClient extends Emitter {
       case "chat_history":
         this.chat = [...data.messages];
         this.emit("chat", this.chat);
+        break;
+      case "caption":
+        // Only the last few lines are kept: captions are a live view, not a transcript.
+        this.captions = [...this.captions, data].slice(-CAPTIONS_KEPT);
+        this.emit("captions", this.captions);
         break;
       case "room_left":
         this.#teardownMedia();

@@ -127,6 +127,8 @@ events! {
     LiveTranscriptionStarted = "live_transcription_started" (TranscriptionStarted);
     /// All admitted: transcription stopped.
     LiveTranscriptionStopped = "live_transcription_stopped" (TranscriptionStopped);
+    /// The speaker's location: a line the live transcriber heard (issue 20).
+    Caption = "caption" (Caption);
     // §9.3 breakout
     /// All admitted, each its own view: the breakout changed.
     BreakoutUpdated = "breakout_updated" (Box<BreakoutView>);

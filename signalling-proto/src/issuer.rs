@@ -127,6 +127,7 @@ impl Role {
         Role::Recorder,
         Role::Streamer,
         Role::Assistant,
+        Role::Captioner,
     ];
 }
 
@@ -148,7 +149,10 @@ mod tests {
             );
             assert_eq!(
                 Issuer::Person.allows(role),
-                !matches!(role, Role::Recorder | Role::Streamer | Role::Assistant),
+                !matches!(
+                    role,
+                    Role::Recorder | Role::Streamer | Role::Assistant | Role::Captioner
+                ),
                 "{role:?}"
             );
             // Issue 20: an assistant speaks and answers in chat, and nothing else a person
@@ -163,7 +167,7 @@ mod tests {
             );
             assert_eq!(
                 Issuer::Chatter.allows(role),
-                !matches!(role, Role::Recorder | Role::Streamer),
+                !matches!(role, Role::Recorder | Role::Streamer | Role::Captioner),
                 "{role:?}"
             );
         }

@@ -2,7 +2,7 @@
 //!
 //! Only the state is signalled; the pipelines are services that join as `recorder` / `streamer`.
 
-use crate::{ParticipantId, Timestamp};
+use crate::{ParticipantId, StreamId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// `room.recording` when not idle (idle is `null`, spec §5.6).
@@ -101,4 +101,25 @@ pub struct TranscriptionStarted {
 pub struct TranscriptionStopped {
     pub transcription_id: String,
     pub ended_at: Timestamp,
+}
+
+/// `caption`: what the live transcriber heard one speaker say (issue 20). Sent to the
+/// participants in the speaker's location when the text came back (the main room or the
+/// speaker's breakout session), like chat of that location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Caption {
+    /// The speaker.
+    pub participant_id: ParticipantId,
+    /// The speaker's stream whose audio was transcribed (`camera`, or a screenshare's audio).
+    pub stream_id: StreamId,
+    /// The speaker's display name when the caption was made.
+    pub display_name: String,
+    /// One line of text from the transcription engine.
+    pub text: String,
+    /// When the transcribed audio started (server time).
+    pub started_at: Timestamp,
+    /// The transcription this caption belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription_id: Option<String>,
 }

@@ -26,19 +26,26 @@ pub enum Role {
     /// the media of its location, may be assigned to a breakout group by a host and may answer
     /// in chat; `isAssistant` in the roster. Any number per room.
     Assistant,
+    /// The server's live transcriber (issue 20): receive-only, always in `MAIN`, hears the
+    /// audio of every location (its captions go back to the speaker's location only). Joins
+    /// only with the server's own token while a transcription is requested; at most one.
+    Captioner,
 }
 
 impl Role {
     /// Person roles may chat, join breakouts and appear as people; service roles may not
     /// (spec §4.2).
     pub fn is_person(self) -> bool {
-        !matches!(self, Role::Recorder | Role::Streamer | Role::Assistant)
+        !matches!(
+            self,
+            Role::Recorder | Role::Streamer | Role::Assistant | Role::Captioner
+        )
     }
 
     /// Service roles of which a room holds at most one (spec §4.1): the recording and
     /// live-stream clients, tied to the room's recording and streaming states.
     pub fn is_unique(self) -> bool {
-        matches!(self, Role::Recorder | Role::Streamer)
+        matches!(self, Role::Recorder | Role::Streamer | Role::Captioner)
     }
 
     /// Roles a host may assign or move to a breakout session (spec §4.2 "be assigned/moved by

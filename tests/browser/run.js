@@ -110,7 +110,8 @@ function assert(condition, message) {
 
 /** Starts the server on ephemeral ports and resolves with its base URL once it is bound. */
 function startServer() {
-  const child = spawn(SERVER, ["--http-port", "0", "--rtc-port", "0"], {
+  // `wc -c` as the live transcription engine: each utterance's caption is its Ogg/Opus size.
+  const child = spawn(SERVER, ["--http-port", "0", "--rtc-port", "0", "--transcription-command", "wc -c"], {
     // RUST_LOG only when the caller sets one: the server's own default is what operators run
     // (and the log is checked for error lines at the end).
     env: { ...process.env, NO_COLOR: "1" },
@@ -329,6 +330,22 @@ test("a raised hand shows on the other pages", async () => {
   await eventually("Bob's hand lowered", () =>
     state.host.page.evaluate((id) => !document.querySelector(`#people li[data-participant-id="${id}"]`)?.textContent.includes("\u270b"), state.bob.id),
   );
+});
+
+test("live captions show under the stage", async () => {
+  await requireMedia();
+  // The engine (`wc -c`) answers each utterance with its size in bytes; the fake microphone
+  // never pauses, so the first utterance ends at its 10 s maximum.
+  await state.host.page.evaluate(() => window.sfuApp.client.command("start_live_transcription"));
+  for (const p of [state.ada, state.bob]) {
+    await eventually(
+      `${p.name} shows a caption`,
+      () => p.page.evaluate(() => /^\S.*: \d+$/.test(document.querySelector("#captions:not([hidden])")?.textContent ?? "")),
+      { timeoutMs: 30_000 },
+    );
+  }
+  await shot(state.ada, "captions");
+  await state.host.page.evaluate(() => window.sfuApp.client.command("stop_live_transcription"));
 });
 
 test("the publisher offers VP8 simulcast q/h/f and announces its tracks", async () => {

@@ -9,17 +9,18 @@ use std::path::Path;
 
 use ogg::writing::{PacketWriteEndInfo, PacketWriter};
 
-/// An open Ogg Opus stream. The latest packet waits in memory until the next one comes or
-/// [`OggOpusWriter::finish`] writes it as the end-of-stream page (an empty last page would be
-/// an empty Opus packet, which decoders reject).
-pub struct OggOpusWriter {
-    out: PacketWriter<'static, BufWriter<File>>,
+/// An open Ogg Opus stream into a file or, for the live transcriber, into memory. The latest
+/// packet waits in memory until the next one comes or [`OggOpusWriter::finish`] writes it as
+/// the end-of-stream page (an empty last page would be an empty Opus packet, which decoders
+/// reject).
+pub struct OggOpusWriter<W: Write = BufWriter<File>> {
+    out: PacketWriter<'static, W>,
     serial: u32,
     granule: u64,
     held: Option<(Vec<u8>, u64)>,
 }
 
-impl std::fmt::Debug for OggOpusWriter {
+impl<W: Write> std::fmt::Debug for OggOpusWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OggOpusWriter")
             .field("serial", &self.serial)
@@ -28,11 +29,23 @@ impl std::fmt::Debug for OggOpusWriter {
     }
 }
 
-impl OggOpusWriter {
+impl OggOpusWriter<BufWriter<File>> {
     /// Creates `path` with the two header pages; `serial` tells streams apart.
     pub fn create(path: &Path, serial: u32) -> io::Result<Self> {
+        Self::new(BufWriter::new(File::create(path)?), serial)
+    }
+
+    /// Writes the last packet as the end-of-stream page and closes the file.
+    pub fn finish(self) -> io::Result<()> {
+        self.finish_into()?.get_ref().sync_all()
+    }
+}
+
+impl<W: Write> OggOpusWriter<W> {
+    /// Starts a stream on `out` with the two header pages; `serial` tells streams apart.
+    pub fn new(out: W, serial: u32) -> io::Result<Self> {
         let mut writer = Self {
-            out: PacketWriter::new(BufWriter::new(File::create(path)?)),
+            out: PacketWriter::new(out),
             serial,
             granule: 0,
             held: None,
@@ -73,14 +86,14 @@ impl OggOpusWriter {
         self.out.inner_mut().flush()
     }
 
-    /// Writes the last packet as the end-of-stream page and closes the file.
-    pub fn finish(mut self) -> io::Result<()> {
+    /// Writes the last packet as the end-of-stream page and hands back the flushed output.
+    pub fn finish_into(mut self) -> io::Result<W> {
         if let Some((last, granule)) = self.held.take() {
             self.page(last, granule, PacketWriteEndInfo::EndStream)?;
         }
         let mut out = self.out.into_inner();
         out.flush()?;
-        out.get_ref().sync_all()
+        Ok(out)
     }
 
     /// One packet on a page of its own (the `ogg` crate frames it: lacing, flags, CRC);

@@ -7,3 +7,4 @@ mod real_vp8;
 mod recording;
 mod resume;
 mod support;
+mod transcription;

@@ -1,10 +1,11 @@
 //! The server's cloud recorder against a real meeting (issue 20 item 3): two publishers send
-//! libvpx VP8 and libopus Opus from Debian's ffmpeg, one changes resolution mid-stream (what
-//! a simulcast layer switch looks like to the recorder), one leaves; every file the recorder
-//! wrote is read by `ffprobe` and decodes fully with `ffmpeg -xerror`, and each stream's
-//! recorded duration is within 5 % of the time it was in the recorded meeting. A recording
-//! directory that cannot be created gives `cloud_recording_started {error}` and the server
-//! goes on.
+//! libvpx VP8 and libopus Opus from Debian's ffmpeg; one also shares its screen (recorded to
+//! its own file) and then leaves, the other publishes three simulcast encodings and stops its
+//! top one mid-meeting, so the SFU switches the recorder to the next layer down on a keyframe
+//! (a real layer switch); every file the recorder wrote is read by `ffprobe` and decodes fully
+//! with `ffmpeg -xerror`, and each stream's recorded duration is within 5 % of the time it was
+//! in the recorded meeting. A recording directory that cannot be created gives
+//! `cloud_recording_started {error}` and the server goes on.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,7 +60,7 @@ fn ffmpeg(args: &[&str]) {
 
 /// VP8 frames (data, 90 kHz pts) of a libvpx clip: `size`, 15 fps, a keyframe every 3 frames
 /// (a file cannot answer a keyframe request, so the recorder's wait for one stays short).
-fn vp8_clip(dir: &Path, size: &str) -> Vec<(Vec<u8>, u32)> {
+fn vp8_clip(dir: &Path, size: &str, bitrate: &str) -> Vec<(Vec<u8>, u32)> {
     let path = dir.join(format!("clip-{size}.ivf"));
     ffmpeg(&[
         "-f",
@@ -73,7 +74,7 @@ fn vp8_clip(dir: &Path, size: &str) -> Vec<(Vec<u8>, u32)> {
         "-g",
         "3",
         "-b:v",
-        "300k",
+        bitrate,
         "-f",
         "ivf",
         "-y",
@@ -132,14 +133,21 @@ fn ogg_packets(data: &[u8]) -> Vec<Vec<u8>> {
     packets
 }
 
-/// Sends the clips in a loop, in real time with continuous timestamps, until `stop`; from
-/// `small` on, video comes from the second clip (another resolution).
+/// What one publisher sends, in a loop, in real time with continuous timestamps: a clip per
+/// camera encoding (lowest first; one clip: no simulcast), and a screenshare clip.
+struct Clips {
+    camera: Vec<Vec<(Vec<u8>, u32)>>,
+    screen: Option<Vec<(Vec<u8>, u32)>>,
+}
+
+/// Sends `clips` until `stop`; from `top_off` on, the highest camera encoding is no longer
+/// sent (a simulcast sender dropping its top layer, as a browser does under load).
 fn send_loop(
     publisher: Arc<Publisher>,
-    video: [Vec<(Vec<u8>, u32)>; 2],
+    clips: Clips,
     audio: Vec<Vec<u8>>,
     stop: Arc<AtomicBool>,
-    small: Arc<AtomicBool>,
+    top_off: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     let audio_publisher = Arc::clone(&publisher);
     let audio_stop = Arc::clone(&stop);
@@ -158,21 +166,24 @@ fn send_loop(
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / 15));
         let mut ts = 0u32;
         let mut i = 0usize;
-        let mut clip = 0usize;
         loop {
             tick.tick().await;
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            let want = usize::from(small.load(Ordering::SeqCst));
-            if want != clip {
-                // The switch happens on the new clip's first frame, a keyframe.
-                clip = want;
-                i = 0;
+            // Every encoding sends frame `i` of its clip (the clips' keyframes line up).
+            let layers = clips.camera.len() - usize::from(top_off.load(Ordering::SeqCst));
+            for (layer, clip) in clips.camera.iter().enumerate().take(layers) {
+                let (frame, _) = &clip[i % clip.len()];
+                if publisher.send_vp8_layer(layer, frame, ts).await.is_err() {
+                    return;
+                }
             }
-            let (frame, _) = &video[clip][i % video[clip].len()];
-            if publisher.send_vp8(frame, ts).await.is_err() {
-                return;
+            if let Some(screen) = &clips.screen {
+                let (frame, _) = &screen[i % screen.len()];
+                if publisher.send_screenshare_vp8(frame, ts).await.is_err() {
+                    return;
+                }
             }
             i += 1;
             ts = ts.wrapping_add(6000);
@@ -229,6 +240,17 @@ fn recorded_seconds(path: &Path, frame_seconds: f64) -> f64 {
     times[times.len() - 1] - times[0] + frame_seconds
 }
 
+/// The span of a video stream's files in its (continuous) RTP time, from the sidecar: the
+/// first file's first timestamp to the last file's last, plus one frame.
+fn rtp_span_seconds(files: &[(PathBuf, Value)], frame_seconds: f64) -> f64 {
+    let field = |f: &Value, name: &str| f[name].as_u64().unwrap_or_else(|| panic!("{name}: {f}"));
+    let (first, last) = (&files[0].1, &files[files.len() - 1].1);
+    let start = field(first, "firstRtpTimestamp") as u32;
+    let end =
+        (field(last, "firstRtpTimestamp") as u32).wrapping_add(field(last, "rtpDuration") as u32);
+    f64::from(end.wrapping_sub(start)) / 90_000.0 + frame_seconds
+}
+
 /// `/metrics` once it has `line` (the recorder task counts itself out after it left).
 async fn metrics_when(server: &Server, line: &str) -> String {
     let url = format!("{}/metrics", sfu_client::http_get::http_base(&server.url));
@@ -255,10 +277,13 @@ fn within_5_percent(what: &str, got: f64, want: f64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_meeting_plays_back() {
     let scratch = scratch("meeting");
-    let clips = [
-        vp8_clip(&scratch.0, "320x240"),
-        vp8_clip(&scratch.0, "160x120"),
+    // Bob's simulcast ladder q/h/f; alice's camera and screen are single encodings.
+    let ladder = vec![
+        vp8_clip(&scratch.0, "80x60", "40k"),
+        vp8_clip(&scratch.0, "160x120", "80k"),
+        vp8_clip(&scratch.0, "320x240", "200k"),
     ];
+    let screen = vp8_clip(&scratch.0, "480x270", "150k");
     let tone = opus_clip(&scratch.0);
     let root = scratch.0.join("recordings");
     let mut config = sfu::Config::ephemeral();
@@ -270,22 +295,46 @@ async fn a_recorded_meeting_plays_back() {
     let bob = Person::join(&server, room, "bob", "visitor").await;
     let stop_alice = Arc::new(AtomicBool::new(false));
     let stop_bob = Arc::new(AtomicBool::new(false));
-    let bob_small = Arc::new(AtomicBool::new(false));
-    for (who, stop, small) in [
-        (&alice, &stop_alice, Arc::new(AtomicBool::new(false))),
-        (&bob, &stop_bob, Arc::clone(&bob_small)),
+    let bob_top_off = Arc::new(AtomicBool::new(false));
+    let alice_options = sfu_client::PublishOptions {
+        screenshare: true,
+        ..sfu_client::PublishOptions::audio_video()
+    };
+    let bob_options = sfu_client::PublishOptions {
+        simulcast: true,
+        ..sfu_client::PublishOptions::audio_video()
+    };
+    let alice_clips = Clips {
+        camera: vec![ladder[2].clone()],
+        screen: Some(screen),
+    };
+    let bob_clips = Clips {
+        camera: ladder,
+        screen: None,
+    };
+    for (who, options, clips, stop, top_off) in [
+        (
+            &alice,
+            alice_options,
+            alice_clips,
+            &stop_alice,
+            Arc::new(AtomicBool::new(false)),
+        ),
+        (
+            &bob,
+            bob_options,
+            bob_clips,
+            &stop_bob,
+            Arc::clone(&bob_top_off),
+        ),
     ] {
-        let publisher = who
-            .client
-            .publish(sfu_client::PublishOptions::audio_video())
-            .await
-            .expect("publishes");
+        let publisher = who.client.publish(options).await.expect("publishes");
         send_loop(
             Arc::new(publisher),
-            clips.clone(),
+            clips,
             tone.clone(),
             Arc::clone(stop),
-            small,
+            top_off,
         );
     }
     // Media flows before the recording starts, as in a meeting.
@@ -316,7 +365,7 @@ async fn a_recorded_meeting_plays_back() {
     assert!(on_disk > 0, "started with nothing on disk");
 
     tokio::time::sleep(Duration::from_secs(3)).await;
-    bob_small.store(true, Ordering::SeqCst);
+    bob_top_off.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop_alice.store(true, Ordering::SeqCst);
     let alice_id = alice.client.id().as_str().to_owned();
@@ -338,10 +387,12 @@ async fn a_recorded_meeting_plays_back() {
         serde_json::from_slice(&std::fs::read(folder.join("recording.json")).unwrap()).unwrap();
     assert!(sidecar["stoppedAtMs"].is_u64(), "{sidecar:#}");
     let tracks = sidecar["tracks"].as_array().unwrap();
-    let files_of = |participant: &str, kind: &str| -> Vec<(PathBuf, Value)> {
+    let files_of = |participant: &str, stream: &str, kind: &str| -> Vec<(PathBuf, Value)> {
         tracks
             .iter()
-            .filter(|t| t["participantId"] == participant && t["kind"] == kind)
+            .filter(|t| {
+                t["participantId"] == participant && t["streamId"] == stream && t["kind"] == kind
+            })
             .flat_map(|t| t["files"].as_array().unwrap().clone())
             .map(|f| (folder.join(f["file"].as_str().unwrap()), f))
             .collect()
@@ -358,9 +409,9 @@ async fn a_recorded_meeting_plays_back() {
     );
     let mut checked = 0;
     for (participant, span) in [(&alice_id, alice_span), (&bob_id, bob_span)] {
-        let audio = files_of(participant, "audio");
+        let audio = files_of(participant, "camera", "audio");
         assert_eq!(audio.len(), 1, "{participant}: {audio:?}");
-        let video = files_of(participant, "video");
+        let video = files_of(participant, "camera", "video");
         let mut video_seconds = 0.0;
         for (path, _) in audio.iter().chain(&video) {
             // crccheck: the Ogg pages' CRCs are verified too.
@@ -384,19 +435,65 @@ async fn a_recorded_meeting_plays_back() {
         for (path, _) in &video {
             video_seconds += recorded_seconds(path, 1.0 / 15.0);
         }
-        within_5_percent(&format!("{participant} video"), video_seconds, span);
+        // The stream's duration is its RTP span across files (the SFU keeps the forwarded
+        // timestamps continuous over layer switches); the files' own spans add up to it but
+        // for the freeze when bob stops his top layer: the SFU waits `encoding_timeout`
+        // (1.5 s) before it calls the layer gone, then for a keyframe of the next one.
+        let stream_seconds = rtp_span_seconds(&video, 1.0 / 15.0);
+        within_5_percent(&format!("{participant} video"), stream_seconds, span);
+        let frozen = stream_seconds - video_seconds;
+        eprintln!("{participant} video: {frozen:.3} s between files");
+        assert!(
+            (-0.1..2.5).contains(&frozen),
+            "{participant}: {frozen:.3} s of the stream are not in its files"
+        );
         let sizes: Vec<(u64, u64)> = video
             .iter()
             .map(|(_, f)| (f["width"].as_u64().unwrap(), f["height"].as_u64().unwrap()))
             .collect();
+        eprintln!("{participant} video files: {sizes:?}");
         if *participant == bob_id {
-            // The resolution change started a second file, on a keyframe.
-            assert_eq!(sizes, [(320, 240), (160, 120)], "{sidecar:#}");
+            // The SFU forwarded bob's top encoding (after the bandwidth estimate let it up
+            // from a lower one, if it did), and when bob stopped sending it, the next one
+            // down: every switch started a file on a keyframe of the new layer.
+            let top = sizes.iter().rposition(|s| *s == (320, 240));
+            assert!(top.is_some(), "never the top layer: {sizes:?}");
+            assert_eq!(sizes.last(), Some(&(160, 120)), "no switch down: {sizes:?}");
+            assert!(sizes.windows(2).all(|w| w[0] != w[1]), "{sizes:?}");
         } else {
             assert_eq!(sizes, [(320, 240)], "{sidecar:#}");
         }
     }
-    assert_eq!(checked, 5);
+    // Alice's screenshare is a stream of its own, in its own file, until she left.
+    let streams: Vec<&str> = tracks
+        .iter()
+        .filter(|t| t["participantId"] == alice_id.as_str() && t["kind"] == "video")
+        .filter_map(|t| t["streamId"].as_str())
+        .filter(|s| *s != "camera")
+        .collect();
+    assert_eq!(streams.len(), 1, "{sidecar:#}");
+    assert!(streams[0].starts_with("ss-"), "{streams:?}");
+    let screen = files_of(&alice_id, streams[0], "video");
+    let sizes: Vec<(u64, u64)> = screen
+        .iter()
+        .map(|(_, f)| (f["width"].as_u64().unwrap(), f["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes, [(480, 270)], "{sidecar:#}");
+    ffmpeg(&[
+        "-xerror",
+        "-i",
+        screen[0].0.to_str().unwrap(),
+        "-f",
+        "null",
+        "-",
+    ]);
+    checked += 1;
+    within_5_percent(
+        "alice screenshare",
+        recorded_seconds(&screen[0].0, 1.0 / 15.0),
+        alice_span,
+    );
+    assert!(checked >= 6, "{checked} files checked");
     // The metrics saw it: nothing running now, bytes written, no failure.
     let metrics = metrics_when(&server, "sfu_recordings_active 0").await;
     assert!(

@@ -23,11 +23,14 @@ use crate::api::error::ApiError;
 use crate::api::routes::CommandRoute;
 use crate::api::types::{
     check_reason, ChatRequest, CreateRoomRequest, MediaKind, MuteRequest, ParticipantList,
-    RemoveRequest, RoomDetails, RoomList, RoomSummary,
+    RemoveRequest, RoomDetails, RoomList, RoomSummary, TokenIssued, TokenRequest,
 };
 use crate::api::{openapi, ApiState};
 use crate::clock;
 use crate::room::actor::{Placed, RoomHandle};
+use crate::token::{is_token_role, Claims};
+use signalling_proto::{ErrorBody, Role, Timestamp};
+use std::time::Duration;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -327,6 +330,73 @@ pub(crate) async fn send_chat(
     .await?;
     ok(result)
 }
+
+/// `POST /rooms/{room}/tokens`: a join token for `room` (the room need not run yet), by
+/// default an `assistant` token for a program in the meeting.
+pub(crate) async fn create_token(
+    State(state): State<ApiState>,
+    path: Result<Path<HashMap<String, String>>, PathRejection>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let params = params(path)?;
+    let grant = grant(&state, &headers)?;
+    let room = path_value(&params, "room");
+    check_room_name(room)?;
+    if !grant.covers(room) {
+        return Err(auth::AuthError::Forbidden.into());
+    }
+    let request: TokenRequest = body(&bytes)?;
+    let role = request.role.unwrap_or(Role::Assistant);
+    if !is_token_role(role) || role == Role::Captioner {
+        return Err(ApiError::invalid_argument(&InvalidArgumentDetails::new(
+            "role",
+            ArgumentReason::InvalidValue,
+        )));
+    }
+    let ttl = request.ttl_seconds.unwrap_or(3600);
+    if !(1..=MAX_TOKEN_TTL_SECONDS).contains(&ttl) {
+        return Err(ApiError::invalid_argument(&InvalidArgumentDetails {
+            min: Some(1),
+            max: Some(i64::from(MAX_TOKEN_TTL_SECONDS)),
+            ..InvalidArgumentDetails::new(
+                "ttlSeconds",
+                if ttl == 0 {
+                    ArgumentReason::BelowMinimum
+                } else {
+                    ArgumentReason::AboveMaximum
+                },
+            )
+        }));
+    }
+    let now = clock::system_now();
+    let mut claims = Claims::new(room, request.identity, role)
+        .expiring_after(Duration::from_secs(u64::from(ttl)), now);
+    claims.name = request.name;
+    let token = state.tokens.sign(&claims).map_err(|error| {
+        ApiError::from_body(ErrorBody::invalid_argument(
+            &InvalidArgumentDetails::new(error.field, ArgumentReason::InvalidValue),
+            format!("{}: {}", error.field, error.rule),
+        ))
+    })?;
+    let expires_at = now + Duration::from_secs(u64::from(ttl));
+    let millis = expires_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    info!(room, ?role, "join token minted through the API");
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenIssued {
+            token,
+            role,
+            expires_at: Timestamp::from_unix_millis(millis),
+        }),
+    )
+        .into_response())
+}
+
+/// The longest join token the API mints: a day.
+const MAX_TOKEN_TTL_SECONDS: u32 = 86_400;
 
 /// A [`CommandRoute`]: the body is the command's `args` (plus the path argument), decoded by
 /// the protocol's own decoder, so a bad field is the same `invalid_argument` a socket gets.

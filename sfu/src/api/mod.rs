@@ -74,7 +74,8 @@ pub fn router(state: ApiState) -> Router {
             "/rooms/{room}/participants/{participantId}/name",
             post(handlers::rename_participant),
         )
-        .route("/rooms/{room}/chat", post(handlers::send_chat));
+        .route("/rooms/{room}/chat", post(handlers::send_chat))
+        .route("/rooms/{room}/tokens", post(handlers::create_token));
     for route in routes::COMMAND_ROUTES {
         let handler = move |state: State<ApiState>,
                             params: Result<Path<HashMap<String, String>>, PathRejection>,

@@ -16,7 +16,7 @@ use signalling_proto::{
 use crate::api::routes::{CommandRoute, Method, COMMAND_ROUTES};
 use crate::api::types::{
     ChatRequest, CreateRoomRequest, MuteRequest, ParticipantList, RemoveRequest, RoomDetails,
-    RoomList,
+    RoomList, TokenIssued, TokenRequest,
 };
 use crate::api::PREFIX;
 use crate::webhook::WebhookBody;
@@ -124,6 +124,16 @@ pub(crate) const CUSTOM_ROUTES: &[CustomRoute] = &[
         Some(schema::<ChatRequest>),
         schema::<SendChatMessageResult>,
     ),
+    CustomRoute {
+        status: "201",
+        ..custom(
+            Method::Post,
+            "/rooms/{room}/tokens",
+            "Mint a join token for the room (default role assistant: a program in the meeting).",
+            Some(schema::<TokenRequest>),
+            schema::<TokenIssued>,
+        )
+    },
 ];
 
 /// `DELETE /rooms/{room}`.

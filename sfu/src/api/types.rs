@@ -212,6 +212,33 @@ pub(crate) struct ChatRequest {
     pub broadcast: Option<bool>,
 }
 
+/// `POST /rooms/{room}/tokens`: a join token for a program (or a person) the backend lets in.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TokenRequest {
+    /// The token's identity (`sub`): 1-256 characters.
+    pub identity: String,
+    /// The role; default `assistant` (a program in the meeting). `granted_*` come only through
+    /// the waiting room and `captioner` is the server's own: both are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<signalling_proto::Role>,
+    /// The display name used when the join gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Seconds until the token expires: 1-86400, default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u32>,
+}
+
+/// A minted join token.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TokenIssued {
+    pub token: String,
+    pub role: signalling_proto::Role,
+    pub expires_at: signalling_proto::Timestamp,
+}
+
 /// A removal reason is at most 200 characters.
 pub(crate) fn check_reason(reason: Option<&str>) -> Result<(), InvalidArgumentDetails> {
     match reason {

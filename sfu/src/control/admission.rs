@@ -4,7 +4,9 @@ use crate::control::connection::Binding;
 use crate::control::errors::error;
 use crate::control::participant::{Connection, Participant};
 use crate::control::rate_limit::RateLimits;
-use crate::control::recording::{service_role, SERVER_RECORDER_IDENTITY};
+use crate::control::recording::{
+    service_role, SERVER_CAPTIONER_IDENTITY, SERVER_RECORDER_IDENTITY,
+};
 use crate::control::text_rules::{DISPLAY_NAME, EXTERNAL_ID};
 use crate::control::waiting_room::Reservation;
 use crate::control::wire_id::{location_to_wire, participant_from_wire, participant_to_wire};
@@ -217,6 +219,16 @@ impl Room {
             return Err(error(
                 ErrorCode::Forbidden,
                 "no cloud recording is requested: the server's recorder joins when one is",
+            ));
+        }
+        // The live transcriber hears every location: only the server's own, for a requested
+        // transcription.
+        if role == Role::Captioner
+            && (identity_key != SERVER_CAPTIONER_IDENTITY || !self.state.transcription.is_active())
+        {
+            return Err(error(
+                ErrorCode::Forbidden,
+                "a captioner joins only as the server's transcriber, while a transcription is requested",
             ));
         }
         // Check 5.
@@ -517,7 +529,11 @@ impl Room {
             }),
         );
         // A service client that leaves on its own ends its service.
-        for service in [Service::CloudRecording, Service::LiveStream] {
+        for service in [
+            Service::CloudRecording,
+            Service::LiveStream,
+            Service::Transcription,
+        ] {
             if service_role(service) == Some(p.role) && self.service_state(service).is_active() {
                 self.stop_service_now(now, service);
             }

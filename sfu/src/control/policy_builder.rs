@@ -53,6 +53,13 @@ pub(crate) fn build(room: &Room) -> ForwardingPolicy {
     for (host, session) in &state.breakout.monitors {
         policy.monitors.insert(*host, *session);
     }
+    // The server's transcriber hears every location (issue 20); its captions are scoped back
+    // to the speaker's location by the room.
+    for p in state.participants.values() {
+        if p.role == proto::Role::Captioner {
+            policy.taps.insert(p.id);
+        }
+    }
     policy
 }
 

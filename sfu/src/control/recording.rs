@@ -2,7 +2,8 @@
 //!
 //! Only the state lives here; the pipelines are services. Recording and streaming are
 //! `Requested` until the recorder / streamer joins with its service role; transcription until
-//! the shell reports it started ([`Room::handle_service_started`]).
+//! the shell reports it started ([`Room::handle_service_started`]). Captions of the shell's
+//! transcriber go to the speaker's location ([`Room::handle_caption`]).
 
 use crate::control::errors::error;
 use crate::control::room::Needs;
@@ -10,7 +11,7 @@ use crate::control::wire_id::participant_to_wire;
 use crate::control::{Effect, Room, Service};
 use crate::core::ParticipantId;
 use signalling_proto::{
-    Empty, ErrorBody, ErrorCode, Event, LiveStreamStatus, LiveStreamView, RecordingStatus,
+    Caption, Empty, ErrorBody, ErrorCode, Event, LiveStreamStatus, LiveStreamView, RecordingStatus,
     RecordingView, Role, ServiceStarted, Timestamp, TranscriptionStarted, TranscriptionStatus,
     TranscriptionStopped, TranscriptionView,
 };
@@ -19,6 +20,10 @@ use std::time::Instant;
 /// The token identity (`sub`) of the server's own recorder (`room::recording`): refused
 /// when no recording is requested, so a recorder whose join the stop overtook never appears.
 pub(crate) const SERVER_RECORDER_IDENTITY: &str = "sfu-cloud-recorder";
+
+/// The token identity of the server's own live transcriber (`signalling::transcription`):
+/// the only `captioner` admitted, and only while a transcription is requested or running.
+pub(crate) const SERVER_CAPTIONER_IDENTITY: &str = "sfu-live-transcriber";
 
 /// The lifecycle shared by the three services.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,7 +105,7 @@ pub(crate) fn service_role(service: Service) -> Option<Role> {
     match service {
         Service::CloudRecording => Some(Role::Recorder),
         Service::LiveStream => Some(Role::Streamer),
-        Service::Transcription => None,
+        Service::Transcription => Some(Role::Captioner),
     }
 }
 
@@ -187,7 +192,10 @@ impl Room {
     /// The service role whose admission means the service is running: none for
     /// transcription, and none for recording when the shell's recorder reports its start.
     pub(crate) fn admission_starts(&self, service: Service) -> Option<Role> {
-        if service == Service::CloudRecording && self.recorder_reports_start {
+        // The transcriber reports its start when its engine runs, not when it joins.
+        if service == Service::Transcription
+            || (service == Service::CloudRecording && self.recorder_reports_start)
+        {
             return None;
         }
         service_role(service)
@@ -259,6 +267,46 @@ impl Room {
     ) {
         self.service_running(now, service, transcription_id);
         self.settle(now, true);
+    }
+
+    /// The shell's transcriber heard `speaker` say `text` on `stream` (audio that started at
+    /// `started_at`): a `caption` to everyone in the speaker's location now, scoped like that
+    /// location's chat. A speaker who left, or a transcription no longer running, gets none.
+    pub fn handle_caption(
+        &mut self,
+        now: Instant,
+        speaker: &signalling_proto::ParticipantId,
+        stream: signalling_proto::StreamId,
+        text: String,
+        started_at: Timestamp,
+    ) -> bool {
+        if self.state.transcription.status != ServiceStatus::Running {
+            return false;
+        }
+        let Some(p) = crate::control::wire_id::participant_from_wire(speaker)
+            .and_then(|id| self.state.participants.get(&id))
+        else {
+            return false;
+        };
+        let (location, display_name) = (p.location, p.display_name.clone());
+        let audience: Vec<ParticipantId> = self
+            .state
+            .participants
+            .values()
+            .filter(|q| q.location == location && q.role != Role::Captioner)
+            .map(|q| q.id)
+            .collect();
+        let event = Event::Caption(Caption {
+            participant_id: speaker.clone(),
+            stream_id: stream,
+            display_name,
+            text,
+            started_at,
+            transcription_id: self.state.transcription.transcription_id.clone(),
+        });
+        self.send(audience, event);
+        self.settle(now, true);
+        true
     }
 
     /// The shell reports that a service failed: `Error {error}` and the started event with

@@ -331,7 +331,7 @@ impl Room {
                 return Err(format!("{id} is reconnecting without a grace timer"));
             }
         }
-        for role in [Role::Recorder, Role::Streamer] {
+        for role in [Role::Recorder, Role::Streamer, Role::Captioner] {
             if s.participants.values().filter(|p| p.role == role).count() > 1 {
                 return Err(format!("more than one {role:?}"));
             }

@@ -63,6 +63,10 @@ pub struct ForwardingPolicy {
     pub stage: FxHashSet<(ParticipantId, StreamId)>,
     /// Hosts monitoring a session receive-only (spec §17.1).
     pub monitors: FxHashMap<ParticipantId, SessionId>,
+    /// Subscribers that receive every publisher's audio in every location and no video: the
+    /// server's live transcriber (issue 20), which captions each speaker back into the
+    /// speaker's own location.
+    pub taps: FxHashSet<ParticipantId>,
 }
 
 /// A subscriber resolved against a policy once, so that checking many publishers against it
@@ -72,6 +76,8 @@ pub struct SubscriberView {
     pub participant: ParticipantId,
     pub location: Location,
     pub monitoring: Option<SessionId>,
+    /// An audio tap (`ForwardingPolicy::taps`).
+    pub tap: bool,
 }
 
 /// One stream of a publisher resolved against a policy once.
@@ -83,6 +89,8 @@ pub struct PublisherView {
     pub sending: bool,
     /// Rule 4's stage exception: `(q, stream)` is spotlighted.
     pub staged: bool,
+    /// The stream is audio (what an audio tap receives).
+    pub audio: bool,
 }
 
 impl fmt::Debug for ForwardingPolicy {
@@ -96,6 +104,7 @@ impl fmt::Debug for ForwardingPolicy {
             members,
             stage,
             monitors,
+            taps,
         } = self;
         f.debug_struct("ForwardingPolicy")
             .field("version", version)
@@ -103,6 +112,7 @@ impl fmt::Debug for ForwardingPolicy {
             .field("members", &members.iter().collect::<BTreeMap<_, _>>())
             .field("stage", &stage.iter().collect::<BTreeSet<_>>())
             .field("monitors", &monitors.iter().collect::<BTreeMap<_, _>>())
+            .field("taps", &taps.iter().collect::<BTreeSet<_>>())
             .finish()
     }
 }
@@ -123,6 +133,10 @@ impl ForwardingPolicy {
         if s.participant == q.participant || !q.sending {
             return false;
         }
+        // A tap hears every location's audio, and nothing else.
+        if s.tap {
+            return q.audio;
+        }
         // Outside a run every location is MAIN (§13.1, last paragraph).
         if !self.breakout_active || s.location == q.location {
             return true;
@@ -140,6 +154,7 @@ impl ForwardingPolicy {
             participant: s,
             location: member.location,
             monitoring: self.monitors.get(&s).copied(),
+            tap: self.taps.contains(&s),
         })
     }
 
@@ -156,6 +171,7 @@ impl ForwardingPolicy {
             location: member.location,
             sending: gate_open && !member.receive_only,
             staged: self.stage.contains(&(q, stream.stream)),
+            audio: stream.kind == MediaKind::Audio,
         })
     }
 }

@@ -37,6 +37,7 @@ use crate::core::{ForwardingPolicy, ParticipantId};
 use crate::metrics::{Metrics, RoomGauges};
 use crate::room::media::RoomMedia;
 use crate::room::recording::{RecorderEvent, RecorderHandle, RecorderService};
+use crate::room::transcription::{TranscriberEvent, TranscriberHandle, TranscriptionService};
 use crate::room::turn_credentials::TurnCredentials;
 use crate::shard::{RoomId, ShardEvent, ShardHandle};
 use crate::webhook::{WebhookEvent, Webhooks};
@@ -111,6 +112,11 @@ enum RoomInput {
     Recorder {
         generation: u64,
         event: RecorderEvent,
+    },
+    /// What the room's transcriber number `generation` reports.
+    Transcriber {
+        generation: u64,
+        event: TranscriberEvent,
     },
 }
 
@@ -307,6 +313,8 @@ pub struct RoomRegistry {
     /// The server's own recorder; `None`: `start_cloud_recording` waits for a `recorder`
     /// client from elsewhere (spec §8.6).
     recorder: Option<RecorderService>,
+    /// The server's own transcriber; `None`: `start_live_transcription` stays requested.
+    transcriber: Option<TranscriptionService>,
 }
 
 #[derive(Debug, Default)]
@@ -345,7 +353,14 @@ impl RoomRegistry {
             webhooks: None,
             cluster: None,
             recorder: None,
+            transcriber: None,
         }
+    }
+
+    /// Rooms started from now on transcribe with `transcriber` when asked to.
+    pub fn with_transcriber(mut self, transcriber: TranscriptionService) -> Self {
+        self.transcriber = Some(transcriber);
+        self
     }
 
     /// Rooms started from now on record with `recorder` when asked to.
@@ -691,6 +706,9 @@ pub struct RoomActor {
     /// ignored).
     recorder: Option<RecorderHandle>,
     recorder_generation: u64,
+    /// The transcriber running for this room, and its number, as for the recorder.
+    transcriber: Option<TranscriberHandle>,
+    transcriber_generation: u64,
 }
 
 impl RoomActor {
@@ -730,6 +748,8 @@ impl RoomActor {
             fenced: false,
             recorder: None,
             recorder_generation: 0,
+            transcriber: None,
+            transcriber_generation: 0,
         }
     }
 
@@ -893,9 +913,52 @@ impl RoomActor {
                     self.execute_effects(now).await;
                 }
             }
+            RoomInput::Transcriber { generation, event } => {
+                if generation == self.transcriber_generation {
+                    self.handle_transcriber(now, event);
+                    self.refresh_routes();
+                    self.execute_effects(now).await;
+                }
+            }
         }
         self.reconcile_media(now).await;
         self.report_notices(now);
+    }
+
+    /// What the transcriber reports: its start (the engine can run), a caption for the
+    /// speaker's location, or a failure (the error event; the room removes the captioner).
+    fn handle_transcriber(&mut self, now: Instant, event: TranscriberEvent) {
+        match event {
+            TranscriberEvent::Started { transcription_id } => {
+                self.room.handle_service_started(
+                    now,
+                    Service::Transcription,
+                    Some(transcription_id),
+                );
+            }
+            TranscriberEvent::Caption {
+                speaker,
+                stream,
+                text,
+                started_at,
+            } => {
+                let millis = started_at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                self.room.handle_caption(
+                    now,
+                    &speaker,
+                    stream,
+                    text,
+                    signalling_proto::Timestamp::from_unix_millis(millis),
+                );
+            }
+            TranscriberEvent::Failed(reason) => {
+                self.transcriber = None;
+                self.room
+                    .handle_service_failed(now, Service::Transcription, reason);
+            }
+        }
     }
 
     /// A request of the server API: commands run as [`control::SYSTEM`], their response is
@@ -1105,6 +1168,33 @@ impl RoomActor {
                         };
                         self.recorder = Some(service.start(&self.name, tell));
                         info!("cloud recorder started");
+                    } else if let (Service::Transcription, Some(service)) =
+                        (service, &self.registry.transcriber)
+                    {
+                        self.transcriber_generation += 1;
+                        let generation = self.transcriber_generation;
+                        let inbox = self.inbox.clone();
+                        let tell = move |event: TranscriberEvent| {
+                            let input = RoomInput::Transcriber { generation, event };
+                            if matches!(
+                                input,
+                                RoomInput::Transcriber {
+                                    event: TranscriberEvent::Caption { .. },
+                                    ..
+                                }
+                            ) {
+                                // A caption the busy room has no room for is dropped, not
+                                // queued without bound.
+                                let _ = inbox.try_send(input);
+                            } else {
+                                // A stopped room has nobody left to tell.
+                                let inbox = inbox.clone();
+                                tokio::spawn(async move {
+                                    let _ = inbox.send(input).await;
+                                });
+                            }
+                        };
+                        self.transcriber = Some(service.start(&self.name, tell));
                     } else {
                         info!(
                             ?service,
@@ -1125,6 +1215,11 @@ impl RoomActor {
                         if let Some(recorder) = self.recorder.take() {
                             recorder.stop().await;
                         }
+                    }
+                    if service == Service::Transcription {
+                        // Dropping the handle makes the transcriber leave; captions still on
+                        // their way find the transcription stopped and are not sent.
+                        self.transcriber = None;
                     }
                     info!(?service, "service stopped");
                 }

@@ -11,4 +11,5 @@ pub mod actor;
 pub(crate) mod heartbeat;
 pub(crate) mod media;
 pub mod recording;
+pub mod transcription;
 pub(crate) mod turn_credentials;

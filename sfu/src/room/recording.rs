@@ -53,13 +53,8 @@ impl RecorderService {
         root: PathBuf,
         metrics: Option<Metrics>,
     ) -> Self {
-        let ip = match listening.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
         Self {
-            url: format!("ws://{}", SocketAddr::new(ip, listening.port())),
+            url: own_ws_url(listening),
             tokens,
             root,
             metrics,
@@ -127,6 +122,17 @@ impl RecorderService {
         });
         RecorderHandle { stop: stop_tx }
     }
+}
+
+/// The `ws://` URL at which the server's own clients (recorder, transcriber) reach its
+/// listener at `listening`: an unspecified address is reached on loopback.
+pub(crate) fn own_ws_url(listening: SocketAddr) -> String {
+    let ip = match listening.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("ws://{}", SocketAddr::new(ip, listening.port()))
 }
 
 /// A running recorder; dropping it stops the recorder too (without waiting).

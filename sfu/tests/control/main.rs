@@ -8,6 +8,7 @@ mod assistant;
 mod breakout;
 mod breakout_edges;
 mod breakout_media;
+mod captions;
 mod chat;
 mod moderation;
 mod roles;

@@ -35,6 +35,13 @@ fn every_command_outside_the_role_is_forbidden_and_changes_nothing() {
                 Role::Visitor
             };
             h.join_through_knock(host_conn, "caller", requested).0
+        } else if role == Role::Captioner {
+            // The server's transcriber joins only for a requested transcription, with the
+            // server's identity (issue 20).
+            h.cmd(h.t0, host_conn, Command::StartLiveTranscription(Empty {}))
+                .expect("a host starts a transcription");
+            h.drain();
+            h.join("sfu-live-transcriber", role).0
         } else {
             h.join("caller", role).0
         };

@@ -3,6 +3,7 @@
 mod admin_cli;
 mod api;
 mod api_bench;
+mod api_tokens;
 mod assistant_role;
 mod bind_advertise;
 mod cluster_deploy;

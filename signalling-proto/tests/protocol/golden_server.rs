@@ -242,6 +242,13 @@ fn event_examples() -> Vec<Value> {
             31,
             json!({"transcriptionId": "tr-1", "endedAt": ts}),
         ),
+        // Issue 20: a caption for the speaker's location.
+        event(
+            "caption",
+            31,
+            json!({"participantId": "p-2", "streamId": "camera", "displayName": "Ada",
+                   "text": "good morning", "startedAt": ts, "transcriptionId": "tr-1"}),
+        ),
         // §9.3
         event("breakout_updated", 32, host_breakout_view()),
         event("breakout_updated", 33, visitor_breakout_view()),

@@ -1007,11 +1007,10 @@ impl Room {
                 return Err(format!("{host} monitors {session} illegally"));
             }
         }
-        if s.participants
-            .values()
-            .any(|p| p.role == Role::Recorder && p.location != Location::Main)
-        {
-            return Err("the recorder left MAIN".into());
+        if s.participants.values().any(|p| {
+            matches!(p.role, Role::Recorder | Role::Captioner) && p.location != Location::Main
+        }) {
+            return Err("the recorder or the captioner left MAIN".into());
         }
         Ok(())
     }
