@@ -252,6 +252,8 @@ fn json_log_format_writes_one_object_per_line() {
             "0",
             "--rtc-port",
             "0",
+            "--rtc-tcp-port",
+            "0",
             "--shards",
             "1",
             "--log-format",

@@ -396,7 +396,9 @@ fn cli_invalid_values_name_the_flag() {
 #[test]
 fn binary_serves_and_stops_on_sigterm() {
     let mut child = sfu_command()
-        .args(["--http-port", "0", "--log-format", "json"])
+        // Ephemeral ports throughout: the defaults may be taken by another server on the host.
+        .args(["--http-port", "0", "--rtc-port", "0", "--rtc-tcp-port", "0"])
+        .args(["--log-format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -518,7 +518,8 @@ struct SpawnedServer {
 }
 
 impl SpawnedServer {
-    /// `sfu --http-port 0 --rtc-port 0 --shards 1 --log-format json` plus `args`, with no
+    /// `sfu --http-port 0 --rtc-port 0 --rtc-tcp-port 0 --shards 1 --log-format json` plus
+    /// `args`, with no
     /// `SFU_*` variable of this environment.
     fn start(args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sfu"));
@@ -529,7 +530,8 @@ impl SpawnedServer {
         }
         let child = command
             .env_remove("RUST_LOG")
-            .args(["--http-port", "0", "--rtc-port", "0", "--shards", "1"])
+            .args(["--http-port", "0", "--rtc-port", "0", "--rtc-tcp-port", "0"])
+            .args(["--shards", "1"])
             .args(["--log-format", "json"])
             .args(args)
             .stdout(Stdio::piped())
