@@ -519,8 +519,7 @@ struct SpawnedServer {
 
 impl SpawnedServer {
     /// `sfu --http-port 0 --rtc-port 0 --rtc-tcp-port 0 --shards 1 --log-format json` plus
-    /// `args`, with no
-    /// `SFU_*` variable of this environment.
+    /// `args`, with no `SFU_*` variable of this environment.
     fn start(args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sfu"));
         for (name, _) in std::env::vars() {
