@@ -8,7 +8,9 @@
 //! starts `actor`s (the loop, the effects; `actor/` holds its media side, its services and
 //! the API's requests), which others reach through `handle` (the [`RoomHandle`], the inputs,
 //! what goes back to a socket); below them the leaves `api_input`, `close_code`,
-//! `webhook_event` and `refusals` (error bodies).
+//! `webhook_event` and `refusals` (error bodies). One reference points back up: an actor holds
+//! the registry that started it, to unregister, to record its resume tokens and to reach the
+//! node's TURN credentials, recorder and transcriber.
 //!
 //! Layers: the room imports the rules (`control`), the media (`shard`) and the cluster store
 //! below it; the signalling connections and the server API above it hand it their commands.
