@@ -27,7 +27,7 @@ use crate::api::types::{
 };
 use crate::api::{openapi, ApiState};
 use crate::clock;
-use crate::room::actor::{Placed, RoomHandle};
+use crate::room::{Placed, RoomHandle};
 use crate::token::{is_token_role, Claims};
 use signalling_proto::{ErrorBody, Role, Timestamp};
 use std::time::Duration;

@@ -29,7 +29,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::room::actor::RoomRegistry;
+use crate::room::RoomRegistry;
 use crate::token::TokenKey;
 
 /// Where the API lives on the HTTP port.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use signalling_proto::{ArgumentReason, InvalidArgumentDetails, ParticipantView, RoomView};
 
 use crate::control::RoomPolicy;
-use crate::room::actor::RoomDescription;
+use crate::room::RoomDescription;
 
 /// `POST /rooms`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use crate::clock;
 use crate::cluster::{Cluster, NodeRecord, NodeState, HEARTBEAT, RECORD_TTL};
 use crate::metrics::Metrics;
-use crate::room::actor::RoomRegistry;
+use crate::room::RoomRegistry;
 
 /// What the heartbeat reads and where it reports.
 #[derive(Debug)]

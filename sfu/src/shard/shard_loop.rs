@@ -6,11 +6,12 @@
 //! that are due. Commands are applied between two datagrams, never inside a packet's fan-out,
 //! so a command's reply is the ack that it governs every later packet (spec §13.3).
 //!
-//! This file holds the loop itself: the sockets, demux, timers, polling each touched `Rtc`, and
-//! dropping failed transports. ICE-TCP connections (`tcp_media`) are one more input: their
-//! frames take the datagrams' path, and a transport's packets go back on the connection its
-//! pair uses. `packet_path` takes an RTP packet into its room's core and
-//! routes the core's outputs; `commands` applies each command.
+//! This file holds the loop itself: the sockets, demux, timers and polling each touched `Rtc`.
+//! ICE-TCP connections (`tcp_media`) are one more input: their frames take the datagrams'
+//! path, and a transport's packets go back on the connection its pair uses. `peer_events`
+//! handles what an `Rtc` emits, `packet_path` takes an RTP packet into its room's core and
+//! routes the core's outputs, `commands` applies each command, and `transport_removal` drops
+//! failed and removed transports.
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,34 +19,31 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 use slotmap::SlotMap;
-use str0m::bwe::{Bitrate as RtcBitrate, BweKind};
-use str0m::media::KeyframeRequestKind;
+use str0m::bwe::Bitrate as RtcBitrate;
 use str0m::net::{Protocol, Receive};
-use str0m::stats::MediaEgressStats;
-use str0m::{Event, IceConnectionState, Output as RtcOutput};
+use str0m::Output as RtcOutput;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::command::Command;
-use super::error::ShardError;
 use super::event::{EventSender, ShardEvent, ShardEvents};
-use super::fixed_histogram::BANDWIDTH_BOUNDS_BPS;
 use super::handle::ShardHandle;
 use super::participant_state::ParticipantState;
-use super::peer::{Peer, PeerFault, PeerKey, PeerSetup, Role};
+use super::peer::{Peer, PeerFault, PeerKey, PeerSetup};
 use super::reply_source::ReplySource;
 use super::room::ShardRoom;
 use super::room_id::RoomId;
 use super::shard_config::{ShardConfig, TcpMediaConfig};
 use super::stats::{ShardStats, TcpCloseCause};
 use super::tcp_media::{ConnKey, Sent, TcpInput, TcpMedia};
-use super::transport_kind::TransportKind;
 use crate::clock;
-use crate::core::{Bitrate, CoreConfig, CoreStats, Input, KeyframeKind, ParticipantId};
+use crate::core::{CoreConfig, CoreStats, Input, ParticipantId};
 
 mod commands;
 mod packet_path;
+mod peer_events;
+mod transport_removal;
 
 /// Datagrams read per wake-up before the touched peers are flushed, so one busy socket cannot
 /// starve timers and commands (quinn's work limit).
@@ -557,206 +555,5 @@ impl ShardLoop {
         }
         // Still busy: continue in the next flush round.
         self.mark_dirty(key);
-    }
-
-    fn handle_peer_event(&mut self, key: PeerKey, now: Instant, event: Event) {
-        let Some(peer) = self.peers.get_mut(key) else {
-            return;
-        };
-        match event {
-            Event::Connected => {
-                peer.connected = true;
-                self.stats.transports_connected[peer.candidate_type()] += 1;
-                let e = ShardEvent::TransportConnected {
-                    room: peer.room,
-                    participant: peer.participant,
-                    transport: peer.transport(),
-                };
-                self.events.emit(e);
-                self.restart_downlink_on_connect(key, now);
-            }
-            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.fail(key, PeerFault::ice_disconnected());
-            }
-            Event::RtpPacket(pkt) => self.handle_rtp(key, now, &pkt),
-            Event::KeyframeRequest(req) => {
-                self.stats.keyframe_requests_received += 1;
-                let (room, sub) = match peer.downlink() {
-                    Some(d) => (peer.room, d.subscription_at(req.mid)),
-                    None => return,
-                };
-                let Some(subscription) = sub else {
-                    return;
-                };
-                let kind = match req.kind {
-                    KeyframeRequestKind::Pli => KeyframeKind::Pli,
-                    KeyframeRequestKind::Fir => KeyframeKind::Fir,
-                };
-                if let Some(r) = self.rooms.get_mut(&room) {
-                    r.core.handle_input(Input::Feedback {
-                        at: now,
-                        subscription,
-                        kind,
-                    });
-                }
-                self.drain_core(room, now);
-            }
-            Event::EgressBitrateEstimate(
-                BweKind::Twcc {
-                    estimate: bitrate, ..
-                }
-                | BweKind::Remb {
-                    estimate: bitrate, ..
-                },
-            ) => {
-                self.stats
-                    .bandwidth_estimates
-                    .record(&BANDWIDTH_BOUNDS_BPS, bitrate.as_u64());
-                let Some(d) = peer.downlink() else {
-                    return;
-                };
-                let (room, downlink) = (peer.room, d.id);
-                if let Some(r) = self.rooms.get_mut(&room) {
-                    r.core.handle_input(Input::Estimate {
-                        at: now,
-                        downlink,
-                        bitrate: Bitrate(bitrate.as_u64()),
-                    });
-                }
-                self.drain_core(room, now);
-            }
-            Event::MediaEgressStats(stats) => {
-                let written = peer.downlink().and_then(|d| d.written(stats.mid));
-                peer.rtcp.egress(&mut self.stats.rtcp, &stats, written);
-                self.feed_receiver_loss(key, now, &stats);
-            }
-            Event::MediaIngressStats(stats) => peer.rtcp.ingress(&mut self.stats.rtcp, &stats),
-            _ => {}
-        }
-    }
-
-    /// A subscriber transport just connected: the core restarts its video on keyframes and
-    /// asks the publishers for them (what was written before could not reach the client).
-    fn restart_downlink_on_connect(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.peers.get(key) else {
-            return;
-        };
-        let Some(downlink) = peer.downlink().map(|d| d.id) else {
-            return;
-        };
-        let room = peer.room;
-        if let Some(r) = self.rooms.get_mut(&room) {
-            r.core
-                .handle_input(Input::DownlinkConnected { at: now, downlink });
-        }
-        self.drain_core(room, now);
-    }
-
-    /// Hands the loss a subscriber reported for one of its streams (receiver reports, via
-    /// str0m's stats) to the room's core: sustained loss is what may pause a lowest layer
-    /// (`core::congestion`).
-    fn feed_receiver_loss(&mut self, key: PeerKey, now: Instant, stats: &MediaEgressStats) {
-        let Some(loss) = stats.loss else {
-            return;
-        };
-        let Some(peer) = self.peers.get(key) else {
-            return;
-        };
-        let Some(subscription) = peer.downlink().and_then(|d| d.subscription_at(stats.mid)) else {
-            return;
-        };
-        let room = peer.room;
-        // A fraction in 0..=1 (RFC 3550 fraction lost / 255); NaN or junk clamps to the range.
-        let lost_per_mille = (f64::from(loss) * 1000.0).round().clamp(0.0, 1000.0) as u16;
-        if let Some(r) = self.rooms.get_mut(&room) {
-            r.core.handle_input(Input::Loss {
-                at: now,
-                subscription,
-                lost_per_mille,
-            });
-        }
-        self.drain_core(room, now);
-    }
-
-    // ---- failures and removal ---------------------------------------------------------
-
-    fn fail(&mut self, key: PeerKey, fault: PeerFault) {
-        if !self.failed.iter().any(|(k, _)| *k == key) {
-            self.failed.push((key, fault));
-        }
-    }
-
-    /// Fails a transport from inside a command, and names the failure for the command's reply.
-    fn transport_failed(&mut self, key: PeerKey, fault: PeerFault) -> ShardError {
-        let error = ShardError::TransportFailed(fault.0.clone());
-        self.fail(key, fault);
-        error
-    }
-
-    fn reap_failed(&mut self, now: Instant) {
-        while let Some((key, fault)) = self.failed.pop() {
-            let Some(peer) = self.peers.get(key) else {
-                continue;
-            };
-            let (room, participant, transport) = (peer.room, peer.participant, peer.transport());
-            warn!(%participant, ?transport, reason = %fault.0, "transport failed, dropping it");
-            self.stats.peers_failed += 1;
-            self.stats.peer_failure_causes[fault.cause()] += 1;
-            self.remove_peer(now, key);
-            if let Some(s) = self.participants.get_mut(&(room, participant)) {
-                match transport {
-                    TransportKind::Publisher => s.publisher = None,
-                    TransportKind::Subscriber => s.subscriber = None,
-                }
-            }
-            self.events.emit(ShardEvent::TransportFailed {
-                room,
-                participant,
-                transport,
-                reason: fault.0,
-            });
-        }
-    }
-
-    /// Removes one transport and what hangs off it in its room's core: a publisher's
-    /// publications (with every subscription to them), a subscriber's subscriptions.
-    fn remove_peer(&mut self, now: Instant, key: PeerKey) {
-        let Some(peer) = self.peers.remove(key) else {
-            return;
-        };
-        self.tcp.close_peer(key);
-        for addr in &peer.addrs {
-            if self.by_addr.get(addr) == Some(&key) {
-                self.by_addr.remove(addr);
-            }
-        }
-        let room_id = peer.room;
-        let Some(room) = self.rooms.get_mut(&room_id) else {
-            return;
-        };
-        let mut ended = Vec::new();
-        match &peer.role {
-            Role::Uplink(u) => {
-                for publication in u.publications() {
-                    room.remove_publication(publication, &mut ended);
-                }
-            }
-            Role::Downlink(d) => room.remove_subscriber(d.id, d.subscriptions()),
-        }
-        for (sid, sub_peer) in ended {
-            if let Some(p) = self.peers.get_mut(sub_peer) {
-                let participant = p.participant;
-                if let Some(d) = p.downlink_mut() {
-                    d.end(sid);
-                }
-                self.events.emit(ShardEvent::SubscriptionEnded {
-                    room: room_id,
-                    participant,
-                    subscription: sid,
-                });
-            }
-        }
-        self.dirty.retain(|k| *k != key);
-        self.drain_core(room_id, now);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A connection decodes each text frame, answers what it can answer alone (bad frames,
 //! `not_connected` before admission, `invalid_credential`), verifies `{token}` credentials and
-//! hands everything else to its room's [`RoomActor`](crate::room::actor::RoomActor). It writes
+//! hands everything else to its room's [`RoomActor`](crate::room::RoomActor). It writes
 //! two kinds of frames: its own answers, and the room's frames from the connection's bounded
 //! outgoing queue (responses, then the events they caused, spec §6.3). Each event written to
 //! the socket is counted by name (`sfu_signalling_events_total`).
@@ -33,7 +33,7 @@ use tungstenite::error::ProtocolError;
 use crate::clock;
 use crate::control::ConnectionId;
 use crate::metrics::{Metrics, UnjoinedClose};
-use crate::room::actor::{
+use crate::room::{
     room_gone, ConnectionLink, Handled, Outgoing, RoomHandle, RoomRegistry, CLOSE_SLOW_CONSUMER,
 };
 use crate::signalling::unjoined::{

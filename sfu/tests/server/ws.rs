@@ -340,7 +340,7 @@ async fn resume_on_a_new_socket_gets_a_room_state_snapshot() {
 #[tokio::test]
 async fn registry_forgets_a_room_after_its_session_ends() {
     use sfu::control::{ConnectionId, VerifiedClaims};
-    use sfu::room::actor::{ConnectionLink, Outgoing, RoomRegistry};
+    use sfu::room::{ConnectionLink, Outgoing, RoomRegistry};
     use signalling_proto::{Command, JoinRoomArgs, ReqId};
     use std::sync::Arc;
     use tokio::sync::{mpsc, Notify};
@@ -407,7 +407,7 @@ async fn registry_forgets_a_room_after_its_session_ends() {
 #[tokio::test]
 async fn full_outgoing_queue_disconnects_the_client() {
     use sfu::control::{ConnectionId, VerifiedClaims};
-    use sfu::room::actor::{ConnectionLink, RoomRegistry};
+    use sfu::room::{ConnectionLink, RoomRegistry};
     use signalling_proto::{Command, JoinRoomArgs, ReqId, SendChatMessageArgs};
     use std::sync::Arc;
     use tokio::sync::{mpsc, Notify};
