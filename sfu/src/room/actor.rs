@@ -34,7 +34,7 @@ use crate::control::{
     VerifiedClaims, WallClock,
 };
 use crate::core::{ForwardingPolicy, ParticipantId};
-use crate::metrics::{Metrics, RoomGauges};
+use crate::metrics::{Metrics, RoomGauges, ShardDropReason};
 use crate::room::media::RoomMedia;
 use crate::room::recording::{RecorderEvent, RecorderHandle, RecorderService};
 use crate::room::transcription::{TranscriberEvent, TranscriberHandle, TranscriptionService};
@@ -47,7 +47,7 @@ const ROOM_INBOX: usize = 256;
 
 /// The `sfu_shard_drops_total` reason of a telemetry event that found its room's inbox full:
 /// the same as the shard's own when its telemetry channel is full.
-const TELEMETRY_DROP_REASON: &str = "event_channel_full";
+const TELEMETRY_DROP_REASON: ShardDropReason = ShardDropReason::EventChannelFull;
 
 /// What a session's writer is asked to put on its socket, in order.
 #[derive(Debug)]
@@ -427,10 +427,7 @@ impl RoomRegistry {
             handle.inbox.try_send(RoomInput::Media(event))
         {
             if let Some(metrics) = &self.metrics {
-                metrics
-                    .shard_drops
-                    .with_label_values(&[TELEMETRY_DROP_REASON])
-                    .inc();
+                metrics.shards.dropped(TELEMETRY_DROP_REASON).inc();
             }
         }
     }
@@ -1697,10 +1694,7 @@ mod tests {
             registry.dispatch_shard_event(speakers());
         }
         assert_eq!(stalled.shard_events(), ROOM_INBOX);
-        let dropped = metrics
-            .shard_drops
-            .with_label_values(&[TELEMETRY_DROP_REASON])
-            .get();
+        let dropped = metrics.shards.dropped(TELEMETRY_DROP_REASON).get();
         assert_eq!(dropped, 3);
     }
 }

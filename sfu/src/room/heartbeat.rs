@@ -75,7 +75,7 @@ impl Heartbeat {
         LoadSample {
             at: clock::now(),
             cpu_seconds: process_cpu_seconds(),
-            packets_out: self.metrics.packets_out.get(),
+            packets_out: self.metrics.forwarding.packets_out.get(),
         }
     }
 
@@ -95,7 +95,7 @@ impl Heartbeat {
             state,
             load,
             rooms: self.rooms.room_count() as u64,
-            participants: u64::try_from(self.metrics.participants.get()).unwrap_or(0),
+            participants: u64::try_from(self.metrics.rooms.participants.get()).unwrap_or(0),
         };
         let store = cluster.store();
         if cluster
