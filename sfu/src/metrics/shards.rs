@@ -9,9 +9,9 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry};
 use super::{counter, counter_vec, gauge, gauge_vec, grow, register};
 use super::{ForwardingMetrics, ShardHistogram};
 use crate::shard::{
-    RtcpTotals, ShardHandle, ShardStats, BANDWIDTH_BOUNDS_BPS, CANDIDATE_TYPES,
-    FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS, LAYER_SWITCH_REASONS, PUBLICATION_KINDS,
-    TCP_CLOSE_CAUSES, TRANSPORT_FAILURE_CAUSES,
+    CandidateType, LayerSwitchReason, PublicationKind, RtcpTotals, ShardHandle, ShardStats,
+    TcpCloseCause, TransportFailureCause, BANDWIDTH_BOUNDS_BPS, FORWARDING_LATENCY_BOUNDS_NS,
+    JOIN_LATENCY_BOUNDS_NS,
 };
 
 /// The shard records latencies in nanoseconds; Prometheus wants seconds.
@@ -171,7 +171,7 @@ fn rtcp_total(totals: &RtcpTotals, kind: RtcpFeedbackType, direction: RtcpDirect
 pub struct ShardMetrics {
     /// str0m transports (two per participant once both are negotiated).
     pub transports: IntGauge,
-    /// Publications by kind (`PUBLICATION_KINDS`: microphone, camera, screenshare,
+    /// Publications by [`PublicationKind`] (microphone, camera, screenshare,
     /// screenshare_audio).
     pub publications: IntGaugeVec,
     /// Subscriptions by the kind of their publication.
@@ -190,20 +190,20 @@ pub struct ShardMetrics {
     pub keyframe_rtcp: IntCounterVec,
     /// Transports that failed (ICE gave up, DTLS or str0m error, panic) and were dropped.
     pub transport_failures: IntCounter,
-    /// `transport_failures` by cause (`TRANSPORT_FAILURE_CAUSES`: ice, error, panic).
+    /// `transport_failures` by cause ([`TransportFailureCause`]: ice, error, panic).
     pub transport_failure_causes: IntCounterVec,
-    /// Transports that connected, by how the client reaches the shard (`CANDIDATE_TYPES`:
+    /// Transports that connected, by how the client reaches the shard ([`CandidateType`]:
     /// host, tcp, relay).
     pub transports_connected: IntCounterVec,
     /// ICE-TCP media connections open on the shards.
     pub tcp_media_connections: IntGauge,
-    /// ICE-TCP media connections closed or refused, by cause (`TCP_CLOSE_CAUSES`).
+    /// ICE-TCP media connections closed or refused, by [`TcpCloseCause`].
     pub tcp_media_closed: IntCounterVec,
     /// RTCP feedback from str0m's stream stats, by [`RtcpFeedbackType`] and [`RtcpDirection`].
     pub rtcp_feedback: IntCounterVec,
     /// Packets resent to subscribers in answer to NACKs.
     pub retransmissions: IntCounter,
-    /// Video layer switches by reason (`LAYER_SWITCH_REASONS`: start, up, down).
+    /// Video layer switches by reason ([`LayerSwitchReason`]: start, up, down).
     pub layer_switches: IntCounterVec,
     /// Receiving an RTP datagram to handing each forwarded copy to the subscriber's transport.
     pub forwarding_latency: ShardHistogram,
@@ -350,9 +350,9 @@ impl ShardMetrics {
                 .keyframe_rtcp
                 .with_label_values(&[direction.as_str()]);
         }
-        for kind in PUBLICATION_KINDS {
-            metrics.publications.with_label_values(&[kind]);
-            metrics.subscriptions.with_label_values(&[kind]);
+        for kind in PublicationKind::ALL {
+            metrics.publications.with_label_values(&[kind.as_str()]);
+            metrics.subscriptions.with_label_values(&[kind.as_str()]);
         }
         for kind in RtcpFeedbackType::ALL {
             for direction in RtcpDirection::ALL {
@@ -361,17 +361,23 @@ impl ShardMetrics {
                     .with_label_values(&[kind.as_str(), direction.as_str()]);
             }
         }
-        for reason in LAYER_SWITCH_REASONS {
-            metrics.layer_switches.with_label_values(&[reason]);
+        for reason in LayerSwitchReason::ALL {
+            metrics.layer_switches.with_label_values(&[reason.as_str()]);
         }
-        for cause in TRANSPORT_FAILURE_CAUSES {
-            metrics.transport_failure_causes.with_label_values(&[cause]);
+        for cause in TransportFailureCause::ALL {
+            metrics
+                .transport_failure_causes
+                .with_label_values(&[cause.as_str()]);
         }
-        for candidate in CANDIDATE_TYPES {
-            metrics.transports_connected.with_label_values(&[candidate]);
+        for candidate in CandidateType::ALL {
+            metrics
+                .transports_connected
+                .with_label_values(&[candidate.as_str()]);
         }
-        for cause in TCP_CLOSE_CAUSES {
-            metrics.tcp_media_closed.with_label_values(&[cause]);
+        for cause in TcpCloseCause::ALL {
+            metrics
+                .tcp_media_closed
+                .with_label_values(&[cause.as_str()]);
         }
         Ok(metrics)
     }
@@ -389,14 +395,15 @@ impl ShardMetrics {
             .set(sum(|s: &ShardStats| s.paused_subscriptions));
         self.tcp_media_connections
             .set(sum(|s: &ShardStats| s.tcp_connections));
-        for (i, kind) in PUBLICATION_KINDS.iter().enumerate() {
+        for kind in PublicationKind::ALL {
+            let i = kind.index();
             let publications: usize = shards.iter().map(|s| s.publications_by_kind[i]).sum();
             let subscriptions: usize = shards.iter().map(|s| s.subscriptions_by_kind[i]).sum();
             self.publications
-                .with_label_values(&[*kind])
+                .with_label_values(&[kind.as_str()])
                 .set(i64::try_from(publications).unwrap_or(i64::MAX));
             self.subscriptions
-                .with_label_values(&[*kind])
+                .with_label_values(&[kind.as_str()])
                 .set(i64::try_from(subscriptions).unwrap_or(i64::MAX));
         }
 
@@ -461,30 +468,30 @@ impl ShardMetrics {
             last.peers_failed,
             now.peers_failed,
         );
-        let labelled = [
-            (
-                &self.transport_failure_causes,
-                &TRANSPORT_FAILURE_CAUSES[..],
-                &last.peer_failure_causes[..],
-                &now.peer_failure_causes[..],
-            ),
-            (
-                &self.transports_connected,
-                &CANDIDATE_TYPES[..],
-                &last.transports_connected[..],
-                &now.transports_connected[..],
-            ),
-            (
-                &self.tcp_media_closed,
-                &TCP_CLOSE_CAUSES[..],
-                &last.tcp_closed[..],
-                &now.tcp_closed[..],
-            ),
-        ];
-        for (counter, labels, before, after) in labelled {
-            for ((label, before), after) in labels.iter().zip(before).zip(after) {
-                grow(&counter.with_label_values(&[*label]), *before, *after);
-            }
+        for cause in TransportFailureCause::ALL {
+            grow(
+                &self
+                    .transport_failure_causes
+                    .with_label_values(&[cause.as_str()]),
+                last.peer_failure_causes[cause.index()],
+                now.peer_failure_causes[cause.index()],
+            );
+        }
+        for candidate in CandidateType::ALL {
+            grow(
+                &self
+                    .transports_connected
+                    .with_label_values(&[candidate.as_str()]),
+                last.transports_connected[candidate.index()],
+                now.transports_connected[candidate.index()],
+            );
+        }
+        for cause in TcpCloseCause::ALL {
+            grow(
+                &self.tcp_media_closed.with_label_values(&[cause.as_str()]),
+                last.tcp_closed[cause.index()],
+                now.tcp_closed[cause.index()],
+            );
         }
         let (before, after) = (&last.rtcp, &now.rtcp);
         for kind in RtcpFeedbackType::ALL {
@@ -503,11 +510,11 @@ impl ShardMetrics {
             before.retransmissions,
             after.retransmissions,
         );
-        for (i, reason) in LAYER_SWITCH_REASONS.iter().enumerate() {
+        for reason in LayerSwitchReason::ALL {
             grow(
-                &self.layer_switches.with_label_values(&[*reason]),
-                last.layer_switches[i],
-                now.layer_switches[i],
+                &self.layer_switches.with_label_values(&[reason.as_str()]),
+                last.layer_switches[reason.index()],
+                now.layer_switches[reason.index()],
             );
         }
         self.forwarding_latency.grow(
