@@ -3,13 +3,13 @@
 use crate::client_error::ClientError;
 use crate::http_get;
 
-/// The server's CPU time at 10 ms resolution (`sfu/src/metrics.rs`).
+/// The server's CPU time at 10 ms resolution (`sfu/src/metrics/process.rs`).
 pub const CPU_SECONDS: &str = "sfu_process_cpu_seconds_total";
 /// The same from the prometheus crate's process collector, in whole seconds: too coarse for
 /// a 30 s run, read only from servers that lack [`CPU_SECONDS`].
 pub const CPU_SECONDS_WHOLE: &str = "process_cpu_seconds_total";
 /// RTP packets the server forwarded to subscribers, one per subscriber copy
-/// (`sfu/src/metrics.rs`). Kept as a constant: the name may change while the media path lands.
+/// (`sfu/src/metrics/forwarding.rs`). Kept as a constant: the name may change while the media path lands.
 pub const PACKETS_OUT: &str = "sfu_packets_out_total";
 /// Keyframe requests the server sent towards publishers (label `result="sent"`; the throttle
 /// counts what it suppressed as `result="suppressed"`).

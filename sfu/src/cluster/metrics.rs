@@ -14,10 +14,43 @@ const STORE_SECONDS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5,
 ];
 
-/// The store operations, the `operation` label's values.
-const OPERATIONS: [&str; 7] = [
-    "place", "owner", "publish", "claim", "nodes", "release", "retire",
-];
+/// A round trip to the cluster store (the `operation` label of the `sfu_cluster_store_*`
+/// families), named after the store's method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOperation {
+    Place,
+    Owner,
+    Publish,
+    Claim,
+    Nodes,
+    Release,
+    Retire,
+}
+
+impl StoreOperation {
+    pub const ALL: [StoreOperation; 7] = [
+        StoreOperation::Place,
+        StoreOperation::Owner,
+        StoreOperation::Publish,
+        StoreOperation::Claim,
+        StoreOperation::Nodes,
+        StoreOperation::Release,
+        StoreOperation::Retire,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreOperation::Place => "place",
+            StoreOperation::Owner => "owner",
+            StoreOperation::Publish => "publish",
+            StoreOperation::Claim => "claim",
+            StoreOperation::Nodes => "nodes",
+            StoreOperation::Release => "release",
+            StoreOperation::Retire => "retire",
+        }
+    }
+}
 
 /// The cluster's metrics, registered in the server's registry.
 #[derive(Debug, Clone)]
@@ -69,9 +102,13 @@ impl ClusterMetrics {
         for node in ["self", "other"] {
             metrics.placements.with_label_values(&[node]);
         }
-        for operation in OPERATIONS {
-            metrics.store_seconds.with_label_values(&[operation]);
-            metrics.store_errors.with_label_values(&[operation]);
+        for operation in StoreOperation::ALL {
+            metrics
+                .store_seconds
+                .with_label_values(&[operation.as_str()]);
+            metrics
+                .store_errors
+                .with_label_values(&[operation.as_str()]);
         }
         Ok(metrics)
     }
@@ -83,11 +120,13 @@ impl ClusterMetrics {
     }
 
     /// One store round trip and whether the store answered.
-    pub(crate) fn observe_store(&self, operation: &str, took: Duration, answered: bool) {
-        let histogram: Histogram = self.store_seconds.with_label_values(&[operation]);
+    pub(crate) fn observe_store(&self, operation: StoreOperation, took: Duration, answered: bool) {
+        let histogram: Histogram = self.store_seconds.with_label_values(&[operation.as_str()]);
         histogram.observe(took.as_secs_f64());
         if !answered {
-            self.store_errors.with_label_values(&[operation]).inc();
+            self.store_errors
+                .with_label_values(&[operation.as_str()])
+                .inc();
         }
         self.store_up.set(i64::from(answered));
     }

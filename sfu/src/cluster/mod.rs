@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 pub use memory_store::MemoryStore;
-pub use metrics::ClusterMetrics;
+pub use metrics::{ClusterMetrics, StoreOperation};
 pub use redis_store::RedisStore;
 pub use store::{ClusterStore, NodeRecord, NodeState, Placement, PlacementRule, StoreError};
 
@@ -106,7 +106,10 @@ impl Cluster {
             warm_up: RECORD_TTL,
         };
         let placed = self
-            .timed("place", self.store.place(room, &self.node_id, rule))
+            .timed(
+                StoreOperation::Place,
+                self.store.place(room, &self.node_id, rule),
+            )
             .await;
         if let (Some(metrics), Ok(placement)) = (&self.metrics, &placed) {
             if placement.placed {
@@ -119,13 +122,17 @@ impl Cluster {
 
     /// The live owner of `room` without placing it: one store round trip.
     pub async fn owner(&self, room: &str) -> Result<Option<Placement>, StoreError> {
-        self.timed("owner", self.store.owner(room)).await
+        self.timed(StoreOperation::Owner, self.store.owner(room))
+            .await
     }
 
     /// Forgets `room` in the store if this node still owns it at `epoch` (it ended here).
     pub async fn release(&self, room: &str, epoch: u64) {
         let released = self
-            .timed("release", self.store.release(room, &self.node_id, epoch))
+            .timed(
+                StoreOperation::Release,
+                self.store.release(room, &self.node_id, epoch),
+            )
             .await;
         if let Err(error) = released {
             // Harmless: the owner record is soft state, and a later placement overwrites it.
@@ -136,7 +143,7 @@ impl Cluster {
     /// Runs one store operation, times it, and records the store's health from its outcome.
     pub(crate) async fn timed<T>(
         &self,
-        operation: &'static str,
+        operation: StoreOperation,
         future: store::StoreFuture<'_, T>,
     ) -> Result<T, StoreError> {
         let started = crate::clock::now();

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::clock;
-use crate::cluster::{Cluster, NodeRecord, NodeState, HEARTBEAT, RECORD_TTL};
+use crate::cluster::{Cluster, NodeRecord, NodeState, StoreOperation, HEARTBEAT, RECORD_TTL};
 use crate::metrics::Metrics;
 use crate::room::RoomRegistry;
 
@@ -75,7 +75,7 @@ impl Heartbeat {
         LoadSample {
             at: clock::now(),
             cpu_seconds: process_cpu_seconds(),
-            packets_out: self.metrics.packets_out.get(),
+            packets_out: self.metrics.forwarding.packets_out.get(),
         }
     }
 
@@ -95,11 +95,11 @@ impl Heartbeat {
             state,
             load,
             rooms: self.rooms.room_count() as u64,
-            participants: u64::try_from(self.metrics.participants.get()).unwrap_or(0),
+            participants: u64::try_from(self.metrics.rooms.participants.get()).unwrap_or(0),
         };
         let store = cluster.store();
         if cluster
-            .timed("publish", store.publish(&record, RECORD_TTL))
+            .timed(StoreOperation::Publish, store.publish(&record, RECORD_TTL))
             .await
             .is_err()
         {
@@ -107,7 +107,10 @@ impl Heartbeat {
         }
         let rooms = self.rooms.room_epochs();
         match cluster
-            .timed("claim", store.claim(cluster.node_id(), &rooms))
+            .timed(
+                StoreOperation::Claim,
+                store.claim(cluster.node_id(), &rooms),
+            )
             .await
         {
             Ok(fenced) => {
@@ -124,7 +127,7 @@ impl Heartbeat {
             }
             Err(_) => return,
         }
-        if let Ok(nodes) = cluster.timed("nodes", store.nodes()).await {
+        if let Ok(nodes) = cluster.timed(StoreOperation::Nodes, store.nodes()).await {
             if let Some(metrics) = cluster.metrics() {
                 metrics
                     .nodes
@@ -140,7 +143,10 @@ pub(crate) async fn retire(cluster: &Cluster) {
     let wait = Duration::from_secs(2);
     match tokio::time::timeout(
         wait,
-        cluster.timed("retire", cluster.store().retire(cluster.node_id())),
+        cluster.timed(
+            StoreOperation::Retire,
+            cluster.store().retire(cluster.node_id()),
+        ),
     )
     .await
     {

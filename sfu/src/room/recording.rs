@@ -73,7 +73,7 @@ impl RecorderService {
             .expiring_after(TOKEN_TTL, clock::system_now());
         let metrics = self.metrics.clone();
         if let Some(metrics) = &metrics {
-            metrics.recordings_active.inc();
+            metrics.recording.active.inc();
         }
         let token = match self.tokens.sign(&claims) {
             Ok(token) => token,
@@ -81,8 +81,8 @@ impl RecorderService {
                 // Only a room name the token rules refuse gets here; the room was joined
                 // under the same rules, so this is a bug worth an error event, not a panic.
                 if let Some(metrics) = &metrics {
-                    metrics.recordings_active.dec();
-                    metrics.recording_failures.inc();
+                    metrics.recording.active.dec();
+                    metrics.recording.failures.inc();
                 }
                 tell(RecorderEvent::Failed(format!("no recorder token: {error}")));
                 return RecorderHandle { stop: stop_tx };
@@ -101,14 +101,14 @@ impl RecorderService {
                 match report {
                     RecorderReport::Wrote(bytes) => {
                         if let Some(metrics) = &metrics {
-                            metrics.recording_bytes.inc_by(bytes);
+                            metrics.recording.bytes_written.inc_by(bytes);
                         }
                     }
                     RecorderReport::Started(_) => tell(RecorderEvent::Started),
                     RecorderReport::Failed(reason) => {
                         warn!(%reason, "cloud recording failed");
                         if let Some(metrics) = &metrics {
-                            metrics.recording_failures.inc();
+                            metrics.recording.failures.inc();
                         }
                         tell(RecorderEvent::Failed(reason));
                     }
@@ -117,7 +117,7 @@ impl RecorderService {
             }
             // The recorder's task ended (its sender is gone).
             if let Some(metrics) = &metrics {
-                metrics.recordings_active.dec();
+                metrics.recording.active.dec();
             }
         });
         RecorderHandle { stop: stop_tx }

@@ -18,7 +18,7 @@ use tracing::{debug, info, Instrument};
 
 use crate::cluster::{Cluster, Placement};
 use crate::control::RoomPolicy;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ShardDropReason};
 use crate::room::actor::RoomActor;
 use crate::room::handle::{RoomHandle, RoomInput};
 use crate::room::media::RoomMedia;
@@ -34,7 +34,7 @@ const ROOM_INBOX: usize = 256;
 
 /// The `sfu_shard_drops_total` reason of a telemetry event that found its room's inbox full:
 /// the same as the shard's own when its telemetry channel is full.
-const TELEMETRY_DROP_REASON: &str = "event_channel_full";
+const TELEMETRY_DROP_REASON: ShardDropReason = ShardDropReason::EventChannelFull;
 
 /// Room name → running actor, shared by every session of the server.
 #[derive(Debug, Clone)]
@@ -168,10 +168,7 @@ impl RoomRegistry {
             handle.inbox.try_send(RoomInput::Media(event))
         {
             if let Some(metrics) = &self.metrics {
-                metrics
-                    .shard_drops
-                    .with_label_values(&[TELEMETRY_DROP_REASON])
-                    .inc();
+                metrics.shards.dropped(TELEMETRY_DROP_REASON).inc();
             }
         }
     }
@@ -498,10 +495,7 @@ mod tests {
             registry.dispatch_shard_event(speakers());
         }
         assert_eq!(stalled.shard_events(), ROOM_INBOX);
-        let dropped = metrics
-            .shard_drops
-            .with_label_values(&[TELEMETRY_DROP_REASON])
-            .get();
+        let dropped = metrics.shards.dropped(TELEMETRY_DROP_REASON).get();
         assert_eq!(dropped, 3);
     }
 }

@@ -218,7 +218,7 @@ impl TranscriptionService {
         let metrics = self.metrics.clone();
         let fail = |reason: String| {
             if let Some(metrics) = &metrics {
-                metrics.transcription_failures.inc();
+                metrics.transcription.failures.inc();
             }
             warn!(%reason, "live transcription cannot start");
             tell(TranscriberEvent::Failed(reason));
@@ -239,7 +239,7 @@ impl TranscriptionService {
             }
         };
         if let Some(metrics) = &metrics {
-            metrics.transcriptions_active.inc();
+            metrics.transcription.active.inc();
         }
         let options = TranscriberOptions {
             url: self.url.clone(),
@@ -322,14 +322,14 @@ impl Dispatcher {
                     });
                     if queue.try_send(utterance).is_err() {
                         if let Some(metrics) = &self.metrics {
-                            metrics.transcription_dropped.inc();
+                            metrics.transcription.utterances_dropped.inc();
                         }
                     }
                 }
                 TranscriberReport::Failed(reason) => {
                     warn!(room = %self.room, %reason, "live transcriber failed");
                     if let Some(metrics) = &self.metrics {
-                        metrics.transcription_failures.inc();
+                        metrics.transcription.failures.inc();
                     }
                     (self.tell)(TranscriberEvent::Failed(reason));
                     break;
@@ -338,7 +338,7 @@ impl Dispatcher {
             }
         }
         if let Some(metrics) = &self.metrics {
-            metrics.transcriptions_active.dec();
+            metrics.transcription.active.dec();
         }
     }
 }
@@ -361,7 +361,7 @@ impl Worker {
                     in_a_row = 0;
                     for text in lines {
                         if let Some(metrics) = &self.metrics {
-                            metrics.transcription_captions.inc();
+                            metrics.transcription.captions.inc();
                         }
                         (self.tell)(TranscriberEvent::Caption {
                             speaker: utterance.participant_id.clone(),
@@ -373,7 +373,7 @@ impl Worker {
                 }
                 Err(EngineError::CannotStart(reason)) => {
                     if let Some(metrics) = &self.metrics {
-                        metrics.transcription_failures.inc();
+                        metrics.transcription.failures.inc();
                     }
                     let _ = self.failed.try_send(reason);
                     return;
@@ -381,7 +381,7 @@ impl Worker {
                 Err(EngineError::Failed(reason)) => {
                     warn!(room = %self.room, %reason, "transcription engine run failed");
                     if let Some(metrics) = &self.metrics {
-                        metrics.transcription_failures.inc();
+                        metrics.transcription.failures.inc();
                     }
                     in_a_row += 1;
                     if in_a_row >= FAILURES_IN_A_ROW {
@@ -402,7 +402,8 @@ impl Worker {
             .map_err(|e| EngineError::Failed(format!("packaging the audio failed: {e}")))?;
         if let Some(metrics) = &self.metrics {
             metrics
-                .transcription_audio_seconds
+                .transcription
+                .audio_seconds
                 .inc_by(utterance.duration().as_secs_f64());
         }
         match &self.engine {

@@ -76,8 +76,8 @@ pub use room_id::RoomId;
 pub use shard_config::{ShardConfig, TcpMediaConfig};
 pub use shard_loop::spawn;
 pub use stats::{
-    layer_switch_reason, publication_kind, RtcpTotals, ShardStats, TcpCloseCause, CANDIDATE_TYPES,
-    LAYER_SWITCH_REASONS, PUBLICATION_KINDS, TCP_CLOSE_CAUSES, TRANSPORT_FAILURE_CAUSES,
+    layer_switch_reason, publication_kind, CandidateType, LayerSwitchReason, PublicationKind,
+    RtcpTotals, ShardStats, TcpCloseCause, TransportFailureCause,
 };
 pub use tcp_framing::MAX_FRAME as MAX_TCP_FRAME;
 pub use transport_kind::TransportKind;

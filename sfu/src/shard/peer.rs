@@ -19,6 +19,7 @@ use str0m::{Candidate, Rtc};
 use super::downlink::Downlink;
 use super::room_id::RoomId;
 use super::rtcp_tally::RtcpTally;
+use super::stats::{CandidateType, TransportFailureCause};
 use super::transport_kind::TransportKind;
 use super::uplink::Uplink;
 use crate::core::ParticipantId;
@@ -73,14 +74,14 @@ impl PeerFault {
         PeerFault(ICE_DISCONNECTED.to_owned())
     }
 
-    /// The index of this fault's cause in `stats::TRANSPORT_FAILURE_CAUSES`.
-    pub(crate) fn cause(&self) -> usize {
+    /// This fault's cause, the label it is counted under.
+    pub(crate) fn cause(&self) -> TransportFailureCause {
         if self.0 == ICE_DISCONNECTED {
-            0
+            TransportFailureCause::Ice
         } else if self.0.starts_with(PANICKED) {
-            2
+            TransportFailureCause::Panic
         } else {
-            1
+            TransportFailureCause::Error
         }
     }
 }
@@ -224,18 +225,18 @@ impl Peer {
         }
     }
 
-    /// The index in `stats::CANDIDATE_TYPES` of how the client reaches this transport now:
-    /// over ICE-TCP, from one of its relay candidates, or else directly over UDP.
-    pub(crate) fn candidate_type(&self) -> usize {
+    /// How the client reaches this transport now: over ICE-TCP, from one of its relay
+    /// candidates, or else directly over UDP.
+    pub(crate) fn candidate_type(&self) -> CandidateType {
         if self.via_tcp {
-            1
+            CandidateType::Tcp
         } else if self
             .last_source
             .is_some_and(|s| self.relay_addrs.contains(&s))
         {
-            2
+            CandidateType::Relay
         } else {
-            0
+            CandidateType::Host
         }
     }
 

@@ -13,46 +13,174 @@ use crate::core::{CoreStats, Layer, MediaKind, StreamId, StreamRef};
 
 /// The four kinds of publication (spec §13.1), named as the wire's track sources
 /// (`publish_tracks`): the `kind` label of the publication and subscription gauges.
-pub const PUBLICATION_KINDS: [&str; 4] =
-    ["microphone", "camera", "screenshare", "screenshare_audio"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicationKind {
+    Microphone = 0,
+    Camera = 1,
+    Screenshare = 2,
+    ScreenshareAudio = 3,
+}
 
-/// The index of `stream`'s kind in [`PUBLICATION_KINDS`].
-pub fn publication_kind(stream: StreamRef) -> usize {
-    match (stream.stream, stream.kind) {
-        (StreamId::Camera, MediaKind::Audio) => 0,
-        (StreamId::Camera, MediaKind::Video) => 1,
-        (StreamId::Screenshare(_), MediaKind::Video) => 2,
-        (StreamId::Screenshare(_), MediaKind::Audio) => 3,
+impl PublicationKind {
+    pub const ALL: [PublicationKind; 4] = [
+        PublicationKind::Microphone,
+        PublicationKind::Camera,
+        PublicationKind::Screenshare,
+        PublicationKind::ScreenshareAudio,
+    ];
+
+    /// The kind of `stream`.
+    pub fn of(stream: StreamRef) -> PublicationKind {
+        match (stream.stream, stream.kind) {
+            (StreamId::Camera, MediaKind::Audio) => PublicationKind::Microphone,
+            (StreamId::Camera, MediaKind::Video) => PublicationKind::Camera,
+            (StreamId::Screenshare(_), MediaKind::Video) => PublicationKind::Screenshare,
+            (StreamId::Screenshare(_), MediaKind::Audio) => PublicationKind::ScreenshareAudio,
+        }
     }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicationKind::Microphone => "microphone",
+            PublicationKind::Camera => "camera",
+            PublicationKind::Screenshare => "screenshare",
+            PublicationKind::ScreenshareAudio => "screenshare_audio",
+        }
+    }
+
+    /// The index of this kind in the `_by_kind` arrays of [`ShardStats`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The index of `stream`'s kind in the `_by_kind` arrays of [`ShardStats`].
+pub fn publication_kind(stream: StreamRef) -> usize {
+    PublicationKind::of(stream).index()
 }
 
 /// Why a subscription's video layer changed (the `reason` label of the layer switch counter).
 /// The core switches only on a keyframe of the target (STYLE.md rule 7); the shell classifies
 /// each switch against the layer the subscription forwarded before.
-pub const LAYER_SWITCH_REASONS: [&str; 3] = ["start", "up", "down"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerSwitchReason {
+    /// Nothing was forwarded before (a new subscription, a resume after a pause), or the same
+    /// layer starts again (after a route change).
+    Start = 0,
+    /// To a higher (spatial, temporal) layer.
+    Up = 1,
+    /// To a lower (spatial, temporal) layer.
+    Down = 2,
+}
 
-/// The index in [`LAYER_SWITCH_REASONS`] of a switch from `before` to `after`: `start` when
-/// nothing was forwarded before (a new subscription, a resume after a pause) or the same layer
-/// starts again (after a route change), else `up` or `down` by (spatial, temporal) order.
-pub fn layer_switch_reason(before: Option<Layer>, after: Layer) -> usize {
-    match before {
-        Some(b) if after > b => 1,
-        Some(b) if after < b => 2,
-        _ => 0,
+impl LayerSwitchReason {
+    pub const ALL: [LayerSwitchReason; 3] = [
+        LayerSwitchReason::Start,
+        LayerSwitchReason::Up,
+        LayerSwitchReason::Down,
+    ];
+
+    /// The reason of a switch from `before` to `after`, by (spatial, temporal) order.
+    pub fn of(before: Option<Layer>, after: Layer) -> LayerSwitchReason {
+        match before {
+            Some(b) if after > b => LayerSwitchReason::Up,
+            Some(b) if after < b => LayerSwitchReason::Down,
+            _ => LayerSwitchReason::Start,
+        }
+    }
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerSwitchReason::Start => "start",
+            LayerSwitchReason::Up => "up",
+            LayerSwitchReason::Down => "down",
+        }
+    }
+
+    /// The index of this reason in [`ShardStats::layer_switches`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
+/// The index in [`ShardStats::layer_switches`] of a switch from `before` to `after`
+/// ([`LayerSwitchReason::of`]).
+pub fn layer_switch_reason(before: Option<Layer>, after: Layer) -> usize {
+    LayerSwitchReason::of(before, after).index()
+}
+
 /// How a connected transport reaches the shard (the `candidate` label of the connected
-/// transports counter): UDP to a host candidate, TCP to the ICE-TCP candidate, or UDP relayed
-/// by a TURN server (a client candidate of type relay, as the client trickled it).
-pub const CANDIDATE_TYPES: [&str; 3] = ["host", "tcp", "relay"];
+/// transports counter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateType {
+    /// UDP to a host candidate.
+    Host = 0,
+    /// TCP to the ICE-TCP candidate.
+    Tcp = 1,
+    /// UDP relayed by a TURN server (a client candidate of type relay, as the client
+    /// trickled it).
+    Relay = 2,
+}
 
-/// Why a transport failed (the `cause` label of the transport failure counter): ICE lost
-/// the client, str0m returned an error (DTLS, SDP, a write), or str0m panicked.
-pub const TRANSPORT_FAILURE_CAUSES: [&str; 3] = ["ice", "error", "panic"];
+impl CandidateType {
+    pub const ALL: [CandidateType; 3] = [
+        CandidateType::Host,
+        CandidateType::Tcp,
+        CandidateType::Relay,
+    ];
 
-/// Why a shard closed (or refused) a TCP media connection; the index into
-/// [`TCP_CLOSE_CAUSES`], the `cause` label of the closed connections counter.
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CandidateType::Host => "host",
+            CandidateType::Tcp => "tcp",
+            CandidateType::Relay => "relay",
+        }
+    }
+
+    /// The index of this type in [`ShardStats::transports_connected`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a transport failed (the `cause` label of the transport failure counter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailureCause {
+    /// ICE lost the client.
+    Ice = 0,
+    /// str0m returned an error (DTLS, SDP, a write).
+    Error = 1,
+    /// str0m panicked.
+    Panic = 2,
+}
+
+impl TransportFailureCause {
+    pub const ALL: [TransportFailureCause; 3] = [
+        TransportFailureCause::Ice,
+        TransportFailureCause::Error,
+        TransportFailureCause::Panic,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportFailureCause::Ice => "ice",
+            TransportFailureCause::Error => "error",
+            TransportFailureCause::Panic => "panic",
+        }
+    }
+
+    /// The index of this cause in [`ShardStats::peer_failure_causes`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a shard closed (or refused) a TCP media connection (the `cause` label of the closed
+/// connections counter); its discriminant indexes [`ShardStats::tcp_closed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpCloseCause {
     /// Its first frame was no STUN, or it sent an empty frame.
@@ -77,20 +205,38 @@ pub enum TcpCloseCause {
 
 impl TcpCloseCause {
     pub const COUNT: usize = 9;
-}
+    pub const ALL: [TcpCloseCause; TcpCloseCause::COUNT] = [
+        TcpCloseCause::Garbage,
+        TcpCloseCause::OversizeFrame,
+        TcpCloseCause::Idle,
+        TcpCloseCause::PerIpLimit,
+        TcpCloseCause::TotalLimit,
+        TcpCloseCause::NotLoopback,
+        TcpCloseCause::SlowReader,
+        TcpCloseCause::ClosedByPeer,
+        TcpCloseCause::TransportGone,
+    ];
 
-/// The names of [`TcpCloseCause`], by index.
-pub const TCP_CLOSE_CAUSES: [&str; TcpCloseCause::COUNT] = [
-    "garbage",
-    "oversize_frame",
-    "idle",
-    "per_ip_limit",
-    "total_limit",
-    "not_loopback",
-    "slow_reader",
-    "closed_by_peer",
-    "transport_gone",
-];
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpCloseCause::Garbage => "garbage",
+            TcpCloseCause::OversizeFrame => "oversize_frame",
+            TcpCloseCause::Idle => "idle",
+            TcpCloseCause::PerIpLimit => "per_ip_limit",
+            TcpCloseCause::TotalLimit => "total_limit",
+            TcpCloseCause::NotLoopback => "not_loopback",
+            TcpCloseCause::SlowReader => "slow_reader",
+            TcpCloseCause::ClosedByPeer => "closed_by_peer",
+            TcpCloseCause::TransportGone => "transport_gone",
+        }
+    }
+
+    /// The index of this cause in [`ShardStats::tcp_closed`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// A shard's cumulative RTCP feedback and retransmission totals, summed over its transports
 /// from str0m's `MediaIngressStats` / `MediaEgressStats` and kept monotonic when a transport
@@ -121,14 +267,14 @@ pub struct ShardStats {
     pub peers: usize,
     pub publications: usize,
     pub subscriptions: usize,
-    /// Publications by [`PUBLICATION_KINDS`] index.
+    /// Publications by [`PublicationKind`] index.
     pub publications_by_kind: [usize; 4],
-    /// Subscriptions by the [`PUBLICATION_KINDS`] index of their publication.
+    /// Subscriptions by the [`PublicationKind`] index of their publication.
     pub subscriptions_by_kind: [usize; 4],
     /// Subscriptions forwarding nothing now: paused by their subscriber, or no layer fits the
     /// downlink's bandwidth (the core's target is none).
     pub paused_subscriptions: usize,
-    /// Video layer switches by [`LAYER_SWITCH_REASONS`] index.
+    /// Video layer switches by [`LayerSwitchReason`] index.
     pub layer_switches: [u64; 3],
     /// From receiving an RTP datagram (the loop's wake-up instant for its batch) to handing
     /// each forwarded copy to the subscriber's transport, in nanoseconds
@@ -162,9 +308,9 @@ pub struct ShardStats {
     pub keyframe_requests_sent: u64,
     pub keyframe_requests_received: u64,
     pub peers_failed: u64,
-    /// `peers_failed` by [`TRANSPORT_FAILURE_CAUSES`] index.
+    /// `peers_failed` by [`TransportFailureCause`] index.
     pub peer_failure_causes: [u64; 3],
-    /// Transports that connected (DTLS done), by [`CANDIDATE_TYPES`] index.
+    /// Transports that connected (DTLS done), by [`CandidateType`] index.
     pub transports_connected: [u64; 3],
     /// ICE-TCP connections open now.
     pub tcp_connections: usize,
@@ -186,7 +332,7 @@ mod tests {
     #[test]
     fn layer_switch_reasons_follow_the_layer_order() {
         let layer = |spatial, temporal| Layer { spatial, temporal };
-        let reason = |before, after| LAYER_SWITCH_REASONS[layer_switch_reason(before, after)];
+        let reason = |before, after| LayerSwitchReason::of(before, after).as_str();
         assert_eq!(reason(None, layer(2, 0)), "start");
         assert_eq!(reason(Some(layer(1, 2)), layer(1, 2)), "start");
         assert_eq!(reason(Some(layer(0, 2)), layer(1, 0)), "up");

@@ -93,10 +93,39 @@ struct Delivery {
     queued_at: std::time::Instant,
 }
 
+/// How a webhook event's delivery to one endpoint ended (the `result` label of
+/// `sfu_webhook_deliveries_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeliveryResult {
+    /// Answered 2xx.
+    Delivered,
+    /// Answered 4xx: not retried.
+    Rejected,
+    /// Every attempt failed (timeout, connection error, 5xx).
+    GaveUp,
+}
+
+impl DeliveryResult {
+    const ALL: [DeliveryResult; 3] = [
+        DeliveryResult::Delivered,
+        DeliveryResult::Rejected,
+        DeliveryResult::GaveUp,
+    ];
+
+    /// The label value.
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryResult::Delivered => "delivered",
+            DeliveryResult::Rejected => "rejected",
+            DeliveryResult::GaveUp => "gave_up",
+        }
+    }
+}
+
 /// `sfu_webhook_*` (the registry adds the `sfu_` prefix).
 #[derive(Clone, Debug)]
 struct WebhookMetrics {
-    /// Events by final `result`: delivered, rejected (4xx, not retried), gave_up.
+    /// Events by final [`DeliveryResult`].
     results: IntCounterVec,
     retries: IntCounter,
     /// Events dropped because an endpoint's queue was full.
@@ -129,8 +158,8 @@ impl WebhookMetrics {
             )
             .buckets(LATENCY_BOUNDS.to_vec()),
         )?;
-        for result in ["delivered", "rejected", "gave_up"] {
-            results.with_label_values(&[result]);
+        for result in DeliveryResult::ALL {
+            results.with_label_values(&[result.as_str()]);
         }
         registry.register(Box::new(results.clone()))?;
         registry.register(Box::new(retries.clone()))?;
@@ -142,6 +171,11 @@ impl WebhookMetrics {
             dropped,
             latency,
         })
+    }
+
+    /// One event's delivery to one endpoint ended with `result`.
+    fn observe(&self, result: DeliveryResult) {
+        self.results.with_label_values(&[result.as_str()]).inc();
     }
 }
 
@@ -265,12 +299,12 @@ impl Worker {
                 Attempt::Delivered => {
                     let latency = clock::now().saturating_duration_since(delivery.queued_at);
                     self.metrics.latency.observe(latency.as_secs_f64());
-                    self.metrics.results.with_label_values(&["delivered"]).inc();
+                    self.metrics.observe(DeliveryResult::Delivered);
                     return;
                 }
                 Attempt::Rejected(status) => {
                     warn!(uri = %self.uri, id = %delivery.id, status, "webhook rejected");
-                    self.metrics.results.with_label_values(&["rejected"]).inc();
+                    self.metrics.observe(DeliveryResult::Rejected);
                     return;
                 }
                 Attempt::Retry(reason) => {
@@ -285,7 +319,7 @@ impl Worker {
             }
         }
         warn!(uri = %self.uri, id = %delivery.id, "webhook given up after {MAX_ATTEMPTS} attempts");
-        self.metrics.results.with_label_values(&["gave_up"]).inc();
+        self.metrics.observe(DeliveryResult::GaveUp);
     }
 
     async fn attempt(&self, delivery: &Delivery) -> Attempt {

@@ -13,6 +13,7 @@ mod http;
 mod ice_tcp;
 mod m_line_recycling;
 mod media;
+mod metrics_labels;
 mod metrics_promtool;
 mod origins;
 mod reload_resume;

@@ -8,7 +8,7 @@ use sfu::core::testing::TestRoom;
 use sfu::core::{
     CoreStats, DropReason, ForwardingPolicy, Location, Member, ParticipantId, SessionId,
 };
-use sfu::metrics::{Metrics, RtcpTotals};
+use sfu::metrics::{Metrics, RtcpTotals, ShardDropReason};
 use sfu::shard::{ShardStats, FORWARDING_LATENCY_BOUNDS_NS, JOIN_LATENCY_BOUNDS_NS};
 use signalling_proto::{CommandName, ErrorCode, EventName};
 
@@ -30,8 +30,11 @@ fn exposition_passes_promtool_with_core_counters() {
     // Observing the same counters again adds nothing.
     metrics.observe_core(&mut last, room.core.stats());
     let text = metrics.render();
-    assert!(metrics.packets_out.get() > 0);
-    assert_eq!(metrics.packets_out.get(), room.core.stats().packets_out);
+    assert!(metrics.forwarding.packets_out.get() > 0);
+    assert_eq!(
+        metrics.forwarding.packets_out.get(),
+        room.core.stats().packets_out
+    );
     assert!(text.contains("sfu_packets_dropped_total{reason=\"too_old\"} 0"));
     // The simulcast encodings a subscriber does not receive are not drops (issue 15 step 7).
     let other_layers = room.core.stats().drops(DropReason::NotCurrentLayer);
@@ -75,16 +78,16 @@ fn shard_totals_grow_counters_and_set_gauges() {
     let metrics = Metrics::new().unwrap();
     metrics.observe_shard(&[shard(100, 300, 1, 4), shard(10, 30, 0, 2)]);
     metrics.observe_shard(&[shard(100, 300, 1, 4), shard(10, 30, 0, 2)]);
-    assert_eq!(metrics.rtp_packets_in.get(), 110);
-    assert_eq!(metrics.rtp_packets_out.get(), 330);
-    assert_eq!(metrics.transports.get(), 6);
-    assert_eq!(metrics.paused_subscriptions.get(), 0);
-    assert_eq!(metrics.transport_failures.get(), 2);
+    assert_eq!(metrics.shards.rtp_packets_in.get(), 110);
+    assert_eq!(metrics.shards.rtp_packets_out.get(), 330);
+    assert_eq!(metrics.shards.transports.get(), 6);
+    assert_eq!(metrics.shards.paused_subscriptions.get(), 0);
+    assert_eq!(metrics.shards.transport_failures.get(), 2);
     metrics.observe_shard(&[shard(150, 400, 3, 2), shard(10, 30, 0, 0)]);
-    assert_eq!(metrics.rtp_packets_in.get(), 160);
-    assert_eq!(metrics.rtp_packets_out.get(), 430);
-    assert_eq!(metrics.transports.get(), 2);
-    let full = metrics.shard_drops.with_label_values(&["send_buffer_full"]);
+    assert_eq!(metrics.shards.rtp_packets_in.get(), 160);
+    assert_eq!(metrics.shards.rtp_packets_out.get(), 430);
+    assert_eq!(metrics.shards.transports.get(), 2);
+    let full = metrics.shards.dropped(ShardDropReason::SendBufferFull);
     assert_eq!(full.get(), 3);
     let text = metrics.render();
     assert!(text.contains("sfu_shard_drops_total{reason=\"send_buffer_full\"} 3"));
@@ -107,7 +110,13 @@ fn room_gauges_follow_policies_and_leave_nothing_behind() {
     room.observe_policy(&policy);
     let mut other = metrics.room_gauges();
     other.observe_policy(&policy);
-    assert_eq!((metrics.rooms.get(), metrics.participants.get()), (2, 4));
+    assert_eq!(
+        (
+            metrics.rooms.running.get(),
+            metrics.rooms.participants.get()
+        ),
+        (2, 4)
+    );
 
     policy
         .members
@@ -117,16 +126,26 @@ fn room_gauges_follow_policies_and_leave_nothing_behind() {
             Location::Session(SessionId(id));
     }
     room.observe_policy(&policy);
-    assert_eq!(metrics.participants.get(), 5);
-    assert_eq!(metrics.breakout_groups.get(), 2);
-    assert_eq!(metrics.breakout_moves.get(), 2, "the join of 3 is no move");
+    assert_eq!(metrics.rooms.participants.get(), 5);
+    assert_eq!(metrics.rooms.breakout_groups.get(), 2);
+    assert_eq!(
+        metrics.rooms.breakout_moves.get(),
+        2,
+        "the join of 3 is no move"
+    );
 
     drop(room);
-    assert_eq!(metrics.rooms.get(), 1);
-    assert_eq!(metrics.participants.get(), 2);
-    assert_eq!(metrics.breakout_groups.get(), 0);
+    assert_eq!(metrics.rooms.running.get(), 1);
+    assert_eq!(metrics.rooms.participants.get(), 2);
+    assert_eq!(metrics.rooms.breakout_groups.get(), 0);
     drop(other);
-    assert_eq!((metrics.rooms.get(), metrics.participants.get()), (0, 0));
+    assert_eq!(
+        (
+            metrics.rooms.running.get(),
+            metrics.rooms.participants.get()
+        ),
+        (0, 0)
+    );
 }
 
 // The shards' histograms (forwarding and join latency, bandwidth estimates), RTCP feedback,

@@ -25,7 +25,7 @@ impl ShardLoop {
         match event {
             Event::Connected => {
                 peer.connected = true;
-                self.stats.transports_connected[peer.candidate_type()] += 1;
+                self.stats.transports_connected[peer.candidate_type().index()] += 1;
                 let e = ShardEvent::TransportConnected {
                     room: peer.room,
                     participant: peer.participant,

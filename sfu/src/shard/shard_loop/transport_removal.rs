@@ -35,7 +35,7 @@ impl ShardLoop {
             let (room, participant, transport) = (peer.room, peer.participant, peer.transport());
             warn!(%participant, ?transport, reason = %fault.0, "transport failed, dropping it");
             self.stats.peers_failed += 1;
-            self.stats.peer_failure_causes[fault.cause()] += 1;
+            self.stats.peer_failure_causes[fault.cause().index()] += 1;
             self.remove_peer(now, key);
             if let Some(s) = self.participants.get_mut(&(room, participant)) {
                 match transport {
