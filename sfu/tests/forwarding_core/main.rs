@@ -11,6 +11,7 @@ mod keyframes;
 mod layers;
 mod malformed_rtp;
 mod moderation;
+mod probe_wanted;
 mod prop_core;
 mod prop_forwarder;
 mod room;
