@@ -15,10 +15,9 @@
 //! (a subscription starting up, encodings appearing one by one) do not wait: a subscriber on a
 //! free link reaches its requested layer as soon as the estimate allows (issue 13, goal 3).
 //!
-//! Phase 2 does not trade most of the frame rate for resolution
-//! (`trades_frame_rate_for_resolution`): it does not move a subscription to a higher encoding
-//! at under half its floor's frame rate, only keeps its current encoding at fewer temporal
-//! layers through a dip.
+//! Phase 2 does not trade frame rate for resolution (`trades_frame_rate_for_resolution`): it
+//! does not move a subscription to a higher encoding at fewer temporal layers than its floor,
+//! only keeps its current encoding at fewer of them through a dip.
 //!
 //! The lowest layer is special (issue 13, goal 1). An estimate that was never probed up (no RTX
 //! to pad with, REMB only) says nothing about what the link can carry, so unless the caller
@@ -124,17 +123,17 @@ impl Demand {
 }
 
 /// Whether `layer` would give `demand` a higher resolution than its floor (the lowest encoding
-/// at every requested temporal layer) at under half the floor's frame rate (each VP8 temporal
-/// layer doubles it), other than at the resolution it has now. Such a layer is not granted,
-/// congested or not: a lower encoding at its full frame rate is kept instead. An upper
-/// encoding's base temporal layer costs about what the encoding below costs at every temporal
-/// layer (L1T3: h at 7.5 fps ~ q at 30 fps), so under a steady cap the estimate's wobble would
-/// otherwise flip the subscriber between the two encodings every few seconds (each flip a
-/// keyframe). Dropping temporal layers to keep the current encoding through a dip is still
-/// allowed: it needs no keyframe.
+/// at every requested temporal layer) at a lower frame rate than the floor, other than at the
+/// resolution it has now. Such a layer is not granted, congested or not: a lower encoding at
+/// its full frame rate is kept instead. An upper encoding's lower temporal layers cost about
+/// what the encoding below costs at every temporal layer (L1T3 with frames of one size: h at
+/// 7.5 fps ~ q at 30 fps, h at 15 fps ~ 1.7 x), so under a steady cap the estimate's wobble
+/// would otherwise flip the subscriber between encodings every few seconds (each flip a
+/// keyframe), or hold it on one that only just fits. Dropping temporal layers to keep the
+/// current encoding through a dip is still allowed: it needs no keyframe.
 fn trades_frame_rate_for_resolution(demand: &Demand, floor: Layer, layer: Layer) -> bool {
     layer.spatial > floor.spatial
-        && layer.temporal < floor.temporal.saturating_sub(1)
+        && layer.temporal < floor.temporal
         && demand.target.is_none_or(|t| t.spatial != layer.spatial)
 }
 
@@ -481,13 +480,15 @@ mod tests {
             lowered_at: Some(t0),
             ..demand(Some(FULL), 0)
         };
+        // Asking for two temporal layers, so that f/T1 is no lower frame rate than its floor.
         let rising = Demand {
             target: l(1, 0),
+            requested: l(2, 1),
             ..held
         };
         let mut alloc = Allocator::default();
         assert_eq!(run(&mut alloc, now, kbps(2050), &[held]), [l(2, 2)]);
-        // f/T2 needs 2000 x 1.15 = 2300; f/T1 needs 1600 x 1.15 = 1840.
+        // f/T1 needs 1600 x 1.15 = 1840.
         assert_eq!(run(&mut alloc, now, kbps(2050), &[rising]), [l(2, 1)]);
     }
 
@@ -517,14 +518,14 @@ mod tests {
         alloc.allocate(t0 + ms(100), kbps(40), true, &capped, &mut targets);
         assert_eq!(targets, [l(0, 0)]);
         // 3 x 150 kbps of floors leave 550 of 1000 kbps: the priority-1 demand takes h/T2
-        // (total 800); the next would fit h/T0 (total 950) but at a quarter of the floor's
-        // frame rate, so it keeps its floor; the third, whose allocator pause is younger than the dwell,
+        // (total 800); the next would fit h/T0 (total 950) but at a lower frame rate than its
+        // floor, so it keeps its floor; the third, whose allocator pause is younger than the dwell,
         // keeps its floor.
         alloc.allocate(t0 + ms(100), kbps(1000), true, &demands, &mut targets);
         assert_eq!(targets, [l(0, 2), l(1, 2), l(0, 2)]);
     }
 
-    // A subscription is not moved up to a higher encoding at under half its floor's frame rate
+    // A subscription is not moved up to a higher encoding at a lower frame rate than its floor
     // (h/T0 costs about what q/T2 does), congested or not, but it keeps its encoding at fewer
     // temporal layers through a dip.
     #[test]
@@ -542,8 +543,11 @@ mod tests {
         assert_eq!(targets, [l(0, 2)]);
         alloc.allocate(t0, kbps(350), true, &[demand(Some(FULL), 0)], &mut targets);
         assert_eq!(targets, [l(0, 2)], "a new subscription starts at full frame rate");
-        // Half the frame rate is a trade it makes: h/T1 fits 400 (a new one needs no headroom).
+        // Nor at half of it: h/T1 fits 400 (a new one needs no headroom).
         alloc.allocate(t0, kbps(400), true, &[demand(Some(FULL), 0)], &mut targets);
+        assert_eq!(targets, [l(0, 2)]);
+        // Where the subscriber asked for fewer temporal layers, that is the floor's rate.
+        alloc.allocate(t0, kbps(400), true, &[demand(l(2, 1), 0)], &mut targets);
         assert_eq!(targets, [l(1, 1)]);
         alloc.allocate(t0, kbps(350), false, &[on_floor], &mut targets);
         assert_eq!(targets, [l(0, 2)], "congested: the same");
@@ -730,7 +734,7 @@ mod tests {
             tick(&mut alloc, now, kbps(estimate), &mut demands, &mut targets);
             targets[0]
         };
-        assert_eq!(at(0, 300), l(0, 2), "h/T0 fits, but at a quarter of q's frame rate");
+        assert_eq!(at(0, 300), l(0, 2), "h/T0 fits, but at a lower frame rate than q/T2");
         assert_eq!(at(1000, 80), None, "paused: q/T0 does not fit");
         // 120 covers q/T0 x 1.15 = 115, but the pause is younger than the dwell.
         assert_eq!(at(3500, 120), None);
