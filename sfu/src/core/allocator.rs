@@ -542,7 +542,11 @@ mod tests {
         alloc.allocate(t0, kbps(350), true, &[on_floor], &mut targets);
         assert_eq!(targets, [l(0, 2)]);
         alloc.allocate(t0, kbps(350), true, &[demand(Some(FULL), 0)], &mut targets);
-        assert_eq!(targets, [l(0, 2)], "a new subscription starts at full frame rate");
+        assert_eq!(
+            targets,
+            [l(0, 2)],
+            "a new subscription starts at full frame rate"
+        );
         // Nor at half of it: h/T1 fits 400 (a new one needs no headroom).
         alloc.allocate(t0, kbps(400), true, &[demand(Some(FULL), 0)], &mut targets);
         assert_eq!(targets, [l(0, 2)]);
@@ -734,7 +738,11 @@ mod tests {
             tick(&mut alloc, now, kbps(estimate), &mut demands, &mut targets);
             targets[0]
         };
-        assert_eq!(at(0, 300), l(0, 2), "h/T0 fits, but at a lower frame rate than q/T2");
+        assert_eq!(
+            at(0, 300),
+            l(0, 2),
+            "h/T0 fits, but at a lower frame rate than q/T2"
+        );
         assert_eq!(at(1000, 80), None, "paused: q/T0 does not fit");
         // 120 covers q/T0 x 1.15 = 115, but the pause is younger than the dwell.
         assert_eq!(at(3500, 120), None);

@@ -247,8 +247,7 @@ impl ShardLoop {
                             let Some(peer) = self.peers.get_mut(key) else {
                                 continue;
                             };
-                            if let Err(fault) = peer.guard_downlink(|d, rtc| d.request_probe(rtc))
-                            {
+                            if let Err(fault) = peer.guard_downlink(|d, rtc| d.request_probe(rtc)) {
                                 self.fail(key, fault);
                             }
                             continue;

@@ -68,6 +68,10 @@ mod test {
         assert_eq!(s.poll(), Some(Bitrate::kbps(400)), "a cap: emitted at once");
         assert_eq!(s.poll(), None, "once");
         s.record(t0 + Duration::from_millis(2_300), Bitrate::kbps(800));
-        assert_eq!(s.poll(), Some(Bitrate::kbps(800)), "a probe result: emitted at once");
+        assert_eq!(
+            s.poll(),
+            Some(Bitrate::kbps(800)),
+            "a probe result: emitted at once"
+        );
     }
 }
