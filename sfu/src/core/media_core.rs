@@ -145,14 +145,6 @@ pub enum CoreEvent {
         downlink: DownlinkId,
         bitrate: Bitrate,
     },
-    /// The downlink's estimate holds a subscription below the layer its subscriber asked for,
-    /// and its loss reports show no congestion: the shell asks its estimator to probe above
-    /// the estimate. Emitted once per tick while that lasts, so an estimate that stays low
-    /// after a cap lifts (the allocator sends less than it, so nothing measures more) is
-    /// probed up within a tick or two instead of creeping up for many seconds (issue 13).
-    ProbeWanted {
-        downlink: DownlinkId,
-    },
 }
 
 /// How far (in percent) a downlink's demand must move before [`CoreEvent::DownlinkDemand`]
@@ -253,9 +245,6 @@ struct Downlink {
     /// monitor: the streams of one link report at different moments).
     loss_in_tick: Option<u16>,
     congestion: CongestionMonitor,
-    /// The last allocation left a subscription below its best layer for want of estimate
-    /// (not congestion): the tick asks for a probe ([`CoreEvent::ProbeWanted`]).
-    held: bool,
 }
 
 /// Bitrates assumed for an encoding that just appeared, before the first measurement: typical
@@ -345,7 +334,6 @@ impl MediaCore {
             demand_sent: None,
             loss_in_tick: None,
             congestion: CongestionMonitor::default(),
-            held: false,
         })
     }
 
@@ -837,12 +825,6 @@ impl MediaCore {
             }
         }
         self.reallocate_dirty(now);
-        for (downlink, d) in &self.downlinks {
-            if d.held {
-                self.outputs
-                    .push_back(Output::Event(CoreEvent::ProbeWanted { downlink }));
-            }
-        }
         let waiting: Vec<(PublicationId, u8)> = self
             .publications
             .iter()
@@ -1030,7 +1012,6 @@ impl MediaCore {
         }
         let estimate = d.estimate.map(|e| Bitrate(e.0.saturating_sub(audio.0)));
         let keep_lowest = d.congestion.keeps_lowest(now);
-        let congested = d.congestion.congested();
         let demand = demands
             .iter()
             .filter_map(|demand| demand.best().and_then(|layer| demand.rate(layer)))
@@ -1038,15 +1019,6 @@ impl MediaCore {
         self.report_demand(downlink, Bitrate(demand));
         self.allocator
             .allocate(now, estimate, keep_lowest, &demands, &mut targets);
-        let held = estimate.is_some()
-            && !congested
-            && demands
-                .iter()
-                .zip(targets.iter())
-                .any(|(demand, target)| demand.best().is_some_and(|best| *target < Some(best)));
-        if let Some(d) = self.downlinks.get_mut(downlink) {
-            d.held = held;
-        }
         let mut video_targets = targets.iter();
         for &(sid, routed) in &demand_subs {
             let Some(s) = self.subscriptions.get(sid) else {

@@ -30,9 +30,6 @@ use crate::core::{
 /// allocator to raise a layer (DECISIONS.md §9) without probing for bandwidth nobody asked for.
 const DEMAND_HEADROOM_PCT: u64 = 25;
 
-/// How far `request_probe` raises the desired rate to make str0m see a rise (any rise does).
-const PROBE_NUDGE_PCT: u64 = 5;
-
 /// The estimate a downlink without TWCC feedback starts from (`open_pacer_without_twcc`): far
 /// above any stream the core forwards, so the pacer never holds media back.
 const UNPACED_ESTIMATE: RtcBitrate = RtcBitrate::mbps(1_000);
@@ -94,10 +91,6 @@ pub(crate) struct Downlink {
     /// When the participant joined the shard, until the first media packet is forwarded on
     /// this transport once it is connected (the join latency metric).
     awaiting_first_media: Option<Instant>,
-    /// The rate the estimator was last told to probe towards (`set_demand`), and whether it
-    /// is raised now by `request_probe`.
-    desired: Option<RtcBitrate>,
-    nudged: bool,
 }
 
 impl Downlink {
@@ -111,8 +104,6 @@ impl Downlink {
             keepalive: false,
             unpaced: false,
             awaiting_first_media: Some(joined_at),
-            desired: None,
-            nudged: false,
         }
     }
 
@@ -300,32 +291,11 @@ impl Downlink {
 
     /// Lets the bandwidth estimator probe up to `demand` (what the core's allocator would send
     /// this downlink with no limit) plus headroom.
-    pub(crate) fn set_demand(&mut self, rtc: &mut Rtc, demand: Bitrate) {
+    pub(crate) fn set_demand(&self, rtc: &mut Rtc, demand: Bitrate) {
         let desired = RtcBitrate::bps(demand.0.saturating_mul(100 + DEMAND_HEADROOM_PCT) / 100);
-        self.desired = Some(desired);
-        self.nudged = false;
         // No minimum: str0m pads a transport up to its minimum, and media below the demand
         // needs no padding, only probes towards it.
         rtc.bwe().set_bitrate(RtcBitrate::ZERO, desired);
-    }
-
-    /// Asks the estimator for a probe above its estimate (`CoreEvent::ProbeWanted`, once per
-    /// core tick while the estimate holds a layer down). str0m starts an allocation probe
-    /// (at the desired rate, at most twice the estimate, then doubling while they succeed)
-    /// when the desired rate rises above the one it last saw, so every other call raises it
-    /// by `PROBE_NUDGE_PCT` and the next puts it back: one probe per two ticks. str0m itself
-    /// withholds probes while its loss or delay signals congestion.
-    pub(crate) fn request_probe(&mut self, rtc: &mut Rtc) {
-        let Some(desired) = self.desired else {
-            return;
-        };
-        self.nudged = !self.nudged;
-        let rate = if self.nudged {
-            RtcBitrate::bps(desired.as_u64().saturating_mul(100 + PROBE_NUDGE_PCT) / 100)
-        } else {
-            desired
-        };
-        rtc.bwe().set_bitrate(RtcBitrate::ZERO, rate);
     }
 }
 

@@ -11,7 +11,6 @@ mod keyframes;
 mod layers;
 mod malformed_rtp;
 mod moderation;
-mod probe_wanted;
 mod prop_core;
 mod prop_forwarder;
 mod room;

@@ -240,18 +240,6 @@ impl ShardLoop {
                             }
                             continue;
                         }
-                        CoreEvent::ProbeWanted { downlink } => {
-                            let Some(&key) = room.downlink_peers.get(downlink) else {
-                                continue;
-                            };
-                            let Some(peer) = self.peers.get_mut(key) else {
-                                continue;
-                            };
-                            if let Err(fault) = peer.guard_downlink(|d, rtc| d.request_probe(rtc)) {
-                                self.fail(key, fault);
-                            }
-                            continue;
-                        }
                         CoreEvent::PolicyInstalled { .. } => continue,
                     };
                     let subscriber = room
