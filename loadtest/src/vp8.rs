@@ -142,7 +142,11 @@ pub fn is_keyframe_header(header: &[u8]) -> bool {
 
 /// The temporal pattern of a 3-layer VP8 encoder (libwebrtc's `ScreenshareLayers` aside):
 /// TL0, TL2, TL1, TL2, repeating. Returns (tid, layer_sync) for frame `n` since the last
-/// keyframe; the first TL1 and TL2 frames after a keyframe are sync frames.
+/// keyframe. The first TL1 and TL2 frames after a keyframe are sync frames, and so are the
+/// TL2 and TL1 frames that open every 8-frame cycle: libwebrtc's `DefaultTemporalLayers`
+/// makes them reference only TL0 ('last') so that a receiver (or an SFU raising a
+/// subscriber's frame rate) can add the layer without waiting for a keyframe ("layer sync
+/// ... happens every 8 frames", its 3-layer pattern "SSS --D -SS --D SRR --D -DS --D").
 pub fn temporal_pattern(n: u64, temporal_layers: u8) -> (u8, bool) {
     let tid = match temporal_layers {
         0 | 1 => 0,
@@ -151,6 +155,6 @@ pub fn temporal_pattern(n: u64, temporal_layers: u8) -> (u8, bool) {
     };
     // Within the first pattern cycle after a keyframe every upper-layer frame predicts only
     // from TL0 (the keyframe), so it is a switching point.
-    let sync = tid > 0 && n < 4;
+    let sync = tid > 0 && (n < 4 || matches!(n % 8, 1 | 2));
     (tid, sync)
 }

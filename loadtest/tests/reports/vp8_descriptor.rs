@@ -69,11 +69,13 @@ fn frame_headers_mark_keyframes() {
 // Three temporal layers follow 0,2,1,2; the first upper-layer frames after a keyframe are
 // layer-sync frames.
 #[test]
-fn temporal_pattern_is_0212_with_sync_after_keyframes() {
+fn temporal_pattern_is_0212_with_sync_after_keyframes_and_every_8_frames() {
     let tids: Vec<u8> = (0..8).map(|n| vp8::temporal_pattern(n, 3).0).collect();
     assert_eq!(tids, [0, 2, 1, 2, 0, 2, 1, 2]);
-    assert!(vp8::temporal_pattern(1, 3).1 && vp8::temporal_pattern(2, 3).1);
-    assert!(!vp8::temporal_pattern(5, 3).1);
+    // libwebrtc's pattern: the TL2 and TL1 frames opening each 8-frame cycle reference only
+    // TL0, and the first cycle after a keyframe references only the keyframe.
+    let syncs: Vec<u64> = (0..24).filter(|&n| vp8::temporal_pattern(n, 3).1).collect();
+    assert_eq!(syncs, [1, 2, 3, 9, 10, 17, 18]);
     assert_eq!(vp8::temporal_pattern(3, 1), (0, false));
 }
 

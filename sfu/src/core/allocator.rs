@@ -15,6 +15,10 @@
 //! (a subscription starting up, encodings appearing one by one) do not wait: a subscriber on a
 //! free link reaches its requested layer as soon as the estimate allows (issue 13, goal 3).
 //!
+//! Phase 2 does not trade frame rate for resolution (`trades_frame_rate_for_resolution`): it
+//! does not move a subscription to a higher encoding at fewer temporal layers than its floor,
+//! only keeps its current encoding at fewer of them through a dip.
+//!
 //! The lowest layer is special (issue 13, goal 1). An estimate that was never probed up (no RTX
 //! to pad with, REMB only) says nothing about what the link can carry, so unless the caller
 //! reports sustained measured congestion (`keep_lowest == false`, see `CongestionMonitor`),
@@ -118,6 +122,21 @@ impl Demand {
     }
 }
 
+/// Whether `layer` would give `demand` a higher resolution than its floor (the lowest encoding
+/// at every requested temporal layer) at a lower frame rate than the floor, other than at the
+/// resolution it has now. Such a layer is not granted, congested or not: a lower encoding at
+/// its full frame rate is kept instead. An upper encoding's lower temporal layers cost about
+/// what the encoding below costs at every temporal layer (L1T3 with frames of one size: h at
+/// 7.5 fps ~ q at 30 fps, h at 15 fps ~ 1.7 x), so under a steady cap the estimate's wobble
+/// would otherwise flip the subscriber between encodings every few seconds (each flip a
+/// keyframe), or hold it on one that only just fits. Dropping temporal layers to keep the
+/// current encoding through a dip is still allowed: it needs no keyframe.
+fn trades_frame_rate_for_resolution(demand: &Demand, floor: Layer, layer: Layer) -> bool {
+    layer.spatial > floor.spatial
+        && layer.temporal < floor.temporal
+        && demand.target.is_none_or(|t| t.spatial != layer.spatial)
+}
+
 /// The allocator's hysteresis constants (DECISIONS.md §9 gives the behaviour they must meet).
 #[derive(Clone, Debug)]
 pub struct AllocatorConfig {
@@ -214,10 +233,14 @@ impl Allocator {
                 continue;
             };
             let granted_rate = demand.rate(granted).map_or(0, |rate| rate.0);
+            let floor = demand.floor().map_or(granted, |(layer, _)| layer);
             let others = total.saturating_sub(granted_rate);
             for (layer, rate) in demand.candidates() {
                 if layer <= granted {
                     break;
+                }
+                if trades_frame_rate_for_resolution(demand, floor, layer) {
+                    continue;
                 }
                 let after = others.saturating_add(rate.0);
                 if self.may_grant(now, demand, layer, after, budget) {
@@ -457,13 +480,15 @@ mod tests {
             lowered_at: Some(t0),
             ..demand(Some(FULL), 0)
         };
+        // Asking for two temporal layers, so that f/T1 is no lower frame rate than its floor.
         let rising = Demand {
             target: l(1, 0),
+            requested: l(2, 1),
             ..held
         };
         let mut alloc = Allocator::default();
         assert_eq!(run(&mut alloc, now, kbps(2050), &[held]), [l(2, 2)]);
-        // f/T2 needs 2000 x 1.15 = 2300; f/T1 needs 1600 x 1.15 = 1840.
+        // f/T1 needs 1600 x 1.15 = 1840.
         assert_eq!(run(&mut alloc, now, kbps(2050), &[rising]), [l(2, 1)]);
     }
 
@@ -493,10 +518,53 @@ mod tests {
         alloc.allocate(t0 + ms(100), kbps(40), true, &capped, &mut targets);
         assert_eq!(targets, [l(0, 0)]);
         // 3 x 150 kbps of floors leave 550 of 1000 kbps: the priority-1 demand takes h/T2
-        // (total 800), the next h/T0 (total 950), and the third, whose allocator pause is
-        // younger than the dwell, keeps its floor.
+        // (total 800); the next would fit h/T0 (total 950) but at a lower frame rate than its
+        // floor, so it keeps its floor; the third, whose allocator pause is younger than the dwell,
+        // keeps its floor.
         alloc.allocate(t0 + ms(100), kbps(1000), true, &demands, &mut targets);
-        assert_eq!(targets, [l(1, 0), l(1, 2), l(0, 2)]);
+        assert_eq!(targets, [l(0, 2), l(1, 2), l(0, 2)]);
+    }
+
+    // A subscription is not moved up to a higher encoding at a lower frame rate than its floor
+    // (h/T0 costs about what q/T2 does), congested or not, but it keeps its encoding at fewer
+    // temporal layers through a dip.
+    #[test]
+    fn never_trades_frame_rate_for_a_higher_encoding() {
+        #[allow(clippy::disallowed_methods)] // tests own the clock
+        let t0 = Instant::now();
+        let mut alloc = Allocator::default();
+        let mut targets = Vec::new();
+        // 350 kbps would raise q/T2 to h/T0 (300 x 1.15 = 345), at a quarter of the frame rate.
+        let on_floor = Demand {
+            target: l(0, 2),
+            ..demand(Some(FULL), 0)
+        };
+        alloc.allocate(t0, kbps(350), true, &[on_floor], &mut targets);
+        assert_eq!(targets, [l(0, 2)]);
+        alloc.allocate(t0, kbps(350), true, &[demand(Some(FULL), 0)], &mut targets);
+        assert_eq!(
+            targets,
+            [l(0, 2)],
+            "a new subscription starts at full frame rate"
+        );
+        // Nor at half of it: h/T1 fits 400 (a new one needs no headroom).
+        alloc.allocate(t0, kbps(400), true, &[demand(Some(FULL), 0)], &mut targets);
+        assert_eq!(targets, [l(0, 2)]);
+        // Where the subscriber asked for fewer temporal layers, that is the floor's rate.
+        alloc.allocate(t0, kbps(400), true, &[demand(l(2, 1), 0)], &mut targets);
+        assert_eq!(targets, [l(1, 1)]);
+        alloc.allocate(t0, kbps(350), false, &[on_floor], &mut targets);
+        assert_eq!(targets, [l(0, 2)], "congested: the same");
+        // h/T2 with headroom (575) is a raise it takes.
+        alloc.allocate(t0, kbps(600), true, &[on_floor], &mut targets);
+        assert_eq!(targets, [l(1, 2)]);
+        // A dip under f/T2 keeps f at fewer temporal layers.
+        let on_top = Demand {
+            target: l(2, 2),
+            ..demand(Some(FULL), 0)
+        };
+        alloc.allocate(t0, kbps(1700), true, &[on_top], &mut targets);
+        assert_eq!(targets, [l(2, 1)]);
     }
 
     // Raises that follow raises do not wait for the dwell: a subscription that started on a
@@ -670,7 +738,11 @@ mod tests {
             tick(&mut alloc, now, kbps(estimate), &mut demands, &mut targets);
             targets[0]
         };
-        assert_eq!(at(0, 300), l(1, 0));
+        assert_eq!(
+            at(0, 300),
+            l(0, 2),
+            "h/T0 fits, but at a lower frame rate than q/T2"
+        );
         assert_eq!(at(1000, 80), None, "paused: q/T0 does not fit");
         // 120 covers q/T0 x 1.15 = 115, but the pause is younger than the dwell.
         assert_eq!(at(3500, 120), None);
