@@ -190,13 +190,17 @@ impl RoomActor {
         info!(room = %self.name, "room actor stopped");
     }
 
-    /// The room's due timers (reconnect grace, knock timeout, breakout timers, edit lock).
+    /// The room's due timers (reconnect grace, knock timeout, breakout timers, edit lock), with
+    /// the same tail as every other input: a timer may move people (a breakout's end), so the
+    /// media follows and the notices go to the webhooks.
     async fn fire_timers(&mut self) {
         let now = clock::now();
         self.refresh_routes();
         self.room.handle_timeout(now);
         self.refresh_routes();
         self.execute_effects(now).await;
+        self.reconcile_media(now).await;
+        self.report_notices(now);
     }
 
     async fn handle(&mut self, input: RoomInput) {
