@@ -11,7 +11,7 @@ use serde_json::json;
 use sfu_client::{Event, Location};
 use signalling_proto::{ErrorCode, Role};
 
-use crate::support::{command, does, Person, Server, DEADLINE};
+use crate::support::{breakout_sessions, command, does, Person, Server, DEADLINE};
 
 #[path = "../../examples/assistant/assistant_loop.rs"]
 mod assistant_loop;
@@ -91,19 +91,7 @@ async fn an_assistant_per_group_hears_only_its_group() {
 
     // Groups: A = a1, a2 and helper-a; B = b1 and helper-b. The host assigns assistants like
     // people.
-    does(&host.client, "breakout_enable", json!({})).await;
-    let created = does(
-        &host.client,
-        "breakout_create_sessions",
-        json!({"count": 2}),
-    )
-    .await;
-    let sessions: Vec<String> = created["sessions"]
-        .as_array()
-        .expect("sessions")
-        .iter()
-        .map(|s| s["id"].as_str().expect("id").to_owned())
-        .collect();
+    let sessions = breakout_sessions(&host.client, 2).await;
     let id = |p: &Person| p.client.id().0.clone();
     does(
         &host.client,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sfu_client::{Event, Location, MediaKind};
 
-use crate::support::{does, Person, Server, DEADLINE};
+use crate::support::{breakout_sessions, does, Person, Server, DEADLINE};
 
 /// Waits until `p`'s roster (kept from its events) puts it at `at`.
 async fn until_located(p: &Person, at: &Location) {
@@ -52,19 +52,7 @@ async fn a_meeting_with_breakouts_through_the_client_api() {
     );
 
     // Breakouts: ada and bob to session 0, cyd to session 1; the host stays in main.
-    does(&host.client, "breakout_enable", json!({})).await;
-    let created = does(
-        &host.client,
-        "breakout_create_sessions",
-        json!({"count": 2}),
-    )
-    .await;
-    let sessions: Vec<String> = created["sessions"]
-        .as_array()
-        .expect("sessions")
-        .iter()
-        .map(|s| s["id"].as_str().expect("id").to_owned())
-        .collect();
+    let sessions = breakout_sessions(&host.client, 2).await;
     let id = |p: &Person| p.client.id().0.clone();
     does(
         &host.client,

@@ -76,6 +76,18 @@ pub async fn does(client: &Client, name: &str, args: Value) -> serde_json::Map<S
         .unwrap_or_else(|e| panic!("{name} refused: {e}"))
 }
 
+/// The host enables breakouts and creates `count` sessions; their ids, in order.
+pub async fn breakout_sessions(host: &Client, count: u32) -> Vec<String> {
+    does(host, "breakout_enable", json!({})).await;
+    let created = does(host, "breakout_create_sessions", json!({"count": count})).await;
+    created["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
 /// The content every test speaker puts in its Opus packets: a TOC byte (CELT fullband 20 ms),
 /// then `who=<name>;n=<counter>;`, padded to a speech-sized packet. The receiver checks the
 /// name against the participant id the client crate tagged the frame with.

@@ -16,7 +16,7 @@ use serde_json::json;
 use sfu_client::{Event, EventStream, Location, Publisher};
 use signalling_proto::Caption;
 
-use crate::support::{does, opus_packet, Person, Server, DEADLINE};
+use crate::support::{breakout_sessions, does, opus_packet, Person, Server, DEADLINE};
 
 /// The stub engine: `heard <name> packets=<n>` for each speaker marker in the audio.
 const STUB_ENGINE: &str = "#!/bin/sh\n\
@@ -119,19 +119,7 @@ async fn captions_go_to_the_speakers_location_only() {
     let b1 = Person::join(&server, room, "b1", "visitor").await;
     let mut b2 = Person::join(&server, room, "b2", "visitor").await;
 
-    does(&host.client, "breakout_enable", json!({})).await;
-    let created = does(
-        &host.client,
-        "breakout_create_sessions",
-        json!({"count": 2}),
-    )
-    .await;
-    let sessions: Vec<String> = created["sessions"]
-        .as_array()
-        .expect("sessions")
-        .iter()
-        .map(|s| s["id"].as_str().expect("id").to_owned())
-        .collect();
+    let sessions = breakout_sessions(&host.client, 2).await;
     let id = |p: &Person| p.client.id().0.clone();
     does(
         &host.client,

@@ -174,18 +174,7 @@ impl Room {
             });
         }
         self.stop_service_now(now, service);
-        if let Some(role) = service_role(service) {
-            let clients: Vec<ParticipantId> = self
-                .state
-                .participants
-                .values()
-                .filter(|p| p.role == role)
-                .map(|p| p.id)
-                .collect();
-            for id in clients {
-                self.remove_service_client(now, id);
-            }
-        }
+        self.remove_service_clients(now, service);
         Ok(Empty {})
     }
 
@@ -205,6 +194,23 @@ impl Room {
     /// (spec §8.6 "when the recorder is admitted" becomes "when it records").
     pub fn set_recorder_reports_start(&mut self, on: bool) {
         self.recorder_reports_start = on;
+    }
+
+    /// Every client of `service`'s role (the recorder, the captioner) leaves.
+    fn remove_service_clients(&mut self, now: Instant, service: Service) {
+        let Some(role) = service_role(service) else {
+            return;
+        };
+        let clients: Vec<ParticipantId> = self
+            .state
+            .participants
+            .values()
+            .filter(|p| p.role == role)
+            .map(|p| p.id)
+            .collect();
+        for id in clients {
+            self.remove_service_client(now, id);
+        }
     }
 
     /// Back to idle with the stop event to everyone; the service is told to stop.
@@ -335,18 +341,7 @@ impl Room {
             let everyone = self.everyone();
             self.send(everyone, event);
             // A failed recorder records nothing more: it leaves (its files are closed).
-            if let Some(role) = service_role(service) {
-                let clients: Vec<ParticipantId> = self
-                    .state
-                    .participants
-                    .values()
-                    .filter(|p| p.role == role)
-                    .map(|p| p.id)
-                    .collect();
-                for id in clients {
-                    self.remove_service_client(now, id);
-                }
-            }
+            self.remove_service_clients(now, service);
         }
         self.settle(now, true);
     }

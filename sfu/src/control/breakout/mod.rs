@@ -163,6 +163,14 @@ impl Breakout {
         }
     }
 
+    /// The run whose automatic end is armed (`auto_end_not_armed` otherwise).
+    fn armed_run_mut(&mut self) -> Result<&mut Run, ErrorBody> {
+        self.run
+            .as_mut()
+            .filter(|r| r.auto_end_at.is_some())
+            .ok_or_else(auto_end_not_armed)
+    }
+
     /// Started only: Closing → `breakout_closing`, otherwise `breakout_not_active`.
     pub(crate) fn require_started(&self) -> Result<(), ErrorBody> {
         match self.state {
@@ -751,13 +759,7 @@ impl Room {
     ) -> Result<Empty, ErrorBody> {
         self.manage(caller, if_revision)?;
         self.state.breakout.require_started()?;
-        let run = self
-            .state
-            .breakout
-            .run
-            .as_mut()
-            .filter(|r| r.auto_end_at.is_some())
-            .ok_or_else(auto_end_not_armed)?;
+        let run = self.state.breakout.armed_run_mut()?;
         run.auto_end_at = None;
         run.auto_end_cancelled = true;
         let id = run.id;
@@ -783,13 +785,7 @@ impl Room {
     ) -> Result<ExtendAutoEndResult, ErrorBody> {
         self.manage(caller, args.if_revision)?;
         self.state.breakout.require_started()?;
-        let run = self
-            .state
-            .breakout
-            .run
-            .as_mut()
-            .filter(|r| r.auto_end_at.is_some())
-            .ok_or_else(auto_end_not_armed)?;
+        let run = self.state.breakout.armed_run_mut()?;
         let at = run.auto_end_at.unwrap_or(now) + Duration::from_secs(args.seconds.into());
         run.auto_end_at = Some(at);
         let id = run.id;
